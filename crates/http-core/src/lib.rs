@@ -1,0 +1,38 @@
+//! Sans-IO HTTP/1.1 for a static-file server: request-head parsing, request-target decoding,
+//! HTTP dates, the MIME table and response-head encoding.
+//!
+//! Everything here is a pure function over bytes. This crate must not touch sockets, files,
+//! threads or clocks: the caller owns the buffers, the limits it reads are named constants in
+//! [`limits`], and the current time is passed in.
+//!
+//! The parser follows `httparse`'s shape: [`parse_request`] borrows the caller's buffer and the
+//! caller's header slots and answers [`Status::Partial`] until a whole head has arrived.
+//!
+//! ```
+//! use http_core::{parse_request, Header, Status, EMPTY_HEADER, limits::MAX_HEADERS};
+//!
+//! let mut slots = [EMPTY_HEADER; MAX_HEADERS];
+//! let buf = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n";
+//! match parse_request(buf, &mut slots) {
+//!     Ok(Status::Complete((req, head_len))) => {
+//!         assert_eq!(req.target, b"/index.html");
+//!         assert_eq!(head_len, buf.len());
+//!     }
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod date;
+mod error;
+pub mod limits;
+pub mod mime;
+mod parse;
+mod request;
+mod response;
+pub mod target;
+
+pub use error::ParseError;
+pub use parse::{Status, parse_request};
+pub use request::{Body, EMPTY_HEADER, Header, Method, Request, Version};
+pub use response::{ResponseHead, SERVER, StatusCode};

@@ -1,0 +1,293 @@
+//! Request-target decoding (RFC 9112 §3.2, RFC 3986 §2.1, §5.2.4) and path encoding.
+//!
+//! [`decode`] turns a raw target into a normalised, percent-decoded path that can be joined to a
+//! document root without ever climbing above it. It must not look at the file system: whether the
+//! path exists, is hidden or is a directory is the caller's business.
+
+use crate::ParseError;
+
+/// A decoded origin-form or absolute-form target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target<'b> {
+    /// Starts with `/`, has no empty, `.` or `..` segments and no NUL; valid UTF-8.
+    /// The root is `/`; otherwise there is no trailing slash (see `trailing_slash`).
+    pub path: String,
+    /// The raw query (after `?`, still percent-encoded), if any.
+    pub query: Option<&'b [u8]>,
+    /// Whether the raw path ended in `/`, which asks for a directory.
+    pub trailing_slash: bool,
+}
+
+impl Target<'_> {
+    /// The path's segments, each safe to use as one file-name component.
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.path.split('/').filter(|s| !s.is_empty())
+    }
+}
+
+/// Decodes and normalises a request target.
+///
+/// Accepts origin-form (`/a/b?q`) and absolute-form (`http://host/a/b?q`, where the path is taken
+/// and the authority ignored). Percent-escapes are decoded exactly once; `.` segments are dropped
+/// and `..` removes the previous segment.
+///
+/// # Errors
+///
+/// [`ParseError::Target`] when the target is in another form (`*`, authority-form, another
+/// scheme), contains a raw `#`, has a malformed escape, decodes to a NUL or a `/` inside a segment
+/// (`%00`, `%2F`), is not UTF-8 after decoding, or uses `..` to climb above the root.
+pub fn decode(raw: &[u8]) -> Result<Target<'_>, ParseError> {
+    let (origin, absolute) = match raw.first() {
+        Some(b'/') => (raw, false),
+        _ => (strip_absolute_form(raw)?, true),
+    };
+    let (path, query) = match origin.iter().position(|&b| b == b'?') {
+        Some(q) => (&origin[..q], Some(&origin[q + 1..])),
+        None => (origin, None),
+    };
+    // In absolute-form an empty path means `/` (RFC 9112 §3.2.2).
+    let path: &[u8] = if absolute && path.is_empty() {
+        b"/"
+    } else {
+        path
+    };
+    if path.first() != Some(&b'/') || path.contains(&b'#') {
+        return Err(ParseError::Target);
+    }
+
+    let mut segments: Vec<Vec<u8>> = Vec::new();
+    for raw_segment in path.split(|&b| b == b'/') {
+        let segment = percent_decode(raw_segment)?;
+        match segment.as_slice() {
+            b"" | b"." => {}
+            b".." => {
+                segments.pop().ok_or(ParseError::Target)?;
+            }
+            _ => segments.push(segment),
+        }
+    }
+
+    let mut decoded = Vec::with_capacity(path.len());
+    for segment in &segments {
+        decoded.push(b'/');
+        decoded.extend_from_slice(segment);
+    }
+    if decoded.is_empty() {
+        decoded.push(b'/');
+    }
+    let decoded = String::from_utf8(decoded).map_err(|_| ParseError::Target)?;
+    Ok(Target {
+        path: decoded,
+        query,
+        trailing_slash: path.ends_with(b"/"),
+    })
+}
+
+/// Reduces absolute-form (`http://authority/path?query`) to what follows the authority, which
+/// may be empty or start with `/` or `?`.
+fn strip_absolute_form(raw: &[u8]) -> Result<&[u8], ParseError> {
+    let colon = raw
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or(ParseError::Target)?;
+    let scheme = &raw[..colon];
+    if !(scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https")) {
+        return Err(ParseError::Target);
+    }
+    let after = raw[colon + 1..]
+        .strip_prefix(b"//")
+        .ok_or(ParseError::Target)?;
+    let authority_end = after
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(after.len());
+    if authority_end == 0 {
+        return Err(ParseError::Target);
+    }
+    Ok(&after[authority_end..])
+}
+
+fn percent_decode(segment: &[u8]) -> Result<Vec<u8>, ParseError> {
+    let mut out = Vec::with_capacity(segment.len());
+    let mut i = 0;
+    while i < segment.len() {
+        let b = segment[i];
+        if b == b'%' {
+            let hi = segment.get(i + 1).and_then(|&h| hex_value(h));
+            let lo = segment.get(i + 2).and_then(|&l| hex_value(l));
+            let (Some(hi), Some(lo)) = (hi, lo) else {
+                return Err(ParseError::Target);
+            };
+            let decoded = hi << 4 | lo;
+            if decoded == 0 || decoded == b'/' {
+                return Err(ParseError::Target);
+            }
+            out.push(decoded);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-encodes a decoded path for use in a `Location` field or an HTML link: every byte
+/// outside RFC 3986's unreserved set, sub-delims, `:`, `@` and `/` is escaped, so the result never
+/// contains whitespace, `?`, `#`, `%` (unescaped), quotes or control characters.
+pub fn encode_path(path: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(path.len());
+    for &b in path.as_bytes() {
+        let keep = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b);
+        if keep {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xF)]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(raw: &str) -> Result<String, ParseError> {
+        decode(raw.as_bytes()).map(|t| t.path)
+    }
+
+    #[test]
+    fn origin_form_paths_are_normalised() {
+        for (raw, expected) in [
+            ("/", "/"),
+            ("/index.html", "/index.html"),
+            ("//a///b//", "/a/b"),
+            ("/a/./b/.", "/a/b"),
+            ("/a/b/../c", "/a/c"),
+            ("/a/..", "/"),
+            ("/a/%2e%2e/b", "/b"),
+            ("/%7Euser/caf%C3%A9.txt", "/~user/café.txt"),
+            ("/with%20space/a+b", "/with space/a+b"),
+            ("/100%25", "/100%"),
+            ("/a%3Fb%23c", "/a?b#c"),
+        ] {
+            assert_eq!(path(raw).as_deref(), Ok(expected), "{raw}");
+        }
+    }
+
+    #[test]
+    fn query_is_split_off_and_kept_raw() {
+        let t = decode(b"/a/?x=%20&y=/..").unwrap();
+        assert_eq!(t.path, "/a");
+        assert_eq!(t.query, Some(&b"x=%20&y=/.."[..]));
+        assert!(t.trailing_slash);
+        let t = decode(b"/a?").unwrap();
+        assert_eq!(t.query, Some(&b""[..]));
+        assert!(!t.trailing_slash);
+    }
+
+    #[test]
+    fn climbing_above_the_root_is_rejected() {
+        for raw in [
+            "/..",
+            "/../etc/passwd",
+            "/a/../../b",
+            "/%2e%2e/x",
+            "/.%2E/x",
+            "/a/%2E%2e/%2e%2e/",
+        ] {
+            assert_eq!(path(raw), Err(ParseError::Target), "{raw}");
+        }
+    }
+
+    #[test]
+    fn dangerous_escapes_are_rejected() {
+        for raw in [
+            "/a%00b",
+            "/a%2fb",
+            "/..%2f..%2fetc%2fpasswd",
+            "/a%2Fb",
+            "/a%",
+            "/a%4",
+            "/a%zz",
+            "/caf%C3",        // truncated UTF-8
+            "/%FF%FE",        // not UTF-8
+            "/%C0%AE%C0%AE/", // overlong dots
+            "/a#frag",
+        ] {
+            assert_eq!(path(raw), Err(ParseError::Target), "{raw}");
+        }
+    }
+
+    #[test]
+    fn absolute_form_takes_the_path() {
+        for (raw, expected) in [
+            ("http://example.com/a/b", "/a/b"),
+            ("HTTP://example.com:8080/x?y", "/x"),
+            ("https://h", "/"),
+            ("http://h?q=1", "/"),
+            ("http://h/../../etc/passwd/..", ""),
+        ] {
+            match expected {
+                "" => assert_eq!(path(raw), Err(ParseError::Target), "{raw}"),
+                _ => assert_eq!(path(raw).as_deref(), Ok(expected), "{raw}"),
+            }
+        }
+        assert_eq!(decode(b"http://h?q=1").unwrap().query, Some(&b"q=1"[..]));
+    }
+
+    #[test]
+    fn other_forms_are_rejected() {
+        for raw in [
+            "*",
+            "example.com:443",
+            "ftp://h/a",
+            "file:///etc/passwd",
+            "http:/a",
+            "http:///a",
+            "a/b",
+            "",
+        ] {
+            assert_eq!(path(raw), Err(ParseError::Target), "{raw}");
+        }
+    }
+
+    #[test]
+    fn segments_are_single_components() {
+        let t = decode(b"/a/b%20c/d").unwrap();
+        assert_eq!(t.segments().collect::<Vec<_>>(), ["a", "b c", "d"]);
+        assert_eq!(decode(b"/").unwrap().segments().count(), 0);
+    }
+
+    #[test]
+    fn encode_path_escapes_everything_that_could_break_a_header_or_link() {
+        assert_eq!(
+            encode_path("/a b/c?d#e%f\"g<h>"),
+            "/a%20b/c%3Fd%23e%25f%22g%3Ch%3E"
+        );
+        assert_eq!(encode_path("/café/\r\n"), "/caf%C3%A9/%0D%0A");
+        assert_eq!(
+            encode_path("/keep-._~!$&'()*+,;=:@/"),
+            "/keep-._~!$&'()*+,;=:@/"
+        );
+    }
+
+    #[test]
+    fn encoding_then_decoding_round_trips() {
+        for p in ["/a b/c?d#e%f", "/café/ü", "/x+y/%2F"] {
+            assert_eq!(path(&encode_path(p)).as_deref(), Ok(p), "{p}");
+        }
+    }
+}
