@@ -1,1 +1,270 @@
-//! x
+//! A fixed-size pool of event-loop worker threads, fed accepted sockets through bounded inboxes.
+//!
+//! Each worker (`pool-worker-<i>`) owns a `mio::Poll`, a `Waker`, a bounded crossbeam inbox, its
+//! connections and their deadlines. The acceptor hands it sockets with [`Pool::try_dispatch`],
+//! which gives the socket back when every inbox is full or the connection limit is reached, so
+//! the caller can shed load; nothing queues without bound.
+//!
+//! The pool knows nothing of HTTP. Protocols plug in through [`Handler`]: one handler value per
+//! worker (per-worker state such as counters needs no lock), called with each connection's state
+//! and socket on readiness, on its deadline and when the pool starts draining. A panic in a
+//! handler call closes that one connection and is counted; the worker and its other connections
+//! live on.
+//!
+//! Shutdown uses crossbeam's disconnection: [`Pool::shutdown`] drops the inbox senders and wakes
+//! the workers, which then drain (see [`Handler::drain`]) and exit; the drain is bounded by
+//! [`Builder::drain_timeout`], after which the remaining connections are closed and counted.
+#![forbid(unsafe_code)]
+
+mod error;
+mod handler;
+mod slab;
+mod worker;
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, TrySendError};
+use mio::Waker;
+use mio::net::TcpStream;
+
+pub use error::{BuildError, DispatchError};
+pub use handler::{CloseReason, Handler, Next};
+
+/// What the acceptor and the workers share: counts, never connections.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Connections dispatched and not yet closed, across all workers.
+    active: AtomicUsize,
+    /// Handler calls that panicked.
+    panics: AtomicU64,
+}
+
+/// Configures and starts a [`Pool`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    threads: usize,
+    inbox_capacity: usize,
+    max_connections: usize,
+    drain_timeout: Duration,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            threads: 1,
+            inbox_capacity: 1024,
+            max_connections: 10_000,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Builder {
+    /// A builder with one worker, inboxes of 1,024 sockets, 10,000 connections and a 10 s drain.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of worker threads (at least one).
+    pub fn threads(&mut self, n: usize) -> &mut Self {
+        self.threads = n.max(1);
+        self
+    }
+
+    /// How many accepted sockets may wait in each worker's inbox (at least one).
+    pub fn inbox_capacity(&mut self, n: usize) -> &mut Self {
+        self.inbox_capacity = n.max(1);
+        self
+    }
+
+    /// The most connections open at once across all workers (at least one).
+    pub fn max_connections(&mut self, n: usize) -> &mut Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// How long workers may keep serving in-flight connections after shutdown begins.
+    pub fn drain_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.drain_timeout = timeout;
+        self
+    }
+
+    /// Starts the workers, each with a handler made by `make_handler(worker_index)`.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] when a poller, a waker or a thread cannot be created; workers already
+    /// started are shut down before returning.
+    pub fn spawn<H, F>(&self, mut make_handler: F) -> Result<Pool, BuildError>
+    where
+        H: Handler,
+        F: FnMut(usize) -> H,
+    {
+        let shared = Arc::new(Shared::default());
+        let mut pool = Pool {
+            workers: Vec::with_capacity(self.threads),
+            next: 0,
+            max_connections: self.max_connections,
+            drain_timeout: self.drain_timeout,
+            shared: Arc::clone(&shared),
+        };
+        for index in 0..self.threads {
+            let (tx, rx) = crossbeam_channel::bounded(self.inbox_capacity);
+            let worker = worker::Worker::new(
+                index,
+                rx,
+                make_handler(index),
+                Arc::clone(&shared),
+                self.drain_timeout,
+            )?;
+            let waker = worker.waker();
+            let thread = thread::Builder::new()
+                .name(format!("pool-worker-{index}"))
+                .spawn(move || worker.run())
+                .map_err(BuildError::from)?;
+            pool.workers.push(WorkerHandle {
+                inbox: Some(tx),
+                waker,
+                thread: Some(thread),
+            });
+        }
+        Ok(pool)
+    }
+}
+
+struct WorkerHandle {
+    inbox: Option<Sender<TcpStream>>,
+    waker: Arc<Waker>,
+    /// Returns how many connections the drain deadline closed.
+    thread: Option<JoinHandle<u64>>,
+}
+
+/// A running pool. Dropping it shuts it down as [`Pool::shutdown`] does.
+pub struct Pool {
+    workers: Vec<WorkerHandle>,
+    next: usize,
+    max_connections: usize,
+    drain_timeout: Duration,
+    shared: Arc<Shared>,
+}
+
+/// How a shutdown went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ShutdownReport {
+    /// Connections still busy when the drain deadline passed, closed by force.
+    pub forced_closed: u64,
+    /// Workers that had not exited by the join deadline (they are left to the process exit).
+    pub unjoined: usize,
+    /// Workers whose thread ended in a panic outside any handler call.
+    pub crashed: usize,
+}
+
+impl Pool {
+    /// Hands an accepted socket to a worker, round robin, skipping workers whose inbox is full.
+    ///
+    /// # Errors
+    ///
+    /// Gives the socket back as [`DispatchError::AtLimit`] when the connection limit is reached,
+    /// or [`DispatchError::Full`] when every inbox is full (or the pool is shutting down).
+    pub fn try_dispatch(&mut self, stream: TcpStream) -> Result<(), DispatchError> {
+        // Reserve a slot first so that concurrent closes can only make room, never overshoot.
+        let active = self.shared.active.fetch_add(1, Ordering::AcqRel);
+        if active >= self.max_connections {
+            self.shared.active.fetch_sub(1, Ordering::AcqRel);
+            return Err(DispatchError::AtLimit(stream));
+        }
+        let mut stream = stream;
+        for _ in 0..self.workers.len() {
+            let worker = &self.workers[self.next];
+            self.next = (self.next + 1) % self.workers.len();
+            let Some(inbox) = &worker.inbox else { break };
+            match inbox.try_send(stream) {
+                Ok(()) => {
+                    // A failed wake leaves the socket in the inbox until the next wake-up; the
+                    // worker also drains its inbox on every loop, so it is not lost.
+                    let _ = worker.waker.wake();
+                    return Ok(());
+                }
+                Err(TrySendError::Full(s) | TrySendError::Disconnected(s)) => stream = s,
+            }
+        }
+        self.shared.active.fetch_sub(1, Ordering::AcqRel);
+        Err(DispatchError::Full(stream))
+    }
+
+    /// Connections open now, across all workers.
+    pub fn active_connections(&self) -> usize {
+        self.shared.active.load(Ordering::Acquire)
+    }
+
+    /// Handler calls that have panicked since the pool started.
+    pub fn panics(&self) -> u64 {
+        self.shared.panics.load(Ordering::Acquire)
+    }
+
+    /// The number of workers.
+    pub fn threads(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Stops taking sockets, lets the workers drain and joins them.
+    ///
+    /// Waits at most the drain timeout plus one second: workers close whatever is still open when
+    /// the drain timeout expires, so the extra second only covers their last loop.
+    pub fn shutdown(mut self) -> ShutdownReport {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> ShutdownReport {
+        // Disconnection is the signal: once the senders are gone, each worker drains its inbox,
+        // sees `Disconnected` and starts draining its connections.
+        for worker in &mut self.workers {
+            drop(worker.inbox.take());
+            let _ = worker.waker.wake();
+        }
+        let deadline = Instant::now() + self.drain_timeout + Duration::from_secs(1);
+        let mut report = ShutdownReport::default();
+        for worker in &mut self.workers {
+            let Some(thread) = worker.thread.take() else {
+                continue;
+            };
+            while !thread.is_finished() && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(5));
+            }
+            if !thread.is_finished() {
+                report.unjoined += 1;
+                continue;
+            }
+            match thread.join() {
+                Ok(forced) => report.forced_closed += forced,
+                Err(_) => report.crashed += 1,
+            }
+        }
+        report
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("threads", &self.workers.len())
+            .field("active", &self.active_connections())
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A convenience for handlers and tests: the result of `io::Error::kind() == WouldBlock`.
+pub fn would_block(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::WouldBlock
+}

@@ -1,0 +1,56 @@
+//! Errors at the pool's boundary.
+
+use std::{fmt, io};
+
+use mio::net::TcpStream;
+
+/// The pool could not start.
+#[derive(Debug)]
+pub struct BuildError(io::Error);
+
+impl From<io::Error> for BuildError {
+    fn from(err: io::Error) -> Self {
+        Self(err)
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cannot start the worker pool")
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// A socket the pool did not take, handed back so the caller can answer it (`503`) and close it.
+#[derive(Debug)]
+pub enum DispatchError {
+    /// Every worker's inbox is full, or the pool is shutting down.
+    Full(TcpStream),
+    /// The connection limit is reached.
+    AtLimit(TcpStream),
+}
+
+impl DispatchError {
+    /// The socket that was not dispatched.
+    pub fn into_stream(self) -> TcpStream {
+        match self {
+            Self::Full(s) | Self::AtLimit(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for DispatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Full(_) => "every worker inbox is full",
+            Self::AtLimit(_) => "connection limit reached",
+        })
+    }
+}
+
+impl std::error::Error for DispatchError {}

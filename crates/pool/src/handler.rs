@@ -1,0 +1,61 @@
+//! The contract between a worker and the protocol it runs.
+
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+/// What a connection wants after a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Keep the connection; call [`Handler::timeout`] once this instant passes (if any).
+    Wait(Option<Instant>),
+    /// Close the connection now.
+    Close,
+}
+
+/// Why a connection was closed, passed to [`Handler::close`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The handler returned [`Next::Close`].
+    Done,
+    /// A handler call panicked.
+    Panicked,
+    /// It was still open when the drain deadline passed.
+    DrainDeadline,
+}
+
+/// A protocol run by one worker. The pool makes one value per worker, so state kept in the
+/// handler (counters, buffers to reuse, a log buffer) is per worker and needs no lock.
+///
+/// Sockets are registered edge-triggered for reading and writing: every call that gets readiness
+/// must read and write until the socket answers `WouldBlock` (or until it has nothing left to do
+/// in that direction), or it will not be called again for that socket.
+pub trait Handler: Send + 'static {
+    /// Per-connection state.
+    type Conn: Send;
+
+    /// A socket has been handed to this worker.
+    fn open(&mut self, stream: &TcpStream, now: Instant) -> Self::Conn;
+
+    /// The socket became readable or writable.
+    fn ready(&mut self, conn: &mut Self::Conn, stream: &mut TcpStream, now: Instant) -> Next;
+
+    /// The deadline the connection asked for has passed.
+    fn timeout(&mut self, conn: &mut Self::Conn, stream: &mut TcpStream, now: Instant) -> Next;
+
+    /// The pool has begun to shut down: finish what is in flight, close what is idle.
+    /// Called once per connection, including for sockets that arrive while draining.
+    fn drain(&mut self, conn: &mut Self::Conn, stream: &mut TcpStream, now: Instant) -> Next;
+
+    /// The connection is gone (its socket is closed right after this returns).
+    fn close(&mut self, conn: Self::Conn, reason: CloseReason) {
+        let _ = (conn, reason);
+    }
+
+    /// Called after each round of events, and once more before the worker exits. Returns the
+    /// latest instant at which it wants to be called again (to flush a buffer, say).
+    fn tick(&mut self, now: Instant) -> Option<Instant> {
+        let _ = now;
+        None
+    }
+}

@@ -1,0 +1,274 @@
+//! One worker: an event loop over its own connections, their deadlines and its inbox.
+//!
+//! It must never block on a socket, and it is the only thread that touches its connections.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, TryRecvError};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::handler::{CloseReason, Handler, Next};
+use crate::slab::{Key, Slab};
+use crate::{BuildError, Shared};
+
+const WAKER: Token = Token(usize::MAX);
+const EVENTS_PER_POLL: usize = 1024;
+
+struct Entry<C> {
+    stream: TcpStream,
+    conn: C,
+    /// The deadline the handler asked for last.
+    deadline: Option<Instant>,
+    /// The earliest timer queued for this entry. Timers are only queued when the deadline moves
+    /// earlier than this, so a connection whose deadline keeps moving later (the usual keep-alive
+    /// pattern) has one heap entry, not one per request.
+    queued: Option<Instant>,
+}
+
+#[derive(Clone, Copy)]
+enum Call {
+    Ready,
+    Timeout,
+    Drain,
+}
+
+pub(crate) struct Worker<H: Handler> {
+    index: usize,
+    poll: Poll,
+    waker: Arc<Waker>,
+    inbox: Receiver<TcpStream>,
+    handler: H,
+    shared: Arc<Shared>,
+    conns: Slab<Entry<H::Conn>>,
+    timers: BinaryHeap<Reverse<(Instant, Key)>>,
+    drain_timeout: Duration,
+    /// Set once the inbox is disconnected: the instant by which every connection must be gone.
+    drain_deadline: Option<Instant>,
+    tick_at: Option<Instant>,
+    forced_closed: u64,
+}
+
+impl<H: Handler> Worker<H> {
+    pub(crate) fn new(
+        index: usize,
+        inbox: Receiver<TcpStream>,
+        handler: H,
+        shared: Arc<Shared>,
+        drain_timeout: Duration,
+    ) -> Result<Self, BuildError> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        Ok(Self {
+            index,
+            poll,
+            waker,
+            inbox,
+            handler,
+            shared,
+            conns: Slab::new(),
+            timers: BinaryHeap::new(),
+            drain_timeout,
+            drain_deadline: None,
+            tick_at: None,
+            forced_closed: 0,
+        })
+    }
+
+    pub(crate) fn waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.waker)
+    }
+
+    /// Runs until shutdown; returns how many connections the drain deadline closed.
+    pub(crate) fn run(mut self) -> u64 {
+        let mut events = Events::with_capacity(EVENTS_PER_POLL);
+        loop {
+            let timeout = self.poll_timeout(Instant::now());
+            if let Err(err) = self.poll.poll(&mut events, timeout) {
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                // The poller itself failed: nothing can be served any more by this worker.
+                eprintln!("pool-worker-{}: poll failed: {err}", self.index);
+                break;
+            }
+            let now = Instant::now();
+            for event in &events {
+                if event.token() == WAKER {
+                    continue;
+                }
+                self.call(Key::from_token(event.token()), Call::Ready, now);
+            }
+            // The inbox is checked every round, not only on a wake-up, so that a lost wake-up
+            // can delay a socket by one round at most.
+            self.take_inbox(now);
+            self.expire_timers(now);
+            self.tick_at = self.handler.tick(now);
+
+            if let Some(deadline) = self.drain_deadline {
+                if self.conns.is_empty() {
+                    break;
+                }
+                if now >= deadline {
+                    self.close_all(CloseReason::DrainDeadline);
+                    break;
+                }
+            }
+        }
+        self.handler.tick(Instant::now());
+        self.forced_closed
+    }
+
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        let next_timer = self.timers.peek().map(|Reverse((at, _))| *at);
+        [next_timer, self.tick_at, self.drain_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| at.saturating_duration_since(now))
+    }
+
+    fn take_inbox(&mut self, now: Instant) {
+        loop {
+            match self.inbox.try_recv() {
+                Ok(stream) => self.open(stream, now),
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => {
+                    if self.drain_deadline.is_none() {
+                        self.start_drain(now);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn open(&mut self, mut stream: TcpStream, now: Instant) {
+        let key = self.conns.vacant_key();
+        let registered = self.poll.registry().register(
+            &mut stream,
+            key.token(),
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        if registered.is_err() {
+            // The socket is dropped (closed); it was never the handler's.
+            self.shared.active.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        let handler = &mut self.handler;
+        let opened = panic::catch_unwind(AssertUnwindSafe(|| handler.open(&stream, now)));
+        let Ok(conn) = opened else {
+            self.shared.panics.fetch_add(1, Ordering::AcqRel);
+            let _ = self.poll.registry().deregister(&mut stream);
+            self.shared.active.fetch_sub(1, Ordering::AcqRel);
+            return;
+        };
+        let inserted = self.conns.insert(Entry {
+            stream,
+            conn,
+            deadline: None,
+            queued: None,
+        });
+        debug_assert_eq!(inserted, key);
+        if self.drain_deadline.is_some() {
+            self.call(key, Call::Drain, now);
+        }
+    }
+
+    fn start_drain(&mut self, now: Instant) {
+        self.drain_deadline = Some(now + self.drain_timeout);
+        for key in self.conns.keys() {
+            self.call(key, Call::Drain, now);
+        }
+    }
+
+    /// Calls the handler for one connection, containing any panic, and applies its answer.
+    fn call(&mut self, key: Key, call: Call, now: Instant) {
+        let Some(entry) = self.conns.get_mut(key) else {
+            return; // a late event for a connection closed earlier in this round
+        };
+        let handler = &mut self.handler;
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            let (conn, stream) = (&mut entry.conn, &mut entry.stream);
+            match call {
+                Call::Ready => handler.ready(conn, stream, now),
+                Call::Timeout => handler.timeout(conn, stream, now),
+                Call::Drain => handler.drain(conn, stream, now),
+            }
+        }));
+        match result {
+            Ok(Next::Wait(deadline)) => {
+                entry.deadline = deadline;
+                if let Some(at) = deadline {
+                    if entry.queued.is_none_or(|queued| at < queued) {
+                        entry.queued = Some(at);
+                        self.timers.push(Reverse((at, key)));
+                    }
+                }
+            }
+            Ok(Next::Close) => self.close(key, CloseReason::Done),
+            Err(_) => {
+                self.shared.panics.fetch_add(1, Ordering::AcqRel);
+                self.close(key, CloseReason::Panicked);
+            }
+        }
+    }
+
+    fn expire_timers(&mut self, now: Instant) {
+        while let Some(&Reverse((at, key))) = self.timers.peek() {
+            if at > now {
+                return;
+            }
+            self.timers.pop();
+            let Some(entry) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if entry.queued != Some(at) {
+                continue; // superseded by an earlier timer that has already been handled
+            }
+            entry.queued = None;
+            match entry.deadline {
+                Some(deadline) if deadline <= now => self.call(key, Call::Timeout, now),
+                Some(later) => {
+                    entry.queued = Some(later);
+                    self.timers.push(Reverse((later, key)));
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn close(&mut self, key: Key, reason: CloseReason) {
+        let Some(mut entry) = self.conns.remove(key) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut entry.stream);
+        let handler = &mut self.handler;
+        let conn = entry.conn;
+        if panic::catch_unwind(AssertUnwindSafe(|| handler.close(conn, reason))).is_err() {
+            self.shared.panics.fetch_add(1, Ordering::AcqRel);
+        }
+        self.shared.active.fetch_sub(1, Ordering::AcqRel);
+        if reason == CloseReason::DrainDeadline {
+            self.forced_closed += 1;
+        }
+    }
+
+    fn close_all(&mut self, reason: CloseReason) {
+        for key in self.conns.keys() {
+            self.close(key, reason);
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

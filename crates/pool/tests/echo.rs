@@ -1,0 +1,355 @@
+//! The pool driven by a toy echo handler: no HTTP, real sockets on 127.0.0.1.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream as StdStream};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use pool::{Builder, CloseReason, DispatchError, Handler, Next, Pool, would_block};
+
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Echoes every byte back. Sending `panic` makes the handler panic; during a drain a connection
+/// that has sent `busy` stays open (an in-flight response that never finishes).
+#[derive(Default)]
+struct Echo {
+    idle_timeout: Option<Duration>,
+    /// Blocks `open` until the test says go, to keep the worker from draining its inbox.
+    gate: Option<Arc<Mutex<mpsc::Receiver<()>>>>,
+    opened: Option<mpsc::Sender<()>>,
+    closed: Arc<Mutex<Vec<CloseReason>>>,
+}
+
+#[derive(Default)]
+struct EchoConn {
+    pending: Vec<u8>,
+    busy: bool,
+    eof: bool,
+}
+
+impl Handler for Echo {
+    type Conn = EchoConn;
+
+    fn open(&mut self, _stream: &TcpStream, _now: Instant) -> EchoConn {
+        if let Some(opened) = &self.opened {
+            let _ = opened.send(());
+        }
+        if let Some(gate) = &self.gate {
+            let _ = gate.lock().unwrap().recv();
+        }
+        EchoConn::default()
+    }
+
+    fn ready(&mut self, conn: &mut EchoConn, stream: &mut TcpStream, now: Instant) -> Next {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => {
+                    conn.eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    let data = &buf[..n];
+                    if data.windows(5).any(|w| w == b"panic") {
+                        panic!("the client asked for a panic");
+                    }
+                    conn.busy |= data.windows(4).any(|w| w == b"busy");
+                    conn.pending.extend_from_slice(data);
+                }
+                Err(e) if would_block(&e) => break,
+                Err(_) => return Next::Close,
+            }
+        }
+        while !conn.pending.is_empty() {
+            match stream.write(&conn.pending) {
+                Ok(n) => {
+                    conn.pending.drain(..n);
+                }
+                Err(e) if would_block(&e) => break,
+                Err(_) => return Next::Close,
+            }
+        }
+        if conn.eof && conn.pending.is_empty() {
+            return Next::Close;
+        }
+        Next::Wait(self.idle_timeout.map(|t| now + t))
+    }
+
+    fn timeout(&mut self, _: &mut EchoConn, _: &mut TcpStream, _: Instant) -> Next {
+        Next::Close
+    }
+
+    fn drain(&mut self, conn: &mut EchoConn, _: &mut TcpStream, _: Instant) -> Next {
+        if conn.busy {
+            Next::Wait(None)
+        } else {
+            Next::Close
+        }
+    }
+
+    fn close(&mut self, _conn: EchoConn, reason: CloseReason) {
+        self.closed.lock().unwrap().push(reason);
+    }
+}
+
+/// A listener and a pool; `connect` makes a client and dispatches the server side.
+struct Rig {
+    listener: TcpListener,
+    pool: Pool,
+}
+
+impl Rig {
+    fn new(builder: &Builder, make: impl FnMut(usize) -> Echo) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let pool = builder.spawn(make).unwrap();
+        Self { listener, pool }
+    }
+
+    fn connect(&mut self) -> (StdStream, Result<(), DispatchError>) {
+        let client = StdStream::connect(self.listener.local_addr().unwrap()).unwrap();
+        client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let (server, _) = self.listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let result = self.pool.try_dispatch(TcpStream::from_std(server));
+        (client, result)
+    }
+}
+
+fn echo_round_trip(client: &mut StdStream, msg: &[u8]) -> io::Result<Vec<u8>> {
+    client.write_all(msg)?;
+    let mut got = vec![0u8; msg.len()];
+    client.read_exact(&mut got)?;
+    Ok(got)
+}
+
+/// Whether the server has closed the connection: EOF or a reset, not a read timeout.
+fn is_closed_by_server(client: &mut StdStream) -> bool {
+    let mut buf = [0u8; 64];
+    match client.read(&mut buf) {
+        Ok(n) => n == 0,
+        Err(e) => !matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + IO_TIMEOUT;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+#[test]
+fn many_connections_share_few_workers() {
+    let mut rig = Rig::new(Builder::new().threads(2), |_| Echo::default());
+    let mut clients: Vec<StdStream> = (0..64)
+        .map(|_| {
+            let (client, result) = rig.connect();
+            result.unwrap();
+            client
+        })
+        .collect();
+    // Interleave: every connection stays open while the others are served.
+    for round in 0..3 {
+        for (i, client) in clients.iter_mut().enumerate() {
+            let msg = format!("client {i} round {round}\n");
+            assert_eq!(
+                echo_round_trip(client, msg.as_bytes()).unwrap(),
+                msg.as_bytes()
+            );
+        }
+    }
+    assert_eq!(rig.pool.active_connections(), 64);
+    drop(clients);
+    assert!(wait_until(|| rig.pool.active_connections() == 0));
+}
+
+#[test]
+fn large_echo_resumes_partial_writes() {
+    let mut rig = Rig::new(&Builder::new(), |_| Echo::default());
+    let (mut client, result) = rig.connect();
+    result.unwrap();
+    let payload: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+    let mut reader = client.try_clone().unwrap();
+    let expected = payload.len();
+    let read = thread::spawn(move || {
+        let mut got = vec![0u8; expected];
+        reader.read_exact(&mut got).map(|_| got)
+    });
+    client.write_all(&payload).unwrap();
+    assert!(read.join().unwrap().unwrap() == payload);
+}
+
+#[test]
+fn full_inboxes_give_the_socket_back() {
+    let (go_tx, go_rx) = mpsc::channel();
+    let (opened_tx, opened_rx) = mpsc::channel();
+    let gate = Arc::new(Mutex::new(go_rx));
+    let mut rig = Rig::new(Builder::new().threads(1).inbox_capacity(1), |_| Echo {
+        gate: Some(Arc::clone(&gate)),
+        opened: Some(opened_tx.clone()),
+        ..Echo::default()
+    });
+    let (_c1, first) = rig.connect();
+    first.unwrap();
+    // The worker has taken the first socket and is held inside `open`.
+    opened_rx.recv_timeout(IO_TIMEOUT).unwrap();
+    let (_c2, second) = rig.connect();
+    second.unwrap(); // waits in the inbox
+    let (_c3, third) = rig.connect();
+    assert!(matches!(third, Err(DispatchError::Full(_))), "{third:?}");
+    assert_eq!(rig.pool.active_connections(), 2);
+    go_tx.send(()).unwrap();
+    go_tx.send(()).unwrap();
+}
+
+#[test]
+fn connection_limit_rejects_then_recovers() {
+    let mut rig = Rig::new(Builder::new().threads(2).max_connections(2), |_| {
+        Echo::default()
+    });
+    let (mut a, ra) = rig.connect();
+    let (_b, rb) = rig.connect();
+    ra.unwrap();
+    rb.unwrap();
+    let (_c, rc) = rig.connect();
+    assert!(matches!(rc, Err(DispatchError::AtLimit(_))), "{rc:?}");
+    a.shutdown(Shutdown::Write).unwrap();
+    assert!(is_closed_by_server(&mut a));
+    assert!(wait_until(|| rig.pool.active_connections() == 1));
+    let (mut d, rd) = rig.connect();
+    rd.unwrap();
+    assert_eq!(echo_round_trip(&mut d, b"hello").unwrap(), b"hello");
+}
+
+#[test]
+fn a_panicking_handler_closes_only_its_connection() {
+    let closed = Arc::new(Mutex::new(Vec::new()));
+    let mut rig = Rig::new(Builder::new().threads(1), |_| Echo {
+        closed: Arc::clone(&closed),
+        ..Echo::default()
+    });
+    let (mut good, r1) = rig.connect();
+    let (mut bad, r2) = rig.connect();
+    r1.unwrap();
+    r2.unwrap();
+    assert_eq!(echo_round_trip(&mut good, b"one").unwrap(), b"one");
+    bad.write_all(b"panic").unwrap();
+    assert!(is_closed_by_server(&mut bad));
+    assert!(wait_until(|| rig.pool.panics() == 1));
+    assert_eq!(echo_round_trip(&mut good, b"two").unwrap(), b"two");
+    assert_eq!(*closed.lock().unwrap(), [CloseReason::Panicked]);
+    assert_eq!(rig.pool.active_connections(), 1);
+}
+
+#[test]
+fn deadlines_close_idle_connections_and_spare_active_ones() {
+    let mut rig = Rig::new(&Builder::new(), |_| Echo {
+        idle_timeout: Some(Duration::from_millis(300)),
+        ..Echo::default()
+    });
+    let (mut idle, r1) = rig.connect();
+    let (mut chatty, r2) = rig.connect();
+    r1.unwrap();
+    r2.unwrap();
+    // Keep one connection busy for longer than the timeout; each echo pushes its deadline out.
+    for _ in 0..8 {
+        assert_eq!(echo_round_trip(&mut chatty, b"x").unwrap(), b"x");
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(is_closed_by_server(&mut idle));
+    assert_eq!(
+        echo_round_trip(&mut chatty, b"still here").unwrap(),
+        b"still here"
+    );
+}
+
+#[test]
+fn shutdown_closes_idle_connections_and_joins() {
+    let closed = Arc::new(Mutex::new(Vec::new()));
+    let mut rig = Rig::new(Builder::new().threads(2), |_| Echo {
+        closed: Arc::clone(&closed),
+        ..Echo::default()
+    });
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let (client, result) = rig.connect();
+        result.unwrap();
+        clients.push(client);
+    }
+    let report = rig.pool.shutdown();
+    assert_eq!(report.forced_closed, 0);
+    assert_eq!(report.unjoined, 0);
+    assert_eq!(closed.lock().unwrap().len(), 4);
+    for client in &mut clients {
+        assert!(is_closed_by_server(client));
+    }
+}
+
+#[test]
+fn shutdown_waits_for_busy_connections_until_the_drain_deadline() {
+    let closed = Arc::new(Mutex::new(Vec::new()));
+    let mut rig = Rig::new(
+        Builder::new()
+            .threads(1)
+            .drain_timeout(Duration::from_millis(300)),
+        |_| Echo {
+            closed: Arc::clone(&closed),
+            ..Echo::default()
+        },
+    );
+    let (mut busy, r1) = rig.connect();
+    let (_idle, r2) = rig.connect();
+    r1.unwrap();
+    r2.unwrap();
+    assert_eq!(echo_round_trip(&mut busy, b"busy").unwrap(), b"busy");
+    let report = rig.pool.shutdown();
+    assert_eq!(report.forced_closed, 1);
+    assert_eq!(report.unjoined, 0);
+    let reasons = closed.lock().unwrap().clone();
+    assert_eq!(reasons, [CloseReason::Done, CloseReason::DrainDeadline]);
+}
+
+#[test]
+fn workers_are_named() {
+    let names = Arc::new(Mutex::new(Vec::new()));
+    /// Records its thread's name on its first tick.
+    struct Named(Arc<Mutex<Vec<String>>>, bool);
+    impl Handler for Named {
+        type Conn = ();
+        fn open(&mut self, _: &TcpStream, _: Instant) {}
+        fn ready(&mut self, _: &mut (), _: &mut TcpStream, _: Instant) -> Next {
+            Next::Close
+        }
+        fn timeout(&mut self, _: &mut (), _: &mut TcpStream, _: Instant) -> Next {
+            Next::Close
+        }
+        fn drain(&mut self, _: &mut (), _: &mut TcpStream, _: Instant) -> Next {
+            Next::Close
+        }
+        fn tick(&mut self, _: Instant) -> Option<Instant> {
+            if !std::mem::replace(&mut self.1, true) {
+                let name = thread::current().name().unwrap_or_default().to_owned();
+                self.0.lock().unwrap().push(name);
+            }
+            None
+        }
+    }
+    let pool = Builder::new()
+        .threads(3)
+        .spawn(|_| Named(Arc::clone(&names), false))
+        .unwrap();
+    assert_eq!(pool.threads(), 3);
+    drop(pool); // each worker ticks at least once on its way out
+    let mut names = names.lock().unwrap().clone();
+    names.sort();
+    assert_eq!(names, ["pool-worker-0", "pool-worker-1", "pool-worker-2"]);
+}
