@@ -56,6 +56,43 @@ impl fmt::Debug for HttpDate {
     }
 }
 
+/// A UTC calendar date and time of day, for formats other than HTTP's (such as access logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Civil {
+    /// Year, e.g. 1994.
+    pub year: u64,
+    /// Month, 1-12.
+    pub month: u64,
+    /// Three-letter English month name.
+    pub month_name: &'static str,
+    /// Day of the month, 1-31.
+    pub day: u64,
+    /// Hour, 0-23.
+    pub hour: u64,
+    /// Minute, 0-59.
+    pub minute: u64,
+    /// Second, 0-59.
+    pub second: u64,
+}
+
+impl Civil {
+    /// Breaks `secs` seconds after the Unix epoch into UTC calendar fields.
+    pub fn from_unix(secs: u64) -> Self {
+        let days = secs / 86_400;
+        let rem = secs % 86_400;
+        let (year, month, day) = civil_from_days(days as i64);
+        Self {
+            year: year as u64,
+            month: month as u64,
+            month_name: MONTHS[(month - 1) as usize],
+            day: day as u64,
+            hour: rem / 3600,
+            minute: rem % 3600 / 60,
+            second: rem % 60,
+        }
+    }
+}
+
 fn put2(dst: &mut [u8], v: u64) {
     dst[0] = b'0' + (v / 10 % 10) as u8;
     dst[1] = b'0' + (v % 10) as u8;
@@ -163,7 +200,9 @@ fn to_unix(year: u64, month: u64, day: u64, secs: u64, weekday: &str) -> Option<
 
 fn days_in_month(year: u64, month: u64) -> u64 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -205,6 +244,13 @@ mod tests {
             HttpDate::from_unix(784_111_777).as_str(),
             "Sun, 06 Nov 1994 08:49:37 GMT"
         );
+    }
+
+    #[test]
+    fn civil_breaks_down_the_rfc_example() {
+        let c = Civil::from_unix(784_111_777);
+        assert_eq!((c.year, c.month, c.month_name, c.day), (1994, 11, "Nov", 6));
+        assert_eq!((c.hour, c.minute, c.second), (8, 49, 37));
     }
 
     #[test]

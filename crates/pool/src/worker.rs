@@ -205,11 +205,11 @@ impl<H: Handler> Worker<H> {
         match result {
             Ok(Next::Wait(deadline)) => {
                 entry.deadline = deadline;
-                if let Some(at) = deadline {
-                    if entry.queued.is_none_or(|queued| at < queued) {
-                        entry.queued = Some(at);
-                        self.timers.push(Reverse((at, key)));
-                    }
+                if let Some(at) = deadline
+                    && entry.queued.is_none_or(|queued| at < queued)
+                {
+                    entry.queued = Some(at);
+                    self.timers.push(Reverse((at, key)));
                 }
             }
             Ok(Next::Close) => self.close(key, CloseReason::Done),

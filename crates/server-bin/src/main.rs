@@ -1,1 +1,38 @@
-fn main() {}
+//! `http-server`: a static-file HTTP/1.1 server on a fixed-size worker pool.
+//!
+//! This crate wires the others together: the command line, start-up checks, the accept loop,
+//! signals, the HTTP connection state machine, file serving, the access log and the counters.
+//! It must not parse HTTP bytes by hand (http-core does) nor own threads (the pool does, besides
+//! the signal thread and the acceptor on the main thread).
+#![forbid(unsafe_code)]
+
+mod access_log;
+mod cli;
+mod config;
+mod connection;
+mod error;
+mod files;
+mod listener;
+mod metrics;
+mod respond;
+mod server;
+mod signals;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match cli::parse().and_then(server::run) {
+        Ok(code) => code,
+        Err(err) => {
+            // One line: the error and its causes, each at its own level.
+            let mut line = format!("http-server: {err}");
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                line.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("{line}");
+            ExitCode::FAILURE
+        }
+    }
+}

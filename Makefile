@@ -1,0 +1,37 @@
+# `make` builds the server in release mode and serves www/ on http://127.0.0.1:8080.
+# `make test` runs the formatting check, clippy and every test.
+#
+#   make ROOT=site PORT=9000 ARGS='--threads 4 --dotfiles'
+
+CARGO ?= cargo
+ROOT  ?= www
+PORT  ?= 8080
+BIND  ?= 127.0.0.1
+ARGS  ?=
+BIN   := target/release/http-server
+
+.PHONY: run build test fmt lint check-clean-clone clean
+
+run: build
+	$(BIN) --bind $(BIND) --port $(PORT) $(ARGS) $(ROOT)
+
+build:
+	$(CARGO) build --release --bin http-server
+
+test:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# What CI does, on a fresh clone of the committed tree.
+check-clean-clone:
+	scripts/check-clean-clone.sh
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,199 @@
+//! Command-line parsing: turns arguments into a [`Config`], checking what can be checked before
+//! anything listens (the root exists and is a directory). It must not bind or spawn anything.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::config::{Config, LogFormat};
+use crate::error::StartupError;
+
+/// A static-file HTTP/1.1 server on a fixed-size worker pool.
+#[derive(Debug, Parser)]
+#[command(name = "http-server", version, about)]
+struct Args {
+    /// Document root to serve
+    #[arg(value_name = "ROOT", conflicts_with = "root")]
+    root_pos: Option<PathBuf>,
+
+    /// Document root to serve (same as the ROOT argument) [default: www]
+    #[arg(short, long, value_name = "DIR")]
+    root: Option<PathBuf>,
+
+    /// TCP port to listen on (0 picks a free one)
+    #[arg(short, long, default_value_t = 8080)]
+    port: u16,
+
+    /// Address to listen on (0.0.0.0 or :: to accept connections from other hosts)
+    #[arg(short, long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    bind: IpAddr,
+
+    /// Worker threads [default: number of CPUs]
+    #[arg(short, long)]
+    threads: Option<usize>,
+
+    /// Most connections open at once; more get 503
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+
+    /// Serve files and directories whose names start with a dot
+    #[arg(long)]
+    dotfiles: bool,
+
+    /// Access log format on stdout
+    #[arg(long, value_enum, default_value_t = LogFormat::Combined)]
+    access_log: LogFormat,
+
+    /// Cache-Control value sent with every file
+    #[arg(long, default_value = "no-cache", value_parser = header_value)]
+    cache_control: String,
+
+    /// Time allowed to send a request head, from its first byte (e.g. 10, 2.5s, 500ms)
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    header_timeout: Duration,
+
+    /// Idle keep-alive connections are closed after this long
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    idle_timeout: Duration,
+
+    /// A response that makes no progress for this long is abandoned
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    send_timeout: Duration,
+
+    /// On SIGINT/SIGTERM, how long in-flight responses may take to finish
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    shutdown_timeout: Duration,
+}
+
+/// Parses the process arguments. Exits with clap's usage message on bad flags, `--help` and
+/// `--version`.
+///
+/// # Errors
+///
+/// [`StartupError::Root`] when the document root is missing or not a directory.
+pub fn parse() -> Result<Config, StartupError> {
+    config_from(Args::parse())
+}
+
+fn config_from(args: Args) -> Result<Config, StartupError> {
+    let root_arg = args
+        .root_pos
+        .or(args.root)
+        .unwrap_or_else(|| PathBuf::from("www"));
+    let root = root_arg
+        .canonicalize()
+        .map_err(|source| StartupError::Root {
+            path: root_arg.clone(),
+            source,
+        })?;
+    if !root.is_dir() {
+        return Err(StartupError::Root {
+            path: root_arg,
+            source: std::io::Error::from(std::io::ErrorKind::NotADirectory),
+        });
+    }
+    Ok(Config {
+        root,
+        addr: SocketAddr::new(args.bind, args.port),
+        threads: args.threads.unwrap_or_else(num_cpus::get).max(1),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        dotfiles: args.dotfiles,
+        access_log: args.access_log,
+        cache_control: args.cache_control,
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        send_timeout: args.send_timeout,
+        shutdown_timeout: args.shutdown_timeout,
+    })
+}
+
+/// Seconds (`10`, `2.5`, `10s`) or milliseconds (`500ms`).
+fn duration(s: &str) -> Result<Duration, String> {
+    let (number, scale) = if let Some(ms) = s.strip_suffix("ms") {
+        (ms, 1e-3)
+    } else {
+        (s.strip_suffix('s').unwrap_or(s), 1.0)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (try 10, 2.5s or 500ms)"))?;
+    Duration::try_from_secs_f64(value * scale)
+        .map_err(|_| format!("'{s}' is not a duration (try 10, 2.5s or 500ms)"))
+}
+
+/// A value that can be sent in a header field: visible ASCII and spaces only.
+fn header_value(s: &str) -> Result<String, String> {
+    if s.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        Ok(s.trim().to_owned())
+    } else {
+        Err("must be printable ASCII".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_args(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("http-server").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn durations_accept_seconds_and_milliseconds() {
+        assert_eq!(duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(duration("2.5s"), Ok(Duration::from_millis(2500)));
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(duration("soon").is_err());
+        assert!(duration("-1").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let args = parse_args(&[]).unwrap();
+        assert_eq!(args.port, 8080);
+        assert_eq!(args.bind, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(args.max_connections, 10_000);
+        assert_eq!(args.header_timeout, Duration::from_secs(10));
+        assert_eq!(args.idle_timeout, Duration::from_secs(5));
+        assert_eq!(args.send_timeout, Duration::from_secs(30));
+        assert_eq!(args.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(args.cache_control, "no-cache");
+    }
+
+    #[test]
+    fn root_is_positional_or_a_flag_but_not_both() {
+        assert_eq!(parse_args(&["site"]).unwrap().root_pos, Some("site".into()));
+        assert_eq!(
+            parse_args(&["-r", "site"]).unwrap().root,
+            Some("site".into())
+        );
+        assert!(parse_args(&["a", "--root", "b"]).is_err());
+    }
+
+    #[test]
+    fn a_missing_root_is_a_startup_error_naming_the_path() {
+        let err = config_from(parse_args(&["/definitely/not/here"]).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("/definitely/not/here"), "{err}");
+    }
+
+    #[test]
+    fn a_file_as_root_is_refused() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let args = parse_args(&[file.path().to_str().unwrap()]).unwrap();
+        assert!(config_from(args).is_err());
+    }
+
+    #[test]
+    fn header_values_with_control_characters_are_refused() {
+        assert!(parse_args(&["--cache-control", "max-age=60\r\nX-Evil: 1"]).is_err());
+        assert_eq!(
+            parse_args(&["--cache-control", "max-age=60"])
+                .unwrap()
+                .cache_control,
+            "max-age=60"
+        );
+    }
+}

@@ -1,0 +1,44 @@
+//! The validated configuration every other module reads. Built once by `cli`, then shared
+//! read-only by the acceptor and the workers; it must not change after start-up.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How requests are logged on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Combined Log Format followed by the duration in microseconds.
+    Combined,
+    /// Common Log Format followed by the duration in microseconds.
+    Common,
+    /// No access log.
+    Off,
+}
+
+/// Everything the server needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The canonical document root: absolute, without symlinks.
+    pub root: PathBuf,
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// Worker threads.
+    pub threads: usize,
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// Serve names starting with a dot (other than `/.well-known/`, always served).
+    pub dotfiles: bool,
+    /// Access log format.
+    pub access_log: LogFormat,
+    /// `Cache-Control` value on file responses.
+    pub cache_control: String,
+    /// A request head must be complete this long after its first byte (else 408).
+    pub header_timeout: Duration,
+    /// An idle keep-alive connection is closed after this long without a byte.
+    pub idle_timeout: Duration,
+    /// A response that makes no write progress for this long is abandoned.
+    pub send_timeout: Duration,
+    /// How long shutdown waits for in-flight responses.
+    pub shutdown_timeout: Duration,
+}

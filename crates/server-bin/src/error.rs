@@ -1,0 +1,117 @@
+//! The binary's errors: [`StartupError`] ends the process before it listens; [`ServeError`] ends
+//! one request, and [`ServeError::status`] is the one place it becomes an HTTP status.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use http_core::{ParseError, StatusCode};
+
+/// Why the server could not start. Printed as one line on stderr, then exit status 1.
+#[derive(Debug)]
+pub enum StartupError {
+    /// The document root is missing, unreadable or not a directory.
+    Root {
+        /// The root as given.
+        path: PathBuf,
+        /// What the file system said.
+        source: io::Error,
+    },
+    /// The listening socket could not be set up.
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// Signals, the poller or the worker threads could not be set up.
+    Setup {
+        /// What was being set up.
+        what: &'static str,
+        /// Why it failed.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl fmt::Display for StartupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Root { path, source } if source.kind() == io::ErrorKind::NotFound => {
+                write!(f, "document root '{}' does not exist", path.display())
+            }
+            Self::Root { path, source } if source.kind() == io::ErrorKind::NotADirectory => {
+                write!(f, "document root '{}' is not a directory", path.display())
+            }
+            Self::Root { path, .. } => {
+                write!(f, "cannot use document root '{}'", path.display())
+            }
+            Self::Bind { addr, .. } => write!(f, "cannot listen on {addr}"),
+            Self::Setup { what, .. } => write!(f, "cannot set up {what}"),
+        }
+    }
+}
+
+impl std::error::Error for StartupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Root { source, .. } | Self::Bind { source, .. } => Some(source),
+            Self::Setup { source, .. } => Some(source.as_ref()),
+        }
+    }
+}
+
+/// Why a request gets an error response instead of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServeError {
+    /// The request head or its target could not be parsed.
+    Parse(ParseError),
+    /// No such file, or a hidden one.
+    NotFound,
+    /// The file exists but may not be served (outside the root, unreadable, a directory
+    /// without an index).
+    Forbidden,
+    /// A method this server knows but does not allow on files.
+    MethodNotAllowed,
+    /// The request head did not arrive in time.
+    Timeout,
+    /// Something on our side failed while preparing the response.
+    Internal,
+}
+
+impl ServeError {
+    /// The response status. The only mapping from request failures to statuses.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::Parse(e) => e.status(),
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<ParseError> for ServeError {
+    fn from(e: ParseError) -> Self {
+        Self::Parse(e)
+    }
+}
+
+/// Maps a file-system error met while resolving a path.
+impl From<io::Error> for ServeError {
+    fn from(e: io::Error) -> Self {
+        let is_loop = e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error());
+        match e.kind() {
+            io::ErrorKind::PermissionDenied => Self::Forbidden,
+            // ENOENT, ENOTDIR, ENAMETOOLONG, ELOOP: there is no file to serve at this name.
+            io::ErrorKind::NotFound
+            | io::ErrorKind::NotADirectory
+            | io::ErrorKind::InvalidFilename => Self::NotFound,
+            _ if is_loop => Self::NotFound,
+            // EMFILE, EIO and the like are our trouble, not the client's.
+            _ => Self::Internal,
+        }
+    }
+}

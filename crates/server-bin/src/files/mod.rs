@@ -1,0 +1,4 @@
+//! Files: finding the one a request names inside the document root, and its response body.
+
+pub mod body;
+pub mod resolve;

@@ -1,0 +1,113 @@
+//! The accept loop on the main thread: accept in batches until `WouldBlock`, hand each socket to
+//! the pool, and answer `503` itself when the pool refuses one. It must not serve requests.
+
+use std::io::{self, Write};
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http_core::date::HttpDate;
+use http_core::{StatusCode, Version};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use pool::Pool;
+
+use crate::respond::Reply;
+
+/// The listener's token in the acceptor's poll.
+pub const LISTENER: Token = Token(0);
+/// The token of the waker that signals use to stop the loop.
+pub const STOP: Token = Token(1);
+
+/// How long to pause accepting when the process is out of file descriptors: the pending
+/// connections stay in the kernel's backlog, and spinning on `accept` would burn a core.
+const FD_EXHAUSTED_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Accepts until `stop` is set (and the `STOP` waker fires).
+///
+/// # Errors
+///
+/// Only when the poller itself fails; accept errors are logged and survived.
+pub fn accept_loop(
+    poll: &mut Poll,
+    listener: &mut TcpListener,
+    pool: &mut Pool,
+    stop: &AtomicBool,
+) -> io::Result<()> {
+    poll.registry()
+        .register(listener, LISTENER, Interest::READABLE)?;
+    let mut events = Events::with_capacity(64);
+    let mut paused_until: Option<Instant> = None;
+    let mut last_warning: Option<Instant> = None;
+    loop {
+        let timeout = paused_until.map(|t| t.saturating_duration_since(Instant::now()));
+        match poll.poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        if stop.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // Edge-triggered: after a pause there may be no new event, so retry on the timeout too.
+        let listener_ready = events.iter().any(|e| e.token() == LISTENER);
+        let pause_over = paused_until.is_some_and(|t| Instant::now() >= t);
+        if !(listener_ready || pause_over) {
+            continue;
+        }
+        paused_until = None;
+        loop {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    if let Err(refused) = pool.try_dispatch(stream) {
+                        reject(refused.into_stream());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if is_resource_exhaustion(&e) => {
+                    let now = Instant::now();
+                    if last_warning.is_none_or(|t| now >= t + Duration::from_secs(1)) {
+                        eprintln!("http-server: accept: {e}; pausing accepts briefly");
+                        last_warning = Some(now);
+                    }
+                    paused_until = Some(now + FD_EXHAUSTED_BACKOFF);
+                    break;
+                }
+                // ECONNABORTED and the like concern one connection only.
+                Err(e) => eprintln!("http-server: accept: {e}"),
+            }
+        }
+    }
+}
+
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let code = e.raw_os_error();
+    [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM]
+        .iter()
+        .any(|errno| code == Some(errno.raw_os_error()))
+}
+
+/// Answers a connection the pool cannot take with `503`, `Retry-After: 1` and
+/// `Connection: close`, then closes it. Best effort: the response is small enough to fit the
+/// socket buffer of a fresh connection, and nothing here may block.
+fn reject(mut stream: TcpStream) {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let date = HttpDate::from_unix(secs);
+    let mut buf = Vec::with_capacity(256);
+    Reply {
+        version: Version::Http11,
+        head_only: false,
+        keep_alive: false,
+        date: date.as_str(),
+    }
+    .status(
+        &mut buf,
+        StatusCode::SERVICE_UNAVAILABLE,
+        &[("Retry-After", "1")],
+    );
+    let _ = stream.write_all(&buf);
+    let _ = stream.shutdown(Shutdown::Write);
+}

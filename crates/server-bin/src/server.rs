@@ -1,0 +1,135 @@
+//! Start-up and shutdown: from a [`Config`] to a listening server, and from a stop signal to the
+//! summary. The order matters and is the point of this module: signals are registered before any
+//! thread starts, nothing listens before the root has been checked, and the listener is closed
+//! before the pool drains so that new connections are refused at once.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use mio::net::TcpListener;
+use mio::{Poll, Waker};
+use pool::Builder;
+
+use crate::config::Config;
+use crate::connection::{Context, HttpHandler};
+use crate::error::StartupError;
+use crate::listener::{STOP, accept_loop};
+use crate::metrics::{Metrics, summary};
+use crate::signals;
+
+/// Resources in the shutdown summary's table.
+const SUMMARY_TOP: usize = 20;
+
+/// File descriptors kept for everything but client connections (listener, poll instances,
+/// wakers, files being sent, stdio).
+const RESERVED_FDS: u64 = 64;
+
+/// Runs the server until a signal stops it.
+///
+/// # Errors
+///
+/// A [`StartupError`] when anything fails before the server listens.
+pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
+    let started = Instant::now();
+    let signals = signals::register().map_err(|e| setup("signal handlers", e))?;
+    config.max_connections = raise_fd_limit(config.max_connections);
+
+    let mut listener = TcpListener::bind(config.addr).map_err(|source| StartupError::Bind {
+        addr: config.addr,
+        source,
+    })?;
+    let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+        addr: config.addr,
+        source,
+    })?;
+    let mut poll = Poll::new().map_err(|e| setup("the acceptor's poller", e))?;
+    let waker =
+        Arc::new(Waker::new(poll.registry(), STOP).map_err(|e| setup("the acceptor's waker", e))?);
+    let stop = Arc::new(AtomicBool::new(false));
+    signals::watch(signals, Arc::clone(&stop), Arc::clone(&waker))
+        .map_err(|e| setup("the signal thread", e))?;
+
+    let threads = config.threads;
+    let ctx = Arc::new(Context {
+        metrics: Metrics::new(threads),
+        config,
+    });
+    let config = &ctx.config;
+    let mut pool = Builder::new()
+        .threads(threads)
+        .max_connections(config.max_connections)
+        .drain_timeout(config.shutdown_timeout)
+        .spawn(|i| HttpHandler::new(Arc::clone(&ctx), i))
+        .map_err(|e| setup("the worker pool", e))?;
+
+    // Tests and scripts read the port from this first line of stdout.
+    let mut stdout = io::stdout().lock();
+    let _ = writeln!(stdout, "listening on http://{addr}").and_then(|()| stdout.flush());
+    drop(stdout);
+    eprintln!(
+        "http-server {}\n  root      {}\n  address   http://{addr}\n  workers   {threads}, at most {} connections\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}",
+        env!("CARGO_PKG_VERSION"),
+        config.root.display(),
+        config.max_connections,
+        config.header_timeout,
+        config.idle_timeout,
+        config.send_timeout,
+        config.shutdown_timeout,
+    );
+
+    if let Err(e) = accept_loop(&mut poll, &mut listener, &mut pool, &stop) {
+        eprintln!("http-server: the accept loop failed: {e}; shutting down");
+    }
+    // Closing the listener first makes the kernel refuse new connections during the drain.
+    drop(listener);
+    let report = pool.shutdown();
+    let mut text = summary(
+        &ctx.metrics.merged(),
+        started.elapsed(),
+        report.forced_closed,
+        SUMMARY_TOP,
+    );
+    if report.unjoined > 0 || report.crashed > 0 {
+        text.push_str(&format!(
+            "workers not joined: {}, crashed: {}\n",
+            report.unjoined, report.crashed
+        ));
+    }
+    eprint!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn setup(what: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> StartupError {
+    StartupError::Setup {
+        what,
+        source: Box::new(e),
+    }
+}
+
+/// Raises the soft `RLIMIT_NOFILE` toward the hard limit so that `max_connections` sockets fit;
+/// when the hard limit is too small, lowers the connection limit instead and says so.
+fn raise_fd_limit(max_connections: usize) -> usize {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let want = max_connections as u64 + RESERVED_FDS;
+    let mut limit = getrlimit(Resource::Nofile);
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    let soft = limit.current.unwrap_or(u64::MAX);
+    if soft < want {
+        limit.current = Some(want.min(hard));
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            eprintln!("http-server: warning: cannot raise the open-file limit: {e}");
+        }
+    }
+    let available = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    if available < want {
+        let lowered = available.saturating_sub(RESERVED_FDS).max(1) as usize;
+        eprintln!(
+            "http-server: warning: the open-file limit is {available}; serving at most {lowered} connections instead of {max_connections}"
+        );
+        return lowered;
+    }
+    max_connections
+}

@@ -1,0 +1,52 @@
+//! SIGINT and SIGTERM: the first starts a graceful shutdown, a second exits at once with
+//! status 130. The handlers are registered before any thread is spawned (signal-hook's
+//! "Limitations"); a dedicated thread turns signals into a flag plus a wake-up of the acceptor.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+
+use mio::Waker;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// The exit status after a second signal, as shells report death by SIGINT (128 + 2).
+pub const FORCED_EXIT: i32 = 130;
+
+/// Registers the handlers. Call before spawning threads.
+///
+/// # Errors
+///
+/// When the handlers cannot be installed.
+pub fn register() -> io::Result<Signals> {
+    Signals::new([SIGINT, SIGTERM])
+}
+
+/// Watches for signals on a thread of its own: sets `stop` and wakes the acceptor on the first,
+/// exits the process on the second.
+///
+/// # Errors
+///
+/// When the thread cannot be spawned.
+pub fn watch(mut signals: Signals, stop: Arc<AtomicBool>, waker: Arc<Waker>) -> io::Result<()> {
+    thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                let name = if signal == SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
+                if stop.swap(true, Ordering::AcqRel) {
+                    eprintln!("http-server: second {name}: exiting now");
+                    std::process::exit(FORCED_EXIT);
+                }
+                eprintln!("http-server: {name}: finishing in-flight responses (again to exit now)");
+                // Set the flag first, then wake: the acceptor checks the flag after waking.
+                let _ = waker.wake();
+            }
+        })?;
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! Malformed and refused requests: each gets its status, a short body, and the connection is
+//! closed when the stream can no longer be trusted; the server keeps serving others.
+
+use std::io::{BufReader, Read, Write};
+use std::time::{Duration, Instant};
+
+use crate::support::{Site, TestServer, read_response};
+
+/// Sends `request` on its own connection; returns the response and whether the server then
+/// closed the connection.
+fn answer(server: &TestServer, request: &[u8]) -> (u16, Option<String>, bool) {
+    let mut reader = BufReader::new(server.connect());
+    reader.get_mut().write_all(request).unwrap();
+    let r = read_response(&mut reader, false).expect("a response");
+    if r.status >= 400 {
+        assert!(
+            r.body.starts_with(r.status.to_string().as_bytes()),
+            "body names the status: {:?}",
+            r.body
+        );
+    }
+    let mut rest = Vec::new();
+    let closed = reader.read_to_end(&mut rest).is_ok() && rest.is_empty();
+    (r.status, r.header("allow").map(str::to_owned), closed)
+}
+
+#[test]
+fn malformed_requests_get_400_and_close_and_the_next_client_is_served() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--idle-timeout", "30s"]);
+    let cases: &[&[u8]] = &[
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/1.1\r\n\r\n",                                // no Host
+        b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",          // two Hosts
+        b"GET / HTTP/1.1\r\nHost : t\r\n\r\n",                    // space before colon
+        b"GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n  folded\r\n\r\n", // obs-fold
+        b"GET / HTTP/1.1\r\nHost: t\r\nX: a\x00b\r\n\r\n",        // NUL in a value
+        b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 tls hello\r\n\r\n",
+    ];
+    for request in cases {
+        let (status, _, closed) = answer(&server, request);
+        assert_eq!(status, 400, "{:?}", String::from_utf8_lossy(request));
+        assert!(
+            closed,
+            "connection left open after {:?}",
+            String::from_utf8_lossy(request)
+        );
+    }
+    let ok = server.request("GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(ok.status, 200);
+}
+
+#[test]
+fn bad_targets_get_400_and_keep_the_connection() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    let mut reader = BufReader::new(server.connect());
+    for target in ["/a%00b", "/a%2fb", "/%zz", "/%FF", "*", "ftp://h/x"] {
+        reader
+            .get_mut()
+            .write_all(format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .unwrap();
+        let r = read_response(&mut reader, false).unwrap();
+        assert_eq!(r.status, 400, "{target}");
+    }
+}
+
+#[test]
+fn methods_other_than_get_and_head_are_refused_with_allow() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    for method in ["POST", "PUT", "DELETE", "PATCH", "TRACE", "PROPFIND"] {
+        let (status, allow, _) = answer(
+            &server,
+            format!("{method} /test.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        );
+        assert_eq!(status, 405, "{method}");
+        assert_eq!(allow.as_deref(), Some("GET, HEAD, OPTIONS"), "{method}");
+    }
+    let (status, _, closed) = answer(&server, b"BREW /pot HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!((status, closed), (501, true));
+}
+
+#[test]
+fn unsupported_versions_get_505() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    for version in ["HTTP/2.0", "HTTP/3", "HTTP/0.9"] {
+        let (status, _, closed) = answer(
+            &server,
+            format!("GET / {version}\r\nHost: t\r\n\r\n").as_bytes(),
+        );
+        assert_eq!((status, closed), (505, true), "{version}");
+    }
+}
+
+#[test]
+fn oversized_request_lines_get_414_and_heads_431() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(9000));
+    assert_eq!(answer(&server, long_target.as_bytes()).0, 414);
+    let big_field = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nCookie: {}\r\n\r\n",
+        "c".repeat(17_000)
+    );
+    assert_eq!(answer(&server, big_field.as_bytes()).0, 431);
+    let mut many = String::from("GET / HTTP/1.1\r\nHost: t\r\n");
+    for i in 0..120 {
+        many.push_str(&format!("X-{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    assert_eq!(answer(&server, many.as_bytes()).0, 431);
+}
+
+#[test]
+fn a_get_with_a_body_is_answered_then_closed() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    let (status, _, closed) = answer(
+        &server,
+        b"GET /test.html HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+    );
+    assert_eq!((status, closed), (200, true));
+}
+
+#[test]
+fn an_incomplete_head_times_out_with_408() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--header-timeout", "300ms"]);
+    let started = Instant::now();
+    let (status, _, closed) = answer(&server, b"GET /test.html HTTP/1.1\r\nHost: t\r\n");
+    assert_eq!((status, closed), (408, true));
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "408 before the timeout"
+    );
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_silently() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--idle-timeout", "300ms"]);
+    let mut reader = BufReader::new(server.connect());
+    reader
+        .get_mut()
+        .write_all(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    assert!(
+        rest.is_empty(),
+        "an idle close sends nothing: {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+}

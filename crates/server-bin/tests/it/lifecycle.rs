@@ -1,0 +1,198 @@
+//! Start-up checks, shutdown on signals, and load shedding.
+
+use std::io::{BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::Duration;
+
+use rustix::process::Signal;
+
+use crate::support::{IO_TIMEOUT, Site, TestServer, read_response};
+
+#[test]
+fn a_missing_root_fails_with_one_line_and_status_1() {
+    let out = Command::new(env!("CARGO_BIN_EXE_http-server"))
+        .args(["--port", "0", "/no/such/dir"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("document root '/no/such/dir' does not exist"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing listens");
+}
+
+#[test]
+fn a_port_in_use_fails_with_one_line_and_status_1() {
+    let site = Site::new();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_http-server"))
+        .arg("--port")
+        .arg(&port)
+        .arg(site.root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn sigterm_on_an_idle_server_exits_0_with_a_summary() {
+    let site = Site::new();
+    let mut server = TestServer::start(&site.root(), &[]);
+    for _ in 0..3 {
+        assert_eq!(
+            server
+                .request("GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n")
+                .status,
+            200
+        );
+    }
+    assert_eq!(
+        server
+            .request("GET /nope HTTP/1.1\r\nHost: t\r\n\r\n")
+            .status,
+        404
+    );
+    server.signal(Signal::TERM);
+    let status = server.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0));
+    let stderr = server.stderr();
+    assert!(stderr.contains("4 requests"), "{stderr}");
+    assert!(stderr.contains("200: 3, 404: 1"), "{stderr}");
+    assert!(stderr.contains("  3  /test.html\n"), "{stderr}");
+    assert!(
+        !stderr.contains("/nope"),
+        "missing files are not resources: {stderr}"
+    );
+    // The access log was flushed before exit: one line per request after `listening on`.
+    let log = server.stdout_lines();
+    assert_eq!(log.len(), 5, "{log:?}");
+    assert!(
+        log[1..].iter().all(|l| l.starts_with("127.0.0.1 - - [")),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn sigint_during_a_large_download_lets_it_finish_then_exits_0() {
+    let site = Site::new();
+    let data = site.write_big("big.bin", 24 * 1024 * 1024);
+    let mut server = TestServer::start(&site.root(), &[]);
+    let mut reader = BufReader::with_capacity(64 * 1024, server.connect());
+    reader
+        .get_mut()
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // Take the head and a little of the body, so the response is surely in flight.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        reader.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let mut body = vec![0u8; 1024 * 1024];
+    reader.read_exact(&mut body).unwrap();
+
+    server.signal(Signal::INT);
+    std::thread::sleep(Duration::from_millis(300));
+    // New connections are refused while the download drains.
+    assert!(
+        std::net::TcpStream::connect_timeout(&server.addr, IO_TIMEOUT).is_err(),
+        "still accepting"
+    );
+
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    body.extend_from_slice(&rest);
+    assert_eq!(body.len(), data.len());
+    assert!(body == data, "download differs");
+
+    let status = server.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0));
+    let stderr = server.stderr();
+    assert!(stderr.contains("  1  /big.bin\n"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} bytes sent", data.len())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_second_signal_exits_at_once_with_130() {
+    let site = Site::new();
+    site.write_big("big.bin", 8 * 1024 * 1024);
+    let mut server = TestServer::start(&site.root(), &["--shutdown-timeout", "60s"]);
+    // A download nobody reads keeps the drain busy.
+    let mut stalled = server.connect();
+    stalled
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal(Signal::INT);
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal(Signal::INT);
+    let status = server.wait_exit(Duration::from_secs(5));
+    assert_eq!(status.code(), Some(130));
+    drop(stalled);
+}
+
+#[test]
+fn the_drain_deadline_bounds_shutdown_and_counts_what_it_cut() {
+    let site = Site::new();
+    site.write_big("big.bin", 8 * 1024 * 1024);
+    let mut server = TestServer::start(&site.root(), &["--shutdown-timeout", "500ms"]);
+    let mut stalled = server.connect();
+    stalled
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal(Signal::TERM);
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains("closed by the shutdown deadline: 1"),
+        "{stderr}"
+    );
+    drop(stalled);
+}
+
+#[test]
+fn over_the_connection_limit_clients_get_503_with_retry_after() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--max-connections", "1"]);
+    let mut held = BufReader::new(server.connect());
+    held.get_mut()
+        .write_all(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut held, false).unwrap().status, 200);
+
+    let raw = server.raw(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n");
+    let r = read_response(&mut &raw[..], false).expect("a 503");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.header("connection"), Some("close"));
+
+    drop(held);
+    // Once the held connection is gone, service resumes.
+    let mut served = false;
+    for _ in 0..50 {
+        let raw = server.raw(b"GET /test.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        if read_response(&mut &raw[..], false).is_some_and(|r| r.status == 200) {
+            served = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(served, "service did not resume");
+}

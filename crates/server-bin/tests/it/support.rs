@@ -1,0 +1,290 @@
+//! The test harness: a real `http-server` process on an ephemeral port, a fixture document
+//! root, and raw-socket helpers that parse responses strictly.
+#![allow(
+    clippy::unwrap_in_result,
+    reason = "a response that breaks the protocol must fail the test at the line that saw it"
+)]
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Socket timeouts: long enough for a loaded CI machine, short enough that a hang fails fast.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running server. Killed (and reaped) on drop if still running.
+pub struct TestServer {
+    child: Child,
+    /// The address from the `listening on` line.
+    pub addr: SocketAddr,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl TestServer {
+    /// Starts the binary on `127.0.0.1:0` serving `root`, with `args` added.
+    pub fn start(root: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_http-server"))
+            .arg("--port")
+            .arg("0")
+            .arg("--root")
+            .arg(root)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the http-server binary starts");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let lines = Arc::clone(&stdout);
+        thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening on http://") {
+                    let _ = port_tx.send(addr.parse::<SocketAddr>().unwrap());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let mut err = child.stderr.take().unwrap();
+        let errors = Arc::clone(&stderr);
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                errors
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let addr = match port_rx.recv_timeout(IO_TIMEOUT) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "server did not report its address; stderr: {}",
+                    stderr.lock().unwrap()
+                );
+            }
+        };
+        Self {
+            child,
+            addr,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A new client connection with timeouts set.
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(self.addr).expect("connect to the server");
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream
+    }
+
+    /// Sends `request` on a new connection and reads until the server closes it.
+    pub fn raw(&self, request: &[u8]) -> Vec<u8> {
+        let mut stream = self.connect();
+        stream.write_all(request).unwrap();
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out);
+        out
+    }
+
+    /// Sends one request on a new connection and parses the one response.
+    pub fn request(&self, request: &str) -> Response {
+        let stream = self.connect();
+        let mut reader = BufReader::new(stream);
+        reader.get_mut().write_all(request.as_bytes()).unwrap();
+        let head_only = request.starts_with("HEAD ");
+        read_response(&mut reader, head_only).expect("a complete response")
+    }
+
+    /// The PID, for sending signals.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends `signal` to the server.
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.pid()).unwrap();
+        rustix::process::kill_process(pid, signal).unwrap();
+    }
+
+    /// Waits for the process to exit (at most `limit`), returning its status.
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader threads take the last output.
+                thread::sleep(Duration::from_millis(50));
+                return status;
+            }
+            assert!(
+                Instant::now() < end,
+                "server did not exit within {limit:?}; stderr: {}",
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything written to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Every stdout line so far (the first is `listening on`, then the access log).
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A parsed response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first field called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one response: head, then exactly Content-Length body bytes (none for HEAD, 204, 304).
+/// `None` on EOF before a status line.
+pub fn read_response(reader: &mut impl BufRead, head_only: bool) -> Option<Response> {
+    let mut status_line = String::new();
+    if reader.read_line(&mut status_line).ok()? == 0 {
+        return None;
+    }
+    assert!(
+        status_line.starts_with("HTTP/1.1 ") && status_line.ends_with("\r\n"),
+        "status line {status_line:?}"
+    );
+    let status: u16 = status_line[9..12].parse().unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.ends_with("\r\n"), "header line {line:?}");
+        let line = line.trim_end_matches("\r\n");
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(": ").expect("name: value");
+        headers.push((name.to_owned(), value.to_owned()));
+    }
+    let mut response = Response {
+        status,
+        headers,
+        body: Vec::new(),
+    };
+    if !head_only && status != 204 && status != 304 {
+        let len: usize = response
+            .header("content-length")
+            .expect("Content-Length")
+            .parse()
+            .unwrap();
+        response.body = vec![0; len];
+        reader.read_exact(&mut response.body).unwrap();
+    }
+    Some(response)
+}
+
+/// A temporary document root and, beside it, a directory outside it.
+pub struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    /// A root with `index.html`, `test.html`, `style.css`, a directory with an index, a secret
+    /// file outside the root and a symlink inside pointing to it.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let site = Self { dir };
+        site.write("index.html", b"<h1>home</h1>\n");
+        site.write("test.html", b"<h1>test</h1>\n");
+        site.write("style.css", b"body { color: red }\n");
+        site.write("docs/index.html", b"<h1>docs</h1>\n");
+        fs::write(site.outside().join("secret.txt"), SECRET).unwrap();
+        std::os::unix::fs::symlink(
+            site.outside().join("secret.txt"),
+            site.root().join("escape.txt"),
+        )
+        .unwrap();
+        site
+    }
+
+    /// The document root.
+    pub fn root(&self) -> PathBuf {
+        let root = self.dir.path().join("root");
+        fs::create_dir_all(&root).unwrap();
+        root
+    }
+
+    /// A directory next to the root, not served.
+    pub fn outside(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    /// Writes a file under the root, creating directories.
+    pub fn write(&self, rel: &str, contents: &[u8]) -> PathBuf {
+        let path = self.root().join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// Writes a deterministic pseudo-random file of `len` bytes (incompressible, so nothing
+    /// in between can shortcut it).
+    pub fn write_big(&self, rel: &str, len: usize) -> Vec<u8> {
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let data: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        self.write(rel, &data);
+        data
+    }
+}
+
+/// The contents of the file outside the root; no response may ever contain it.
+pub const SECRET: &[u8] = b"TOP-SECRET-OUTSIDE-THE-ROOT";
