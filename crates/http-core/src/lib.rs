@@ -33,6 +33,6 @@ mod response;
 pub mod target;
 
 pub use error::ParseError;
-pub use parse::{Status, parse_request};
+pub use parse::{Status, first_line, parse_request};
 pub use request::{Body, EMPTY_HEADER, Header, Method, Request, Version};
 pub use response::{ResponseHead, SERVER, StatusCode};

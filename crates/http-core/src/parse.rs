@@ -155,6 +155,19 @@ pub fn parse_request<'b, 'h>(
     Ok(Status::Complete((request, head_len)))
 }
 
+/// The raw first line of `buf` without its line ending, at most
+/// [`MAX_REQUEST_LINE`](crate::limits::MAX_REQUEST_LINE) bytes: what a log shows for a request
+/// that could not be parsed. Leading empty lines are skipped as [`parse_request`] skips them.
+pub fn first_line(buf: &[u8]) -> &[u8] {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    let rest = &buf[start..];
+    let end = memchr(b'\n', rest).unwrap_or(rest.len());
+    strip_cr(&rest[..end.min(MAX_REQUEST_LINE)])
+}
+
 fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), ParseError> {
     let caps = REQUEST_LINE.captures(line).ok_or(ParseError::RequestLine)?;
     let group = |i| caps.get(i).map(|m| m.as_bytes());
@@ -597,6 +610,17 @@ mod tests {
         assert_eq!(
             err(fields(MAX_HEADERS + 1).as_bytes()),
             ParseError::TooManyHeaders
+        );
+    }
+
+    #[test]
+    fn first_line_takes_the_request_line_for_logs() {
+        assert_eq!(first_line(b"\r\nGARBAGE x\r\nHost: h\r\n"), b"GARBAGE x");
+        assert_eq!(first_line(b"GET / HTTP/1.1"), b"GET / HTTP/1.1");
+        assert_eq!(first_line(b""), b"");
+        assert_eq!(
+            first_line(&[b'a'; MAX_REQUEST_LINE * 2]).len(),
+            MAX_REQUEST_LINE
         );
     }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http_core::date::HttpDate;
 use http_core::limits::{MAX_HEADERS, MAX_REQUEST_LINE};
-use http_core::{EMPTY_HEADER, Status, Version, parse_request};
+use http_core::{EMPTY_HEADER, Status, Version, first_line, parse_request};
 use mio::net::TcpStream;
 use pool::{CloseReason, Handler, Next, would_block};
 
@@ -265,14 +265,7 @@ impl HttpHandler {
     /// what there is of it, is kept for the log.
     fn queue_error(&mut self, c: &mut Conn, err: ServeError, now: Instant) {
         let (time, date) = self.clock.now();
-        let line_end = c
-            .input
-            .iter()
-            .position(|&b| b == b'\n')
-            .unwrap_or(c.input.len());
-        let line = &c.input[..line_end.min(MAX_REQUEST_LINE)];
-        c.out
-            .set_request(line.strip_suffix(b"\r").unwrap_or(line), None, None);
+        c.out.set_request(first_line(&c.input), None, None);
         c.input.clear();
         c.parse_pending = false;
         if c.out.buf.capacity() == 0 {

@@ -1,7 +1,7 @@
 //! The accept loop on the main thread: accept in batches until `WouldBlock`, hand each socket to
 //! the pool, and answer `503` itself when the pool refuses one. It must not serve requests.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -23,6 +23,12 @@ pub const STOP: Token = Token(1);
 /// connections stay in the kernel's backlog, and spinning on `accept` would burn a core.
 const FD_EXHAUSTED_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Refused connections kept open at once while their request is read and discarded.
+const MAX_LINGERING: usize = 256;
+
+/// How long a refused connection may linger before it is closed regardless.
+const REJECT_LINGER: Duration = Duration::from_secs(1);
+
 /// Accepts until `stop` is set (and the `STOP` waker fires).
 ///
 /// # Errors
@@ -39,8 +45,13 @@ pub fn accept_loop(
     let mut events = Events::with_capacity(64);
     let mut paused_until: Option<Instant> = None;
     let mut last_warning: Option<Instant> = None;
+    let mut rejected = Rejected::default();
     loop {
-        let timeout = paused_until.map(|t| t.saturating_duration_since(Instant::now()));
+        let wake_at = [paused_until, rejected.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min();
+        let timeout = wake_at.map(|t| t.saturating_duration_since(Instant::now()));
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -49,6 +60,10 @@ pub fn accept_loop(
         if stop.load(Ordering::Acquire) {
             return Ok(());
         }
+        for event in &events {
+            rejected.ready(event.token());
+        }
+        rejected.expire(Instant::now());
         // Edge-triggered: after a pause there may be no new event, so retry on the timeout too.
         let listener_ready = events.iter().any(|e| e.token() == LISTENER);
         let pause_over = paused_until.is_some_and(|t| Instant::now() >= t);
@@ -60,7 +75,7 @@ pub fn accept_loop(
             match listener.accept() {
                 Ok((stream, _)) => {
                     if let Err(refused) = pool.try_dispatch(stream) {
-                        reject(refused.into_stream());
+                        rejected.add(poll, refused.into_stream());
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -88,26 +103,99 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
         .any(|errno| code == Some(errno.raw_os_error()))
 }
 
-/// Answers a connection the pool cannot take with `503`, `Retry-After: 1` and
-/// `Connection: close`, then closes it. Best effort: the response is small enough to fit the
-/// socket buffer of a fresh connection, and nothing here may block.
-fn reject(mut stream: TcpStream) {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let date = HttpDate::from_unix(secs);
-    let mut buf = Vec::with_capacity(256);
-    Reply {
-        version: Version::Http11,
-        head_only: false,
-        keep_alive: false,
-        date: date.as_str(),
+/// Connections the pool refused, answered `503` and lingering until the client has closed its
+/// side (or [`REJECT_LINGER`] passes). Closing with the client's request still unread would send
+/// a reset, which can destroy the `503` before the client reads it.
+#[derive(Default)]
+struct Rejected {
+    /// Indexed by token minus [`FIRST_REJECTED`]; at most [`MAX_LINGERING`] long.
+    slots: Vec<Option<(TcpStream, Instant)>>,
+}
+
+/// Tokens of lingering refused connections start here.
+const FIRST_REJECTED: usize = 2;
+
+impl Rejected {
+    /// Answers `stream` with `503`, `Retry-After: 1` and `Connection: close`, shuts its write
+    /// side and keeps it to read what the client sent. Nothing here may block: the response is
+    /// small enough for the send buffer of a fresh connection.
+    fn add(&mut self, poll: &Poll, mut stream: TcpStream) {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let date = HttpDate::from_unix(secs);
+        let mut buf = Vec::with_capacity(256);
+        Reply {
+            version: Version::Http11,
+            head_only: false,
+            keep_alive: false,
+            date: date.as_str(),
+        }
+        .status(
+            &mut buf,
+            StatusCode::SERVICE_UNAVAILABLE,
+            &[("Retry-After", "1")],
+        );
+        let _ = stream.write_all(&buf);
+        let _ = stream.shutdown(Shutdown::Write);
+
+        let free = self.slots.iter().position(Option::is_none);
+        let index = match free {
+            Some(i) => i,
+            None if self.slots.len() < MAX_LINGERING => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+            // Too many at once: close now and accept the risk of a reset for this one.
+            None => return,
+        };
+        let token = Token(FIRST_REJECTED + index);
+        if poll
+            .registry()
+            .register(&mut stream, token, Interest::READABLE)
+            .is_ok()
+        {
+            self.slots[index] = Some((stream, Instant::now() + REJECT_LINGER));
+            self.ready(token);
+        }
     }
-    .status(
-        &mut buf,
-        StatusCode::SERVICE_UNAVAILABLE,
-        &[("Retry-After", "1")],
-    );
-    let _ = stream.write_all(&buf);
-    let _ = stream.shutdown(Shutdown::Write);
+
+    /// Reads and discards; closes on EOF or error.
+    fn ready(&mut self, token: Token) {
+        let Some(slot) = token
+            .0
+            .checked_sub(FIRST_REJECTED)
+            .and_then(|i| self.slots.get_mut(i))
+        else {
+            return;
+        };
+        let Some((stream, _)) = slot else { return };
+        let mut scratch = [0u8; 2048];
+        loop {
+            match stream.read(&mut scratch) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        *slot = None;
+    }
+
+    fn expire(&mut self, now: Instant) {
+        for slot in &mut self.slots {
+            if slot.as_ref().is_some_and(|(_, deadline)| *deadline <= now) {
+                *slot = None;
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.slots
+            .iter()
+            .flatten()
+            .map(|(_, deadline)| *deadline)
+            .min()
+    }
 }
