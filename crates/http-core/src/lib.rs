@@ -23,11 +23,15 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod conditional;
 pub mod date;
+pub mod encoding;
 mod error;
+pub mod etag;
 pub mod limits;
 pub mod mime;
 mod parse;
+pub mod range;
 mod request;
 mod response;
 pub mod target;

@@ -1,0 +1,231 @@
+//! Conditional requests (RFC 9110 §13): evaluating `If-Match`, `If-Unmodified-Since`,
+//! `If-None-Match`, `If-Modified-Since` and `If-Range` against a file's validators.
+//!
+//! Pure: the validators and the request are passed in. It must not build responses.
+
+use crate::date::parse_http_date;
+use crate::etag::{ETag, parse_list, parse_one};
+use crate::{Method, Request};
+
+/// A representation's validators.
+#[derive(Debug, Clone, Copy)]
+pub struct Validators<'a> {
+    /// Its strong entity tag.
+    pub etag: &'a ETag,
+    /// Its modification time in whole seconds since the Unix epoch.
+    pub last_modified: u64,
+}
+
+/// What the preconditions say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// No precondition stops the request: continue (ranges may still apply).
+    Proceed,
+    /// `304 Not Modified`: the client's copy is current.
+    NotModified,
+    /// `412 Precondition Failed`.
+    Failed,
+}
+
+/// Evaluates the preconditions in the order of RFC 9110 §13.2.2.
+///
+/// Malformed `If-Match`/`If-None-Match` lists and invalid dates are ignored, as if absent
+/// (§13.1.3, §13.1.4). `If-None-Match` takes precedence over `If-Modified-Since`, which is only
+/// evaluated for GET and HEAD.
+pub fn evaluate(req: &Request<'_, '_>, v: Validators<'_>) -> Precondition {
+    let get_or_head = matches!(req.method, Method::Get | Method::Head);
+    // Step 1 and 2: the client's update must not be lost.
+    if let Some(list) = req.header("if-match").and_then(parse_list) {
+        if !list.any_strong(v.etag) {
+            return Precondition::Failed;
+        }
+    } else if let Some(since) = req.header("if-unmodified-since").and_then(parse_http_date)
+        && v.last_modified > since
+    {
+        return Precondition::Failed;
+    }
+    // Step 3 and 4: the client's cache may be current.
+    if let Some(list) = req.header("if-none-match").and_then(parse_list) {
+        if list.any_weak(v.etag) {
+            return if get_or_head {
+                Precondition::NotModified
+            } else {
+                Precondition::Failed
+            };
+        }
+    } else if get_or_head
+        && let Some(since) = req.header("if-modified-since").and_then(parse_http_date)
+        && v.last_modified <= since
+    {
+        return Precondition::NotModified;
+    }
+    Precondition::Proceed
+}
+
+/// Whether a `Range` may be honoured given the request's `If-Range` (RFC 9110 §13.1.5): yes
+/// when there is no `If-Range`; when it holds an entity tag, only on a strong match; when it
+/// holds a date, only when it equals the last modification exactly. Anything else (a weak tag,
+/// an invalid value) means the whole representation is sent.
+pub fn if_range_allows(if_range: Option<&[u8]>, v: Validators<'_>) -> bool {
+    let Some(value) = if_range else {
+        return true;
+    };
+    let value = value.trim_ascii();
+    if value.starts_with(b"\"") || value.starts_with(b"W/") {
+        return match parse_one(value) {
+            Some((tag, b"")) => v.etag.strong_eq(&tag),
+            _ => false,
+        };
+    }
+    parse_http_date(value) == Some(v.last_modified)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::MAX_HEADERS;
+    use crate::{EMPTY_HEADER, Status, parse_request};
+
+    const MODIFIED: u64 = 784_111_777; // Sun, 06 Nov 1994 08:49:37 GMT
+    const AT: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
+    const BEFORE: &str = "Sun, 06 Nov 1994 08:49:36 GMT";
+    const AFTER: &str = "Sun, 06 Nov 1994 08:49:38 GMT";
+
+    fn check(method: &str, fields: &str) -> Precondition {
+        let etag = ETag::for_file(1, 2, 3, None);
+        let raw = format!("{method} / HTTP/1.1\r\nHost: h\r\n{fields}\r\n");
+        let mut slots = [EMPTY_HEADER; MAX_HEADERS];
+        let Ok(Status::Complete((req, _))) = parse_request(raw.as_bytes(), &mut slots) else {
+            panic!("bad test request {raw:?}");
+        };
+        evaluate(
+            &req,
+            Validators {
+                etag: &etag,
+                last_modified: MODIFIED,
+            },
+        )
+    }
+
+    fn ours() -> String {
+        ETag::for_file(1, 2, 3, None).as_str().to_owned()
+    }
+
+    #[test]
+    fn no_preconditions_proceed() {
+        assert_eq!(check("GET", ""), Precondition::Proceed);
+    }
+
+    #[test]
+    fn if_none_match_gives_304_on_a_weak_match_list_or_star() {
+        let tag = ours();
+        for value in [
+            tag.clone(),
+            format!("W/{tag}"),
+            format!("\"x\", {tag}"),
+            "*".into(),
+        ] {
+            assert_eq!(
+                check("GET", &format!("If-None-Match: {value}\r\n")),
+                Precondition::NotModified,
+                "{value}"
+            );
+            assert_eq!(
+                check("HEAD", &format!("If-None-Match: {value}\r\n")),
+                Precondition::NotModified,
+                "{value}"
+            );
+        }
+        assert_eq!(
+            check("GET", "If-None-Match: \"other\"\r\n"),
+            Precondition::Proceed
+        );
+    }
+
+    #[test]
+    fn if_none_match_beats_if_modified_since() {
+        // The tag differs, so the file changed, even though the date says it did not.
+        let fields = format!("If-None-Match: \"other\"\r\nIf-Modified-Since: {AFTER}\r\n");
+        assert_eq!(check("GET", &fields), Precondition::Proceed);
+        let fields = format!(
+            "If-None-Match: {}\r\nIf-Modified-Since: {BEFORE}\r\n",
+            ours()
+        );
+        assert_eq!(check("GET", &fields), Precondition::NotModified);
+    }
+
+    #[test]
+    fn if_modified_since_compares_seconds_and_ignores_invalid_dates() {
+        assert_eq!(
+            check("GET", &format!("If-Modified-Since: {AT}\r\n")),
+            Precondition::NotModified
+        );
+        assert_eq!(
+            check("GET", &format!("If-Modified-Since: {AFTER}\r\n")),
+            Precondition::NotModified
+        );
+        assert_eq!(
+            check("GET", &format!("If-Modified-Since: {BEFORE}\r\n")),
+            Precondition::Proceed
+        );
+        assert_eq!(
+            check("GET", "If-Modified-Since: yesterday\r\n"),
+            Precondition::Proceed
+        );
+    }
+
+    #[test]
+    fn if_match_fails_without_a_strong_match() {
+        let tag = ours();
+        assert_eq!(
+            check("GET", &format!("If-Match: {tag}\r\n")),
+            Precondition::Proceed
+        );
+        assert_eq!(check("GET", "If-Match: *\r\n"), Precondition::Proceed);
+        assert_eq!(
+            check("GET", "If-Match: \"other\"\r\n"),
+            Precondition::Failed
+        );
+        assert_eq!(
+            check("GET", &format!("If-Match: W/{tag}\r\n")),
+            Precondition::Failed
+        );
+    }
+
+    #[test]
+    fn if_unmodified_since_fails_when_modified_later_and_yields_to_if_match() {
+        assert_eq!(
+            check("GET", &format!("If-Unmodified-Since: {BEFORE}\r\n")),
+            Precondition::Failed
+        );
+        assert_eq!(
+            check("GET", &format!("If-Unmodified-Since: {AT}\r\n")),
+            Precondition::Proceed
+        );
+        assert_eq!(
+            check("GET", "If-Unmodified-Since: garbage\r\n"),
+            Precondition::Proceed
+        );
+        let fields = format!("If-Match: {}\r\nIf-Unmodified-Since: {BEFORE}\r\n", ours());
+        assert_eq!(check("GET", &fields), Precondition::Proceed);
+    }
+
+    #[test]
+    fn if_range_needs_a_strong_tag_or_the_exact_date() {
+        let etag = ETag::for_file(1, 2, 3, None);
+        let v = Validators {
+            etag: &etag,
+            last_modified: MODIFIED,
+        };
+        assert!(if_range_allows(None, v));
+        assert!(if_range_allows(Some(etag.as_str().as_bytes()), v));
+        assert!(!if_range_allows(
+            Some(format!("W/{}", etag.as_str()).as_bytes()),
+            v
+        ));
+        assert!(!if_range_allows(Some(b"\"other\""), v));
+        assert!(if_range_allows(Some(AT.as_bytes()), v));
+        assert!(!if_range_allows(Some(AFTER.as_bytes()), v));
+        assert!(!if_range_allows(Some(b"garbage"), v));
+    }
+}

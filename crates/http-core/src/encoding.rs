@@ -1,0 +1,142 @@
+//! Content negotiation for precompressed files: reading `Accept-Encoding` (RFC 9110 §12.5.3)
+//! with its q-values. It must not look for files; the caller says which codings it has.
+
+/// Content codings a precompressed sidecar can have, in the server's order of preference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Coding {
+    /// Brotli (`file.br`).
+    Br,
+    /// Gzip (`file.gz`).
+    Gzip,
+}
+
+impl Coding {
+    /// The token in `Content-Encoding`.
+    pub fn token(self) -> &'static str {
+        match self {
+            Self::Br => "br",
+            Self::Gzip => "gzip",
+        }
+    }
+
+    /// The sidecar file's extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Br => "br",
+            Self::Gzip => "gz",
+        }
+    }
+}
+
+/// The coding to send among `available` (in the server's preference order): the one the client
+/// weighs highest, ties going to the server's preference. `None` when the client sent no
+/// `Accept-Encoding`, or accepts none of them (`q=0`, or not listed and no `*`).
+pub fn choose(accept_encoding: Option<&[u8]>, available: &[Coding]) -> Option<Coding> {
+    let value = accept_encoding?;
+    let mut best: Option<(u16, Coding)> = None;
+    for &coding in available {
+        let q = weight(value, coding);
+        if q > 0 && best.is_none_or(|(bq, _)| q > bq) {
+            best = Some((q, coding));
+        }
+    }
+    best.map(|(_, coding)| coding)
+}
+
+/// The client's weight for `coding` in thousandths: its own entry, else `*`'s, else 0.
+fn weight(value: &[u8], coding: Coding) -> u16 {
+    let mut star = None;
+    for item in value.split(|&b| b == b',') {
+        let mut params = item.split(|&b| b == b';');
+        let name = params.next().unwrap_or_default().trim_ascii();
+        if name.is_empty() {
+            continue;
+        }
+        let q = params
+            .find_map(|p| {
+                let p = p.trim_ascii();
+                let rest = p.strip_prefix(b"q=").or_else(|| p.strip_prefix(b"Q="))?;
+                Some(qvalue(rest.trim_ascii()))
+            })
+            .unwrap_or(Some(1000));
+        // A malformed weight makes the entry unusable rather than accepted.
+        let q = q.unwrap_or(0);
+        let matches = name.eq_ignore_ascii_case(coding.token().as_bytes())
+            || (coding == Coding::Gzip && name.eq_ignore_ascii_case(b"x-gzip"));
+        if matches {
+            return q;
+        }
+        if name == b"*" {
+            star = Some(q);
+        }
+    }
+    star.unwrap_or(0)
+}
+
+/// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`, in thousandths.
+fn qvalue(s: &[u8]) -> Option<u16> {
+    let (int, frac) = match s.iter().position(|&b| b == b'.') {
+        Some(dot) => (&s[..dot], &s[dot + 1..]),
+        None => (s, &b""[..]),
+    };
+    if frac.len() > 3 || !frac.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut thousandths = 0u16;
+    for i in 0..3 {
+        thousandths = thousandths * 10 + frac.get(i).map_or(0, |d| u16::from(d - b'0'));
+    }
+    match int {
+        b"0" => Some(thousandths),
+        b"1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Coding::{Br, Gzip};
+
+    fn pick(value: &str) -> Option<Coding> {
+        choose(Some(value.as_bytes()), &[Br, Gzip])
+    }
+
+    #[test]
+    fn no_header_means_identity() {
+        assert_eq!(choose(None, &[Br, Gzip]), None);
+    }
+
+    #[test]
+    fn br_is_preferred_on_equal_weights() {
+        assert_eq!(pick("gzip, deflate, br"), Some(Br));
+        assert_eq!(pick("br;q=0.5, gzip;q=0.5"), Some(Br));
+        assert_eq!(pick("*"), Some(Br));
+    }
+
+    #[test]
+    fn q_values_are_honoured() {
+        assert_eq!(pick("br;q=0.5, gzip;q=0.8"), Some(Gzip));
+        assert_eq!(pick("br;q=0, gzip"), Some(Gzip));
+        assert_eq!(pick("gzip;q=0, br;q=0"), None);
+        assert_eq!(pick("*;q=0"), None);
+        assert_eq!(pick("br;q=0, *"), Some(Gzip));
+        assert_eq!(pick("gzip;Q=1.000"), Some(Gzip));
+        assert_eq!(pick("x-gzip"), Some(Gzip));
+    }
+
+    #[test]
+    fn unlisted_or_unusable_entries_are_refused() {
+        assert_eq!(pick("deflate, identity"), None);
+        assert_eq!(pick("br;q=2"), None);
+        assert_eq!(pick("br;q=0.0001"), None);
+        assert_eq!(pick("br;q=abc"), None);
+        assert_eq!(pick(""), None);
+    }
+
+    #[test]
+    fn only_available_codings_are_chosen() {
+        assert_eq!(choose(Some(b"br, gzip"), &[Gzip]), Some(Gzip));
+        assert_eq!(choose(Some(b"br"), &[Gzip]), None);
+    }
+}

@@ -1,0 +1,226 @@
+//! Entity tags (RFC 9110 §8.8.3): making the server's strong tags and reading the lists clients
+//! send in `If-Match` and `If-None-Match`.
+//!
+//! It must not decide what a match means for the response; that is [`crate::conditional`].
+
+use std::fmt::Write as _;
+
+/// A strong entity tag made by this server, quotes included (`"1a2b-400-17f0c3a9e1d2"`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ETag(String);
+
+impl ETag {
+    /// The tag of a file version: inode, size and modification time in nanoseconds change
+    /// whenever the bytes can have changed (a rewrite in place keeps the inode but moves the
+    /// mtime; a replace-by-rename changes the inode). `encoding` tells apart the
+    /// representations of one resource (`br`, `gzip`), which must not share a tag.
+    pub fn for_file(inode: u64, size: u64, mtime_nanos: i128, encoding: Option<&str>) -> Self {
+        let mut tag = String::with_capacity(48);
+        let _ = write!(tag, "\"{inode:x}-{size:x}-{:x}", mtime_nanos.max(0));
+        if let Some(encoding) = encoding {
+            tag.push('-');
+            tag.push_str(encoding);
+        }
+        tag.push('"');
+        Self(tag)
+    }
+
+    /// The tag as sent in the `ETag` field.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The opaque part, without the quotes.
+    fn opaque(&self) -> &[u8] {
+        &self.0.as_bytes()[1..self.0.len() - 1]
+    }
+
+    /// Strong comparison (RFC 9110 §8.8.3.2): both strong and the same opaque tag. Our own tags
+    /// are always strong.
+    pub fn strong_eq(&self, other: &EntityTag<'_>) -> bool {
+        !other.weak && self.opaque() == other.opaque
+    }
+
+    /// Weak comparison: the same opaque tag, weakness ignored.
+    pub fn weak_eq(&self, other: &EntityTag<'_>) -> bool {
+        self.opaque() == other.opaque
+    }
+}
+
+/// An entity tag received from a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntityTag<'a> {
+    /// Sent with the `W/` prefix.
+    pub weak: bool,
+    /// The tag between the quotes.
+    pub opaque: &'a [u8],
+}
+
+/// An `If-Match` or `If-None-Match` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagList<'a> {
+    /// `*`: any current representation.
+    Any,
+    /// One or more entity tags.
+    Tags(Vec<EntityTag<'a>>),
+}
+
+impl TagList<'_> {
+    /// Whether any member matches `tag` under strong comparison (`*` always does).
+    pub fn any_strong(&self, tag: &ETag) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Tags(tags) => tags.iter().any(|t| tag.strong_eq(t)),
+        }
+    }
+
+    /// Whether any member matches `tag` under weak comparison (`*` always does).
+    pub fn any_weak(&self, tag: &ETag) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Tags(tags) => tags.iter().any(|t| tag.weak_eq(t)),
+        }
+    }
+}
+
+/// Parses `*` or `#entity-tag`. Tags are quoted strings that may contain commas, so the list is
+/// tokenised, not split. `None` for anything malformed, which callers treat as an absent field.
+pub fn parse_list(value: &[u8]) -> Option<TagList<'_>> {
+    if trim(value) == b"*" {
+        return Some(TagList::Any);
+    }
+    let mut tags = Vec::new();
+    let mut rest = value;
+    loop {
+        rest = skip_ows_and_commas(rest);
+        if rest.is_empty() {
+            break;
+        }
+        let (tag, after) = parse_one(rest)?;
+        tags.push(tag);
+        rest = trim_start(after);
+        match rest.first() {
+            None => break,
+            Some(b',') => {}
+            Some(_) => return None,
+        }
+    }
+    if tags.is_empty() {
+        None
+    } else {
+        Some(TagList::Tags(tags))
+    }
+}
+
+/// Parses one entity tag at the start of `s`, returning it and what follows.
+pub fn parse_one(s: &[u8]) -> Option<(EntityTag<'_>, &[u8])> {
+    let (weak, s) = match s.strip_prefix(b"W/") {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let s = s.strip_prefix(b"\"")?;
+    let end = s.iter().position(|&b| b == b'"')?;
+    let opaque = &s[..end];
+    // etagc = %x21 / %x23-7E / obs-text
+    if !opaque
+        .iter()
+        .all(|&b| b == 0x21 || (0x23..=0x7E).contains(&b) || b >= 0x80)
+    {
+        return None;
+    }
+    Some((EntityTag { weak, opaque }, &s[end + 1..]))
+}
+
+fn skip_ows_and_commas(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t' | b',', rest @ ..] = s {
+        s = rest;
+    }
+    s
+}
+
+fn trim_start(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    s
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let mut s = trim_start(s);
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(weak: bool, opaque: &str) -> EntityTag<'_> {
+        EntityTag {
+            weak,
+            opaque: opaque.as_bytes(),
+        }
+    }
+
+    #[test]
+    fn file_tags_are_quoted_strong_and_distinct_per_encoding() {
+        let plain = ETag::for_file(0x1a, 1024, 1_700_000_000_123_456_789, None);
+        let br = ETag::for_file(0x1a, 1024, 1_700_000_000_123_456_789, Some("br"));
+        assert!(plain.as_str().starts_with("\"1a-400-") && plain.as_str().ends_with('"'));
+        assert!(br.as_str().ends_with("-br\""));
+        assert_ne!(plain, br);
+    }
+
+    #[test]
+    fn file_tags_change_with_nanoseconds() {
+        assert_ne!(
+            ETag::for_file(1, 1, 1_000_000_000, None),
+            ETag::for_file(1, 1, 1_000_000_001, None)
+        );
+    }
+
+    #[test]
+    fn lists_parse_star_single_weak_and_commas_inside_quotes() {
+        assert_eq!(parse_list(b" * "), Some(TagList::Any));
+        assert_eq!(
+            parse_list(b"\"abc\""),
+            Some(TagList::Tags(vec![tag(false, "abc")]))
+        );
+        assert_eq!(
+            parse_list(b"W/\"a\", \"b,c\" ,,\t\"\""),
+            Some(TagList::Tags(vec![
+                tag(true, "a"),
+                tag(false, "b,c"),
+                tag(false, "")
+            ]))
+        );
+    }
+
+    #[test]
+    fn malformed_lists_are_none() {
+        for bad in [
+            &b""[..],
+            b"abc",
+            b"\"abc",
+            b"w/\"a\"",
+            b"\"a\" \"b\"",
+            b"\"a\"x",
+            b"\"a b\"",
+            b"*, \"a\"",
+        ] {
+            assert_eq!(parse_list(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn strong_comparison_rejects_weak_tags_but_weak_comparison_accepts_them() {
+        let ours = ETag::for_file(1, 2, 3, None);
+        let opaque = &ours.as_str()[1..ours.as_str().len() - 1];
+        assert!(ours.strong_eq(&tag(false, opaque)));
+        assert!(!ours.strong_eq(&tag(true, opaque)));
+        assert!(ours.weak_eq(&tag(true, opaque)));
+        assert!(!ours.weak_eq(&tag(false, "other")));
+    }
+}
