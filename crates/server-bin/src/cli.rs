@@ -42,6 +42,18 @@ struct Args {
     #[arg(long)]
     dotfiles: bool,
 
+    /// Show an HTML listing for directories without index.html (else 403)
+    #[arg(long)]
+    listing: bool,
+
+    /// Serve file.br / file.gz next to a file to clients that accept them [default: on]
+    #[arg(long, overrides_with = "no_precompressed")]
+    precompressed: bool,
+
+    /// Never serve precompressed sidecars
+    #[arg(long, overrides_with = "precompressed")]
+    no_precompressed: bool,
+
     /// Access log format on stdout
     #[arg(long, value_enum, default_value_t = LogFormat::Combined)]
     access_log: LogFormat,
@@ -100,6 +112,8 @@ fn config_from(args: Args) -> Result<Config, StartupError> {
         threads: args.threads.unwrap_or_else(num_cpus::get).max(1),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         dotfiles: args.dotfiles,
+        listing: args.listing,
+        precompressed: !args.no_precompressed,
         access_log: args.access_log,
         cache_control: args.cache_control,
         header_timeout: args.header_timeout,
@@ -184,6 +198,15 @@ mod tests {
         let file = tempfile::NamedTempFile::new().unwrap();
         let args = parse_args(&[file.path().to_str().unwrap()]).unwrap();
         assert!(config_from(args).is_err());
+    }
+
+    #[test]
+    fn precompressed_is_on_unless_turned_off_last_flag_wins() {
+        let on = |args: &[&str]| !parse_args(args).unwrap().no_precompressed;
+        assert!(on(&[]));
+        assert!(!on(&["--no-precompressed"]));
+        assert!(on(&["--no-precompressed", "--precompressed"]));
+        assert!(!on(&["--precompressed", "--no-precompressed"]));
     }
 
     #[test]

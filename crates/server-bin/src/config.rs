@@ -29,6 +29,10 @@ pub struct Config {
     pub max_connections: usize,
     /// Serve names starting with a dot (other than `/.well-known/`, always served).
     pub dotfiles: bool,
+    /// List directories that have no index file.
+    pub listing: bool,
+    /// Serve `file.br`/`file.gz` to clients that accept them.
+    pub precompressed: bool,
     /// Access log format.
     pub access_log: LogFormat,
     /// `Cache-Control` value on file responses.

@@ -73,6 +73,10 @@ pub enum ServeError {
     Forbidden,
     /// A method this server knows but does not allow on files.
     MethodNotAllowed,
+    /// `If-Match` or `If-Unmodified-Since` did not hold.
+    PreconditionFailed,
+    /// No requested range overlaps the representation, which has this many bytes.
+    RangeNotSatisfiable(u64),
     /// The request head did not arrive in time.
     Timeout,
     /// Something on our side failed while preparing the response.
@@ -87,6 +91,8 @@ impl ServeError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -1,20 +1,33 @@
-//! Deciding the response to one parsed request: method rules, target decoding, file resolution,
-//! and writing the response head (plus a small body) into the connection's write buffer.
+//! Deciding the response to one parsed request: method rules, target decoding, file
+//! resolution, preconditions, ranges, precompressed representations and listings, and writing
+//! the response head (plus a small body) into the connection's write buffer.
 //!
 //! It must not touch sockets: the connection sends what this module prepares.
 
-use std::time::UNIX_EPOCH;
+use std::fs::{File, Metadata};
+use std::hash::{BuildHasher, RandomState};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
+use http_core::conditional::{self, Precondition, Validators};
 use http_core::date::HttpDate;
-use http_core::{Body, Method, Request, ResponseHead, StatusCode, Version, mime, target};
+use http_core::encoding::{self, Coding};
+use http_core::etag::ETag;
+use http_core::range::{self, Multipart, Ranges};
+use http_core::target::{self, Target};
+use http_core::{Body, Method, Request, ResponseHead, StatusCode, Version, mime};
 
 use crate::config::Config;
 use crate::error::ServeError;
 use crate::files::body::{FileBody, INLINE_BODY_MAX};
-use crate::files::resolve::{Resolved, resolve};
+use crate::files::listing;
+use crate::files::resolve::{Resolved, open_sidecar, resolve, sidecar};
 
 /// The methods a static file accepts, for `Allow` (RFC 9110 §10.2.1).
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
+
+/// Codings offered for precompressed sidecars, in order of preference.
+const SIDECAR_CODINGS: [Coding; 2] = [Coding::Br, Coding::Gzip];
 
 /// What the connection needs to know about a prepared response. The head, and a small body,
 /// have been appended to the write buffer.
@@ -28,7 +41,7 @@ pub struct Response {
     pub file: Option<FileBody>,
     /// Body bytes of the whole response (inline or file), for logs.
     pub body_len: u64,
-    /// The request path of a file served, for the per-resource counters.
+    /// The request path of a file or listing served, for the per-resource counters.
     pub resource: Option<String>,
 }
 
@@ -61,40 +74,13 @@ pub fn respond(
     };
     match resolve(&config.root, &target, config.dotfiles) {
         Ok(Resolved::File { file, meta, path }) => {
-            let content_type = mime::for_path(path.to_str().unwrap_or_default());
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs());
-            let len = meta.len();
-            let start = buf.len();
-            ResponseHead::new(buf, StatusCode::OK, date)
-                .header("Content-Type", content_type)
-                .content_length(len)
-                .header("Last-Modified", HttpDate::from_unix(modified).as_str())
-                .header("Cache-Control", &config.cache_control)
-                .finish(req.version, keep_alive);
-            let body = FileBody::new(file, 0, len);
-            let file = if reply.head_only {
-                None
-            } else if len <= INLINE_BODY_MAX {
-                if body.read_into(buf).is_err() {
-                    buf.truncate(start);
-                    return reply.error(buf, ServeError::Internal);
-                }
-                None
-            } else {
-                Some(body)
-            };
-            Response {
-                status: StatusCode::OK,
-                keep_alive,
-                file,
-                body_len: if reply.head_only { 0 } else { len },
-                resource: Some(target.path),
-            }
+            let found = Found { file, meta, path };
+            serve_file(config, req, reply, resource_name(&target), found, buf)
         }
+        Ok(Resolved::Directory(dir)) if config.listing => {
+            serve_listing(config, reply, &dir, &target, buf)
+        }
+        Ok(Resolved::Directory(_)) => reply.error(buf, ServeError::Forbidden),
         Ok(Resolved::Redirect(location)) => reply.simple(
             buf,
             StatusCode::MOVED_PERMANENTLY,
@@ -102,6 +88,243 @@ pub fn respond(
         ),
         Err(e) => reply.error(buf, e),
     }
+}
+
+/// The counters' name for what a target served: its path, with the slash kept for directories.
+fn resource_name(target: &Target<'_>) -> String {
+    if target.trailing_slash && target.path != "/" {
+        format!("{}/", target.path)
+    } else {
+        target.path.clone()
+    }
+}
+
+/// A resolved, open file.
+struct Found {
+    file: File,
+    meta: Metadata,
+    path: PathBuf,
+}
+
+/// The representation chosen for a file: itself or a precompressed sidecar.
+struct Representation {
+    file: File,
+    meta: Metadata,
+    coding: Option<Coding>,
+    /// Sidecars exist, so responses vary with `Accept-Encoding`.
+    varies: bool,
+}
+
+fn choose_representation(config: &Config, req: &Request<'_, '_>, found: Found) -> Representation {
+    let Found { file, meta, path } = found;
+    let plain = |file, meta, varies| Representation {
+        file,
+        meta,
+        coding: None,
+        varies,
+    };
+    if !config.precompressed {
+        return plain(file, meta, false);
+    }
+    let sidecars: Vec<(Coding, PathBuf)> = SIDECAR_CODINGS
+        .iter()
+        .filter_map(|&c| sidecar(&config.root, &path, &meta, c).map(|p| (c, p)))
+        .collect();
+    if sidecars.is_empty() {
+        return plain(file, meta, false);
+    }
+    let available: Vec<Coding> = sidecars.iter().map(|(c, _)| *c).collect();
+    let chosen = encoding::choose(req.header("accept-encoding"), &available)
+        .and_then(|c| sidecars.into_iter().find(|(sc, _)| *sc == c))
+        .and_then(|(c, p)| open_sidecar(&p).ok().map(|(f, m)| (c, f, m)));
+    match chosen {
+        Some((coding, file, meta)) => Representation {
+            file,
+            meta,
+            coding: Some(coding),
+            varies: true,
+        },
+        None => plain(file, meta, true),
+    }
+}
+
+/// The fields every response about a file representation carries (RFC 9110 §15.4.5 asks a 304
+/// for the same validators and `Vary` a 200 would have).
+struct FileFields<'a> {
+    etag: &'a ETag,
+    last_modified: HttpDate,
+    cache_control: &'a str,
+    varies: bool,
+}
+
+impl FileFields<'_> {
+    fn write(&self, head: &mut ResponseHead<'_>) {
+        head.header("ETag", self.etag.as_str())
+            .header("Last-Modified", self.last_modified.as_str())
+            .header("Cache-Control", self.cache_control);
+        if self.varies {
+            head.header("Vary", "Accept-Encoding");
+        }
+    }
+}
+
+fn serve_file(
+    config: &Config,
+    req: &Request<'_, '_>,
+    reply: Reply<'_>,
+    resource: String,
+    found: Found,
+    buf: &mut Vec<u8>,
+) -> Response {
+    let content_type = mime::for_path(found.path.to_str().unwrap_or_default());
+    let rep = choose_representation(config, req, found);
+    let len = rep.meta.len();
+    let last_modified = u64::try_from(rep.meta.mtime()).unwrap_or(0);
+    let mtime_nanos =
+        i128::from(rep.meta.mtime()) * 1_000_000_000 + i128::from(rep.meta.mtime_nsec());
+    let etag = ETag::for_file(
+        rep.meta.ino(),
+        len,
+        mtime_nanos,
+        rep.coding.map(Coding::token),
+    );
+    let validators = Validators {
+        etag: &etag,
+        last_modified,
+    };
+    let fields = FileFields {
+        etag: &etag,
+        last_modified: HttpDate::from_unix(last_modified),
+        cache_control: &config.cache_control,
+        varies: rep.varies,
+    };
+
+    match conditional::evaluate(req, validators) {
+        Precondition::Proceed => {}
+        Precondition::NotModified => {
+            let mut head = ResponseHead::new(buf, StatusCode::NOT_MODIFIED, reply.date);
+            fields.write(&mut head);
+            head.finish(reply.version, reply.keep_alive);
+            return Response {
+                status: StatusCode::NOT_MODIFIED,
+                keep_alive: reply.keep_alive,
+                file: None,
+                body_len: 0,
+                resource: Some(resource),
+            };
+        }
+        Precondition::Failed => return reply.error(buf, ServeError::PreconditionFailed),
+    }
+
+    let ranges = match req.header("range") {
+        Some(value) if conditional::if_range_allows(req.header("if-range"), validators) => {
+            range::parse(value, len)
+        }
+        _ => Ranges::Whole,
+    };
+    let (status, content_type, content_range, body) = match ranges {
+        Ranges::Whole => (
+            StatusCode::OK,
+            content_type.to_owned(),
+            None,
+            FileBody::range(rep.file, 0, len),
+        ),
+        Ranges::Partial(ranges) if ranges.len() == 1 => {
+            let r = ranges[0];
+            let body = FileBody::range(rep.file, r.start, r.len());
+            (
+                StatusCode::PARTIAL_CONTENT,
+                content_type.to_owned(),
+                Some(r.content_range(len)),
+                body,
+            )
+        }
+        Ranges::Partial(ranges) => {
+            let layout = Multipart::new(&ranges, len, content_type, &boundary());
+            let multipart_type = layout.content_type.clone();
+            (
+                StatusCode::PARTIAL_CONTENT,
+                multipart_type,
+                None,
+                FileBody::multipart(rep.file, layout),
+            )
+        }
+        Ranges::Unsatisfiable => return reply.error(buf, ServeError::RangeNotSatisfiable(len)),
+    };
+
+    let body_len = body.remaining();
+    let start = buf.len();
+    let mut head = ResponseHead::new(buf, status, reply.date);
+    head.header("Content-Type", &content_type);
+    if let Some(coding) = rep.coding {
+        head.header("Content-Encoding", coding.token());
+    }
+    if let Some(content_range) = &content_range {
+        head.header("Content-Range", content_range);
+    }
+    head.content_length(body_len)
+        .header("Accept-Ranges", "bytes");
+    fields.write(&mut head);
+    head.finish(reply.version, reply.keep_alive);
+
+    let file = if reply.head_only {
+        None
+    } else if body_len <= INLINE_BODY_MAX {
+        if body.read_into(buf).is_err() {
+            buf.truncate(start);
+            return reply.error(buf, ServeError::Internal);
+        }
+        None
+    } else {
+        Some(body)
+    };
+    Response {
+        status,
+        keep_alive: reply.keep_alive,
+        file,
+        body_len: if reply.head_only { 0 } else { body_len },
+        resource: Some(resource),
+    }
+}
+
+fn serve_listing(
+    config: &Config,
+    reply: Reply<'_>,
+    dir: &Path,
+    target: &Target<'_>,
+    buf: &mut Vec<u8>,
+) -> Response {
+    let Ok(html) = listing::render(&config.root, dir, &target.path) else {
+        return reply.error(buf, ServeError::Forbidden);
+    };
+    ResponseHead::new(buf, StatusCode::OK, reply.date)
+        .header("Content-Type", "text/html; charset=utf-8")
+        .content_length(html.len() as u64)
+        // A listing changes whenever the directory does; caches must always ask.
+        .header("Cache-Control", "no-cache")
+        .finish(reply.version, reply.keep_alive);
+    if !reply.head_only {
+        buf.extend_from_slice(html.as_bytes());
+    }
+    Response {
+        status: StatusCode::OK,
+        keep_alive: reply.keep_alive,
+        file: None,
+        body_len: if reply.head_only {
+            0
+        } else {
+            html.len() as u64
+        },
+        resource: Some(resource_name(target)),
+    }
+}
+
+/// A multipart boundary: 32 hex digits from the standard library's randomly keyed hasher, so a
+/// file cannot be crafted to contain the boundary of its own response.
+fn boundary() -> String {
+    let a = RandomState::new().hash_one(0u8);
+    let b = RandomState::new().hash_one(1u8);
+    format!("{a:016x}{b:016x}")
 }
 
 /// How to write a response that is not a file.
@@ -119,13 +342,16 @@ pub struct Reply<'a> {
 
 impl Reply<'_> {
     /// An error response: a short plain-text body naming the status, never stored by caches,
-    /// with the fields its status needs (`Allow` on 405).
+    /// with the fields its status needs (`Allow` on 405, `Content-Range` on 416).
     pub fn error(self, buf: &mut Vec<u8>, err: ServeError) -> Response {
-        let extra: &[(&str, &str)] = match err {
-            ServeError::MethodNotAllowed => &[("Allow", ALLOW)],
-            _ => &[],
-        };
-        self.status(buf, err.status(), extra)
+        match err {
+            ServeError::MethodNotAllowed => self.status(buf, err.status(), &[("Allow", ALLOW)]),
+            ServeError::RangeNotSatisfiable(len) => {
+                let content_range = format!("bytes */{len}");
+                self.status(buf, err.status(), &[("Content-Range", &content_range)])
+            }
+            _ => self.status(buf, err.status(), &[]),
+        }
     }
 
     /// A response with a short plain-text body naming `status`, never stored by caches.
@@ -148,7 +374,7 @@ impl Reply<'_> {
             head.header("Content-Type", "text/plain; charset=utf-8");
             format!("{status}\n")
         };
-        if status != StatusCode::NO_CONTENT && status != StatusCode::NOT_MODIFIED {
+        if !status.forbids_content() {
             head.content_length(body.len() as u64);
         }
         head.finish(self.version, self.keep_alive);

@@ -1,11 +1,16 @@
 //! Response bodies taken from files: copied behind the head when small, sent with `sendfile`
-//! from the page cache when large. It must not decide which bytes a response needs.
+//! from the page cache when large. A body is a queue of segments, so that a
+//! `multipart/byteranges` response interleaves part heads (bytes) with file ranges, each range
+//! still going by `sendfile`. This module must not decide which bytes a response needs.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
+use http_core::range::{ByteRange, Multipart};
 use rustix::fd::AsFd;
+use rustix::io::Errno;
 
 /// Bodies up to this size are copied into the write buffer behind the head, so head and body
 /// leave in one write; larger ones go by `sendfile` after the head.
@@ -15,12 +20,19 @@ pub const INLINE_BODY_MAX: u64 = 16 * 1024;
 /// socket buffer keeps accepting data.
 const SENDFILE_CHUNK: usize = 1 << 20;
 
-/// A byte range of an open file still to be sent.
+#[derive(Debug)]
+enum Segment {
+    /// Bytes made by the server (a multipart part head), and how many are already sent.
+    Bytes(Vec<u8>, usize),
+    /// File bytes `offset..end` still to send.
+    File { offset: u64, end: u64 },
+}
+
+/// A body still to be sent: file ranges, possibly between server-made bytes.
 #[derive(Debug)]
 pub struct FileBody {
     file: File,
-    offset: u64,
-    end: u64,
+    segments: VecDeque<Segment>,
 }
 
 /// What a call to [`FileBody::send`] achieved.
@@ -34,53 +46,106 @@ pub enum Sent {
 
 impl FileBody {
     /// The bytes `offset..offset + len` of `file`.
-    pub fn new(file: File, offset: u64, len: u64) -> Self {
-        Self {
-            file,
-            offset,
-            end: offset + len,
+    pub fn range(file: File, offset: u64, len: u64) -> Self {
+        let mut segments = VecDeque::with_capacity(1);
+        if len > 0 {
+            segments.push_back(Segment::File {
+                offset,
+                end: offset + len,
+            });
         }
+        Self { file, segments }
+    }
+
+    /// A `multipart/byteranges` body laid out by `layout`.
+    pub fn multipart(file: File, layout: Multipart) -> Self {
+        let mut segments = VecDeque::with_capacity(layout.parts.len() * 2 + 1);
+        for (head, ByteRange { start, end }) in layout.parts {
+            segments.push_back(Segment::Bytes(head, 0));
+            segments.push_back(Segment::File {
+                offset: start,
+                end: end + 1,
+            });
+        }
+        segments.push_back(Segment::Bytes(layout.trailer, 0));
+        Self { file, segments }
     }
 
     /// Bytes not yet sent.
     pub fn remaining(&self) -> u64 {
-        self.end - self.offset
+        self.segments
+            .iter()
+            .map(|s| match s {
+                Segment::Bytes(bytes, sent) => (bytes.len() - sent) as u64,
+                Segment::File { offset, end } => end - offset,
+            })
+            .sum()
     }
 
-    /// Appends the whole remaining range to `buf` (for small bodies).
+    /// Appends the whole remaining body to `buf` (for small bodies).
     ///
     /// # Errors
     ///
-    /// Any read error, or `UnexpectedEof` if the file has shrunk since it was opened.
-    pub fn read_into(mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+    /// Any read error, or `UnexpectedEof` if the file has shrunk since it was opened; `buf` is
+    /// then left as it was.
+    pub fn read_into(self, buf: &mut Vec<u8>) -> io::Result<()> {
         let start = buf.len();
-        let len = usize::try_from(self.remaining()).map_err(|_| io::ErrorKind::InvalidInput)?;
-        buf.resize(start + len, 0);
-        let read = self.file.read_exact_at(&mut buf[start..], self.offset);
-        if read.is_err() {
-            buf.truncate(start);
+        for segment in &self.segments {
+            let read = match segment {
+                Segment::Bytes(bytes, sent) => {
+                    buf.extend_from_slice(&bytes[*sent..]);
+                    Ok(())
+                }
+                Segment::File { offset, end } => {
+                    let at = buf.len();
+                    let len =
+                        usize::try_from(end - offset).map_err(|_| io::ErrorKind::InvalidInput)?;
+                    buf.resize(at + len, 0);
+                    self.file.read_exact_at(&mut buf[at..], *offset)
+                }
+            };
+            if let Err(e) = read {
+                buf.truncate(start);
+                return Err(e);
+            }
         }
-        self.offset = self.end;
-        read
+        Ok(())
     }
 
-    /// Sends with `sendfile` until done or until the socket would block, adding the bytes sent
-    /// to `sent_bytes`.
+    /// Sends until done or until the socket would block, adding the bytes sent to `sent_bytes`.
     ///
     /// # Errors
     ///
     /// Socket errors, and `UnexpectedEof` if the file has shrunk: the promised Content-Length
     /// can no longer be met, so the caller must close the connection.
     pub fn send(&mut self, socket: impl AsFd, sent_bytes: &mut u64) -> io::Result<Sent> {
-        while self.offset < self.end {
-            let want = usize::try_from(self.remaining())
-                .unwrap_or(usize::MAX)
-                .min(SENDFILE_CHUNK);
-            match rustix::fs::sendfile(&socket, &self.file, Some(&mut self.offset), want) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => *sent_bytes += n as u64,
-                Err(rustix::io::Errno::AGAIN) => return Ok(Sent::Blocked),
-                Err(rustix::io::Errno::INTR) => {}
+        while let Some(segment) = self.segments.front_mut() {
+            let progress = match segment {
+                Segment::Bytes(bytes, sent) => {
+                    rustix::io::write(&socket, &bytes[*sent..]).map(|n| {
+                        *sent += n;
+                        (n, *sent == bytes.len())
+                    })
+                }
+                Segment::File { offset, end } => {
+                    let want = usize::try_from(*end - *offset)
+                        .unwrap_or(usize::MAX)
+                        .min(SENDFILE_CHUNK);
+                    match rustix::fs::sendfile(&socket, &self.file, Some(offset), want) {
+                        Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                        result => result.map(|n| (n, *offset == *end)),
+                    }
+                }
+            };
+            match progress {
+                Ok((n, finished)) => {
+                    *sent_bytes += n as u64;
+                    if finished {
+                        self.segments.pop_front();
+                    }
+                }
+                Err(Errno::AGAIN) => return Ok(Sent::Blocked),
+                Err(Errno::INTR) => {}
                 Err(e) => return Err(e.into()),
             }
         }

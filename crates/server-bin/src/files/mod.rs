@@ -1,4 +1,5 @@
 //! Files: finding the one a request names inside the document root, and its response body.
 
 pub mod body;
+pub mod listing;
 pub mod resolve;

@@ -10,12 +10,16 @@
 //! 4. Only regular files are opened, with `O_NOFOLLOW` and `O_NONBLOCK` (a FIFO planted in the
 //!    root cannot block a worker).
 //!
+//! Precompressed sidecars (`file.br`, `file.gz`) pass the same checks, and one older than its
+//! file is ignored, so a stale sidecar is never served for a file that has changed.
+//!
 //! This module must not build responses; it answers with a [`Resolved`] or a [`ServeError`].
 
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use http_core::encoding::Coding;
 use http_core::target::{Target, encode_path};
 use rustix::fs::OFlags;
 
@@ -38,6 +42,8 @@ pub enum Resolved {
     },
     /// A directory named without its trailing slash: redirect to this `Location`.
     Redirect(String),
+    /// A directory named with its slash that has no index file (canonical path).
+    Directory(PathBuf),
 }
 
 /// Resolves `target` against `root`, which must be canonical.
@@ -58,12 +64,11 @@ pub fn resolve(root: &Path, target: &Target<'_>, dotfiles: bool) -> Result<Resol
         if !target.trailing_slash && target.path != "/" {
             return Ok(Resolved::Redirect(directory_location(target)));
         }
-        let index = inside_root(root, &canonical.join(INDEX_FILE)).map_err(|e| match e {
-            // No index and no listing: the directory exists but cannot be shown.
-            ServeError::NotFound => ServeError::Forbidden,
-            other => other,
-        })?;
-        return open_regular(index);
+        return match inside_root(root, &canonical.join(INDEX_FILE)) {
+            Ok(index) => open_regular(index),
+            Err(ServeError::NotFound) => Ok(Resolved::Directory(canonical)),
+            Err(e) => Err(e),
+        };
     }
     open_regular(canonical)
 }
@@ -87,19 +92,48 @@ fn inside_root(root: &Path, path: &Path) -> Result<PathBuf, ServeError> {
 }
 
 fn open_regular(path: PathBuf) -> Result<Resolved, ServeError> {
-    if !fs::metadata(&path)?.is_file() {
+    let (file, meta) = open_file(&path)?;
+    Ok(Resolved::File { file, meta, path })
+}
+
+fn open_file(path: &Path) -> Result<(File, Metadata), ServeError> {
+    if !fs::metadata(path)?.is_file() {
         return Err(ServeError::Forbidden);
     }
     let file = OpenOptions::new()
         .read(true)
         .custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC).bits() as i32)
-        .open(&path)?;
+        .open(path)?;
     let meta = file.metadata().map_err(|_| ServeError::Internal)?;
     // The name may have been replaced between the check and the open.
     if !meta.is_file() {
         return Err(ServeError::Forbidden);
     }
-    Ok(Resolved::File { file, meta, path })
+    Ok((file, meta))
+}
+
+/// The sidecar of `path` (canonical, inside `root`) for `coding`, if there is a regular file
+/// inside the root at `path.br`/`path.gz` that is at least as new as `original`.
+pub fn sidecar(root: &Path, path: &Path, original: &Metadata, coding: Coding) -> Option<PathBuf> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".");
+    name.push(coding.extension());
+    let sidecar = inside_root(root, Path::new(&name)).ok()?;
+    let meta = fs::metadata(&sidecar).ok()?;
+    let fresh = match (meta.modified(), original.modified()) {
+        (Ok(sidecar_time), Ok(original_time)) => sidecar_time >= original_time,
+        _ => false,
+    };
+    (meta.is_file() && fresh).then_some(sidecar)
+}
+
+/// Opens a sidecar found by [`sidecar`].
+///
+/// # Errors
+///
+/// As for any file: it may have gone or changed since it was found.
+pub fn open_sidecar(path: &Path) -> Result<(File, Metadata), ServeError> {
+    open_file(path)
 }
 
 /// `Location` for a directory requested without its slash: the same path with `/` appended,
@@ -161,6 +195,9 @@ mod tests {
         match r? {
             Resolved::File { path, .. } => Ok(path.file_name().unwrap().to_string_lossy().into()),
             Resolved::Redirect(l) => Ok(format!("redirect {l}")),
+            Resolved::Directory(d) => {
+                Ok(format!("dir {}", d.file_name().unwrap().to_string_lossy()))
+            }
         }
     }
 
@@ -191,12 +228,38 @@ mod tests {
     }
 
     #[test]
-    fn a_directory_without_index_is_forbidden() {
+    fn a_directory_without_index_resolves_to_the_directory() {
         let (_dir, root) = fixture();
         assert_eq!(
             file_name(resolve_raw(&root, "/empty/", false)),
-            Err(ServeError::Forbidden)
+            Ok("dir empty".into())
         );
+    }
+
+    #[test]
+    fn sidecars_must_be_fresh_regular_files_inside_the_root() {
+        let (dir, root) = fixture();
+        let a = root.join("a.txt");
+        let meta = fs::metadata(&a).unwrap();
+        assert_eq!(sidecar(&root, &a, &meta, Coding::Br), None);
+        fs::write(root.join("a.txt.br"), "br").unwrap();
+        assert_eq!(
+            sidecar(&root, &a, &meta, Coding::Br),
+            Some(root.join("a.txt.br"))
+        );
+        // Older than the file: stale, ignored.
+        fs::write(root.join("a.txt.gz"), "gz").unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1);
+        let gz = File::options()
+            .write(true)
+            .open(root.join("a.txt.gz"))
+            .unwrap();
+        gz.set_modified(old).unwrap();
+        assert_eq!(sidecar(&root, &a, &meta, Coding::Gzip), None);
+        // A symlink out of the root is no sidecar.
+        fs::remove_file(root.join("a.txt.br")).unwrap();
+        symlink(dir.path().join("outside.txt"), root.join("a.txt.br")).unwrap();
+        assert_eq!(sidecar(&root, &a, &meta, Coding::Br), None);
     }
 
     #[test]

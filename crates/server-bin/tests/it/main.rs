@@ -1,9 +1,13 @@
 //! Integration tests: the real binary on 127.0.0.1, port 0, a temporary root, raw sockets, curl
 //! and wget.
 
+mod caching;
 mod clients;
+mod directories;
 mod errors;
 mod lifecycle;
+mod precompressed;
+mod ranges;
 mod security;
 mod serving;
 mod support;

@@ -117,6 +117,16 @@ impl TestServer {
         read_response(&mut reader, head_only).expect("a complete response")
     }
 
+    /// `GET path` with `fields` (each ending in CRLF) added to the head.
+    pub fn get(&self, path: &str, fields: &str) -> Response {
+        self.request(&format!("GET {path} HTTP/1.1\r\nHost: t\r\n{fields}\r\n"))
+    }
+
+    /// `HEAD path` with `fields` (each ending in CRLF) added to the head.
+    pub fn head(&self, path: &str, fields: &str) -> Response {
+        self.request(&format!("HEAD {path} HTTP/1.1\r\nHost: t\r\n{fields}\r\n"))
+    }
+
     /// The PID, for sending signals.
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
@@ -149,6 +159,19 @@ impl TestServer {
     /// Everything written to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits (at most [`IO_TIMEOUT`]) for an access-log line containing `needle`; the log is
+    /// flushed in batches, so a line can lag its response by up to 100 ms.
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        let end = Instant::now() + IO_TIMEOUT;
+        while Instant::now() < end {
+            if self.stdout_lines().iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
 
     /// Every stdout line so far (the first is `listening on`, then the access log).

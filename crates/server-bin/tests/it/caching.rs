@@ -1,0 +1,203 @@
+//! Validators and conditional requests (RFC 9110 §8.8, §13).
+
+use crate::support::{Site, TestServer};
+
+const OLD_DATE: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
+const FUTURE_DATE: &str = "Fri, 01 Jan 2100 00:00:00 GMT";
+
+#[test]
+fn file_responses_carry_a_strong_etag_last_modified_and_accept_ranges() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    let r = server.get("/test.html", "");
+    let etag = r.header("etag").expect("ETag");
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"') && !etag.starts_with("W/"),
+        "{etag}"
+    );
+    assert!(r.header("last-modified").is_some());
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+    assert_eq!(
+        server.get("/test.html", "").header("etag"),
+        Some(etag),
+        "stable between requests"
+    );
+}
+
+#[test]
+fn if_none_match_with_the_current_tag_is_304_without_a_body() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    let first = server.get("/test.html", "");
+    let etag = first.header("etag").unwrap();
+    for value in [
+        etag.to_owned(),
+        format!("W/{etag}"),
+        format!("\"nope\", {etag}"),
+        "*".to_owned(),
+    ] {
+        let r = server.get("/test.html", &format!("If-None-Match: {value}\r\n"));
+        assert_eq!(r.status, 304, "{value}");
+        assert!(r.body.is_empty());
+        assert_eq!(
+            r.header("content-length"),
+            None,
+            "a 304 has no Content-Length of the body"
+        );
+        assert_eq!(r.header("etag"), Some(etag));
+        assert_eq!(r.header("last-modified"), first.header("last-modified"));
+        assert_eq!(r.header("cache-control"), Some("no-cache"));
+        assert!(r.header("date").is_some());
+    }
+    assert_eq!(
+        server
+            .get("/test.html", "If-None-Match: \"nope\"\r\n")
+            .status,
+        200
+    );
+}
+
+#[test]
+fn a_304_keeps_the_connection_usable() {
+    use std::io::{BufReader, Write};
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    let etag = server
+        .get("/test.html", "")
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let mut reader = BufReader::new(server.connect());
+    let conditional =
+        format!("GET /test.html HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\n\r\n");
+    reader.get_mut().write_all(conditional.as_bytes()).unwrap();
+    reader
+        .get_mut()
+        .write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let first = crate::support::read_response(&mut reader, false).unwrap();
+    let second = crate::support::read_response(&mut reader, false).unwrap();
+    assert_eq!((first.status, second.status), (304, 200));
+    assert_eq!(second.body, b"body { color: red }\n");
+}
+
+#[test]
+fn if_modified_since_gives_304_unless_if_none_match_says_otherwise() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    let last_modified = server
+        .get("/test.html", "")
+        .header("last-modified")
+        .unwrap()
+        .to_owned();
+    let ims = |date: &str| {
+        server
+            .get("/test.html", &format!("If-Modified-Since: {date}\r\n"))
+            .status
+    };
+    assert_eq!(ims(&last_modified), 304);
+    assert_eq!(ims(FUTURE_DATE), 304);
+    assert_eq!(ims(OLD_DATE), 200);
+    assert_eq!(ims("not a date"), 200, "an invalid date is ignored");
+    let both = format!("If-None-Match: \"other\"\r\nIf-Modified-Since: {FUTURE_DATE}\r\n");
+    assert_eq!(
+        server.get("/test.html", &both).status,
+        200,
+        "If-None-Match takes precedence"
+    );
+}
+
+#[test]
+fn failed_if_match_or_if_unmodified_since_is_412() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    let etag = server
+        .get("/test.html", "")
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        server.get("/test.html", "If-Match: \"other\"\r\n").status,
+        412
+    );
+    assert_eq!(
+        server
+            .get("/test.html", &format!("If-Match: {etag}\r\n"))
+            .status,
+        200
+    );
+    assert_eq!(
+        server
+            .get(
+                "/test.html",
+                &format!("If-Unmodified-Since: {OLD_DATE}\r\n")
+            )
+            .status,
+        412
+    );
+    assert_eq!(
+        server
+            .get(
+                "/test.html",
+                &format!("If-Unmodified-Since: {FUTURE_DATE}\r\n")
+            )
+            .status,
+        200
+    );
+    let r = server.get("/test.html", "If-Match: \"other\"\r\n");
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+}
+
+#[test]
+fn rewriting_a_file_changes_its_etag_and_revalidation_then_fails() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    let before = server
+        .get("/test.html", "")
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    // Same size, new bytes: only the modification time (in nanoseconds) can tell.
+    site.write("test.html", b"<h1>TEST</h1>\n");
+    let after = server.get("/test.html", "");
+    assert_ne!(after.header("etag"), Some(before.as_str()));
+    assert_eq!(after.body, b"<h1>TEST</h1>\n");
+    assert_eq!(
+        server
+            .get("/test.html", &format!("If-None-Match: {before}\r\n"))
+            .status,
+        200
+    );
+}
+
+#[test]
+fn cache_control_is_configurable_and_errors_are_never_stored() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--cache-control", "public, max-age=3600"]);
+    assert_eq!(
+        server.get("/test.html", "").header("cache-control"),
+        Some("public, max-age=3600")
+    );
+    assert_eq!(
+        server.get("/missing", "").header("cache-control"),
+        Some("no-store")
+    );
+}
+
+#[test]
+fn head_matches_get_for_conditional_responses() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    let etag = server
+        .get("/test.html", "")
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let inm = format!("If-None-Match: {etag}\r\n");
+    let (get, head) = (
+        server.get("/test.html", &inm),
+        server.head("/test.html", &inm),
+    );
+    assert_eq!((get.status, head.status), (304, 304));
+    assert_eq!(get.header("etag"), head.header("etag"));
+}

@@ -1,0 +1,84 @@
+//! Directory listings (`--listing`) and names that need escaping.
+
+use crate::support::{Site, TestServer};
+
+fn listing_site() -> Site {
+    let site = Site::new();
+    site.write("files/b.txt", b"bbb");
+    site.write("files/a b#c?d%e+f.txt", b"special");
+    site.write("files/café.txt", b"unicode");
+    site.write("files/<em>.txt", b"markup");
+    site.write("files/sub/inner.txt", b"inner");
+    site.write("files/.secret", b"hidden");
+    site.write("files/.hidden-dir/x", b"hidden");
+    site
+}
+
+#[test]
+fn without_listing_a_directory_without_index_is_403() {
+    let site = listing_site();
+    let server = TestServer::start(&site.root(), &[]);
+    assert_eq!(server.get("/files/", "").status, 403);
+}
+
+#[test]
+fn listing_shows_entries_directories_first_with_a_parent_link() {
+    let site = listing_site();
+    let server = TestServer::start(&site.root(), &["--listing"]);
+    let r = server.get("/files/", "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let html = String::from_utf8(r.body).unwrap();
+    assert!(html.contains("<title>Index of /files/</title>"), "{html}");
+    assert!(html.contains("href=\"../\""));
+    let pos = |s: &str| {
+        html.find(s)
+            .unwrap_or_else(|| panic!("{s} missing from {html}"))
+    };
+    assert!(
+        pos(">sub/<") < pos(">a b#c?d%e+f.txt<"),
+        "directories first"
+    );
+    assert!(pos(">a b#c?d%e+f.txt<") < pos(">b.txt<"));
+    assert!(
+        html.contains("<td class=\"size\">3</td>"),
+        "the size of b.txt"
+    );
+    assert!(
+        !html.contains(".secret") && !html.contains(".hidden-dir"),
+        "dotfiles are never listed"
+    );
+    assert!(
+        html.contains("&lt;em&gt;.txt") && !html.contains("<em>"),
+        "names are escaped"
+    );
+}
+
+#[test]
+fn every_link_in_a_listing_leads_to_its_file() {
+    let site = listing_site();
+    let server = TestServer::start(&site.root(), &["--listing"]);
+    let html = String::from_utf8(server.get("/files/", "").body).unwrap();
+    let hrefs: Vec<&str> = html
+        .split("href=\"./")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert_eq!(hrefs.len(), 5, "{hrefs:?}");
+    for href in hrefs {
+        let path = format!("/files/{}", href.replace("&amp;", "&"));
+        let r = server.get(&path, "");
+        assert_eq!(r.status, 200, "{path}");
+    }
+    let r = server.get("/files/caf%C3%A9.txt", "");
+    assert_eq!(r.body, b"unicode");
+}
+
+#[test]
+fn a_directory_without_slash_redirects_before_listing() {
+    let site = listing_site();
+    let server = TestServer::start(&site.root(), &["--listing"]);
+    let r = server.get("/files/sub", "");
+    assert_eq!((r.status, r.header("location")), (301, Some("/files/sub/")));
+    assert_eq!(server.get("/files/sub/", "").status, 200);
+}
