@@ -85,6 +85,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_type_a_static_site_ships_is_known() {
+        let exts = [
+            "html",
+            "css",
+            "js",
+            "mjs",
+            "json",
+            "map",
+            "svg",
+            "png",
+            "jpg",
+            "jpeg",
+            "gif",
+            "webp",
+            "avif",
+            "ico",
+            "wasm",
+            "txt",
+            "md",
+            "csv",
+            "xml",
+            "pdf",
+            "zip",
+            "gz",
+            "tar",
+            "mp3",
+            "mp4",
+            "webm",
+            "ogg",
+            "woff",
+            "woff2",
+            "ttf",
+            "otf",
+            "webmanifest",
+        ];
+        for ext in exts {
+            assert_ne!(for_extension(ext), DEFAULT, "{ext}");
+        }
+    }
+
+    #[test]
     fn text_types_carry_utf8_charset() {
         for name in [
             "a.html", "a.css", "a.js", "a.mjs", "a.txt", "a.md", "a.json", "a.svg",
