@@ -79,6 +79,8 @@ pub enum ServeError {
     RangeNotSatisfiable(u64),
     /// The request head did not arrive in time.
     Timeout,
+    /// The process is out of file descriptors (or memory) for now: try again shortly.
+    Unavailable,
     /// Something on our side failed while preparing the response.
     Internal,
 }
@@ -94,6 +96,7 @@ impl ServeError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,7 +111,12 @@ impl From<ParseError> for ServeError {
 /// Maps a file-system error met while resolving a path.
 impl From<io::Error> for ServeError {
     fn from(e: io::Error) -> Self {
-        let is_loop = e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error());
+        use rustix::io::Errno;
+        let errno = |code: Errno| e.raw_os_error() == Some(code.raw_os_error());
+        let is_loop = errno(Errno::LOOP);
+        if errno(Errno::MFILE) || errno(Errno::NFILE) || errno(Errno::NOMEM) {
+            return Self::Unavailable;
+        }
         match e.kind() {
             io::ErrorKind::PermissionDenied => Self::Forbidden,
             // ENOENT, ENOTDIR, ENAMETOOLONG, ELOOP: there is no file to serve at this name.
@@ -116,8 +124,48 @@ impl From<io::Error> for ServeError {
             | io::ErrorKind::NotADirectory
             | io::ErrorKind::InvalidFilename => Self::NotFound,
             _ if is_loop => Self::NotFound,
-            // EMFILE, EIO and the like are our trouble, not the client's.
+            // EIO and the like are our trouble, not the client's.
             _ => Self::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_errno(code: rustix::io::Errno) -> ServeError {
+        io::Error::from_raw_os_error(code.raw_os_error()).into()
+    }
+
+    #[test]
+    fn file_system_errors_map_to_what_the_client_can_do_about_them() {
+        use rustix::io::Errno;
+        assert_eq!(from_errno(Errno::NOENT), ServeError::NotFound);
+        assert_eq!(from_errno(Errno::NOTDIR), ServeError::NotFound);
+        assert_eq!(from_errno(Errno::LOOP), ServeError::NotFound);
+        assert_eq!(from_errno(Errno::NAMETOOLONG), ServeError::NotFound);
+        assert_eq!(from_errno(Errno::ACCESS), ServeError::Forbidden);
+        assert_eq!(from_errno(Errno::MFILE), ServeError::Unavailable);
+        assert_eq!(from_errno(Errno::NFILE), ServeError::Unavailable);
+        assert_eq!(from_errno(Errno::IO), ServeError::Internal);
+    }
+
+    #[test]
+    fn every_error_is_a_4xx_or_5xx() {
+        let all = [
+            ServeError::Parse(ParseError::RequestLine),
+            ServeError::NotFound,
+            ServeError::Forbidden,
+            ServeError::MethodNotAllowed,
+            ServeError::PreconditionFailed,
+            ServeError::RangeNotSatisfiable(0),
+            ServeError::Timeout,
+            ServeError::Unavailable,
+            ServeError::Internal,
+        ];
+        for e in all {
+            assert!(e.status().is_error(), "{e:?}");
         }
     }
 }

@@ -24,7 +24,7 @@ pub const STOP: Token = Token(1);
 const FD_EXHAUSTED_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Refused connections kept open at once while their request is read and discarded.
-const MAX_LINGERING: usize = 256;
+pub const MAX_LINGERING: usize = 256;
 
 /// How long a refused connection may linger before it is closed regardless.
 const REJECT_LINGER: Duration = Duration::from_secs(1);

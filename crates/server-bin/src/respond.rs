@@ -342,10 +342,12 @@ pub struct Reply<'a> {
 
 impl Reply<'_> {
     /// An error response: a short plain-text body naming the status, never stored by caches,
-    /// with the fields its status needs (`Allow` on 405, `Content-Range` on 416).
+    /// with the fields its status needs (`Allow` on 405, `Content-Range` on 416, `Retry-After`
+    /// on 503).
     pub fn error(self, buf: &mut Vec<u8>, err: ServeError) -> Response {
         match err {
             ServeError::MethodNotAllowed => self.status(buf, err.status(), &[("Allow", ALLOW)]),
+            ServeError::Unavailable => self.status(buf, err.status(), &[("Retry-After", "1")]),
             ServeError::RangeNotSatisfiable(len) => {
                 let content_range = format!("bytes */{len}");
                 self.status(buf, err.status(), &[("Content-Range", &content_range)])

@@ -23,9 +23,11 @@ use crate::signals;
 /// Resources in the shutdown summary's table.
 const SUMMARY_TOP: usize = 20;
 
-/// File descriptors kept for everything but client connections (listener, poll instances,
-/// wakers, files being sent, stdio).
-const RESERVED_FDS: u64 = 64;
+/// File descriptors kept for everything but client connections: stdio, the listener, poll
+/// instances and wakers, the signal pipe, and the refused connections the acceptor lingers on.
+/// (A connection sending a large file holds a second descriptor for the file; when those run
+/// out, that request gets `503` with `Retry-After`, and accepting pauses briefly.)
+const RESERVED_FDS: u64 = 64 + crate::listener::MAX_LINGERING as u64;
 
 /// Runs the server until a signal stops it.
 ///

@@ -6,6 +6,7 @@ mod clients;
 mod directories;
 mod errors;
 mod lifecycle;
+mod load;
 mod precompressed;
 mod ranges;
 mod security;

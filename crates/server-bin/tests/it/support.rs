@@ -189,6 +189,15 @@ impl Drop for TestServer {
     }
 }
 
+/// Raises this test process's soft open-file limit to its hard limit (tests that hold thousands
+/// of sockets need more than a shell's usual 1,024).
+pub fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    limit.current = limit.maximum;
+    let _ = setrlimit(Resource::Nofile, limit);
+}
+
 /// A parsed response.
 #[derive(Debug)]
 pub struct Response {

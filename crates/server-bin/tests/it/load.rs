@@ -1,0 +1,294 @@
+//! Hostile and heavy load: slow clients, idle crowds, clients that stop reading, bursts, the
+//! connection limit, and shutdown while many downloads are in flight. Every scenario is bounded
+//! in count and time.
+
+use std::io::{BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustix::process::Signal;
+
+use crate::support::{IO_TIMEOUT, Response, Site, TestServer, raise_fd_limit, read_response};
+
+/// A normal client's request on a new connection, with how long it took.
+fn timed_get(server: &TestServer, path: &str) -> (Response, Duration) {
+    let started = Instant::now();
+    let r = server.get(path, "Connection: close\r\n");
+    (r, started.elapsed())
+}
+
+/// Everything the server sends until it closes; `None` if the read timed out instead.
+fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return Some(out),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return None;
+            }
+            // A reset after the data: the server closed a connection it had stopped serving.
+            Err(_) => return Some(out),
+        }
+    }
+}
+
+#[test]
+fn slowloris_connections_cost_nobody_else_and_get_408() {
+    raise_fd_limit();
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--header-timeout", "3s"]);
+    let mut slow: Vec<TcpStream> = (0..200).map(|_| server.connect()).collect();
+    let started = Instant::now();
+    for conn in &mut slow {
+        conn.write_all(b"GET /test.html HTTP/1.1\r\nHo").unwrap();
+    }
+    // One more byte every 2 s from every slow client, while a normal client is served.
+    let mut next_trickle = started + Duration::from_secs(2);
+    while started.elapsed() < Duration::from_millis(2500) {
+        let (r, took) = timed_get(&server, "/test.html");
+        assert_eq!(r.status, 200);
+        assert!(
+            took < Duration::from_secs(1),
+            "a normal request took {took:?}"
+        );
+        if Instant::now() >= next_trickle {
+            for conn in &mut slow {
+                let _ = conn.write_all(b"s");
+            }
+            next_trickle += Duration::from_secs(2);
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    for conn in &mut slow {
+        let answer = read_until_closed(conn, IO_TIMEOUT).expect("closed by the header timeout");
+        let r = read_response(&mut &answer[..], false).expect("a 408 before the close");
+        assert_eq!(r.status, 408);
+    }
+}
+
+#[test]
+fn two_thousand_idle_keep_alive_connections_do_not_slow_a_new_client() {
+    raise_fd_limit();
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--idle-timeout", "60s"]);
+    let mut idle = Vec::with_capacity(2000);
+    for _ in 0..2000 {
+        let mut reader = BufReader::new(server.connect());
+        reader
+            .get_mut()
+            .write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
+        idle.push(reader);
+    }
+    for _ in 0..5 {
+        let (r, took) = timed_get(&server, "/test.html");
+        assert_eq!(r.status, 200);
+        assert!(took < Duration::from_secs(1), "a new client took {took:?}");
+    }
+    // The idle connections are still open and usable.
+    for i in [0, idle.len() - 1] {
+        let reader = &mut idle[i];
+        reader
+            .get_mut()
+            .write_all(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(reader, false).unwrap().status, 200);
+    }
+}
+
+#[test]
+fn a_client_that_stops_reading_is_dropped_by_the_send_timeout() {
+    let site = Site::new();
+    let size = 20 * 1024 * 1024;
+    site.write_big("big.bin", size);
+    let server = TestServer::start(&site.root(), &["--send-timeout", "1s"]);
+    let mut stalled = server.connect();
+    stalled
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    thread::sleep(Duration::from_millis(300));
+    for _ in 0..3 {
+        let (r, took) = timed_get(&server, "/test.html");
+        assert_eq!(r.status, 200);
+        assert!(
+            took < Duration::from_secs(1),
+            "other clients wait behind a stalled one: {took:?}"
+        );
+    }
+    thread::sleep(Duration::from_millis(1500));
+    let got = read_until_closed(&mut stalled, IO_TIMEOUT)
+        .expect("the server closed the stalled connection");
+    assert!(
+        got.len() < size,
+        "the stalled client cannot have received the whole file"
+    );
+    assert!(
+        server.wait_for_log("\"GET /big.bin HTTP/1.1\" 200 "),
+        "the cut response is logged"
+    );
+}
+
+#[test]
+fn a_burst_of_500_connections_gets_only_whole_200s_or_503s() {
+    raise_fd_limit();
+    let site = Site::new();
+    let page = vec![b'p'; 4000];
+    site.write("page.html", &page);
+    let server = TestServer::start(&site.root(), &["--max-connections", "100"]);
+    let workers: Vec<_> = (0..10)
+        .map(|_| {
+            let addr = server.addr;
+            thread::spawn(move || {
+                let mut conns: Vec<TcpStream> =
+                    (0..50).map(|_| TcpStream::connect(addr).unwrap()).collect();
+                for conn in &mut conns {
+                    conn.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                    // A refused connection may already be closed; its 503 is still to be read.
+                    let _ = conn.write_all(
+                        b"GET /page.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                    );
+                }
+                conns
+                    .into_iter()
+                    .map(|mut conn| {
+                        let mut raw = Vec::new();
+                        conn.read_to_end(&mut raw).map(|_| raw)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let (mut ok, mut refused) = (0, 0);
+    for worker in workers {
+        for raw in worker.join().unwrap() {
+            let raw = raw.expect("no reset and no timeout");
+            let r = read_response(&mut &raw[..], false).expect("a complete response");
+            match r.status {
+                200 => {
+                    assert_eq!(r.body, page, "a truncated 200");
+                    ok += 1;
+                }
+                503 => {
+                    assert_eq!(r.header("retry-after"), Some("1"));
+                    refused += 1;
+                }
+                other => panic!("status {other}"),
+            }
+        }
+    }
+    assert_eq!(ok + refused, 500);
+    assert!(ok >= 100, "at least the first 100 are served ({ok} were)");
+}
+
+#[test]
+fn the_51st_connection_gets_503_and_service_resumes_when_others_close() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--max-connections", "50"]);
+    let mut held = Vec::new();
+    for _ in 0..50 {
+        let mut reader = BufReader::new(server.connect());
+        reader
+            .get_mut()
+            .write_all(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
+        held.push(reader);
+    }
+    let raw = server.raw(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n");
+    let r = read_response(&mut &raw[..], false).expect("a complete 503");
+    assert_eq!(
+        (r.status, r.header("retry-after"), r.header("connection")),
+        (503, Some("1"), Some("close"))
+    );
+
+    held.truncate(40);
+    let end = Instant::now() + IO_TIMEOUT;
+    loop {
+        let raw = server.raw(b"GET /test.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        if read_response(&mut &raw[..], false).is_some_and(|r| r.status == 200) {
+            break;
+        }
+        assert!(Instant::now() < end, "service did not resume");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn shutdown_lets_twenty_slow_downloads_finish_and_refuses_new_clients() {
+    let site = Site::new();
+    let data = site.write_big("big.bin", 6 * 1024 * 1024);
+    let mut server = TestServer::start(&site.root(), &[]);
+    let (head_tx, head_rx) = std::sync::mpsc::channel();
+    let downloads: Vec<_> = (0..20)
+        .map(|_| {
+            let mut conn = server.connect();
+            let head_tx = head_tx.clone();
+            thread::spawn(move || {
+                conn.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+                    .unwrap();
+                let mut reader = BufReader::with_capacity(16 * 1024, conn);
+                let head = read_response_head(&mut reader);
+                head_tx.send(()).unwrap();
+                // A slow reader: about 10 MB/s.
+                let mut body = Vec::new();
+                let mut chunk = [0u8; 16 * 1024];
+                loop {
+                    match reader.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => body.extend_from_slice(&chunk[..n]),
+                        Err(e) => panic!("download failed after {} bytes: {e}", body.len()),
+                    }
+                    thread::sleep(Duration::from_micros(1600));
+                }
+                (head, body)
+            })
+        })
+        .collect();
+    for _ in 0..20 {
+        head_rx
+            .recv_timeout(IO_TIMEOUT)
+            .expect("every download has its head");
+    }
+    server.signal(Signal::INT);
+    let signalled = Instant::now();
+    // New connections are refused within a second.
+    loop {
+        if TcpStream::connect(server.addr).is_err() {
+            break;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(1),
+            "still accepting after a second"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    for download in downloads {
+        let (head, body) = download.join().unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert_eq!(body.len(), data.len());
+        assert!(body == data, "a download differs");
+    }
+    assert_eq!(server.wait_exit(Duration::from_secs(20)).code(), Some(0));
+    assert!(
+        server.stderr().contains("  20  /big.bin\n"),
+        "{}",
+        server.stderr()
+    );
+}
+
+fn read_response_head(reader: &mut impl std::io::BufRead) -> String {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        head.push_str(&line);
+        if line == "\r\n" || line.is_empty() {
+            return head;
+        }
+    }
+}
