@@ -34,9 +34,14 @@ impl Target<'_> {
 /// # Errors
 ///
 /// [`ParseError::Target`] when the target is in another form (`*`, authority-form, another
-/// scheme), contains a raw `#`, has a malformed escape, decodes to a NUL or a `/` inside a segment
+/// scheme), contains a raw control byte, space or `#`, has a malformed escape, decodes to a NUL or a `/` inside a segment
 /// (`%00`, `%2F`), is not UTF-8 after decoding, or uses `..` to climb above the root.
 pub fn decode(raw: &[u8]) -> Result<Target<'_>, ParseError> {
+    // The request-line grammar already excludes these, but this function must be safe on its
+    // own: a raw NUL or control byte must never reach a file name.
+    if raw.iter().any(|&b| b <= b' ' || b == 0x7F) {
+        return Err(ParseError::Target);
+    }
     let (origin, absolute) = match raw.first() {
         Some(b'/') => (raw, false),
         _ => (strip_absolute_form(raw)?, true),
@@ -226,6 +231,10 @@ mod tests {
             "/%FF%FE",        // not UTF-8
             "/%C0%AE%C0%AE/", // overlong dots
             "/a#frag",
+            "/\x04\x00/", // found by the `target` fuzz target
+            "/a b",
+            "/a\tb",
+            "/a\x7f",
         ] {
             assert_eq!(path(raw), Err(ParseError::Target), "{raw}");
         }
