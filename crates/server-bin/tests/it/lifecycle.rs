@@ -201,3 +201,49 @@ fn over_the_connection_limit_clients_get_503_with_retry_after() {
     }
     assert!(served, "service did not resume");
 }
+
+#[test]
+fn a_small_open_file_limit_lowers_the_connection_limit_with_a_warning() {
+    let site = Site::new();
+    let server = TestServer::start_wrapped(
+        &["prlimit", "--nofile=1000:1000", "--"],
+        &site.root(),
+        &["--max-connections", "5000"],
+    );
+    assert_eq!(server.get("/test.html", "").status, 200);
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains(
+            "the open-file limit is 1000; serving at most 680 connections instead of 5000"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(", at most 680 connections\n"),
+        "the startup block shows the lowered limit: {stderr}"
+    );
+}
+
+#[test]
+fn the_soft_open_file_limit_is_raised_toward_the_hard_limit() {
+    let site = Site::new();
+    // Soft 256, hard 4096: 1,000 connections fit once the soft limit is raised, so no warning.
+    let server = TestServer::start_wrapped(
+        &["prlimit", "--nofile=256:4096", "--"],
+        &site.root(),
+        &["--max-connections", "1000"],
+    );
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid())).unwrap();
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let soft: u64 = open_files
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(soft >= 1000 + 64, "{open_files}");
+    assert!(!server.stderr().contains("warning"), "{}", server.stderr());
+}

@@ -29,7 +29,21 @@ pub struct TestServer {
 impl TestServer {
     /// Starts the binary on `127.0.0.1:0` serving `root`, with `args` added.
     pub fn start(root: &Path, args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_http-server"))
+        Self::start_wrapped(&[], root, args)
+    }
+
+    /// As [`TestServer::start`], but run through `wrapper` (such as `prlimit --nofile=…`).
+    pub fn start_wrapped(wrapper: &[&str], root: &Path, args: &[&str]) -> Self {
+        let bin = env!("CARGO_BIN_EXE_http-server");
+        let mut command = match wrapper.split_first() {
+            Some((program, wrapper_args)) => {
+                let mut c = Command::new(program);
+                c.args(wrapper_args).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = command
             .arg("--port")
             .arg("0")
             .arg("--root")
