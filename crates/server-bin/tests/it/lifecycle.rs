@@ -245,5 +245,9 @@ fn the_soft_open_file_limit_is_raised_toward_the_hard_limit() {
         .parse()
         .unwrap();
     assert!(soft >= 1000 + 64, "{open_files}");
+    assert!(
+        server.wait_for_stderr("  timeouts "),
+        "the startup block is complete"
+    );
     assert!(!server.stderr().contains("warning"), "{}", server.stderr());
 }

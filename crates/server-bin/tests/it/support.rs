@@ -20,6 +20,8 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// A running server. Killed (and reaped) on drop if still running.
 pub struct TestServer {
     child: Child,
+    /// The threads copying stdout and stderr; they end at EOF, when the process exits.
+    readers: Vec<thread::JoinHandle<()>>,
     /// The address from the `listening on` line.
     pub addr: SocketAddr,
     stdout: Arc<Mutex<Vec<String>>>,
@@ -59,7 +61,7 @@ impl TestServer {
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let out = BufReader::new(child.stdout.take().unwrap());
         let lines = Arc::clone(&stdout);
-        thread::spawn(move || {
+        let stdout_reader = thread::spawn(move || {
             for line in out.lines().map_while(Result::ok) {
                 if let Some(addr) = line.strip_prefix("listening on http://") {
                     let _ = port_tx.send(addr.parse::<SocketAddr>().unwrap());
@@ -69,7 +71,7 @@ impl TestServer {
         });
         let mut err = child.stderr.take().unwrap();
         let errors = Arc::clone(&stderr);
-        thread::spawn(move || {
+        let stderr_reader = thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = err.read(&mut buf) {
                 if n == 0 {
@@ -94,6 +96,7 @@ impl TestServer {
         };
         Self {
             child,
+            readers: vec![stdout_reader, stderr_reader],
             addr,
             stdout,
             stderr,
@@ -157,8 +160,10 @@ impl TestServer {
         let end = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the reader threads take the last output.
-                thread::sleep(Duration::from_millis(50));
+                // The pipes are at EOF now: let the readers take the last output.
+                for reader in self.readers.drain(..) {
+                    let _ = reader.join();
+                }
                 return status;
             }
             assert!(
@@ -168,6 +173,19 @@ impl TestServer {
             );
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Waits (at most [`IO_TIMEOUT`]) until stderr contains `needle`; stdout and stderr are
+    /// separate pipes, so stderr can lag what stdout already shows.
+    pub fn wait_for_stderr(&self, needle: &str) -> bool {
+        let end = Instant::now() + IO_TIMEOUT;
+        while Instant::now() < end {
+            if self.stderr().contains(needle) {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
 
     /// Everything written to stderr so far.
