@@ -10,7 +10,7 @@ BIND  ?= 127.0.0.1
 ARGS  ?=
 BIN   := target/release/http-server
 
-.PHONY: run build test fmt lint check-clean-clone clean
+.PHONY: run build test browser-check fuzz fmt lint check-clean-clone clean
 
 run: build
 	$(BIN) --bind $(BIND) --port $(PORT) $(ARGS) $(ROOT)
@@ -22,6 +22,15 @@ test:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace
+
+# Headless Chromium loads the start page and a listing (installs Debian's chromium if missing).
+browser-check:
+	scripts/browser-check.sh
+
+# Every fuzz target for FUZZ_SECONDS each (nightly toolchain; not part of CI).
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 fmt:
 	$(CARGO) fmt --all

@@ -58,6 +58,10 @@ struct Args {
     #[arg(long, value_enum, default_value_t = LogFormat::Combined)]
     access_log: LogFormat,
 
+    /// Path of the Prometheus metrics endpoint ('' disables it)
+    #[arg(long, default_value = "/-/metrics", value_parser = metrics_path)]
+    metrics_path: String,
+
     /// Cache-Control value sent with every file
     #[arg(long, default_value = "no-cache", value_parser = header_value)]
     cache_control: String,
@@ -115,6 +119,7 @@ fn config_from(args: Args) -> Result<Config, StartupError> {
         listing: args.listing,
         precompressed: !args.no_precompressed,
         access_log: args.access_log,
+        metrics_path: Some(args.metrics_path).filter(|p| !p.is_empty()),
         cache_control: args.cache_control,
         header_timeout: args.header_timeout,
         idle_timeout: args.idle_timeout,
@@ -136,6 +141,20 @@ fn duration(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("'{s}' is not a duration (try 10, 2.5s or 500ms)"))?;
     Duration::try_from_secs_f64(value * scale)
         .map_err(|_| format!("'{s}' is not a duration (try 10, 2.5s or 500ms)"))
+}
+
+/// Empty, or an absolute path in its decoded, normalised form (as requests are compared to it).
+fn metrics_path(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Ok(String::new());
+    }
+    match http_core::target::decode(s.as_bytes()) {
+        Ok(t) if t.path == s && t.query.is_none() => Ok(t.path),
+        _ => Err(
+            "must be empty or a path such as /-/metrics (no query, no '..', no trailing '/')"
+                .into(),
+        ),
+    }
 }
 
 /// A value that can be sent in a header field: visible ASCII and spaces only.
@@ -207,6 +226,24 @@ mod tests {
         assert!(!on(&["--no-precompressed"]));
         assert!(on(&["--no-precompressed", "--precompressed"]));
         assert!(!on(&["--precompressed", "--no-precompressed"]));
+    }
+
+    #[test]
+    fn the_metrics_path_is_a_normal_path_or_empty() {
+        assert_eq!(parse_args(&[]).unwrap().metrics_path, "/-/metrics");
+        assert_eq!(
+            parse_args(&["--metrics-path", ""]).unwrap().metrics_path,
+            ""
+        );
+        assert_eq!(
+            parse_args(&["--metrics-path", "/stats"])
+                .unwrap()
+                .metrics_path,
+            "/stats"
+        );
+        for bad in ["metrics", "/a/../b", "/m?x", "/m/", "//m"] {
+            assert!(parse_args(&["--metrics-path", bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

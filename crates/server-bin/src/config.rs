@@ -33,6 +33,8 @@ pub struct Config {
     pub listing: bool,
     /// Serve `file.br`/`file.gz` to clients that accept them.
     pub precompressed: bool,
+    /// Path of the Prometheus metrics endpoint; `None` disables it.
+    pub metrics_path: Option<String>,
     /// Access log format.
     pub access_log: LogFormat,
     /// `Cache-Control` value on file responses.

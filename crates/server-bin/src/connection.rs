@@ -19,9 +19,9 @@ use pool::{CloseReason, Handler, Next, would_block};
 
 use crate::access_log::{AccessLog, Entry};
 use crate::config::Config;
+use crate::context::Context;
 use crate::error::ServeError;
 use crate::files::body::{FileBody, Sent};
-use crate::metrics::Metrics;
 use crate::respond::{Reply, Response, respond};
 
 /// Bytes asked of the socket per read.
@@ -37,15 +37,6 @@ const DRAIN_GRACE: Duration = Duration::from_secs(1);
 /// Spare buffers a worker keeps for reuse, and the largest capacity worth keeping.
 const SPARE_BUFFERS: usize = 256;
 const SPARE_CAPACITY_MAX: usize = 64 * 1024;
-
-/// What every worker shares: the configuration and the counters.
-#[derive(Debug)]
-pub struct Context {
-    /// The validated configuration.
-    pub config: Config,
-    /// Counters, one shard per worker.
-    pub metrics: Metrics,
-}
 
 /// One worker's HTTP handler.
 #[derive(Debug)]
@@ -113,6 +104,8 @@ struct Outgoing {
     in_flight: bool,
     close_after: bool,
     status: u16,
+    /// The request path of the file or listing answered, for the per-resource counters.
+    resource: Option<String>,
     started: Instant,
     time: u64,
     line: Vec<u8>,
@@ -216,7 +209,7 @@ impl HttpHandler {
             Ok(Status::Complete((req, len))) => {
                 c.out
                     .set_request(req.line, req.header("referer"), req.header("user-agent"));
-                let response = respond(self.config(), &req, date.as_str(), keep_alive, &mut buf);
+                let response = respond(&self.ctx, &req, date.as_str(), keep_alive, &mut buf);
                 (response, len)
             }
             Err(e) => {
@@ -249,15 +242,7 @@ impl HttpHandler {
         c.out.started = c.head_started.unwrap_or(now);
         c.out.time = time;
         c.head_started = if c.input.is_empty() { None } else { Some(now) };
-        let metrics = &self.ctx.metrics;
-        if let Some(path) = &response.resource {
-            metrics.count_resource(self.worker, path);
-        }
-        *metrics
-            .shard(self.worker)
-            .statuses
-            .entry(response.status.as_u16())
-            .or_default() += 1;
+        c.out.resource = response.resource;
     }
 
     /// Queues an error response after which the connection closes, because the input can no
@@ -327,7 +312,14 @@ impl HttpHandler {
     /// written.
     fn record(&mut self, c: &Conn, now: Instant) {
         let now = now.max(Instant::now());
-        self.ctx.metrics.shard(self.worker).bytes_sent += c.out.body_sent;
+        let took = now.saturating_duration_since(c.out.started);
+        self.ctx.metrics.response(
+            self.worker,
+            c.out.status,
+            c.out.resource.as_deref(),
+            c.out.body_sent,
+            took,
+        );
         self.log.record(
             &Entry {
                 remote: c.peer,
@@ -337,7 +329,7 @@ impl HttpHandler {
                 bytes: c.out.body_sent,
                 referer: &c.out.referer,
                 user_agent: &c.out.user_agent,
-                duration: now.saturating_duration_since(c.out.started),
+                duration: took,
             },
             now,
         );
@@ -412,6 +404,7 @@ impl Outgoing {
             in_flight: false,
             close_after: false,
             status: 0,
+            resource: None,
             started: now,
             time: 0,
             line: Vec::new(),
@@ -435,7 +428,7 @@ impl Handler for HttpHandler {
     type Conn = Conn;
 
     fn open(&mut self, stream: &TcpStream, now: Instant) -> Conn {
-        self.ctx.metrics.shard(self.worker).connections += 1;
+        self.ctx.metrics.connection_opened(self.worker);
         Conn {
             peer: stream.peer_addr().ok().map(|a| a.ip()),
             input: Vec::new(),
@@ -473,7 +466,10 @@ impl Handler for HttpHandler {
         self.drive(c, s, now)
     }
 
-    fn close(&mut self, mut c: Conn, _reason: CloseReason) {
+    fn close(&mut self, mut c: Conn, reason: CloseReason) {
+        self.ctx
+            .metrics
+            .connection_closed(self.worker, reason == CloseReason::Panicked);
         if c.out.in_flight {
             // Cut short (client gone, stalled, drain deadline or panic): log what was sent.
             self.record(&c, Instant::now());

@@ -10,8 +10,9 @@ use http_core::date::HttpDate;
 use http_core::{StatusCode, Version};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use pool::Pool;
+use pool::{DispatchError, Pool};
 
+use crate::metrics::{Metrics, Refusal};
 use crate::respond::Reply;
 
 /// The listener's token in the acceptor's poll.
@@ -38,6 +39,7 @@ pub fn accept_loop(
     poll: &mut Poll,
     listener: &mut TcpListener,
     pool: &mut Pool,
+    metrics: &Metrics,
     stop: &AtomicBool,
 ) -> io::Result<()> {
     poll.registry()
@@ -75,6 +77,10 @@ pub fn accept_loop(
             match listener.accept() {
                 Ok((stream, _)) => {
                     if let Err(refused) = pool.try_dispatch(stream) {
+                        metrics.refused(match refused {
+                            DispatchError::Full(_) => Refusal::Overload,
+                            DispatchError::AtLimit(_) => Refusal::Limit,
+                        });
                         rejected.add(poll, refused.into_stream());
                     }
                 }

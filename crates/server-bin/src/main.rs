@@ -10,6 +10,7 @@ mod access_log;
 mod cli;
 mod config;
 mod connection;
+mod context;
 mod error;
 mod files;
 mod listener;

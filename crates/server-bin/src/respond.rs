@@ -18,10 +18,12 @@ use http_core::target::{self, Target};
 use http_core::{Body, Method, Request, ResponseHead, StatusCode, Version, mime};
 
 use crate::config::Config;
+use crate::context::Context;
 use crate::error::ServeError;
 use crate::files::body::{FileBody, INLINE_BODY_MAX};
 use crate::files::listing;
 use crate::files::resolve::{Resolved, open_sidecar, resolve, sidecar};
+use crate::metrics::prometheus;
 
 /// The methods a static file accepts, for `Allow` (RFC 9110 §10.2.1).
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
@@ -48,7 +50,7 @@ pub struct Response {
 /// Prepares the response to `req`. `keep_alive` is false when the server wants the connection
 /// closed whatever the client asked (draining).
 pub fn respond(
-    config: &Config,
+    ctx: &Context,
     req: &Request<'_, '_>,
     date: &str,
     keep_alive: bool,
@@ -72,6 +74,10 @@ pub fn respond(
         Ok(target) => target,
         Err(e) => return reply.error(buf, e.into()),
     };
+    let config = &ctx.config;
+    if config.metrics_path.as_deref() == Some(target.path.as_str()) {
+        return serve_metrics(ctx, reply, buf);
+    }
     match resolve(&config.root, &target, config.dotfiles) {
         Ok(Resolved::File { file, meta, path }) => {
             let found = Found { file, meta, path };
@@ -297,26 +303,15 @@ fn serve_listing(
     let Ok(html) = listing::render(&config.root, dir, &target.path) else {
         return reply.error(buf, ServeError::Forbidden);
     };
-    ResponseHead::new(buf, StatusCode::OK, reply.date)
-        .header("Content-Type", "text/html; charset=utf-8")
-        .content_length(html.len() as u64)
-        // A listing changes whenever the directory does; caches must always ask.
-        .header("Cache-Control", "no-cache")
-        .finish(reply.version, reply.keep_alive);
-    if !reply.head_only {
-        buf.extend_from_slice(html.as_bytes());
-    }
-    Response {
-        status: StatusCode::OK,
-        keep_alive: reply.keep_alive,
-        file: None,
-        body_len: if reply.head_only {
-            0
-        } else {
-            html.len() as u64
-        },
-        resource: Some(resource_name(target)),
-    }
+    // A listing changes whenever the directory does; caches must always ask.
+    let resource = Some(resource_name(target));
+    reply.generated(buf, "text/html; charset=utf-8", "no-cache", &html, resource)
+}
+
+/// The Prometheus exposition of every counter, fresh on each request.
+fn serve_metrics(ctx: &Context, reply: Reply<'_>, buf: &mut Vec<u8>) -> Response {
+    let text = prometheus::render(&ctx.metrics.snapshot());
+    reply.generated(buf, prometheus::CONTENT_TYPE, "no-store", &text, None)
 }
 
 /// A multipart boundary: 32 hex digits from the standard library's randomly keyed hasher, so a
@@ -341,6 +336,32 @@ pub struct Reply<'a> {
 }
 
 impl Reply<'_> {
+    /// A `200` whose body the server made (a listing, the metrics), sent inline.
+    fn generated(
+        self,
+        buf: &mut Vec<u8>,
+        content_type: &str,
+        cache_control: &str,
+        body: &str,
+        resource: Option<String>,
+    ) -> Response {
+        ResponseHead::new(buf, StatusCode::OK, self.date)
+            .header("Content-Type", content_type)
+            .content_length(body.len() as u64)
+            .header("Cache-Control", cache_control)
+            .finish(self.version, self.keep_alive);
+        if !self.head_only {
+            buf.extend_from_slice(body.as_bytes());
+        }
+        Response {
+            status: StatusCode::OK,
+            keep_alive: self.keep_alive,
+            file: None,
+            body_len: if self.head_only { 0 } else { body.len() as u64 },
+            resource,
+        }
+    }
+
     /// An error response: a short plain-text body naming the status, never stored by caches,
     /// with the fields its status needs (`Allow` on 405, `Content-Range` on 416, `Retry-After`
     /// on 503).

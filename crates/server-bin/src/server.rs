@@ -7,21 +7,18 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 use mio::net::TcpListener;
 use mio::{Poll, Waker};
 use pool::Builder;
 
 use crate::config::Config;
-use crate::connection::{Context, HttpHandler};
+use crate::connection::HttpHandler;
+use crate::context::Context;
 use crate::error::StartupError;
 use crate::listener::{STOP, accept_loop};
 use crate::metrics::{Metrics, summary};
 use crate::signals;
-
-/// Resources in the shutdown summary's table.
-const SUMMARY_TOP: usize = 20;
 
 /// File descriptors kept for everything but client connections: stdio, the listener, poll
 /// instances and wakers, the signal pipe, and the refused connections the acceptor lingers on.
@@ -35,7 +32,6 @@ const RESERVED_FDS: u64 = 64 + crate::listener::MAX_LINGERING as u64;
 ///
 /// A [`StartupError`] when anything fails before the server listens.
 pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
-    let started = Instant::now();
     let signals = signals::register().map_err(|e| setup("signal handlers", e))?;
     config.max_connections = raise_fd_limit(config.max_connections);
 
@@ -82,18 +78,13 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         config.shutdown_timeout,
     );
 
-    if let Err(e) = accept_loop(&mut poll, &mut listener, &mut pool, &stop) {
+    if let Err(e) = accept_loop(&mut poll, &mut listener, &mut pool, &ctx.metrics, &stop) {
         eprintln!("http-server: the accept loop failed: {e}; shutting down");
     }
     // Closing the listener first makes the kernel refuse new connections during the drain.
     drop(listener);
     let report = pool.shutdown();
-    let mut text = summary(
-        &ctx.metrics.merged(),
-        started.elapsed(),
-        report.forced_closed,
-        SUMMARY_TOP,
-    );
+    let mut text = summary::render(&ctx.metrics.snapshot(), report.forced_closed);
     if report.unjoined > 0 || report.crashed > 0 {
         text.push_str(&format!(
             "workers not joined: {}, crashed: {}\n",

@@ -88,9 +88,9 @@ fn page(url_path: &str, entries: &[Entry], skipped: usize) -> String {
          body{{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem}}\n\
          table{{border-collapse:collapse;width:100%}}\n\
          th,td{{text-align:left;padding:.25rem .75rem;border-bottom:1px solid #ddd}}\n\
-         td.size{{text-align:right;font-variant-numeric:tabular-nums}}\n\
+         .size{{text-align:right;font-variant-numeric:tabular-nums}}\n\
          </style>\n</head>\n<body>\n<h1>Index of {title}</h1>\n<table>\n\
-         <thead><tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr></thead>\n<tbody>\n"
+         <thead><tr><th>Name</th><th class=\"size\">Size</th><th>Modified (UTC)</th></tr></thead>\n<tbody>\n"
     );
     if url_path != "/" {
         html.push_str(

@@ -1,0 +1,269 @@
+//! Counters: per served resource, per status, bytes, connections, panics, refusals and request
+//! durations. Each worker counts into its own shard, so the request path takes only its own,
+//! uncontended lock; shards are merged when read (the metrics endpoint, the shutdown summary).
+//!
+//! This module counts; it must not decide what counts as a served resource (the connection and
+//! `respond` do). Rendering lives in [`prometheus`] and [`summary`].
+
+pub mod prometheus;
+pub mod summary;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Distinct resource paths tracked at most; more are counted under [`OTHER`], so random URLs
+/// cannot grow memory without bound.
+pub const MAX_RESOURCES: usize = 10_000;
+
+/// The resource name that collects paths beyond [`MAX_RESOURCES`].
+pub const OTHER: &str = "other";
+
+/// Upper bounds of the request-duration histogram, in seconds (100 µs to 10 s).
+pub const DURATION_BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// Why the acceptor refused a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Every worker's inbox was full.
+    Overload,
+    /// `--max-connections` was reached.
+    Limit,
+}
+
+/// Counters of one worker (or, merged, of all).
+#[derive(Debug, Default, Clone)]
+pub struct Shard {
+    /// Responses answered from each file (200, 206, 304), by request path.
+    pub resources: HashMap<String, u64>,
+    /// Responses by status code.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Body bytes written to sockets.
+    pub bytes_sent: u64,
+    /// Connections handed to this worker.
+    pub connections_opened: u64,
+    /// Connections this worker has closed.
+    pub connections_closed: u64,
+    /// Handler calls that panicked (each closed its connection).
+    pub panics: u64,
+    /// Request durations: counts per bucket of [`DURATION_BUCKETS`], then one for `+Inf`
+    /// (not cumulative; the exposition adds them up).
+    pub duration_counts: [u64; DURATION_BUCKETS.len() + 1],
+    /// Sum of request durations in microseconds.
+    pub duration_sum_micros: u64,
+}
+
+impl Shard {
+    /// All responses counted.
+    pub fn requests(&self) -> u64 {
+        self.statuses.values().sum()
+    }
+
+    /// Connections open now.
+    pub fn connections_active(&self) -> u64 {
+        self.connections_opened
+            .saturating_sub(self.connections_closed)
+    }
+
+    fn add(&mut self, other: &Shard) {
+        for (path, n) in &other.resources {
+            *self.resources.entry(path.clone()).or_default() += n;
+        }
+        for (status, n) in &other.statuses {
+            *self.statuses.entry(*status).or_default() += n;
+        }
+        self.bytes_sent += other.bytes_sent;
+        self.connections_opened += other.connections_opened;
+        self.connections_closed += other.connections_closed;
+        self.panics += other.panics;
+        for (mine, theirs) in self.duration_counts.iter_mut().zip(other.duration_counts) {
+            *mine += theirs;
+        }
+        self.duration_sum_micros += other.duration_sum_micros;
+    }
+}
+
+/// Everything merged, as read at one moment.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The workers' counters added together.
+    pub total: Shard,
+    /// Connections refused because every inbox was full.
+    pub refused_overload: u64,
+    /// Connections refused at the connection limit.
+    pub refused_limit: u64,
+    /// Time since start.
+    pub uptime: Duration,
+}
+
+/// All workers' counters, and the acceptor's.
+#[derive(Debug)]
+pub struct Metrics {
+    shards: Vec<Mutex<Shard>>,
+    distinct_resources: AtomicUsize,
+    refused_overload: AtomicU64,
+    refused_limit: AtomicU64,
+    started: Instant,
+}
+
+impl Metrics {
+    /// Counters for `workers` workers, starting the uptime clock.
+    pub fn new(workers: usize) -> Self {
+        Self {
+            shards: (0..workers).map(|_| Mutex::default()).collect(),
+            distinct_resources: AtomicUsize::new(0),
+            refused_overload: AtomicU64::new(0),
+            refused_limit: AtomicU64::new(0),
+            started: Instant::now(),
+        }
+    }
+
+    fn shard(&self, worker: usize) -> MutexGuard<'_, Shard> {
+        // Counters stay meaningful after a panic elsewhere; a poisoned lock is still usable.
+        self.shards[worker]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts one finished (or cut) response in worker `worker`: its status, the resource it
+    /// answered from (if any), the body bytes sent and its duration. One lock per response.
+    pub fn response(
+        &self,
+        worker: usize,
+        status: u16,
+        resource: Option<&str>,
+        bytes: u64,
+        took: Duration,
+    ) {
+        let mut shard = self.shard(worker);
+        if let Some(path) = resource {
+            if let Some(n) = shard.resources.get_mut(path) {
+                *n += 1;
+            } else {
+                let under_cap =
+                    self.distinct_resources.fetch_add(1, Ordering::Relaxed) < MAX_RESOURCES;
+                let key = if under_cap { path } else { OTHER };
+                *shard.resources.entry(key.to_owned()).or_default() += 1;
+            }
+        }
+        *shard.statuses.entry(status).or_default() += 1;
+        shard.bytes_sent += bytes;
+        let secs = took.as_secs_f64();
+        let bucket = DURATION_BUCKETS
+            .iter()
+            .position(|&upper| secs <= upper)
+            .unwrap_or(DURATION_BUCKETS.len());
+        shard.duration_counts[bucket] += 1;
+        shard.duration_sum_micros += u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+    }
+
+    /// A connection was handed to worker `worker`.
+    pub fn connection_opened(&self, worker: usize) {
+        self.shard(worker).connections_opened += 1;
+    }
+
+    /// Worker `worker` closed a connection; `panicked` if a handler panic closed it.
+    pub fn connection_closed(&self, worker: usize, panicked: bool) {
+        let mut shard = self.shard(worker);
+        shard.connections_closed += 1;
+        shard.panics += u64::from(panicked);
+    }
+
+    /// The acceptor refused a connection.
+    pub fn refused(&self, why: Refusal) {
+        let counter = match why {
+            Refusal::Overload => &self.refused_overload,
+            Refusal::Limit => &self.refused_limit,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Everything added together now.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut total = Shard::default();
+        for worker in 0..self.shards.len() {
+            let shard = self.shard(worker).clone();
+            total.add(&shard);
+        }
+        Snapshot {
+            total,
+            refused_overload: self.refused_overload.load(Ordering::Relaxed),
+            refused_limit: self.refused_limit.load(Ordering::Relaxed),
+            uptime: self.started.elapsed(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn shards_merge_by_path_and_status() {
+        let m = Metrics::new(2);
+        m.response(0, 200, Some("/a"), 5, MS);
+        m.response(1, 200, Some("/a"), 5, MS);
+        m.response(1, 206, Some("/b"), 3, MS);
+        m.response(1, 404, None, 14, MS);
+        let total = m.snapshot().total;
+        assert_eq!(total.resources["/a"], 2);
+        assert_eq!(total.resources["/b"], 1);
+        assert_eq!(total.resources.len(), 2, "a 404 is no resource");
+        assert_eq!(total.statuses[&200], 2);
+        assert_eq!(total.statuses[&404], 1);
+        assert_eq!(total.requests(), 4);
+        assert_eq!(total.bytes_sent, 27);
+    }
+
+    #[test]
+    fn distinct_paths_beyond_the_cap_count_as_other() {
+        let m = Metrics::new(1);
+        for i in 0..MAX_RESOURCES + 5 {
+            m.response(0, 200, Some(&format!("/{i}")), 0, MS);
+        }
+        m.response(0, 200, Some("/0"), 0, MS);
+        let total = m.snapshot().total;
+        assert_eq!(total.resources.len(), MAX_RESOURCES + 1);
+        assert_eq!(total.resources[OTHER], 5);
+        assert_eq!(total.resources["/0"], 2);
+    }
+
+    #[test]
+    fn durations_fall_in_the_first_bucket_that_holds_them() {
+        let m = Metrics::new(1);
+        m.response(0, 200, None, 0, Duration::from_micros(50)); // <= 100 µs
+        m.response(0, 200, None, 0, Duration::from_micros(100)); // <= 100 µs (inclusive)
+        m.response(0, 200, None, 0, Duration::from_millis(3)); // <= 5 ms
+        m.response(0, 200, None, 0, Duration::from_secs(60)); // +Inf
+        let total = m.snapshot().total;
+        assert_eq!(total.duration_counts[0], 2);
+        assert_eq!(total.duration_counts[5], 1);
+        assert_eq!(total.duration_counts[DURATION_BUCKETS.len()], 1);
+        assert_eq!(total.duration_sum_micros, 50 + 100 + 3000 + 60_000_000);
+    }
+
+    #[test]
+    fn connections_and_refusals_are_counted() {
+        let m = Metrics::new(2);
+        m.connection_opened(0);
+        m.connection_opened(1);
+        m.connection_opened(1);
+        m.connection_closed(1, true);
+        m.refused(Refusal::Limit);
+        m.refused(Refusal::Overload);
+        m.refused(Refusal::Overload);
+        let s = m.snapshot();
+        assert_eq!(
+            (s.total.connections_opened, s.total.connections_active()),
+            (3, 2)
+        );
+        assert_eq!(s.total.panics, 1);
+        assert_eq!((s.refused_overload, s.refused_limit), (2, 1));
+    }
+}

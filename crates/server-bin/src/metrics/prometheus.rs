@@ -1,0 +1,223 @@
+//! The Prometheus text exposition format, version 0.0.4, of a [`Snapshot`]: `# HELP` and
+//! `# TYPE` for every family, label values escaped as the format requires.
+
+use std::fmt::Write as _;
+
+use super::{DURATION_BUCKETS, Snapshot};
+
+/// The `Content-Type` of the exposition.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Renders every metric family.
+pub fn render(s: &Snapshot) -> String {
+    let t = &s.total;
+    let mut out = String::with_capacity(2048 + t.resources.len() * 64);
+
+    family(
+        &mut out,
+        "http_server_resource_requests_total",
+        "counter",
+        "Responses answered from each file or listing (status 200, 206 or 304), by request path.",
+    );
+    let mut resources: Vec<_> = t.resources.iter().collect();
+    resources.sort();
+    for (path, n) in resources {
+        let _ = writeln!(
+            out,
+            "http_server_resource_requests_total{{path=\"{}\"}} {n}",
+            escape(path)
+        );
+    }
+
+    family(
+        &mut out,
+        "http_server_responses_total",
+        "counter",
+        "Responses sent, by status code.",
+    );
+    for (code, n) in &t.statuses {
+        let _ = writeln!(out, "http_server_responses_total{{code=\"{code}\"}} {n}");
+    }
+
+    family(
+        &mut out,
+        "http_server_response_bytes_total",
+        "counter",
+        "Response body bytes written to clients.",
+    );
+    let _ = writeln!(out, "http_server_response_bytes_total {}", t.bytes_sent);
+
+    family(
+        &mut out,
+        "http_server_connections_active",
+        "gauge",
+        "Client connections open now.",
+    );
+    let _ = writeln!(
+        out,
+        "http_server_connections_active {}",
+        t.connections_active()
+    );
+
+    family(
+        &mut out,
+        "http_server_connections_total",
+        "counter",
+        "Client connections accepted and served.",
+    );
+    let _ = writeln!(
+        out,
+        "http_server_connections_total {}",
+        t.connections_opened
+    );
+
+    family(
+        &mut out,
+        "http_server_rejected_total",
+        "counter",
+        "Connections answered 503 by the acceptor: every worker inbox full (overload) or the connection limit reached (limit).",
+    );
+    let _ = writeln!(
+        out,
+        "http_server_rejected_total{{reason=\"overload\"}} {}",
+        s.refused_overload
+    );
+    let _ = writeln!(
+        out,
+        "http_server_rejected_total{{reason=\"limit\"}} {}",
+        s.refused_limit
+    );
+
+    family(
+        &mut out,
+        "http_server_handler_panics_total",
+        "counter",
+        "Panics inside request handling; each closed one connection.",
+    );
+    let _ = writeln!(out, "http_server_handler_panics_total {}", t.panics);
+
+    family(
+        &mut out,
+        "http_server_request_duration_seconds",
+        "histogram",
+        "Time from the first byte of a request to the last byte of its response.",
+    );
+    let mut cumulative = 0;
+    for (upper, n) in DURATION_BUCKETS.iter().zip(t.duration_counts) {
+        cumulative += n;
+        let _ = writeln!(
+            out,
+            "http_server_request_duration_seconds_bucket{{le=\"{upper}\"}} {cumulative}"
+        );
+    }
+    cumulative += t.duration_counts[DURATION_BUCKETS.len()];
+    let _ = writeln!(
+        out,
+        "http_server_request_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
+    );
+    let _ = writeln!(
+        out,
+        "http_server_request_duration_seconds_sum {}",
+        t.duration_sum_micros as f64 / 1e6
+    );
+    let _ = writeln!(
+        out,
+        "http_server_request_duration_seconds_count {cumulative}"
+    );
+
+    family(
+        &mut out,
+        "http_server_uptime_seconds",
+        "gauge",
+        "Seconds since the server started.",
+    );
+    let _ = writeln!(
+        out,
+        "http_server_uptime_seconds {:.3}",
+        s.uptime.as_secs_f64()
+    );
+
+    family(
+        &mut out,
+        "http_server_build_info",
+        "gauge",
+        "Always 1; the labels describe the build.",
+    );
+    let _ = writeln!(
+        out,
+        "http_server_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    out
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Label values escape backslash, double quote and line feed (exposition format 0.0.4).
+fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::metrics::Metrics;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape(r#"/a"b\c"#), r#"/a\"b\\c"#);
+        assert_eq!(escape("/a\nb"), "/a\\nb");
+    }
+
+    #[test]
+    fn every_family_has_help_and_type_and_the_histogram_is_cumulative() {
+        let m = Metrics::new(1);
+        m.response(0, 200, Some("/x\"y"), 10, Duration::from_micros(80));
+        m.response(0, 404, None, 14, Duration::from_millis(2));
+        let text = render(&m.snapshot());
+        for name in [
+            "http_server_resource_requests_total",
+            "http_server_responses_total",
+            "http_server_response_bytes_total",
+            "http_server_connections_active",
+            "http_server_connections_total",
+            "http_server_rejected_total",
+            "http_server_handler_panics_total",
+            "http_server_request_duration_seconds",
+            "http_server_uptime_seconds",
+            "http_server_build_info",
+        ] {
+            assert!(text.contains(&format!("# HELP {name} ")), "{name}");
+            assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
+        }
+        assert!(
+            text.contains("http_server_resource_requests_total{path=\"/x\\\"y\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("http_server_responses_total{code=\"404\"} 1\n"));
+        assert!(
+            text.contains("http_server_request_duration_seconds_bucket{le=\"0.0001\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("http_server_request_duration_seconds_bucket{le=\"0.0025\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("http_server_request_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
+        assert!(text.contains("http_server_request_duration_seconds_count 2\n"));
+        assert!(text.contains("http_server_response_bytes_total 24\n"));
+    }
+}

@@ -1,0 +1,134 @@
+//! The shutdown summary printed on stderr: uptime, totals, statuses, what the drain deadline
+//! cut, and the busiest resources in an aligned table.
+
+use std::fmt::Write as _;
+
+use super::Snapshot;
+
+/// Resources in the summary's table; the rest are folded into one line.
+pub const TOP: usize = 20;
+
+/// Renders the summary; `forced_closed` is how many connections the drain deadline closed.
+pub fn render(snapshot: &Snapshot, forced_closed: u64) -> String {
+    let total = &snapshot.total;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "summary: uptime {:.1}s, {} requests, {} connections, {} bytes sent",
+        snapshot.uptime.as_secs_f64(),
+        total.requests(),
+        total.connections_opened,
+        total.bytes_sent
+    );
+    if !total.statuses.is_empty() {
+        let statuses: Vec<String> = total
+            .statuses
+            .iter()
+            .map(|(s, n)| format!("{s}: {n}"))
+            .collect();
+        let _ = writeln!(out, "responses by status: {}", statuses.join(", "));
+    }
+    let refused = snapshot.refused_overload + snapshot.refused_limit;
+    if refused > 0 {
+        let _ = writeln!(
+            out,
+            "connections refused with 503: {refused} ({} at the connection limit, {} overload)",
+            snapshot.refused_limit, snapshot.refused_overload
+        );
+    }
+    if forced_closed > 0 {
+        let _ = writeln!(
+            out,
+            "connections closed by the shutdown deadline: {forced_closed}"
+        );
+    }
+    if total.panics > 0 {
+        let _ = writeln!(
+            out,
+            "handler panics (each closed one connection): {}",
+            total.panics
+        );
+    }
+    let mut resources: Vec<(&String, &u64)> = total.resources.iter().collect();
+    resources.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    if resources.is_empty() {
+        let _ = writeln!(out, "no files served");
+        return out;
+    }
+    let width = resources
+        .iter()
+        .take(TOP)
+        .map(|(_, n)| n.to_string().len())
+        .max()
+        .unwrap_or(1);
+    let _ = writeln!(out, "requests per resource:");
+    for (path, n) in resources.iter().take(TOP) {
+        let _ = writeln!(out, "  {n:>width$}  {path}");
+    }
+    if resources.len() > TOP {
+        let rest: u64 = resources[TOP..].iter().map(|(_, n)| **n).sum();
+        let _ = writeln!(
+            out,
+            "  {rest:>width$}  ({} more resources)",
+            resources.len() - TOP
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::metrics::Shard;
+
+    fn snapshot(resources: &[(&str, u64)]) -> Snapshot {
+        let mut total = Shard::default();
+        for (path, n) in resources {
+            total.resources.insert((*path).to_owned(), *n);
+            *total.statuses.entry(200).or_default() += n;
+        }
+        Snapshot {
+            total,
+            refused_overload: 0,
+            refused_limit: 0,
+            uptime: Duration::from_secs(3),
+        }
+    }
+
+    #[test]
+    fn lists_top_resources_aligned_with_the_rest_folded() {
+        let many: Vec<(String, u64)> = (0..TOP + 2).map(|i| (format!("/f{i:02}"), 1)).collect();
+        let mut all: Vec<(&str, u64)> = vec![("/a", 120), ("/b", 7)];
+        all.extend(many.iter().map(|(p, n)| (p.as_str(), *n)));
+        let text = render(&snapshot(&all), 0);
+        assert!(
+            text.contains(&format!("{} requests", 127 + TOP as u64 + 2)),
+            "{text}"
+        );
+        assert!(
+            text.contains("  120  /a\n    7  /b\n    1  /f00\n"),
+            "{text}"
+        );
+        assert!(text.contains("    4  (4 more resources)"), "{text}");
+        assert!(!text.contains("shutdown deadline"), "{text}");
+    }
+
+    #[test]
+    fn mentions_refusals_forced_closes_and_an_empty_table() {
+        let mut s = snapshot(&[]);
+        s.refused_limit = 2;
+        s.refused_overload = 1;
+        let text = render(&s, 4);
+        assert!(
+            text.contains("refused with 503: 3 (2 at the connection limit, 1 overload)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("closed by the shutdown deadline: 4"),
+            "{text}"
+        );
+        assert!(text.contains("no files served"), "{text}");
+    }
+}

@@ -1,0 +1,267 @@
+//! What the server tells about itself: the Prometheus endpoint, the access log, the summary.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use regex::Regex;
+
+use crate::support::{Site, TestServer};
+
+/// The value of the sample `name` (with its labels, exactly as exposed), if present.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .map(|v| v.parse().unwrap())
+}
+
+#[test]
+fn metrics_count_known_traffic_exactly() {
+    let site = Site::new();
+    site.write_big("data.bin", 50_000);
+    // One worker: each response is counted before the next request is read.
+    let server = TestServer::start(&site.root(), &["--threads", "1"]);
+    for _ in 0..3 {
+        assert_eq!(server.get("/test.html", "").status, 200);
+    }
+    assert_eq!(server.get("/", "").status, 200);
+    assert_eq!(server.get("/data.bin", "Range: bytes=0-99\r\n").status, 206);
+    let etag = server
+        .get("/style.css", "")
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        server
+            .get("/style.css", &format!("If-None-Match: {etag}\r\n"))
+            .status,
+        304
+    );
+    assert_eq!(server.get("/missing-1", "").status, 404);
+    assert_eq!(server.get("/missing-2", "").status, 404);
+    assert_eq!(server.head("/test.html", "").status, 200);
+
+    let r = server.get("/-/metrics", "");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = String::from_utf8(r.body).unwrap();
+    let resource = |path: &str| {
+        sample(
+            &text,
+            &format!("http_server_resource_requests_total{{path=\"{path}\"}}"),
+        )
+    };
+    assert_eq!(resource("/test.html"), Some(4.0), "{text}");
+    assert_eq!(resource("/"), Some(1.0));
+    assert_eq!(resource("/data.bin"), Some(1.0));
+    assert_eq!(resource("/style.css"), Some(2.0));
+    assert_eq!(
+        resource("/missing-1"),
+        None,
+        "missing files are not keyed by path"
+    );
+    let code = |c: u16| {
+        sample(
+            &text,
+            &format!("http_server_responses_total{{code=\"{c}\"}}"),
+        )
+    };
+    assert_eq!(
+        (code(200), code(206), code(304), code(404)),
+        (Some(6.0), Some(1.0), Some(1.0), Some(2.0))
+    );
+    // Bodies: 3 × 14 (test.html) + 14 (/) + 100 (range) + 20 (style.css) + 2 × 14 (404s); HEAD none.
+    assert_eq!(
+        sample(&text, "http_server_response_bytes_total"),
+        Some((3 * 14 + 14 + 100 + 20 + 2 * 14) as f64)
+    );
+    assert_eq!(
+        sample(&text, "http_server_request_duration_seconds_count"),
+        Some(10.0)
+    );
+    assert_eq!(
+        sample(&text, "http_server_connections_total"),
+        Some(11.0),
+        "the scrape's own connection too"
+    );
+    assert_eq!(
+        sample(&text, "http_server_connections_active"),
+        Some(1.0),
+        "only the scrape's"
+    );
+    assert_eq!(sample(&text, "http_server_handler_panics_total"), Some(0.0));
+    assert_eq!(
+        sample(&text, "http_server_rejected_total{reason=\"limit\"}"),
+        Some(0.0)
+    );
+    assert!(sample(&text, "http_server_uptime_seconds").is_some_and(|v| v > 0.0));
+    let version = format!(
+        "http_server_build_info{{version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(sample(&text, &version), Some(1.0));
+}
+
+#[test]
+fn refusals_are_counted_by_reason() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--threads", "1", "--max-connections", "1"]);
+    let held = server.connect();
+    // The held connection takes the only slot, so the scrape itself would be refused: wait for
+    // the refusal to be counted, then free the slot and scrape.
+    assert_eq!(
+        crate::support::read_response(
+            &mut &server.raw(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")[..],
+            false
+        )
+        .unwrap()
+        .status,
+        503
+    );
+    drop(held);
+    // Until the server has seen the held connection close, scrapes are refused (and counted).
+    let mut refused = 1;
+    let text = loop {
+        let r = server.get("/-/metrics", "");
+        if r.status == 200 {
+            break String::from_utf8(r.body).unwrap();
+        }
+        refused += 1;
+    };
+    let counted = sample(&text, "http_server_rejected_total{reason=\"limit\"}");
+    assert_eq!(counted, Some(f64::from(refused)), "{text}");
+    assert_eq!(
+        sample(&text, "http_server_rejected_total{reason=\"overload\"}"),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn promtool_accepts_the_exposition() {
+    let site = Site::new();
+    site.write("we\"ird\\name.txt", b"x");
+    let server = TestServer::start(&site.root(), &[]);
+    assert_eq!(server.get("/we%22ird%5Cname.txt", "").status, 200);
+    assert_eq!(server.get("/nope", "").status, 404);
+    let text = server.get("/-/metrics", "").body;
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs (Debian package prometheus; .ci/run installs it)");
+    promtool.stdin.take().unwrap().write_all(&text).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&text)
+    );
+    assert!(String::from_utf8_lossy(&text).contains("path=\"/we\\\"ird\\\\name.txt\""));
+}
+
+#[test]
+fn the_metrics_path_can_be_moved_or_disabled_and_head_works() {
+    let site = Site::new();
+    let moved = TestServer::start(&site.root(), &["--metrics-path", "/internal/stats"]);
+    assert_eq!(moved.get("/internal/stats", "").status, 200);
+    assert_eq!(moved.get("/-/metrics", "").status, 404);
+    let head = moved.head("/internal/stats", "");
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    drop(moved);
+    let disabled = TestServer::start(&site.root(), &["--metrics-path", ""]);
+    assert_eq!(disabled.get("/-/metrics", "").status, 404);
+}
+
+/// host - - [dd/Mon/yyyy:hh:mm:ss +0000] "request" status bytes "referer" "agent" micros
+fn combined() -> Regex {
+    let field = r#""((?:[^"\\]|\\.)*)""#;
+    Regex::new(&format!(
+        r"^([^ ]+) - - \[[0-9]{{2}}/[A-Z][a-z]{{2}}/[0-9]{{4}}:[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}} \+0000\] {field} ([0-9]{{3}}) ([0-9]+) {field} {field} ([0-9]+)$"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn access_log_lines_follow_the_combined_format() {
+    let site = Site::new();
+    // One worker, so that lines appear in request order.
+    let server = TestServer::start(&site.root(), &["--threads", "1"]);
+    server.get(
+        "/test.html",
+        "Referer: http://example.com/\r\nUser-Agent: tester/1.0\r\n",
+    );
+    server.get("/missing", "");
+    server.raw(b"GARBAGE\r\n\r\n");
+    assert!(server.wait_for_log("\"GARBAGE\""));
+    let re = combined();
+    let lines = server.stdout_lines();
+    let parsed: Vec<_> = lines[1..]
+        .iter()
+        .map(|l| {
+            re.captures(l)
+                .unwrap_or_else(|| panic!("not Combined Log Format: {l}"))
+        })
+        .collect();
+    let fields = |i: usize| -> Vec<String> { (1..=7).map(|g| parsed[i][g].to_owned()).collect() };
+    assert_eq!(
+        fields(0)[..6],
+        [
+            "127.0.0.1",
+            "GET /test.html HTTP/1.1",
+            "200",
+            "14",
+            "http://example.com/",
+            "tester/1.0"
+        ]
+    );
+    assert_eq!(fields(1)[1..4], ["GET /missing HTTP/1.1", "404", "14"]);
+    assert_eq!(fields(2)[1..3], ["GARBAGE", "400"]);
+}
+
+#[test]
+fn injected_quotes_and_line_breaks_stay_in_one_escaped_field() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    // A bare LF ends the field line, so only a quote and an obs-text byte can reach the agent;
+    // the request line carries the rest.
+    server.raw(b"GET /test.html HTTP/1.1\r\nHost: t\r\nUser-Agent: evil\" 200 \"\xff\\\r\nConnection: close\r\n\r\n");
+    assert!(server.wait_for_log("evil"));
+    let lines = server.stdout_lines();
+    let line = lines.iter().find(|l| l.contains("evil")).unwrap();
+    let captures = combined()
+        .captures(line)
+        .unwrap_or_else(|| panic!("{line}"));
+    assert_eq!(&captures[6], r#"evil\" 200 \"\xFF\\"#);
+    assert_eq!(&captures[3], "200");
+    assert_eq!(lines.len(), 2, "exactly one log line: {lines:?}");
+}
+
+#[test]
+fn common_format_and_off() {
+    let site = Site::new();
+    let common = TestServer::start(&site.root(), &["--access-log", "common"]);
+    common.get("/test.html", "User-Agent: tester\r\n");
+    assert!(common.wait_for_log("GET /test.html"));
+    let line = common.stdout_lines()[1].clone();
+    assert!(
+        line.ends_with(&format!(
+            "\"GET /test.html HTTP/1.1\" 200 14 {}",
+            line.rsplit(' ').next().unwrap()
+        )),
+        "{line}"
+    );
+    assert!(!line.contains("tester"));
+    drop(common);
+    let mut off = TestServer::start(&site.root(), &["--access-log", "off"]);
+    off.get("/test.html", "");
+    off.signal(rustix::process::Signal::TERM);
+    off.wait_exit(std::time::Duration::from_secs(10));
+    assert_eq!(off.stdout_lines().len(), 1, "only the listening line");
+}
