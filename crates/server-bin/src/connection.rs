@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::error::ServeError;
 use crate::files::body::{FileBody, Sent};
+use crate::files::cache::FileCache;
 use crate::respond::{Reply, Response, respond};
 
 /// Bytes asked of the socket per read.
@@ -45,6 +46,7 @@ pub struct HttpHandler {
     worker: usize,
     log: AccessLog,
     clock: Clock,
+    cache: FileCache,
     spare: Vec<Vec<u8>>,
 }
 
@@ -125,6 +127,7 @@ impl HttpHandler {
                 secs: u64::MAX,
                 date: HttpDate::from_unix(0),
             },
+            cache: FileCache::default(),
             spare: Vec::new(),
         }
     }
@@ -209,7 +212,15 @@ impl HttpHandler {
             Ok(Status::Complete((req, len))) => {
                 c.out
                     .set_request(req.line, req.header("referer"), req.header("user-agent"));
-                let response = respond(&self.ctx, &req, date.as_str(), keep_alive, &mut buf);
+                let response = respond(
+                    &self.ctx,
+                    &mut self.cache,
+                    &req,
+                    date.as_str(),
+                    keep_alive,
+                    now,
+                    &mut buf,
+                );
                 (response, len)
             }
             Err(e) => {

@@ -1,7 +1,8 @@
-//! What the acceptor and every worker share: the configuration (read-only after start-up) and
-//! the counters (sharded per worker).
+//! What the acceptor and every worker share: the configuration (read-only after start-up), the
+//! counters (sharded per worker) and the open document root.
 
 use crate::config::Config;
+use crate::files::resolve::Root;
 use crate::metrics::Metrics;
 
 /// Shared by all threads behind an `Arc`.
@@ -11,4 +12,6 @@ pub struct Context {
     pub config: Config,
     /// Counters, one shard per worker.
     pub metrics: Metrics,
+    /// The document root, opened once.
+    pub root: Root,
 }

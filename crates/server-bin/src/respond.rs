@@ -6,8 +6,10 @@
 
 use std::fs::{File, Metadata};
 use std::hash::{BuildHasher, RandomState};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
 
 use http_core::conditional::{self, Precondition, Validators};
 use http_core::date::HttpDate;
@@ -17,12 +19,12 @@ use http_core::range::{self, Multipart, Ranges};
 use http_core::target::{self, Target};
 use http_core::{Body, Method, Request, ResponseHead, StatusCode, Version, mime};
 
-use crate::config::Config;
 use crate::context::Context;
 use crate::error::ServeError;
-use crate::files::body::{FileBody, INLINE_BODY_MAX};
+use crate::files::body::{FileBody, INLINE_BODY_MAX, Source};
+use crate::files::cache::{self, FileCache};
 use crate::files::listing;
-use crate::files::resolve::{Resolved, open_sidecar, resolve, sidecar};
+use crate::files::resolve::{Resolved, resolve, sidecar};
 use crate::metrics::prometheus;
 
 /// The methods a static file accepts, for `Allow` (RFC 9110 §10.2.1).
@@ -51,9 +53,11 @@ pub struct Response {
 /// closed whatever the client asked (draining).
 pub fn respond(
     ctx: &Context,
+    cache: &mut FileCache,
     req: &Request<'_, '_>,
     date: &str,
     keep_alive: bool,
+    now: Instant,
     buf: &mut Vec<u8>,
 ) -> Response {
     // A request body is never read, so the bytes that follow cannot be trusted to start the next
@@ -78,13 +82,24 @@ pub fn respond(
     if config.metrics_path.as_deref() == Some(target.path.as_str()) {
         return serve_metrics(ctx, reply, buf);
     }
-    match resolve(&config.root, &target, config.dotfiles) {
-        Ok(Resolved::File { file, meta, path }) => {
-            let found = Found { file, meta, path };
-            serve_file(config, req, reply, resource_name(&target), found, buf)
+    let key = resource_name(&target);
+    if let Some(hit) = cache.get(&ctx.root, &key, now) {
+        let rep = Representation {
+            source: Source::Memory(hit.contents),
+            meta: hit.meta,
+            coding: None,
+            varies: false,
+        };
+        return serve_file(ctx, req, reply, key, mime::for_path(&hit.rel), rep, buf);
+    }
+    match resolve(&ctx.root, &target, config.dotfiles) {
+        Ok(Resolved::File { file, meta, rel }) => {
+            let rep = choose_representation(ctx, req, file, meta, &rel);
+            let rep = cache_if_plain(cache, &key, &rel, rep, now);
+            serve_file(ctx, req, reply, key, mime::for_path(&rel), rep, buf)
         }
         Ok(Resolved::Directory(dir)) if config.listing => {
-            serve_listing(config, reply, &dir, &target, buf)
+            serve_listing(ctx, reply, &dir, &target, buf)
         }
         Ok(Resolved::Directory(_)) => reply.error(buf, ServeError::Forbidden),
         Ok(Resolved::Redirect(location)) => reply.simple(
@@ -96,7 +111,8 @@ pub fn respond(
     }
 }
 
-/// The counters' name for what a target served: its path, with the slash kept for directories.
+/// The counters' (and the cache's) name for what a target served: its path, with the slash
+/// kept for directories.
 fn resource_name(target: &Target<'_>) -> String {
     if target.trailing_slash && target.path != "/" {
         format!("{}/", target.path)
@@ -105,52 +121,78 @@ fn resource_name(target: &Target<'_>) -> String {
     }
 }
 
-/// A resolved, open file.
-struct Found {
-    file: File,
-    meta: Metadata,
-    path: PathBuf,
-}
-
 /// The representation chosen for a file: itself or a precompressed sidecar.
 struct Representation {
-    file: File,
+    source: Source,
     meta: Metadata,
     coding: Option<Coding>,
     /// Sidecars exist, so responses vary with `Accept-Encoding`.
     varies: bool,
 }
 
-fn choose_representation(config: &Config, req: &Request<'_, '_>, found: Found) -> Representation {
-    let Found { file, meta, path } = found;
+fn choose_representation(
+    ctx: &Context,
+    req: &Request<'_, '_>,
+    file: File,
+    meta: Metadata,
+    rel: &str,
+) -> Representation {
     let plain = |file, meta, varies| Representation {
-        file,
+        source: Source::File(file),
         meta,
         coding: None,
         varies,
     };
-    if !config.precompressed {
+    if !ctx.config.precompressed {
         return plain(file, meta, false);
     }
-    let sidecars: Vec<(Coding, PathBuf)> = SIDECAR_CODINGS
+    let mut sidecars: Vec<(Coding, File, Metadata)> = SIDECAR_CODINGS
         .iter()
-        .filter_map(|&c| sidecar(&config.root, &path, &meta, c).map(|p| (c, p)))
+        .filter_map(|&c| sidecar(&ctx.root, rel, &meta, c).map(|(f, m)| (c, f, m)))
         .collect();
-    if sidecars.is_empty() {
-        return plain(file, meta, false);
+    let varies = !sidecars.is_empty();
+    let available: Vec<Coding> = sidecars.iter().map(|(c, ..)| *c).collect();
+    match encoding::choose(req.header("accept-encoding"), &available) {
+        Some(chosen) => {
+            let index = sidecars
+                .iter()
+                .position(|(c, ..)| *c == chosen)
+                .unwrap_or_default();
+            let (coding, file, meta) = sidecars.swap_remove(index);
+            Representation {
+                source: Source::File(file),
+                meta,
+                coding: Some(coding),
+                varies,
+            }
+        }
+        None => plain(file, meta, varies),
     }
-    let available: Vec<Coding> = sidecars.iter().map(|(c, _)| *c).collect();
-    let chosen = encoding::choose(req.header("accept-encoding"), &available)
-        .and_then(|c| sidecars.into_iter().find(|(sc, _)| *sc == c))
-        .and_then(|(c, p)| open_sidecar(&p).ok().map(|(f, m)| (c, f, m)));
-    match chosen {
-        Some((coding, file, meta)) => Representation {
-            file,
-            meta,
-            coding: Some(coding),
-            varies: true,
-        },
-        None => plain(file, meta, true),
+}
+
+/// Reads a small file without sidecars into the worker's cache and serves it from there.
+fn cache_if_plain(
+    cache: &mut FileCache,
+    key: &str,
+    rel: &str,
+    rep: Representation,
+    now: Instant,
+) -> Representation {
+    let Source::File(file) = &rep.source else {
+        return rep;
+    };
+    if rep.varies || rep.coding.is_some() || rep.meta.len() > cache::MAX_FILE {
+        return rep;
+    }
+    let mut contents = vec![0; rep.meta.len() as usize];
+    if file.read_exact_at(&mut contents, 0).is_err() {
+        return rep;
+    }
+    let contents: Arc<[u8]> = contents.into();
+    cache.insert(key, rel, &rep.meta, Arc::clone(&contents), now);
+    Representation {
+        source: Source::Memory(contents),
+        ..rep
     }
 }
 
@@ -175,15 +217,14 @@ impl FileFields<'_> {
 }
 
 fn serve_file(
-    config: &Config,
+    ctx: &Context,
     req: &Request<'_, '_>,
     reply: Reply<'_>,
     resource: String,
-    found: Found,
+    content_type: &str,
+    rep: Representation,
     buf: &mut Vec<u8>,
 ) -> Response {
-    let content_type = mime::for_path(found.path.to_str().unwrap_or_default());
-    let rep = choose_representation(config, req, found);
     let len = rep.meta.len();
     let last_modified = u64::try_from(rep.meta.mtime()).unwrap_or(0);
     let mtime_nanos =
@@ -201,7 +242,7 @@ fn serve_file(
     let fields = FileFields {
         etag: &etag,
         last_modified: HttpDate::from_unix(last_modified),
-        cache_control: &config.cache_control,
+        cache_control: &ctx.config.cache_control,
         varies: rep.varies,
     };
 
@@ -233,11 +274,11 @@ fn serve_file(
             StatusCode::OK,
             content_type.to_owned(),
             None,
-            FileBody::range(rep.file, 0, len),
+            FileBody::range(rep.source, 0, len),
         ),
         Ranges::Partial(ranges) if ranges.len() == 1 => {
             let r = ranges[0];
-            let body = FileBody::range(rep.file, r.start, r.len());
+            let body = FileBody::range(rep.source, r.start, r.len());
             (
                 StatusCode::PARTIAL_CONTENT,
                 content_type.to_owned(),
@@ -252,7 +293,7 @@ fn serve_file(
                 StatusCode::PARTIAL_CONTENT,
                 multipart_type,
                 None,
-                FileBody::multipart(rep.file, layout),
+                FileBody::multipart(rep.source, layout),
             )
         }
         Ranges::Unsatisfiable => return reply.error(buf, ServeError::RangeNotSatisfiable(len)),
@@ -294,13 +335,13 @@ fn serve_file(
 }
 
 fn serve_listing(
-    config: &Config,
+    ctx: &Context,
     reply: Reply<'_>,
     dir: &Path,
     target: &Target<'_>,
     buf: &mut Vec<u8>,
 ) -> Response {
-    let Ok(html) = listing::render(&config.root, dir, &target.path) else {
+    let Ok(html) = listing::render(ctx.root.path(), dir, &target.path) else {
         return reply.error(buf, ServeError::Forbidden);
     };
     // A listing changes whenever the directory does; caches must always ask.

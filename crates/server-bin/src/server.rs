@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::connection::HttpHandler;
 use crate::context::Context;
 use crate::error::StartupError;
+use crate::files::resolve::Root;
 use crate::listener::{STOP, accept_loop};
 use crate::metrics::{Metrics, summary};
 use crate::signals;
@@ -51,8 +52,13 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         .map_err(|e| setup("the signal thread", e))?;
 
     let threads = config.threads;
+    let root = Root::open(&config.root).map_err(|source| StartupError::Root {
+        path: config.root.clone(),
+        source,
+    })?;
     let ctx = Arc::new(Context {
         metrics: Metrics::new(threads),
+        root,
         config,
     });
     let config = &ctx.config;

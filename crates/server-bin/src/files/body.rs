@@ -1,12 +1,14 @@
 //! Response bodies taken from files: copied behind the head when small, sent with `sendfile`
-//! from the page cache when large. A body is a queue of segments, so that a
-//! `multipart/byteranges` response interleaves part heads (bytes) with file ranges, each range
-//! still going by `sendfile`. This module must not decide which bytes a response needs.
+//! from the page cache when large, or written from a worker's cached copy. A body is a queue of
+//! segments, so that a `multipart/byteranges` response interleaves part heads (bytes) with
+//! ranges of the source, each file range still going by `sendfile`. This module must not decide
+//! which bytes a response needs.
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use http_core::range::{ByteRange, Multipart};
 use rustix::fd::AsFd;
@@ -24,14 +26,23 @@ const SENDFILE_CHUNK: usize = 1 << 20;
 enum Segment {
     /// Bytes made by the server (a multipart part head), and how many are already sent.
     Bytes(Vec<u8>, usize),
-    /// File bytes `offset..end` still to send.
-    File { offset: u64, end: u64 },
+    /// Bytes `offset..end` of the source still to send.
+    Range { offset: u64, end: u64 },
 }
 
-/// A body still to be sent: file ranges, possibly between server-made bytes.
+/// Where a body's bytes come from.
+#[derive(Debug)]
+pub enum Source {
+    /// An open file.
+    File(File),
+    /// A worker's cached copy of a small file.
+    Memory(Arc<[u8]>),
+}
+
+/// A body still to be sent: ranges of a source, possibly between server-made bytes.
 #[derive(Debug)]
 pub struct FileBody {
-    file: File,
+    source: Source,
     segments: VecDeque<Segment>,
 }
 
@@ -45,30 +56,30 @@ pub enum Sent {
 }
 
 impl FileBody {
-    /// The bytes `offset..offset + len` of `file`.
-    pub fn range(file: File, offset: u64, len: u64) -> Self {
+    /// The bytes `offset..offset + len` of `source`.
+    pub fn range(source: Source, offset: u64, len: u64) -> Self {
         let mut segments = VecDeque::with_capacity(1);
         if len > 0 {
-            segments.push_back(Segment::File {
+            segments.push_back(Segment::Range {
                 offset,
                 end: offset + len,
             });
         }
-        Self { file, segments }
+        Self { source, segments }
     }
 
     /// A `multipart/byteranges` body laid out by `layout`.
-    pub fn multipart(file: File, layout: Multipart) -> Self {
+    pub fn multipart(source: Source, layout: Multipart) -> Self {
         let mut segments = VecDeque::with_capacity(layout.parts.len() * 2 + 1);
         for (head, ByteRange { start, end }) in layout.parts {
             segments.push_back(Segment::Bytes(head, 0));
-            segments.push_back(Segment::File {
+            segments.push_back(Segment::Range {
                 offset: start,
                 end: end + 1,
             });
         }
         segments.push_back(Segment::Bytes(layout.trailer, 0));
-        Self { file, segments }
+        Self { source, segments }
     }
 
     /// Bytes not yet sent.
@@ -77,7 +88,7 @@ impl FileBody {
             .iter()
             .map(|s| match s {
                 Segment::Bytes(bytes, sent) => (bytes.len() - sent) as u64,
-                Segment::File { offset, end } => end - offset,
+                Segment::Range { offset, end } => end - offset,
             })
             .sum()
     }
@@ -96,13 +107,19 @@ impl FileBody {
                     buf.extend_from_slice(&bytes[*sent..]);
                     Ok(())
                 }
-                Segment::File { offset, end } => {
-                    let at = buf.len();
-                    let len =
-                        usize::try_from(end - offset).map_err(|_| io::ErrorKind::InvalidInput)?;
-                    buf.resize(at + len, 0);
-                    self.file.read_exact_at(&mut buf[at..], *offset)
-                }
+                Segment::Range { offset, end } => match &self.source {
+                    Source::File(file) => {
+                        let at = buf.len();
+                        let len = usize::try_from(end - offset)
+                            .map_err(|_| io::ErrorKind::InvalidInput)?;
+                        buf.resize(at + len, 0);
+                        file.read_exact_at(&mut buf[at..], *offset)
+                    }
+                    Source::Memory(bytes) => {
+                        buf.extend_from_slice(&bytes[*offset as usize..*end as usize]);
+                        Ok(())
+                    }
+                },
             };
             if let Err(e) = read {
                 buf.truncate(start);
@@ -127,15 +144,24 @@ impl FileBody {
                         (n, *sent == bytes.len())
                     })
                 }
-                Segment::File { offset, end } => {
-                    let want = usize::try_from(*end - *offset)
-                        .unwrap_or(usize::MAX)
-                        .min(SENDFILE_CHUNK);
-                    match rustix::fs::sendfile(&socket, &self.file, Some(offset), want) {
-                        Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                        result => result.map(|n| (n, *offset == *end)),
+                Segment::Range { offset, end } => match &self.source {
+                    Source::File(file) => {
+                        let want = usize::try_from(*end - *offset)
+                            .unwrap_or(usize::MAX)
+                            .min(SENDFILE_CHUNK);
+                        match rustix::fs::sendfile(&socket, file, Some(offset), want) {
+                            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                            result => result.map(|n| (n, *offset == *end)),
+                        }
                     }
-                }
+                    Source::Memory(bytes) => {
+                        let rest = &bytes[*offset as usize..*end as usize];
+                        rustix::io::write(&socket, rest).map(|n| {
+                            *offset += n as u64;
+                            (n, *offset == *end)
+                        })
+                    }
+                },
             };
             match progress {
                 Ok((n, finished)) => {

@@ -1,5 +1,6 @@
 //! Files: finding the one a request names inside the document root, and its response body.
 
 pub mod body;
+pub mod cache;
 pub mod listing;
 pub mod resolve;

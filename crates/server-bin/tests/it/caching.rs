@@ -201,3 +201,59 @@ fn head_matches_get_for_conditional_responses() {
     assert_eq!((get.status, head.status), (304, 304));
     assert_eq!(get.header("etag"), head.header("etag"));
 }
+
+#[test]
+fn a_cached_file_rewritten_in_place_is_never_served_stale() {
+    let site = Site::new();
+    // One worker, so every fetch goes through the same worker's cache.
+    let server = TestServer::start(&site.root(), &["--threads", "1"]);
+    for i in 0..100 {
+        // Same size every time: only the file's times can tell the versions apart.
+        let body = format!("<h1>version {i:04}</h1>\n");
+        site.write("test.html", body.as_bytes());
+        let r = server.get("/test.html", "");
+        assert_eq!(
+            r.body,
+            body.as_bytes(),
+            "stale copy served after rewrite {i}"
+        );
+    }
+}
+
+#[test]
+fn a_cached_file_replaced_by_rename_or_removed_is_noticed() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--threads", "1"]);
+    assert_eq!(server.get("/test.html", "").body, b"<h1>test</h1>\n");
+    let staged = site.write("staged.tmp", b"<h1>new!</h1>\n");
+    std::fs::rename(staged, site.root().join("test.html")).unwrap();
+    assert_eq!(server.get("/test.html", "").body, b"<h1>new!</h1>\n");
+    std::fs::remove_file(site.root().join("test.html")).unwrap();
+    assert_eq!(server.get("/test.html", "").status, 404);
+}
+
+#[test]
+fn a_sidecar_added_next_to_a_cached_file_is_served_within_a_second() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--threads", "1"]);
+    assert_eq!(
+        server
+            .get("/style.css", "Accept-Encoding: gzip\r\n")
+            .header("content-encoding"),
+        None
+    );
+    site.write("style.css.gz", b"GZ");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let r = server.get("/style.css", "Accept-Encoding: gzip\r\n");
+        if r.header("content-encoding") == Some("gzip") {
+            assert_eq!(r.body, b"GZ");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new sidecar was never served"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

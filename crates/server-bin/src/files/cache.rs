@@ -1,0 +1,237 @@
+//! A per-worker cache of small files (contents and metadata), so that a hit costs one `statx`
+//! instead of open, fstat, read and close.
+//!
+//! A hit is only served when the file's identity still matches what was cached: device, inode,
+//! size, and modification and change times to the nanosecond. A rewrite in place changes the
+//! times (the change time cannot be set back by any user), a replacement changes the inode, so a
+//! modified file is never served stale. The identity is checked through the name the request
+//! resolved to, relative to the root; a name that now leads elsewhere fails the check and goes
+//! back through full resolution (`resolve`), with its `RESOLVE_BENEATH` guarantee.
+//!
+//! Only files without precompressed sidecars are cached; whether sidecars exist is probed again
+//! at most every [`SIDECAR_RECHECK`], so a sidecar added next to a cached file is noticed within
+//! that time. Each worker owns its cache: no locks. It must not decide what is cacheable beyond
+//! size; `respond` does.
+
+use std::collections::HashMap;
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustix::fs::{AtFlags, Stat};
+
+use crate::files::resolve::Root;
+
+/// Largest file kept in the cache.
+pub const MAX_FILE: u64 = 64 * 1024;
+
+/// Bytes of file contents one worker keeps at most.
+pub const CAPACITY: usize = 8 * 1024 * 1024;
+
+/// How long "this file has no sidecars" is trusted.
+pub const SIDECAR_RECHECK: Duration = Duration::from_secs(1);
+
+/// What must not have changed for a cached copy to be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Identity {
+    fn of_metadata(m: &Metadata) -> Self {
+        Self {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+
+    fn of_stat(s: &Stat) -> Self {
+        Self {
+            dev: s.st_dev,
+            ino: s.st_ino,
+            size: u64::try_from(s.st_size).unwrap_or(u64::MAX),
+            mtime: (s.st_mtime, s.st_mtime_nsec as i64),
+            ctime: (s.st_ctime, s.st_ctime_nsec as i64),
+        }
+    }
+}
+
+/// A cached file.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The path under the root the request resolved to (`docs/index.html` for `/docs/`).
+    pub rel: String,
+    /// Metadata of the cached version.
+    pub meta: Metadata,
+    /// Its whole contents.
+    pub contents: Arc<[u8]>,
+    identity: Identity,
+    /// Until when "no sidecars" holds without probing again.
+    sidecars_checked_until: Instant,
+}
+
+/// One worker's cache, keyed by request path.
+#[derive(Debug, Default)]
+pub struct FileCache {
+    entries: HashMap<String, Entry>,
+    bytes: usize,
+}
+
+impl FileCache {
+    /// The cached copy for request path `key`, if its file is unchanged and its "no sidecars"
+    /// state is recent. A stale entry is dropped.
+    pub fn get(&mut self, root: &Root, key: &str, now: Instant) -> Option<Entry> {
+        let entry = self.entries.get(key)?;
+        let current = rustix::fs::statat(root.dir(), entry.rel.as_str(), AtFlags::empty())
+            .ok()
+            .map(|s| Identity::of_stat(&s));
+        if current == Some(entry.identity) && now < entry.sidecars_checked_until {
+            return Some(entry.clone());
+        }
+        self.remove(key);
+        None
+    }
+
+    /// Caches `contents` of the file at `rel` (with `meta`) for request path `key`, if it is
+    /// small enough, evicting other entries to stay within [`CAPACITY`].
+    pub fn insert(
+        &mut self,
+        key: &str,
+        rel: &str,
+        meta: &Metadata,
+        contents: Arc<[u8]>,
+        now: Instant,
+    ) {
+        if contents.len() as u64 > MAX_FILE || contents.len() as u64 != meta.len() {
+            return;
+        }
+        self.remove(key);
+        while self.bytes + contents.len() > CAPACITY {
+            // Any victim will do: a static site's hot set is small, and keys hash randomly.
+            let Some(victim) = self.entries.keys().next().cloned() else {
+                break;
+            };
+            self.remove(&victim);
+        }
+        self.bytes += contents.len();
+        self.entries.insert(
+            key.to_owned(),
+            Entry {
+                rel: rel.to_owned(),
+                meta: meta.clone(),
+                identity: Identity::of_metadata(meta),
+                contents,
+                sidecars_checked_until: now + SIDECAR_RECHECK,
+            },
+        );
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(old) = self.entries.remove(key) {
+            self.bytes -= old.contents.len();
+        }
+    }
+
+    /// Bytes of contents held.
+    #[cfg(test)]
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, Root) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.txt"), "one").unwrap();
+        let root = Root::open(&dir.path().canonicalize().unwrap()).unwrap();
+        (dir, root)
+    }
+
+    fn fill(cache: &mut FileCache, root: &Root, now: Instant) {
+        let meta = fs::metadata(root.path().join("a.txt")).unwrap();
+        let contents: Arc<[u8]> = fs::read(root.path().join("a.txt")).unwrap().into();
+        cache.insert("/a.txt", "a.txt", &meta, contents, now);
+    }
+
+    #[test]
+    fn an_unchanged_file_is_a_hit() {
+        let (_dir, root) = setup();
+        let mut cache = FileCache::default();
+        let now = Instant::now();
+        fill(&mut cache, &root, now);
+        assert_eq!(&*cache.get(&root, "/a.txt", now).unwrap().contents, b"one");
+    }
+
+    #[test]
+    fn a_rewrite_of_the_same_size_is_a_miss() {
+        let (_dir, root) = setup();
+        let mut cache = FileCache::default();
+        let now = Instant::now();
+        fill(&mut cache, &root, now);
+        fs::write(root.path().join("a.txt"), "two").unwrap();
+        assert!(cache.get(&root, "/a.txt", now).is_none());
+        assert_eq!(cache.bytes(), 0, "the stale entry is dropped");
+    }
+
+    #[test]
+    fn a_replaced_or_removed_file_is_a_miss() {
+        let (_dir, root) = setup();
+        let mut cache = FileCache::default();
+        let now = Instant::now();
+        fill(&mut cache, &root, now);
+        fs::write(root.path().join("b.txt"), "one").unwrap();
+        fs::rename(root.path().join("b.txt"), root.path().join("a.txt")).unwrap();
+        assert!(cache.get(&root, "/a.txt", now).is_none());
+        fill(&mut cache, &root, now);
+        fs::remove_file(root.path().join("a.txt")).unwrap();
+        assert!(cache.get(&root, "/a.txt", now).is_none());
+    }
+
+    #[test]
+    fn the_no_sidecar_state_expires() {
+        let (_dir, root) = setup();
+        let mut cache = FileCache::default();
+        let now = Instant::now();
+        fill(&mut cache, &root, now);
+        assert!(cache.get(&root, "/a.txt", now + SIDECAR_RECHECK).is_none());
+    }
+
+    #[test]
+    fn capacity_is_kept_by_evicting() {
+        let (_dir, root) = setup();
+        let mut cache = FileCache::default();
+        let now = Instant::now();
+        let big = vec![0u8; MAX_FILE as usize];
+        fs::write(root.path().join("big"), &big).unwrap();
+        let meta = fs::metadata(root.path().join("big")).unwrap();
+        let contents: Arc<[u8]> = big.into();
+        for i in 0..(CAPACITY / MAX_FILE as usize) * 2 {
+            cache.insert(&format!("/k{i}"), "big", &meta, Arc::clone(&contents), now);
+            assert!(cache.bytes() <= CAPACITY);
+        }
+        assert_eq!(cache.bytes(), CAPACITY);
+    }
+
+    #[test]
+    fn files_over_the_limit_or_with_a_mismatched_length_are_not_cached() {
+        let (_dir, root) = setup();
+        let mut cache = FileCache::default();
+        let now = Instant::now();
+        let meta = fs::metadata(root.path().join("a.txt")).unwrap();
+        cache.insert("/a.txt", "a.txt", &meta, Arc::from(&b"on"[..]), now);
+        assert_eq!(cache.bytes(), 0);
+    }
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Holds N idle keep-alive connections to a server (each has made one request), then measures
+a new client's latency over fresh connections, and reports the server's memory.
+
+    idle.py PORT N PID [PID...]   ->  RESULT <held> <median ms> <p99 ms> <rss MiB> <peak MiB>
+
+RSS is summed over the PIDs (nginx's master and workers); peak is the sum of VmHWM."""
+import resource
+import socket
+import statistics
+import sys
+import time
+
+port, n, pids = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+REQUEST = b"GET /1k.html HTTP/1.1\r\nHost: bench\r\n\r\n"
+
+
+def read_response(sock):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0].split(b":")[1])
+    while len(body) < length:
+        body += sock.recv(65536)
+
+
+def memory_mib(field):
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+held = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(REQUEST)
+    read_response(s)
+    held.append(s)
+time.sleep(0.5)
+
+latencies = []
+for _ in range(100):
+    start = time.perf_counter()
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(REQUEST)
+    read_response(s)
+    latencies.append((time.perf_counter() - start) * 1000)
+    s.close()
+latencies.sort()
+alive = 0
+for s in held:  # every held connection must still be usable
+    try:
+        s.sendall(REQUEST)
+        read_response(s)
+        alive += 1
+    except OSError:
+        pass
+print(f"RESULT {alive} {statistics.median(latencies):.3f} {latencies[98]:.3f} "
+      f"{memory_mib('VmRSS'):.1f} {memory_mib('VmHWM'):.1f}")
+for s in held:
+    s.close()
