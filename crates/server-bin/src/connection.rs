@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http_core::date::HttpDate;
 use http_core::limits::{MAX_HEADERS, MAX_REQUEST_LINE};
-use http_core::{EMPTY_HEADER, Status, Version, first_line, parse_request};
+use http_core::{Body, EMPTY_HEADER, Status, Version, first_line, parse_request};
 use mio::net::TcpStream;
 use pool::{CloseReason, Handler, Next, would_block};
 
@@ -105,6 +105,9 @@ struct Outgoing {
     body_sent: u64,
     in_flight: bool,
     close_after: bool,
+    /// Input the server will not read may follow (a request body, or bytes after a malformed
+    /// head): close gently, so a reset cannot destroy the response (RFC 9112 §9.6).
+    linger: bool,
     status: u16,
     /// The request path of the file or listing answered, for the per-resource counters.
     resource: Option<String>,
@@ -166,7 +169,11 @@ impl HttpHandler {
             if c.out.in_flight {
                 self.finish_response(c, now);
                 if c.out.close_after {
-                    return self.start_linger(c, s, now);
+                    if c.out.linger || !c.input.is_empty() {
+                        return self.start_linger(c, s, now);
+                    }
+                    // Nothing unread: a plain close sends FIN after the response, as nginx does.
+                    return Next::Close;
                 }
             }
             if self.next_request(c, now) {
@@ -212,6 +219,7 @@ impl HttpHandler {
             Ok(Status::Complete((req, len))) => {
                 c.out
                     .set_request(req.line, req.header("referer"), req.header("user-agent"));
+                c.out.linger = req.body != Body::None;
                 let response = respond(
                     &self.ctx,
                     &mut self.cache,
@@ -249,6 +257,7 @@ impl HttpHandler {
         c.out.body_sent = 0;
         c.out.in_flight = true;
         c.out.close_after = !response.keep_alive;
+        c.out.linger |= response.status.is_error();
         c.out.status = response.status.as_u16();
         c.out.started = c.head_started.unwrap_or(now);
         c.out.time = time;
@@ -262,6 +271,7 @@ impl HttpHandler {
     fn queue_error(&mut self, c: &mut Conn, err: ServeError, now: Instant) {
         let (time, date) = self.clock.now();
         c.out.set_request(first_line(&c.input), None, None);
+        c.out.linger = true;
         c.input.clear();
         c.parse_pending = false;
         if c.out.buf.capacity() == 0 {
@@ -414,6 +424,7 @@ impl Outgoing {
             body_sent: 0,
             in_flight: false,
             close_after: false,
+            linger: false,
             status: 0,
             resource: None,
             started: now,
@@ -440,8 +451,16 @@ impl Handler for HttpHandler {
 
     fn open(&mut self, stream: &TcpStream, now: Instant) -> Conn {
         self.ctx.metrics.connection_opened(self.worker);
+        // Responses are written whole, so Nagle's algorithm can only delay the last segment of
+        // a pipelined or sendfile response behind a delayed ACK (up to 40 ms).
+        let _ = stream.set_nodelay(true);
         Conn {
-            peer: stream.peer_addr().ok().map(|a| a.ip()),
+            // getpeername costs a syscall per connection; only the access log needs it.
+            peer: self
+                .log
+                .enabled()
+                .then(|| stream.peer_addr().ok().map(|a| a.ip()))
+                .flatten(),
             input: Vec::new(),
             parse_pending: false,
             out: Outgoing::new(now),
