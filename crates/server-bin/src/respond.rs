@@ -121,6 +121,13 @@ fn resource_name(target: &Target<'_>) -> String {
     }
 }
 
+/// What a file response sends: the whole file, one range, or several as multipart.
+enum Plan {
+    /// `Ranges::Partial` here always holds exactly one range.
+    Ranges(Ranges),
+    Multipart(Multipart),
+}
+
 /// The representation chosen for a file: itself or a precompressed sidecar.
 struct Representation {
     source: Source,
@@ -269,14 +276,24 @@ fn serve_file(
         }
         _ => Ranges::Whole,
     };
+    // Several ranges whose multipart body could not even be measured get the whole file.
+    let ranges = match ranges {
+        Ranges::Partial(ranges) if ranges.len() > 1 => {
+            match Multipart::new(&ranges, len, content_type, &boundary()) {
+                Some(layout) => Plan::Multipart(layout),
+                None => Plan::Ranges(Ranges::Whole),
+            }
+        }
+        other => Plan::Ranges(other),
+    };
     let (status, content_type, content_range, body) = match ranges {
-        Ranges::Whole => (
+        Plan::Ranges(Ranges::Whole) => (
             StatusCode::OK,
             content_type.to_owned(),
             None,
             FileBody::range(rep.source, 0, len),
         ),
-        Ranges::Partial(ranges) if ranges.len() == 1 => {
+        Plan::Ranges(Ranges::Partial(ranges)) => {
             let r = ranges[0];
             let body = FileBody::range(rep.source, r.start, r.len());
             (
@@ -286,8 +303,7 @@ fn serve_file(
                 body,
             )
         }
-        Ranges::Partial(ranges) => {
-            let layout = Multipart::new(&ranges, len, content_type, &boundary());
+        Plan::Multipart(layout) => {
             let multipart_type = layout.content_type.clone();
             (
                 StatusCode::PARTIAL_CONTENT,
@@ -296,7 +312,9 @@ fn serve_file(
                 FileBody::multipart(rep.source, layout),
             )
         }
-        Ranges::Unsatisfiable => return reply.error(buf, ServeError::RangeNotSatisfiable(len)),
+        Plan::Ranges(Ranges::Unsatisfiable) => {
+            return reply.error(buf, ServeError::RangeNotSatisfiable(len));
+        }
     };
 
     let body_len = body.remaining();
