@@ -30,6 +30,11 @@ struct Args {
     #[arg(short, long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     bind: IpAddr,
 
+    /// Accept on this inherited listening socket instead of binding (for supervisors other than
+    /// systemd; systemd's LISTEN_FDS is used automatically)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(0..))]
+    listen_fd: Option<i32>,
+
     /// Worker threads [default: number of CPUs]
     #[arg(short, long)]
     threads: Option<usize>,
@@ -59,8 +64,12 @@ struct Args {
     access_log: LogFormat,
 
     /// Path of the Prometheus metrics endpoint ('' disables it)
-    #[arg(long, default_value = "/-/metrics", value_parser = metrics_path)]
+    #[arg(long, default_value = "/-/metrics", value_parser = endpoint_path)]
     metrics_path: String,
+
+    /// Path of the health endpoint: 200 while serving, 503 once shutting down ('' disables it)
+    #[arg(long, default_value = "/-/healthz", value_parser = endpoint_path)]
+    health_path: String,
 
     /// Cache-Control value sent with every file
     #[arg(long, default_value = "no-cache", value_parser = header_value)]
@@ -113,6 +122,7 @@ fn config_from(args: Args) -> Result<Config, StartupError> {
     Ok(Config {
         root,
         addr: SocketAddr::new(args.bind, args.port),
+        listen_fd: args.listen_fd,
         threads: args.threads.unwrap_or_else(num_cpus::get).max(1),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         dotfiles: args.dotfiles,
@@ -120,6 +130,7 @@ fn config_from(args: Args) -> Result<Config, StartupError> {
         precompressed: !args.no_precompressed,
         access_log: args.access_log,
         metrics_path: Some(args.metrics_path).filter(|p| !p.is_empty()),
+        health_path: Some(args.health_path).filter(|p| !p.is_empty()),
         cache_control: args.cache_control,
         header_timeout: args.header_timeout,
         idle_timeout: args.idle_timeout,
@@ -144,7 +155,7 @@ fn duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Empty, or an absolute path in its decoded, normalised form (as requests are compared to it).
-fn metrics_path(s: &str) -> Result<String, String> {
+fn endpoint_path(s: &str) -> Result<String, String> {
     if s.is_empty() {
         return Ok(String::new());
     }

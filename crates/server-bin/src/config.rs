@@ -21,8 +21,10 @@ pub enum LogFormat {
 pub struct Config {
     /// The canonical document root: absolute, without symlinks.
     pub root: PathBuf,
-    /// Where to listen.
+    /// Where to listen (unless a socket is inherited).
     pub addr: SocketAddr,
+    /// Accept on this inherited descriptor instead of binding.
+    pub listen_fd: Option<i32>,
     /// Worker threads.
     pub threads: usize,
     /// Most connections open at once.
@@ -35,6 +37,8 @@ pub struct Config {
     pub precompressed: bool,
     /// Path of the Prometheus metrics endpoint; `None` disables it.
     pub metrics_path: Option<String>,
+    /// Path of the health endpoint; `None` disables it.
+    pub health_path: Option<String>,
     /// Access log format.
     pub access_log: LogFormat,
     /// `Cache-Control` value on file responses.

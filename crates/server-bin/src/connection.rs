@@ -204,7 +204,7 @@ impl HttpHandler {
             return false;
         }
         let (time, date) = self.clock.now();
-        let keep_alive = c.draining.is_none();
+        let draining = c.draining.is_some();
         let mut slots = [EMPTY_HEADER; MAX_HEADERS];
         let mut buf = std::mem::take(&mut c.out.buf);
         if buf.capacity() == 0 {
@@ -225,7 +225,7 @@ impl HttpHandler {
                     &mut self.cache,
                     &req,
                     date.as_str(),
-                    keep_alive,
+                    draining,
                     now,
                     &mut buf,
                 );

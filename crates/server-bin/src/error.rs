@@ -25,6 +25,13 @@ pub enum StartupError {
         /// What the OS said.
         source: io::Error,
     },
+    /// An inherited listening socket cannot be used.
+    Inherit {
+        /// The descriptor number.
+        fd: i32,
+        /// Why.
+        source: io::Error,
+    },
     /// Signals, the poller or the worker threads could not be set up.
     Setup {
         /// What was being set up.
@@ -47,6 +54,7 @@ impl fmt::Display for StartupError {
                 write!(f, "cannot use document root '{}'", path.display())
             }
             Self::Bind { addr, .. } => write!(f, "cannot listen on {addr}"),
+            Self::Inherit { fd, .. } => write!(f, "cannot use inherited socket (descriptor {fd})"),
             Self::Setup { what, .. } => write!(f, "cannot set up {what}"),
         }
     }
@@ -55,7 +63,9 @@ impl fmt::Display for StartupError {
 impl std::error::Error for StartupError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Root { source, .. } | Self::Bind { source, .. } => Some(source),
+            Self::Root { source, .. }
+            | Self::Bind { source, .. }
+            | Self::Inherit { source, .. } => Some(source),
             Self::Setup { source, .. } => Some(source.as_ref()),
         }
     }

@@ -15,10 +15,10 @@ use pool::{DispatchError, Pool};
 use crate::metrics::{Metrics, Refusal};
 use crate::respond::Reply;
 
-/// The listener's token in the acceptor's poll.
-pub const LISTENER: Token = Token(0);
 /// The token of the waker that signals use to stop the loop.
-pub const STOP: Token = Token(1);
+pub const STOP: Token = Token(0);
+/// Listener `i` has token `FIRST_LISTENER + i`; lingering refused connections come after them.
+const FIRST_LISTENER: usize = 1;
 
 /// How long to pause accepting when the process is out of file descriptors: the pending
 /// connections stay in the kernel's backlog, and spinning on `accept` would burn a core.
@@ -30,24 +30,27 @@ pub const MAX_LINGERING: usize = 256;
 /// How long a refused connection may linger before it is closed regardless.
 const REJECT_LINGER: Duration = Duration::from_secs(1);
 
-/// Accepts until `stop` is set (and the `STOP` waker fires).
+/// Accepts on every listener until `stop` is set (and the `STOP` waker fires).
 ///
 /// # Errors
 ///
 /// Only when the poller itself fails; accept errors are logged and survived.
 pub fn accept_loop(
     poll: &mut Poll,
-    listener: &mut TcpListener,
+    listeners: &mut [TcpListener],
     pool: &mut Pool,
     metrics: &Metrics,
     stop: &AtomicBool,
 ) -> io::Result<()> {
-    poll.registry()
-        .register(listener, LISTENER, Interest::READABLE)?;
+    for (i, listener) in listeners.iter_mut().enumerate() {
+        poll.registry()
+            .register(listener, Token(FIRST_LISTENER + i), Interest::READABLE)?;
+    }
     let mut events = Events::with_capacity(64);
     let mut paused_until: Option<Instant> = None;
     let mut last_warning: Option<Instant> = None;
-    let mut rejected = Rejected::default();
+    let mut rejected = Rejected::new(FIRST_LISTENER + listeners.len());
+    let mut ready = vec![false; listeners.len()];
     loop {
         let wake_at = [paused_until, rejected.next_deadline()]
             .into_iter()
@@ -63,39 +66,48 @@ pub fn accept_loop(
             return Ok(());
         }
         for event in &events {
-            rejected.ready(event.token());
+            match event.token().0.checked_sub(FIRST_LISTENER) {
+                Some(i) if i < listeners.len() => ready[i] = true,
+                _ => rejected.ready(event.token()),
+            }
         }
         rejected.expire(Instant::now());
         // Edge-triggered: after a pause there may be no new event, so retry on the timeout too.
-        let listener_ready = events.iter().any(|e| e.token() == LISTENER);
-        let pause_over = paused_until.is_some_and(|t| Instant::now() >= t);
-        if !(listener_ready || pause_over) {
+        if paused_until.is_some_and(|t| Instant::now() >= t) {
+            paused_until = None;
+            ready.fill(true);
+        }
+        if paused_until.is_some() {
             continue;
         }
-        paused_until = None;
-        loop {
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    if let Err(refused) = pool.try_dispatch(stream) {
-                        metrics.refused(match refused {
-                            DispatchError::Full(_) => Refusal::Overload,
-                            DispatchError::AtLimit(_) => Refusal::Limit,
-                        });
-                        rejected.add(poll, refused.into_stream());
+        for (listener, ready) in listeners.iter_mut().zip(&mut ready) {
+            if !std::mem::take(ready) {
+                continue;
+            }
+            loop {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        if let Err(refused) = pool.try_dispatch(stream) {
+                            metrics.refused(match refused {
+                                DispatchError::Full(_) => Refusal::Overload,
+                                DispatchError::AtLimit(_) => Refusal::Limit,
+                            });
+                            rejected.add(poll, refused.into_stream());
+                        }
                     }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if is_resource_exhaustion(&e) => {
-                    let now = Instant::now();
-                    if last_warning.is_none_or(|t| now >= t + Duration::from_secs(1)) {
-                        eprintln!("http-server: accept: {e}; pausing accepts briefly");
-                        last_warning = Some(now);
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if is_resource_exhaustion(&e) => {
+                        let now = Instant::now();
+                        if last_warning.is_none_or(|t| now >= t + Duration::from_secs(1)) {
+                            eprintln!("http-server: accept: {e}; pausing accepts briefly");
+                            last_warning = Some(now);
+                        }
+                        paused_until = Some(now + FD_EXHAUSTED_BACKOFF);
+                        break;
                     }
-                    paused_until = Some(now + FD_EXHAUSTED_BACKOFF);
-                    break;
+                    // ECONNABORTED and the like concern one connection only.
+                    Err(e) => eprintln!("http-server: accept: {e}"),
                 }
-                // ECONNABORTED and the like concern one connection only.
-                Err(e) => eprintln!("http-server: accept: {e}"),
             }
         }
     }
@@ -112,16 +124,20 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
 /// Connections the pool refused, answered `503` and lingering until the client has closed its
 /// side (or [`REJECT_LINGER`] passes). Closing with the client's request still unread would send
 /// a reset, which can destroy the `503` before the client reads it.
-#[derive(Default)]
 struct Rejected {
-    /// Indexed by token minus [`FIRST_REJECTED`]; at most [`MAX_LINGERING`] long.
+    /// Indexed by token minus `first_token`; at most [`MAX_LINGERING`] long.
     slots: Vec<Option<(TcpStream, Instant)>>,
+    first_token: usize,
 }
 
-/// Tokens of lingering refused connections start here.
-const FIRST_REJECTED: usize = 2;
-
 impl Rejected {
+    fn new(first_token: usize) -> Self {
+        Self {
+            slots: Vec::new(),
+            first_token,
+        }
+    }
+
     /// Answers `stream` with `503`, `Retry-After: 1` and `Connection: close`, shuts its write
     /// side and keeps it to read what the client sent. Nothing here may block: the response is
     /// small enough for the send buffer of a fresh connection.
@@ -155,7 +171,7 @@ impl Rejected {
             // Too many at once: close now and accept the risk of a reset for this one.
             None => return,
         };
-        let token = Token(FIRST_REJECTED + index);
+        let token = Token(self.first_token + index);
         if poll
             .registry()
             .register(&mut stream, token, Interest::READABLE)
@@ -170,7 +186,7 @@ impl Rejected {
     fn ready(&mut self, token: Token) {
         let Some(slot) = token
             .0
-            .checked_sub(FIRST_REJECTED)
+            .checked_sub(self.first_token)
             .and_then(|i| self.slots.get_mut(i))
         else {
             return;

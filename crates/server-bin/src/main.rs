@@ -18,6 +18,7 @@ mod metrics;
 mod respond;
 mod server;
 mod signals;
+mod socket;
 
 use std::process::ExitCode;
 

@@ -49,20 +49,20 @@ pub struct Response {
     pub resource: Option<String>,
 }
 
-/// Prepares the response to `req`. `keep_alive` is false when the server wants the connection
-/// closed whatever the client asked (draining).
+/// Prepares the response to `req`. While `draining`, every response closes its connection and
+/// the health endpoint answers 503.
 pub fn respond(
     ctx: &Context,
     cache: &mut FileCache,
     req: &Request<'_, '_>,
     date: &str,
-    keep_alive: bool,
+    draining: bool,
     now: Instant,
     buf: &mut Vec<u8>,
 ) -> Response {
     // A request body is never read, so the bytes that follow cannot be trusted to start the next
     // request: answer, then close (DESIGN.md "Request bodies").
-    let keep_alive = keep_alive && req.keep_alive && req.body == Body::None;
+    let keep_alive = !draining && req.keep_alive && req.body == Body::None;
     let reply = Reply {
         version: req.version,
         head_only: req.method == Method::Head,
@@ -81,6 +81,13 @@ pub fn respond(
     let config = &ctx.config;
     if config.metrics_path.as_deref() == Some(target.path.as_str()) {
         return serve_metrics(ctx, reply, buf);
+    }
+    if config.health_path.as_deref() == Some(target.path.as_str()) {
+        // A balancer that sees 503 stops sending here at once, before the listener goes away.
+        return match draining {
+            false => reply.generated(buf, "text/plain; charset=utf-8", "no-store", "ok\n", None),
+            true => reply.error(buf, ServeError::Unavailable),
+        };
     }
     let key = resource_name(&target);
     if let Some(hit) = cache.get(&ctx.root, &key, now) {

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use mio::net::TcpListener;
 use mio::{Poll, Waker};
 use pool::Builder;
 
@@ -20,6 +19,7 @@ use crate::files::resolve::Root;
 use crate::listener::{STOP, accept_loop};
 use crate::metrics::{Metrics, summary};
 use crate::signals;
+use crate::socket::{self, Origin};
 
 /// File descriptors kept for everything but client connections: stdio, the listener, poll
 /// instances and wakers, the signal pipe, and the refused connections the acceptor lingers on.
@@ -36,14 +36,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     let signals = signals::register().map_err(|e| setup("signal handlers", e))?;
     config.max_connections = raise_fd_limit(config.max_connections);
 
-    let mut listener = TcpListener::bind(config.addr).map_err(|source| StartupError::Bind {
-        addr: config.addr,
-        source,
-    })?;
-    let addr = listener.local_addr().map_err(|source| StartupError::Bind {
-        addr: config.addr,
-        source,
-    })?;
+    let mut listeners = socket::open(&config)?;
     let mut poll = Poll::new().map_err(|e| setup("the acceptor's poller", e))?;
     let waker =
         Arc::new(Waker::new(poll.registry(), STOP).map_err(|e| setup("the acceptor's waker", e))?);
@@ -69,14 +62,28 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         .spawn(|i| HttpHandler::new(Arc::clone(&ctx), i))
         .map_err(|e| setup("the worker pool", e))?;
 
-    // Tests and scripts read the port from this first line of stdout.
+    // Tests and scripts read the port from the first line of stdout.
     let mut stdout = io::stdout().lock();
-    let _ = writeln!(stdout, "listening on http://{addr}").and_then(|()| stdout.flush());
+    for addr in &listeners.addrs {
+        let _ = writeln!(stdout, "listening on http://{addr}");
+    }
+    let _ = stdout.flush();
     drop(stdout);
+    let addrs: Vec<String> = listeners
+        .addrs
+        .iter()
+        .map(|a| format!("http://{a}"))
+        .collect();
+    let origin = match listeners.origin {
+        Origin::Bound => "",
+        Origin::Systemd => " (sockets from systemd; --bind and --port are ignored)",
+        Origin::ListenFd => " (socket from --listen-fd; --bind and --port are ignored)",
+    };
     eprintln!(
-        "http-server {}\n  root      {}\n  address   http://{addr}\n  workers   {threads}, at most {} connections\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}",
+        "http-server {}\n  root      {}\n  address   {}{origin}\n  workers   {threads}, at most {} connections\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}",
         env!("CARGO_PKG_VERSION"),
         config.root.display(),
+        addrs.join(", "),
         config.max_connections,
         config.header_timeout,
         config.idle_timeout,
@@ -84,11 +91,18 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         config.shutdown_timeout,
     );
 
-    if let Err(e) = accept_loop(&mut poll, &mut listener, &mut pool, &ctx.metrics, &stop) {
+    if let Err(e) = accept_loop(
+        &mut poll,
+        &mut listeners.sockets,
+        &mut pool,
+        &ctx.metrics,
+        &stop,
+    ) {
         eprintln!("http-server: the accept loop failed: {e}; shutting down");
     }
-    // Closing the listener first makes the kernel refuse new connections during the drain.
-    drop(listener);
+    // Closing a socket we bound makes the kernel refuse new connections during the drain; an
+    // inherited one stays open in the supervisor, so new connections wait for the next process.
+    drop(listeners);
     let report = pool.shutdown();
     let mut text = summary::render(&ctx.metrics.snapshot(), report.forced_closed);
     if report.unjoined > 0 || report.crashed > 0 {

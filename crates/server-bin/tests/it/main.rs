@@ -10,6 +10,7 @@ mod load;
 mod observability;
 mod precompressed;
 mod ranges;
+mod restart;
 mod security;
 mod serving;
 mod support;

@@ -1,0 +1,129 @@
+//! Where the listening sockets come from: bound here from `--bind`/`--port`, inherited from
+//! systemd socket activation (`LISTEN_PID`/`LISTEN_FDS`, as `sd_listen_fds(3)` reads them), or
+//! handed over by another supervisor as `--listen-fd N`.
+//!
+//! An inherited socket stays open in the supervisor while this process stops, so connections
+//! that arrive during a restart wait in the kernel's queue for the next process instead of
+//! being refused. Inherited descriptors are taken with `pidfd_getfd(2)` (a duplicate of this
+//! process's own descriptor, Linux 5.6+), which needs no `unsafe`: the original number stays
+//! open, unused, until the process exits. Only listening TCP sockets are accepted.
+//!
+//! This module must not accept connections; the accept loop does.
+
+use std::env;
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdListener};
+
+use mio::net::TcpListener;
+use rustix::net::AddressFamily;
+use rustix::process::{PidfdFlags, PidfdGetfdFlags, getpid, pidfd_getfd, pidfd_open};
+
+use crate::config::Config;
+use crate::error::StartupError;
+
+/// The first descriptor systemd passes (`SD_LISTEN_FDS_START`).
+const SD_LISTEN_FDS_START: i32 = 3;
+
+/// How the sockets were obtained, for the start-up message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Bound by this process.
+    Bound,
+    /// Inherited through systemd socket activation.
+    Systemd,
+    /// Passed as `--listen-fd`.
+    ListenFd,
+}
+
+/// The sockets to accept on, with their addresses.
+#[derive(Debug)]
+pub struct Listeners {
+    /// Non-blocking listening sockets.
+    pub sockets: Vec<TcpListener>,
+    /// Their local addresses, in the same order.
+    pub addrs: Vec<SocketAddr>,
+    /// Where they came from.
+    pub origin: Origin,
+}
+
+/// Opens the listening sockets the configuration asks for: `--listen-fd` first, then
+/// systemd's, else a new one bound to `--bind`/`--port`.
+///
+/// # Errors
+///
+/// [`StartupError::Inherit`] when an inherited descriptor is not a listening TCP socket;
+/// [`StartupError::Bind`] when binding fails.
+pub fn open(config: &Config) -> Result<Listeners, StartupError> {
+    let (fds, origin) = match config.listen_fd {
+        Some(fd) => (vec![fd], Origin::ListenFd),
+        None => match systemd_fds() {
+            Some(fds) => (fds, Origin::Systemd),
+            None => return bind(config.addr),
+        },
+    };
+    let mut listeners = Listeners {
+        sockets: Vec::with_capacity(fds.len()),
+        addrs: Vec::with_capacity(fds.len()),
+        origin,
+    };
+    for fd in fds {
+        let std = adopt(fd).map_err(|source| StartupError::Inherit { fd, source })?;
+        let addr = std
+            .local_addr()
+            .map_err(|source| StartupError::Inherit { fd, source })?;
+        listeners.sockets.push(TcpListener::from_std(std));
+        listeners.addrs.push(addr);
+    }
+    Ok(listeners)
+}
+
+fn bind(addr: SocketAddr) -> Result<Listeners, StartupError> {
+    let bind_error = |source| StartupError::Bind { addr, source };
+    let socket = TcpListener::bind(addr).map_err(bind_error)?;
+    let local = socket.local_addr().map_err(bind_error)?;
+    Ok(Listeners {
+        sockets: vec![socket],
+        addrs: vec![local],
+        origin: Origin::Bound,
+    })
+}
+
+/// The descriptors systemd passed to this very process, if any (`LISTEN_PID` must be ours, so
+/// a variable inherited by a child of ours is ignored).
+fn systemd_fds() -> Option<Vec<i32>> {
+    let pid: u32 = env::var("LISTEN_PID").ok()?.trim().parse().ok()?;
+    if pid != std::process::id() {
+        return None;
+    }
+    let count: i32 = env::var("LISTEN_FDS").ok()?.trim().parse().ok()?;
+    (count > 0).then(|| (SD_LISTEN_FDS_START..SD_LISTEN_FDS_START + count).collect())
+}
+
+/// Takes over descriptor `fd` of this process as a non-blocking listening TCP socket.
+fn adopt(fd: i32) -> io::Result<StdListener> {
+    let me = pidfd_open(getpid(), PidfdFlags::empty())?;
+    let socket = pidfd_getfd(&me, fd, PidfdGetfdFlags::empty())?;
+    let is_listening_tcp = || -> rustix::io::Result<bool> {
+        use rustix::net::sockopt::{socket_acceptconn, socket_domain, socket_type};
+        let inet = matches!(
+            socket_domain(&socket)?,
+            AddressFamily::INET | AddressFamily::INET6
+        );
+        Ok(inet
+            && socket_type(&socket)? == rustix::net::SocketType::STREAM
+            && socket_acceptconn(&socket)?)
+    };
+    match is_listening_tcp() {
+        Ok(true) => {}
+        Ok(false) | Err(rustix::io::Errno::NOTSOCK) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a listening TCP socket",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let listener = StdListener::from(socket);
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
