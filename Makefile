@@ -10,7 +10,7 @@ BIND  ?= 127.0.0.1
 ARGS  ?=
 BIN   := target/release/http-server
 
-.PHONY: run build test browser-check fuzz fmt lint check-clean-clone clean
+.PHONY: run build test browser-check cluster cluster-check bench bench-quick fuzz fmt lint check-clean-clone clean
 
 run: build
 	$(BIN) --bind $(BIND) --port $(PORT) $(ARGS) $(ROOT)
@@ -26,6 +26,21 @@ test:
 # Headless Chromium loads the start page and a listing (installs Debian's chromium if missing).
 browser-check:
 	scripts/browser-check.sh
+
+# N instances behind HAProxy until Ctrl-C; the rolling-restart check (also run by CI).
+N ?= 2
+cluster:
+	scripts/cluster.sh $(N)
+
+cluster-check:
+	scripts/cluster-check.sh --prometheus
+
+# Same-run comparison with nginx (about 10 minutes; bench-quick about 2).
+bench:
+	scripts/bench.sh
+
+bench-quick:
+	scripts/bench.sh --quick
 
 # Every fuzz target for FUZZ_SECONDS each (nightly toolchain; not part of CI).
 FUZZ_SECONDS ?= 60
