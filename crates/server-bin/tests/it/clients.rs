@@ -3,34 +3,26 @@
 use std::fs;
 use std::process::Command;
 
-use crate::support::{Site, TestServer};
-
-fn run(cmd: &mut Command) -> std::process::Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?} (is it installed?): {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use crate::support::{Site, TestServer, run_ok};
 
 #[test]
 fn curl_fetches_exact_bytes() {
     let site = Site::new();
     let big = site.write_big("big.bin", 3 * 1024 * 1024);
     let server = TestServer::start(&site.root(), &[]);
-    let out = run(Command::new("curl")
-        .args(["-sS", "--fail", "--max-time", "20"])
-        .arg(server.url("/test.html")));
+    let out = run_ok(
+        Command::new("curl")
+            .args(["-sS", "--fail", "--max-time", "20"])
+            .arg(server.url("/test.html")),
+    );
     assert_eq!(out.stdout, b"<h1>test</h1>\n");
     let dest = site.outside().join("curl-big.bin");
-    run(Command::new("curl")
-        .args(["-sS", "--fail", "--max-time", "20", "-o"])
-        .arg(&dest)
-        .arg(server.url("/big.bin")));
+    run_ok(
+        Command::new("curl")
+            .args(["-sS", "--fail", "--max-time", "20", "-o"])
+            .arg(&dest)
+            .arg(server.url("/big.bin")),
+    );
     assert!(fs::read(&dest).unwrap() == big, "curl download differs");
 }
 
@@ -61,18 +53,22 @@ fn wget_fetches_exact_bytes() {
     let server = TestServer::start(&site.root(), &[]);
     let dest = site.outside().join("wget");
     fs::create_dir_all(&dest).unwrap();
-    run(Command::new("wget")
-        .args(["-q", "--tries=1", "--timeout=20", "-P"])
-        .arg(&dest)
-        .arg(server.url("/test.html")));
+    run_ok(
+        Command::new("wget")
+            .args(["-q", "--tries=1", "--timeout=20", "-P"])
+            .arg(&dest)
+            .arg(server.url("/test.html")),
+    );
     assert_eq!(
         fs::read(dest.join("test.html")).unwrap(),
         b"<h1>test</h1>\n"
     );
-    run(Command::new("wget")
-        .args(["-q", "--tries=1", "--timeout=20", "-P"])
-        .arg(&dest)
-        .arg(server.url("/downloads/big.bin")));
+    run_ok(
+        Command::new("wget")
+            .args(["-q", "--tries=1", "--timeout=20", "-P"])
+            .arg(&dest)
+            .arg(server.url("/downloads/big.bin")),
+    );
     assert!(
         fs::read(dest.join("big.bin")).unwrap() == big,
         "wget download differs"

@@ -133,11 +133,7 @@ fn a_second_signal_exits_at_once_with_130() {
     site.write_big("big.bin", 8 * 1024 * 1024);
     let mut server = TestServer::start(&site.root(), &["--shutdown-timeout", "60s"]);
     // A download nobody reads keeps the drain busy.
-    let mut stalled = server.connect();
-    stalled
-        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    let stalled = server.stalled_download("/big.bin");
     server.signal(Signal::INT);
     std::thread::sleep(Duration::from_millis(200));
     server.signal(Signal::INT);
@@ -151,11 +147,7 @@ fn the_drain_deadline_bounds_shutdown_and_counts_what_it_cut() {
     let site = Site::new();
     site.write_big("big.bin", 8 * 1024 * 1024);
     let mut server = TestServer::start(&site.root(), &["--shutdown-timeout", "500ms"]);
-    let mut stalled = server.connect();
-    stalled
-        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    let stalled = server.stalled_download("/big.bin");
     server.signal(Signal::TERM);
     let status = server.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0));

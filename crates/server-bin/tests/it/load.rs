@@ -107,11 +107,7 @@ fn a_client_that_stops_reading_is_dropped_by_the_send_timeout() {
     let size = 20 * 1024 * 1024;
     site.write_big("big.bin", size);
     let server = TestServer::start(&site.root(), &["--send-timeout", "1s"]);
-    let mut stalled = server.connect();
-    stalled
-        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
-    thread::sleep(Duration::from_millis(300));
+    let mut stalled = server.stalled_download("/big.bin");
     for _ in 0..3 {
         let (r, took) = timed_get(&server, "/test.html");
         assert_eq!(r.status, 200);

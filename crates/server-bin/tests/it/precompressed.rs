@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::support::{Site, TestServer};
+use crate::support::{Site, TestServer, run_ok};
 
 const ORIGINAL: &[u8] = b"body { color: red }\n";
 
@@ -97,33 +97,22 @@ fn curl_compressed_decodes_a_real_gzip_sidecar() {
     let site = Site::new();
     let original = "<p>compressible</p>\n".repeat(500);
     let path = site.write("page.html", original.as_bytes());
-    let status = Command::new("gzip")
-        .arg("-k")
-        .arg("-9")
-        .arg(&path)
-        .status()
-        .expect("gzip runs");
-    assert!(status.success());
+    run_ok(Command::new("gzip").arg("-k").arg("-9").arg(&path));
     let server = TestServer::start(&site.root(), &[]);
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--fail",
-            "--max-time",
-            "20",
-            "--compressed",
-            "-H",
-            "Accept-Encoding: gzip",
-            "-D",
-            "-",
-        ])
-        .arg(server.url("/page.html"))
-        .output()
-        .expect("curl runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new("curl")
+            .args([
+                "-sS",
+                "--fail",
+                "--max-time",
+                "20",
+                "--compressed",
+                "-H",
+                "Accept-Encoding: gzip",
+                "-D",
+                "-",
+            ])
+            .arg(server.url("/page.html")),
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();

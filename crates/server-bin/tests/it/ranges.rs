@@ -5,7 +5,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::process::Command;
 
-use crate::support::{Site, TestServer};
+use crate::support::{Site, TestServer, run_ok};
 
 fn slice(data: &[u8], start: usize, end_inclusive: usize) -> &[u8] {
     &data[start..=end_inclusive]
@@ -216,15 +216,10 @@ fn curl_fetches_a_range() {
     let site = Site::new();
     let data = site.write_big("data.bin", 100_000);
     let server = TestServer::start(&site.root(), &[]);
-    let out = Command::new("curl")
-        .args(["-sS", "--fail", "--max-time", "20", "-r", "1000-1999"])
-        .arg(server.url("/data.bin"))
-        .output()
-        .expect("curl runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new("curl")
+            .args(["-sS", "--fail", "--max-time", "20", "-r", "1000-1999"])
+            .arg(server.url("/data.bin")),
     );
     assert!(out.stdout == data[1000..2000]);
 }
@@ -237,16 +232,11 @@ fn wget_resumes_a_half_downloaded_file_byte_exact() {
     let dest = site.outside().join("resume");
     fs::create_dir_all(&dest).unwrap();
     fs::write(dest.join("download.bin"), &data[..data.len() / 2]).unwrap();
-    let out = Command::new("wget")
-        .args(["-q", "-c", "--tries=1", "--timeout=20", "-P"])
-        .arg(&dest)
-        .arg(server.url("/download.bin"))
-        .output()
-        .expect("wget runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("wget")
+            .args(["-q", "-c", "--tries=1", "--timeout=20", "-P"])
+            .arg(&dest)
+            .arg(server.url("/download.bin")),
     );
     let resumed = fs::read(dest.join("download.bin")).unwrap();
     assert_eq!(resumed.len(), data.len());

@@ -9,7 +9,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -144,6 +144,16 @@ impl TestServer {
         self.request(&format!("HEAD {path} HTTP/1.1\r\nHost: t\r\n{fields}\r\n"))
     }
 
+    /// A connection that asks for `path` and then never reads: its response stays in flight.
+    pub fn stalled_download(&self, path: &str) -> TcpStream {
+        let mut stream = self.connect();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        // Let the server start sending before the test goes on.
+        thread::sleep(Duration::from_millis(200));
+        stream
+    }
+
     /// The PID, for sending signals.
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
@@ -219,6 +229,19 @@ impl Drop for TestServer {
         }
         let _ = self.child.wait();
     }
+}
+
+/// Runs `cmd` (curl, wget, gzip), failing the test with its stderr unless it succeeds.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?} (is it installed?): {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// Raises this test process's soft open-file limit to its hard limit (tests that hold thousands
