@@ -36,7 +36,7 @@ fi
 ulimit -n "$(ulimit -Hn)"
 
 cargo build --release --quiet --bin http-server
-bin=target/release/http-server
+bin="${CARGO_TARGET_DIR:-target}/release/http-server"
 out=target/bench
 root="$out/root"
 mkdir -p "$root"

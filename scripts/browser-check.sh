@@ -11,7 +11,7 @@ if ! command -v chromium >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
 fi
 cargo build --quiet --bin http-server
-bin=target/debug/http-server
+bin="${CARGO_TARGET_DIR:-target}/debug/http-server"
 
 out=target/browser-check
 rm -rf "$out"; mkdir -p "$out"
