@@ -9,7 +9,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use http_core::conditional::{self, Precondition, Validators};
 use http_core::date::HttpDate;
@@ -203,7 +203,14 @@ fn cache_if_plain(
         return rep;
     }
     let contents: Arc<[u8]> = contents.into();
-    cache.insert(key, rel, &rep.meta, Arc::clone(&contents), now);
+    cache.insert(
+        key,
+        rel,
+        &rep.meta,
+        Arc::clone(&contents),
+        now,
+        SystemTime::now(),
+    );
     Representation {
         source: Source::Memory(contents),
         ..rep

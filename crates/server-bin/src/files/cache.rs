@@ -8,6 +8,11 @@
 //! resolved to, relative to the root; a name that now leads elsewhere fails the check and goes
 //! back through full resolution (`resolve`), with its `RESOLVE_BENEATH` guarantee.
 //!
+//! Timestamps are only as fine as the kernel's clock tick (unless it has multigrain timestamps,
+//! Linux 6.13+), so two same-size writes within one tick could share an identity. A file that
+//! changed less than [`RACY_WINDOW`] ago is therefore never cached (git calls such entries
+//! "racily clean"): it is served from disk until it has settled.
+//!
 //! Only files without precompressed sidecars are cached; whether sidecars exist is probed again
 //! at most every [`SIDECAR_RECHECK`], so a sidecar added next to a cached file is noticed within
 //! that time. Each worker owns its cache: no locks. It must not decide what is cacheable beyond
@@ -17,7 +22,7 @@ use std::collections::HashMap;
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, Stat};
 
@@ -28,6 +33,9 @@ pub const MAX_FILE: u64 = 64 * 1024;
 
 /// Bytes of file contents one worker keeps at most.
 pub const CAPACITY: usize = 8 * 1024 * 1024;
+
+/// A file whose change time is more recent than this is not cached.
+pub const RACY_WINDOW: Duration = Duration::from_secs(1);
 
 /// How long "this file has no sidecars" is trusted.
 pub const SIDECAR_RECHECK: Duration = Duration::from_secs(1);
@@ -101,7 +109,8 @@ impl FileCache {
     }
 
     /// Caches `contents` of the file at `rel` (with `meta`) for request path `key`, if it is
-    /// small enough, evicting other entries to stay within [`CAPACITY`].
+    /// small enough and has not changed within [`RACY_WINDOW`] of `wall` (the current time),
+    /// evicting other entries to stay within [`CAPACITY`].
     pub fn insert(
         &mut self,
         key: &str,
@@ -109,8 +118,18 @@ impl FileCache {
         meta: &Metadata,
         contents: Arc<[u8]>,
         now: Instant,
+        wall: SystemTime,
     ) {
         if contents.len() as u64 > MAX_FILE || contents.len() as u64 != meta.len() {
+            return;
+        }
+        let changed = u64::try_from(meta.ctime()).ok().map(|secs| {
+            UNIX_EPOCH + Duration::new(secs, u32::try_from(meta.ctime_nsec()).unwrap_or(0))
+        });
+        let settled = changed
+            .and_then(|changed| wall.duration_since(changed).ok())
+            .is_some_and(|age| age >= RACY_WINDOW);
+        if !settled {
             return;
         }
         self.remove(key);
@@ -160,10 +179,32 @@ mod tests {
         (dir, root)
     }
 
+    /// A wall-clock time long after any file in the test was written.
+    fn later() -> SystemTime {
+        SystemTime::now() + Duration::from_secs(60)
+    }
+
     fn fill(cache: &mut FileCache, root: &Root, now: Instant) {
         let meta = fs::metadata(root.path().join("a.txt")).unwrap();
         let contents: Arc<[u8]> = fs::read(root.path().join("a.txt")).unwrap().into();
-        cache.insert("/a.txt", "a.txt", &meta, contents, now);
+        cache.insert("/a.txt", "a.txt", &meta, contents, now, later());
+    }
+
+    #[test]
+    fn a_file_changed_within_the_racy_window_is_not_cached() {
+        let (_dir, root) = setup();
+        let mut cache = FileCache::default();
+        let meta = fs::metadata(root.path().join("a.txt")).unwrap();
+        let contents: Arc<[u8]> = fs::read(root.path().join("a.txt")).unwrap().into();
+        cache.insert(
+            "/a.txt",
+            "a.txt",
+            &meta,
+            contents,
+            Instant::now(),
+            SystemTime::now(),
+        );
+        assert_eq!(cache.bytes(), 0);
     }
 
     #[test]
@@ -219,7 +260,14 @@ mod tests {
         let meta = fs::metadata(root.path().join("big")).unwrap();
         let contents: Arc<[u8]> = big.into();
         for i in 0..(CAPACITY / MAX_FILE as usize) * 2 {
-            cache.insert(&format!("/k{i}"), "big", &meta, Arc::clone(&contents), now);
+            cache.insert(
+                &format!("/k{i}"),
+                "big",
+                &meta,
+                Arc::clone(&contents),
+                now,
+                later(),
+            );
             assert!(cache.bytes() <= CAPACITY);
         }
         assert_eq!(cache.bytes(), CAPACITY);
@@ -231,7 +279,14 @@ mod tests {
         let mut cache = FileCache::default();
         let now = Instant::now();
         let meta = fs::metadata(root.path().join("a.txt")).unwrap();
-        cache.insert("/a.txt", "a.txt", &meta, Arc::from(&b"on"[..]), now);
+        cache.insert(
+            "/a.txt",
+            "a.txt",
+            &meta,
+            Arc::from(&b"on"[..]),
+            now,
+            later(),
+        );
         assert_eq!(cache.bytes(), 0);
     }
 }

@@ -257,3 +257,17 @@ fn a_sidecar_added_next_to_a_cached_file_is_served_within_a_second() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_settled_file_served_from_the_cache_is_refreshed_when_rewritten() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--threads", "1"]);
+    site.write("settled.html", b"<h1>old</h1>\n");
+    // Past the cache's racy window, so that the next fetches fill and then hit the cache.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for _ in 0..2 {
+        assert_eq!(server.get("/settled.html", "").body, b"<h1>old</h1>\n");
+    }
+    site.write("settled.html", b"<h1>new</h1>\n");
+    assert_eq!(server.get("/settled.html", "").body, b"<h1>new</h1>\n");
+}
