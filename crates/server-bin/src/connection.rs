@@ -451,9 +451,7 @@ impl Handler for HttpHandler {
 
     fn open(&mut self, stream: &TcpStream, now: Instant) -> Conn {
         self.ctx.metrics.connection_opened(self.worker);
-        // Responses are written whole, so Nagle's algorithm can only delay the last segment of
-        // a pipelined or sendfile response behind a delayed ACK (up to 40 ms).
-        let _ = stream.set_nodelay(true);
+        // TCP_NODELAY comes from the listening socket (see `socket::no_delay`).
         Conn {
             // getpeername costs a syscall per connection; only the access log needs it.
             peer: self

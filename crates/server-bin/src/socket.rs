@@ -71,6 +71,7 @@ pub fn open(config: &Config) -> Result<Listeners, StartupError> {
         let addr = std
             .local_addr()
             .map_err(|source| StartupError::Inherit { fd, source })?;
+        no_delay(&std).map_err(|source| StartupError::Inherit { fd, source })?;
         listeners.sockets.push(TcpListener::from_std(std));
         listeners.addrs.push(addr);
     }
@@ -81,11 +82,19 @@ fn bind(addr: SocketAddr) -> Result<Listeners, StartupError> {
     let bind_error = |source| StartupError::Bind { addr, source };
     let socket = TcpListener::bind(addr).map_err(bind_error)?;
     let local = socket.local_addr().map_err(bind_error)?;
+    no_delay(&socket).map_err(bind_error)?;
     Ok(Listeners {
         sockets: vec![socket],
         addrs: vec![local],
         origin: Origin::Bound,
     })
+}
+
+/// Sets `TCP_NODELAY` on a listening socket. Linux copies it to every accepted socket, which
+/// saves a system call per connection. Responses are written whole, so Nagle's algorithm could
+/// only hold back the last segment of a pipelined or sendfile response behind a delayed ACK.
+fn no_delay(listener: &impl rustix::fd::AsFd) -> io::Result<()> {
+    Ok(rustix::net::sockopt::set_tcp_nodelay(listener, true)?)
 }
 
 /// The descriptors systemd passed to this very process, if any (`LISTEN_PID` must be ours, so
