@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
             // None only when the length cannot fit in a u64.
             if let Some(layout) = Multipart::new(&ranges, len, "text/plain", "fuzzboundary") {
                 let heads: u128 = layout.parts.iter().map(|(h, _)| h.len() as u128).sum();
-                assert_eq!(u128::from(layout.content_length), heads + total + layout.trailer.len() as u128);
+                assert_eq!(
+                    u128::from(layout.content_length),
+                    heads + total + layout.trailer.len() as u128
+                );
             } else {
                 assert!(total + 4096 > u128::from(u64::MAX));
             }

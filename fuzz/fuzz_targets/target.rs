@@ -12,7 +12,11 @@ fuzz_target!(|data: &[u8]| {
     assert!(target.path.starts_with('/'));
     assert!(!target.path.contains('\0'));
     for segment in target.segments() {
-        assert!(!segment.is_empty() && segment != "." && segment != "..", "{:?}", target.path);
+        assert!(
+            !segment.is_empty() && segment != "." && segment != "..",
+            "{:?}",
+            target.path
+        );
     }
     let encoded = encode_path(&target.path);
     let again = decode(encoded.as_bytes()).expect("an encoded path decodes");
