@@ -86,7 +86,9 @@ impl TagList<'_> {
 /// Parses `*` or `#entity-tag`. Tags are quoted strings that may contain commas, so the list is
 /// tokenised, not split. `None` for anything malformed, which callers treat as an absent field.
 pub fn parse_list(value: &[u8]) -> Option<TagList<'_>> {
-    if trim(value) == b"*" {
+    // Field values reach here validated (no control bytes but HTAB), so trimming ASCII
+    // whitespace is trimming OWS.
+    if value.trim_ascii() == b"*" {
         return Some(TagList::Any);
     }
     let mut tags = Vec::new();
@@ -98,7 +100,7 @@ pub fn parse_list(value: &[u8]) -> Option<TagList<'_>> {
         }
         let (tag, after) = parse_one(rest)?;
         tags.push(tag);
-        rest = trim_start(after);
+        rest = after.trim_ascii_start();
         match rest.first() {
             None => break,
             Some(b',') => {}
@@ -133,21 +135,6 @@ pub fn parse_one(s: &[u8]) -> Option<(EntityTag<'_>, &[u8])> {
 
 fn skip_ows_and_commas(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t' | b',', rest @ ..] = s {
-        s = rest;
-    }
-    s
-}
-
-fn trim_start(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    s
-}
-
-fn trim(s: &[u8]) -> &[u8] {
-    let mut s = trim_start(s);
-    while let [rest @ .., b' ' | b'\t'] = s {
         s = rest;
     }
     s
