@@ -217,8 +217,10 @@ impl HttpHandler {
                 return false;
             }
             Ok(Status::Complete((req, len))) => {
-                c.out
-                    .set_request(req.line, req.header("referer"), req.header("user-agent"));
+                if self.log.enabled() {
+                    c.out
+                        .set_request(req.line, req.header("referer"), req.header("user-agent"));
+                }
                 c.out.linger = req.body != Body::None;
                 let response = respond(
                     &self.ctx,
@@ -244,7 +246,8 @@ impl HttpHandler {
         true
     }
 
-    /// Queues a prepared response (its head is already in the buffer) and counts it.
+    /// Queues a prepared response (its head is already in the buffer); it is counted and logged
+    /// once sent, by `record`.
     fn queue(&mut self, c: &mut Conn, response: Response, time: u64, now: Instant) {
         let inline_body = if response.file.is_some() {
             0
@@ -270,7 +273,9 @@ impl HttpHandler {
     /// what there is of it, is kept for the log.
     fn queue_error(&mut self, c: &mut Conn, err: ServeError, now: Instant) {
         let (time, date) = self.clock.now();
-        c.out.set_request(first_line(&c.input), None, None);
+        if self.log.enabled() {
+            c.out.set_request(first_line(&c.input), None, None);
+        }
         c.out.linger = true;
         c.input.clear();
         c.parse_pending = false;
@@ -435,6 +440,7 @@ impl Outgoing {
         }
     }
 
+    /// Keeps what the access log shows of the request; only called when the log is on.
     fn set_request(&mut self, line: &[u8], referer: Option<&[u8]>, user_agent: Option<&[u8]>) {
         fn copy(dst: &mut Vec<u8>, src: &[u8]) {
             dst.clear();
