@@ -7,7 +7,6 @@
 use std::fs::{File, Metadata};
 use std::hash::{BuildHasher, RandomState};
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -18,6 +17,7 @@ use http_core::etag::ETag;
 use http_core::range::{self, Multipart, Ranges};
 use http_core::target::{self, Target};
 use http_core::{Body, Method, Request, ResponseHead, StatusCode, Version, mime};
+use rustix::fd::OwnedFd;
 
 use crate::context::Context;
 use crate::error::ServeError;
@@ -105,14 +105,14 @@ pub fn respond(
             let rep = cache_if_plain(cache, &key, &rel, rep, now);
             serve_file(ctx, req, reply, key, mime::for_path(&rel), rep, buf)
         }
-        Ok(Resolved::Directory(dir)) if config.listing => {
-            serve_listing(ctx, reply, &dir, &target, buf)
+        Ok(Resolved::Directory { dir, rel }) if config.listing => {
+            serve_listing(ctx, reply, dir, &rel, &target, buf)
         }
-        Ok(Resolved::Directory(_)) => reply.error(buf, ServeError::Forbidden),
-        Ok(Resolved::Redirect(location)) => reply.simple(
+        Ok(Resolved::Directory { .. }) => reply.error(buf, ServeError::Forbidden),
+        Ok(Resolved::Redirect) => reply.simple(
             buf,
             StatusCode::MOVED_PERMANENTLY,
-            &[("Location", &location)],
+            &[("Location", &directory_location(&target))],
         ),
         Err(e) => reply.error(buf, e),
     }
@@ -126,6 +126,27 @@ fn resource_name(target: &Target<'_>) -> String {
     } else {
         target.path.clone()
     }
+}
+
+/// `Location` for a directory requested without its slash: the same path with `/` appended,
+/// query kept (RFC 9110 §15.4.2). The path is re-encoded, so nothing from the request reaches
+/// the header unescaped.
+fn directory_location(target: &Target<'_>) -> String {
+    let mut location = target::encode_path(&target.path);
+    location.push('/');
+    if let Some(query) = target.query {
+        location.push('?');
+        // The query came from the request line, which admits only visible ASCII and obs-text;
+        // escape obs-text so the header stays ASCII.
+        for &b in query {
+            if b.is_ascii_graphic() {
+                location.push(char::from(b));
+            } else {
+                location.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    location
 }
 
 /// What a file response sends: the whole file, one range, or several as multipart.
@@ -369,11 +390,12 @@ fn serve_file(
 fn serve_listing(
     ctx: &Context,
     reply: Reply<'_>,
-    dir: &Path,
+    dir: OwnedFd,
+    rel: &str,
     target: &Target<'_>,
     buf: &mut Vec<u8>,
 ) -> Response {
-    let Ok(html) = listing::render(ctx.root.path(), dir, &target.path) else {
+    let Ok(html) = listing::render(&ctx.root, dir, rel, &target.path) else {
         return reply.error(buf, ServeError::Forbidden);
     };
     // A listing changes whenever the directory does; caches must always ask.
@@ -484,5 +506,20 @@ impl Reply<'_> {
             body_len: if self.head_only { 0 } else { body.len() as u64 },
             resource: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_core::target::decode;
+
+    use super::*;
+
+    #[test]
+    fn redirect_locations_are_encoded_and_keep_the_query() {
+        let target = decode(b"/a%20b/caf%C3%A9?q=%22x%22").unwrap();
+        assert_eq!(directory_location(&target), "/a%20b/caf%C3%A9/?q=%22x%22");
+        let target = decode(b"/docs?x=1&y").unwrap();
+        assert_eq!(directory_location(&target), "/docs/?x=1&y");
     }
 }

@@ -1,12 +1,13 @@
-//! A per-worker cache of small files (contents and metadata), so that a hit costs one `statx`
-//! instead of open, fstat, read and close.
+//! A per-worker cache of small files (contents and metadata), so that a hit costs a lookup
+//! (`openat2(O_PATH)`, `fstat`, `close`) instead of open, fstat, read and close.
 //!
 //! A hit is only served when the file's identity still matches what was cached: device, inode,
 //! size, and modification and change times to the nanosecond. A rewrite in place changes the
 //! times (the change time cannot be set back by any user), a replacement changes the inode, so a
 //! modified file is never served stale. The identity is checked through the name the request
-//! resolved to, relative to the root; a name that now leads elsewhere fails the check and goes
-//! back through full resolution (`resolve`), with its `RESOLVE_BENEATH` guarantee.
+//! resolved to, looked up exactly as resolution opens files ([`Root::stat_beneath`]: beneath the
+//! root, race-free), never through a name the kernel would follow out of the root: a name that
+//! now leads outside fails the check and goes back through full resolution, which refuses it.
 //!
 //! Timestamps are only as fine as the kernel's clock tick (unless it has multigrain timestamps,
 //! Linux 6.13+), so two same-size writes within one tick could share an identity. A file that
@@ -24,7 +25,7 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rustix::fs::{AtFlags, Stat};
+use rustix::fs::Stat;
 
 use crate::files::resolve::Root;
 
@@ -98,7 +99,8 @@ impl FileCache {
     /// state is recent. A stale entry is dropped.
     pub fn get(&mut self, root: &Root, key: &str, now: Instant) -> Option<Entry> {
         let entry = self.entries.get(key)?;
-        let current = rustix::fs::statat(root.dir(), entry.rel.as_str(), AtFlags::empty())
+        let current = root
+            .stat_beneath(&entry.rel)
             .ok()
             .map(|s| Identity::of_stat(&s));
         if current == Some(entry.identity) && now < entry.sidecars_checked_until {
@@ -239,6 +241,30 @@ mod tests {
         fill(&mut cache, &root, now);
         fs::remove_file(root.path().join("a.txt")).unwrap();
         assert!(cache.get(&root, "/a.txt", now).is_none());
+    }
+
+    #[test]
+    fn an_entry_is_revalidated_beneath_the_root_not_through_a_symlink_out_of_it() {
+        // The entry describes the file that `d/a.txt` leads to through a symlink out of the
+        // root (how a racing rename once got one cached): following the name would call it
+        // unchanged and serve it again.
+        let (_dir, root) = setup();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("a.txt"), "out").unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("d")).unwrap();
+        let meta = fs::metadata(root.path().join("d/a.txt")).unwrap();
+        let mut cache = FileCache::default();
+        let now = Instant::now();
+        cache.insert(
+            "/d/a.txt",
+            "d/a.txt",
+            &meta,
+            Arc::from(&b"out"[..]),
+            now,
+            later(),
+        );
+        assert_eq!(cache.bytes(), 3);
+        assert!(cache.get(&root, "/d/a.txt", now).is_none());
     }
 
     #[test]

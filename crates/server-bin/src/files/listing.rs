@@ -1,19 +1,26 @@
 //! Directory listings (opt-in with `--listing`): an HTML page naming a directory's entries,
-//! directories first, then by name, with size and modification time and a link to the parent.
+//! directories first, then names in case-insensitive natural order (`file2` before `file10`),
+//! with size and modification time and a link to the parent.
 //!
-//! Names are HTML-escaped and links percent-encoded, so no file name can inject markup or a
-//! link elsewhere. Hidden names are never listed, nor symlinks whose target leaves the root or
-//! names that are not UTF-8 (no request could reach them). It must not decide whether a
-//! listing is allowed; `respond` does.
+//! The directory arrives as a descriptor that resolution opened race-free beneath the root, and
+//! every entry is looked at relative to it (`statx`), never by a path that could lead elsewhere.
+//! The work is bounded before it starts: names are read (no system call per entry), at most
+//! [`MAX_ENTRIES`] are chosen, and only those are looked at; the page says how many were left
+//! out. Names are HTML-escaped and links percent-encoded, so no file name can inject markup or a
+//! link elsewhere. Hidden names are never listed, nor symlinks whose target leaves the root,
+//! special files, or names that are not UTF-8 (no request could reach them). It must not decide
+//! whether a listing is allowed; `respond` does.
 
+use std::cmp::Ordering;
 use std::fmt::Write as _;
-use std::fs;
 use std::io;
-use std::path::Path;
-use std::time::UNIX_EPOCH;
 
 use http_core::date::Civil;
 use http_core::target::encode_path;
+use rustix::fd::OwnedFd;
+use rustix::fs::{AtFlags, Dir, FileType, StatxFlags};
+
+use crate::files::resolve::Root;
 
 /// Entries shown at most; the rest are counted in a closing line.
 pub const MAX_ENTRIES: usize = 10_000;
@@ -25,51 +32,123 @@ struct Entry {
     modified: u64,
 }
 
-/// Renders the listing of `dir` (canonical, inside `root`), reached at the decoded URL path
-/// `url_path`.
+/// Renders the listing of the directory `dir`, found at `rel` under `root` (`.` for the root)
+/// and reached at the decoded URL path `url_path`.
 ///
 /// # Errors
 ///
 /// When the directory cannot be read.
-pub fn render(root: &Path, dir: &Path, url_path: &str) -> io::Result<String> {
-    let mut entries = Vec::new();
-    let mut skipped = 0usize;
-    for item in fs::read_dir(dir)? {
-        let Ok(item) = item else { continue };
-        let Ok(name) = item.file_name().into_string() else {
+pub fn render(root: &Root, dir: OwnedFd, rel: &str, url_path: &str) -> io::Result<String> {
+    let (entries, skipped) = read_entries(root, dir, rel)?;
+    Ok(page(url_path, &entries, skipped))
+}
+
+/// The entries to show, in order, and how many were left out by the cap.
+fn read_entries(root: &Root, dir: OwnedFd, rel: &str) -> io::Result<(Vec<Entry>, usize)> {
+    let mut dir = Dir::new(dir)?;
+    let mut names: Vec<(String, bool)> = Vec::new();
+    while let Some(item) = dir.read() {
+        let item = item?;
+        let Ok(name) = item.file_name().to_str() else {
             continue;
         };
         if name.starts_with('.') {
-            continue;
+            continue; // hidden, and `.` and `..`
         }
-        // Follow symlinks, but only to targets inside the root.
-        let path = item.path();
-        let Ok(target) = path.canonicalize() else {
-            continue;
+        // The type from readdir costs nothing; a symlink's is known only after the cap.
+        names.push((name.to_owned(), item.file_type() == FileType::Directory));
+    }
+    let skipped = names.len().saturating_sub(MAX_ENTRIES);
+    if skipped > 0 {
+        let by_order = |a: &(String, bool), b: &(String, bool)| listing_order(a.1, &a.0, b.1, &b.0);
+        names.select_nth_unstable_by(MAX_ENTRIES, by_order);
+        names.truncate(MAX_ENTRIES);
+    }
+    let fd = dir.fd()?;
+    let mask = StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::MTIME;
+    let mut entries = Vec::with_capacity(names.len());
+    for (name, _) in names {
+        let Ok(st) = rustix::fs::statx(fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW, mask) else {
+            continue; // gone since readdir
         };
-        if !target.starts_with(root) {
-            continue;
-        }
-        let Ok(meta) = fs::metadata(&target) else {
-            continue;
+        let (kind, size, modified) = match FileType::from_raw_mode(st.stx_mode.into()) {
+            FileType::Symlink => {
+                // Where it leads, looked up as a request for it would be: inside the root only.
+                let path = if rel == "." {
+                    name.clone()
+                } else {
+                    format!("{rel}/{name}")
+                };
+                let Ok(target) = root.stat_beneath(&path) else {
+                    continue;
+                };
+                (
+                    FileType::from_raw_mode(target.st_mode),
+                    u64::try_from(target.st_size).unwrap_or(0),
+                    u64::try_from(target.st_mtime).unwrap_or(0),
+                )
+            }
+            kind => (
+                kind,
+                st.stx_size,
+                u64::try_from(st.stx_mtime.tv_sec).unwrap_or(0),
+            ),
         };
-        if entries.len() == MAX_ENTRIES {
-            skipped += 1;
+        if !matches!(kind, FileType::Directory | FileType::RegularFile) {
             continue;
         }
         entries.push(Entry {
             name,
-            is_dir: meta.is_dir(),
-            size: meta.len(),
-            modified: meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs()),
+            is_dir: kind == FileType::Directory,
+            size,
+            modified,
         });
     }
-    entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
-    Ok(page(url_path, &entries, skipped))
+    entries.sort_unstable_by(|a, b| listing_order(a.is_dir, &a.name, b.is_dir, &b.name));
+    Ok((entries, skipped))
+}
+
+/// Directories first, then names in natural order.
+fn listing_order(a_dir: bool, a: &str, b_dir: bool, b: &str) -> Ordering {
+    b_dir.cmp(&a_dir).then_with(|| natural_order(a, b))
+}
+
+/// Case-insensitive natural order: runs of digits compare as numbers (`2` before `10`), other
+/// characters by their lowercase; names equal that way fall back to their bytes, so the order is
+/// total.
+fn natural_order(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a, b);
+    loop {
+        let (Some(c), Some(d)) = (x.chars().next(), y.chars().next()) else {
+            return x.len().cmp(&y.len()).then_with(|| a.cmp(b));
+        };
+        if c.is_ascii_digit() && d.is_ascii_digit() {
+            let split = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+            let (m, n) = (split(x), split(y));
+            let (p, q) = (&x[..m], &y[..n]);
+            let (p_value, q_value) = (p.trim_start_matches('0'), q.trim_start_matches('0'));
+            let by_number = p_value
+                .len()
+                .cmp(&q_value.len())
+                .then_with(|| p_value.cmp(q_value));
+            if by_number != Ordering::Equal {
+                return by_number;
+            }
+            x = &x[m..];
+            y = &y[n..];
+            continue;
+        }
+        let by_char = if c.is_ascii() && d.is_ascii() {
+            c.to_ascii_lowercase().cmp(&d.to_ascii_lowercase())
+        } else {
+            c.to_lowercase().cmp(d.to_lowercase())
+        };
+        if by_char != Ordering::Equal {
+            return by_char;
+        }
+        x = &x[c.len_utf8()..];
+        y = &y[d.len_utf8()..];
+    }
 }
 
 fn page(url_path: &str, entries: &[Entry], skipped: usize) -> String {
@@ -140,13 +219,17 @@ fn escape_html(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
+    use rustix::fs::{Mode, OFlags};
+
     use super::*;
 
-    fn fixture() -> (tempfile::TempDir, std::path::PathBuf) {
+    fn fixture() -> (tempfile::TempDir, Root) {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         fs::create_dir_all(root.join("b-dir")).unwrap();
-        fs::create_dir_all(root.join("a-dir")).unwrap();
+        fs::create_dir_all(root.join("A-dir")).unwrap();
         fs::create_dir_all(root.join(".hidden-dir")).unwrap();
         fs::write(root.join("z.txt"), "zz").unwrap();
         fs::write(root.join("c.txt"), "c").unwrap();
@@ -156,20 +239,33 @@ mod tests {
         fs::write(dir.path().join("outside.txt"), "").unwrap();
         std::os::unix::fs::symlink(dir.path().join("outside.txt"), root.join("escape.txt"))
             .unwrap();
-        let root = root.canonicalize().unwrap();
+        std::os::unix::fs::symlink("b-dir", root.join("link-dir")).unwrap();
+        let root = Root::open(&root.canonicalize().unwrap()).unwrap();
         (dir, root)
     }
 
+    fn listing(root: &Root, rel: &str, url_path: &str) -> String {
+        let path = root.path().join(rel);
+        let dir = rustix::fs::open(&path, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty());
+        render(root, dir.unwrap(), rel, url_path).unwrap()
+    }
+
+    fn position(html: &str, needle: &str) -> usize {
+        html.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing in {html}"))
+    }
+
     #[test]
-    fn directories_come_first_then_names_in_order() {
+    fn directories_come_first_then_names_ignoring_case() {
         let (_dir, root) = fixture();
-        let html = render(&root, &root, "/").unwrap();
-        let pos = |needle: &str| {
-            html.find(needle)
-                .unwrap_or_else(|| panic!("{needle} missing"))
-        };
-        assert!(pos(">a-dir/<") < pos(">b-dir/<"));
-        assert!(pos(">b-dir/<") < pos(">c.txt<"));
+        let html = listing(&root, ".", "/");
+        let pos = |needle| position(&html, needle);
+        assert!(pos(">A-dir/<") < pos(">b-dir/<"));
+        assert!(
+            pos(">b-dir/<") < pos(">link-dir/<"),
+            "a symlink to a directory"
+        );
+        assert!(pos(">link-dir/<") < pos(">c.txt<"));
         assert!(pos(">c.txt<") < pos(">z.txt<"));
         assert!(
             html.contains("<td class=\"size\">2</td>"),
@@ -178,9 +274,20 @@ mod tests {
     }
 
     #[test]
+    fn numbers_in_names_sort_by_value() {
+        let mut names = ["file10", "File2", "file1", "file02b", "file2a", "a"];
+        names.sort_by(|a, b| natural_order(a, b));
+        assert_eq!(
+            names,
+            ["a", "file1", "File2", "file2a", "file02b", "file10"]
+        );
+        assert_eq!(natural_order("x01", "x1"), "x01".cmp("x1"), "total order");
+    }
+
+    #[test]
     fn hidden_names_and_escaping_symlinks_are_not_listed() {
         let (_dir, root) = fixture();
-        let html = render(&root, &root, "/").unwrap();
+        let html = listing(&root, ".", "/");
         assert!(!html.contains(".env") && !html.contains(".hidden-dir"));
         assert!(!html.contains("escape.txt"));
     }
@@ -188,7 +295,7 @@ mod tests {
     #[test]
     fn names_are_escaped_in_text_and_encoded_in_links() {
         let (_dir, root) = fixture();
-        let html = render(&root, &root, "/").unwrap();
+        let html = listing(&root, ".", "/");
         assert!(!html.contains("<img"));
         assert!(html.contains(">&lt;img src=x onerror=alert(1)&gt;.html<"));
         assert!(html.contains("href=\"./%3Cimg%20src=x%20onerror=alert(1)%3E.html\""));
@@ -198,9 +305,31 @@ mod tests {
     #[test]
     fn only_subdirectories_link_to_their_parent() {
         let (_dir, root) = fixture();
-        assert!(!render(&root, &root, "/").unwrap().contains("href=\"../\""));
-        let sub = render(&root, &root.join("a-dir"), "/a-dir").unwrap();
+        assert!(!listing(&root, ".", "/").contains("href=\"../\""));
+        let sub = listing(&root, "A-dir", "/A-dir");
         assert!(sub.contains("href=\"../\""));
-        assert!(sub.contains("<title>Index of /a-dir/</title>"));
+        assert!(sub.contains("<title>Index of /A-dir/</title>"));
+    }
+
+    #[test]
+    fn a_huge_directory_shows_the_first_entries_in_order_and_says_how_many_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let extra = 25;
+        for i in 0..MAX_ENTRIES + extra {
+            fs::write(dir.path().join(format!("f{i}")), "").unwrap();
+        }
+        fs::create_dir(dir.path().join("zz-dir")).unwrap();
+        let root = Root::open(&dir.path().canonicalize().unwrap()).unwrap();
+        let html = listing(&root, ".", "/");
+        assert_eq!(html.matches("<tr><td><a href=").count(), MAX_ENTRIES);
+        assert!(html.contains(&format!("<p>{} more entries not shown.</p>", extra + 1)));
+        assert!(position(&html, ">zz-dir/<") < position(&html, ">f0<"));
+        assert!(position(&html, ">f9<") < position(&html, ">f10<"));
+        let last_shown = format!(">f{}<", MAX_ENTRIES - 2);
+        assert!(
+            html.contains(&last_shown),
+            "natural order decides who is cut"
+        );
+        assert!(!html.contains(&format!(">f{}<", MAX_ENTRIES - 1)));
     }
 }

@@ -1,34 +1,39 @@
-//! Path resolution: from a decoded request target to an open file inside the document root.
+//! Path resolution: from a decoded request target to an open file (or directory) inside the
+//! document root.
 //!
 //! The defences, in order:
 //! 1. `http_core::target::decode` has already removed `.`/`..` segments, rejected `%00`, control
 //!    bytes and encoded slashes, so the relative path is lexically inside the root.
 //! 2. Hidden names (a segment starting with `.`) are 404 unless `--dotfiles`, except
 //!    `/.well-known/` (RFC 8615).
-//! 3. The file is opened relative to a descriptor of the root with `openat2` and
-//!    `RESOLVE_BENEATH`: the kernel refuses any resolution, symlinks included, that would leave
-//!    the root, in one system call. Where the kernel refuses (`EXDEV`: an absolute symlink, or
-//!    one that leaves the root) or lacks `openat2`, the path is canonicalised instead and must
-//!    still start with the canonical root: a symlink whose target is inside the root is served,
-//!    one that leaves it is 403.
-//! 4. Only regular files are served; everything is opened with `O_NONBLOCK`, so a FIFO planted
-//!    in the root cannot block a worker.
+//! 3. Every open is one `openat2` relative to a descriptor of the root with `RESOLVE_BENEATH |
+//!    RESOLVE_NO_MAGICLINKS`: the kernel walks the path, symlinks included, and refuses in the
+//!    same system call any step that would leave the root. Nothing is ever opened by a name that
+//!    was checked earlier, so an attacker who can rename directories inside the root cannot swap
+//!    a symlink in between a check and an open. The kernel's refusal (`EXDEV`, also for absolute
+//!    symlinks, even ones that point back inside) is a 403, whether or not the target exists
+//!    outside, so the status is no oracle for files outside the root.
+//! 4. Before Linux 5.6 (`openat2` answers `ENOSYS`) the path is walked one component at a time
+//!    with `openat(O_NOFOLLOW)` from the root's descriptor, and any symlink met is refused (403):
+//!    following them by hand would be a second resolver to get right.
+//! 5. Only regular files are served; everything is opened with `O_NONBLOCK`, so a FIFO planted
+//!    in the root cannot block a worker. A file named with a trailing slash is 404, as a POSIX
+//!    lookup (`ENOTDIR`) would say.
 //!
-//! Precompressed sidecars (`file.br`, `file.gz`) pass the same checks, and one older than its
+//! Precompressed sidecars (`file.br`, `file.gz`) are opened the same way, and one older than its
 //! file is ignored, so a stale sidecar is never served for a file that has changed.
 //!
-//! This module must not build responses; it answers with a [`Resolved`] or a [`ServeError`].
+//! This module must not build responses (not even a `Location`); it answers with a
+//! [`Resolved`] or a [`ServeError`].
 
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::{File, Metadata};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use http_core::encoding::Coding;
-use http_core::target::{Target, encode_path};
-use rustix::fd::OwnedFd;
-use rustix::fs::{Mode, OFlags, ResolveFlags};
+use http_core::target::Target;
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat};
 use rustix::io::Errno;
 
 use crate::error::ServeError;
@@ -36,12 +41,27 @@ use crate::error::ServeError;
 /// The index file served for a directory requested with a trailing slash.
 pub const INDEX_FILE: &str = "index.html";
 
+/// How often a lookup that a concurrent rename disturbed (`EAGAIN`) is tried again before the
+/// request gets a 503.
+const RENAME_RETRIES: usize = 8;
+
+/// Flags of every descriptor opened for serving.
+const OPEN_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::NONBLOCK)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NOCTTY);
+
+/// Flags of a descriptor opened only to look at what a name leads to.
+const PATH_FLAGS: OFlags = OFlags::PATH.union(OFlags::CLOEXEC);
+
 /// The document root: its canonical path and a descriptor that files are opened beneath.
 #[derive(Debug)]
 pub struct Root {
-    path: PathBuf,
+    /// Kept for tests, which build paths to change the tree under a root they opened.
+    #[cfg(test)]
+    path: std::path::PathBuf,
     dir: OwnedFd,
-    /// Cleared once the kernel answers `ENOSYS` (before Linux 5.6): the slow path is used then.
+    /// Cleared once the kernel answers `ENOSYS` (before Linux 5.6): components are walked then.
     has_openat2: AtomicBool,
 }
 
@@ -51,13 +71,14 @@ impl Root {
     /// # Errors
     ///
     /// When the directory cannot be opened.
-    pub fn open(path: &Path) -> io::Result<Self> {
+    pub fn open(path: &std::path::Path) -> io::Result<Self> {
         let dir = rustix::fs::open(
             path,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
         Ok(Self {
+            #[cfg(test)]
             path: path.to_path_buf(),
             dir,
             has_openat2: AtomicBool::new(true),
@@ -65,53 +86,92 @@ impl Root {
     }
 
     /// The canonical path of the root.
-    pub fn path(&self) -> &Path {
+    #[cfg(test)]
+    pub fn path(&self) -> &std::path::Path {
         &self.path
     }
 
-    /// The root directory's descriptor (opened with `O_PATH`).
-    pub fn dir(&self) -> &OwnedFd {
-        &self.dir
-    }
-
-    /// Opens `rel` (relative, `/`-separated, already free of `.` and `..`) inside the root.
-    fn open_beneath(&self, rel: &str) -> Result<(File, Metadata), ServeError> {
-        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+    /// Opens `rel` (relative, `/`-separated, already free of `.` and `..`; `.` for the root
+    /// itself) inside the root, race-free. Symlinks are followed only while they stay inside.
+    fn open_beneath(&self, rel: &str, flags: OFlags) -> Result<OwnedFd, ServeError> {
         if self.has_openat2.load(Ordering::Relaxed) {
             let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
-            // EAGAIN: a concurrent rename raced the lookup; one retry, then the slow path.
-            for _ in 0..2 {
+            for _ in 0..RENAME_RETRIES {
                 match rustix::fs::openat2(&self.dir, rel, flags, Mode::empty(), resolve) {
-                    Ok(fd) => return with_metadata(File::from(fd)),
+                    Ok(fd) => return Ok(fd),
+                    // A rename somewhere in the file system raced the lookup of `..`.
                     Err(Errno::AGAIN) => {}
-                    Err(Errno::XDEV) => break,
+                    // The walk would have left the root: no fallback, no oracle.
+                    Err(Errno::XDEV) => return Err(ServeError::Forbidden),
                     Err(Errno::NOSYS) => {
                         self.has_openat2.store(false, Ordering::Relaxed);
-                        break;
+                        return self.open_walking(rel, flags);
                     }
                     Err(e) => return Err(io::Error::from(e).into()),
                 }
             }
+            return Err(ServeError::Unavailable);
         }
-        self.open_canonical(rel)
+        self.open_walking(rel, flags)
     }
 
-    /// The slow path: canonicalise, check the result is inside the root, open what it names.
-    fn open_canonical(&self, rel: &str) -> Result<(File, Metadata), ServeError> {
-        let canonical = self.path.join(rel).canonicalize()?;
-        if !canonical.starts_with(&self.path) {
-            return Err(ServeError::Forbidden);
+    /// Without `openat2`: one `openat(O_NOFOLLOW)` per component from the root's descriptor, so
+    /// each step is taken from a directory already known to be inside. Symlinks are refused.
+    fn open_walking(&self, rel: &str, flags: OFlags) -> Result<OwnedFd, ServeError> {
+        let mut components = rel.split('/').filter(|c| !c.is_empty()).peekable();
+        let mut dir: Option<OwnedFd> = None;
+        while let Some(name) = components.next() {
+            if name == ".." {
+                return Err(ServeError::Forbidden);
+            }
+            let at = dir.as_ref().map_or(self.dir.as_fd(), AsFd::as_fd);
+            let last = components.peek().is_none();
+            let step_flags = if last {
+                flags | OFlags::NOFOLLOW
+            } else {
+                PATH_FLAGS | OFlags::DIRECTORY | OFlags::NOFOLLOW
+            };
+            match rustix::fs::openat(at, name, step_flags, Mode::empty()) {
+                Ok(fd) => {
+                    // O_PATH | O_NOFOLLOW opens a symlink itself rather than failing.
+                    if step_flags.contains(OFlags::PATH) && is_symlink(&fd) {
+                        return Err(ServeError::Forbidden);
+                    }
+                    dir = Some(fd);
+                }
+                Err(Errno::LOOP) => return Err(ServeError::Forbidden),
+                Err(Errno::NOTDIR) if is_symlink_at(at, name) => {
+                    return Err(ServeError::Forbidden);
+                }
+                Err(e) => return Err(io::Error::from(e).into()),
+            }
         }
-        // The canonical path has no symlinks left, so none may appear at its end now.
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY).bits() as i32)
-            .open(&canonical)?;
-        with_metadata(file)
+        match dir {
+            Some(fd) => Ok(fd),
+            None => Ok(rustix::fs::openat(&self.dir, ".", flags, Mode::empty())
+                .map_err(io::Error::from)?),
+        }
+    }
+
+    /// The status of what `rel` names now, looked up race-free like an open: the small-file
+    /// cache revalidates through this, never through a name the kernel would follow outside.
+    pub fn stat_beneath(&self, rel: &str) -> Result<Stat, ServeError> {
+        let fd = self.open_beneath(rel, PATH_FLAGS)?;
+        rustix::fs::fstat(&fd).map_err(|_| ServeError::Internal)
     }
 }
 
-fn with_metadata(file: File) -> Result<(File, Metadata), ServeError> {
+fn is_symlink(fd: &OwnedFd) -> bool {
+    rustix::fs::fstat(fd).is_ok_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Symlink)
+}
+
+fn is_symlink_at(dir: rustix::fd::BorrowedFd<'_>, name: &str) -> bool {
+    rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Symlink)
+}
+
+fn open_file(root: &Root, rel: &str) -> Result<(File, Metadata), ServeError> {
+    let file = File::from(root.open_beneath(rel, OPEN_FLAGS)?);
     let meta = file.metadata().map_err(|_| ServeError::Internal)?;
     Ok((file, meta))
 }
@@ -129,10 +189,15 @@ pub enum Resolved {
         /// its name decides the content type, and sidecars are found next to it.
         rel: String,
     },
-    /// A directory named without its trailing slash: redirect to this `Location`.
-    Redirect(String),
-    /// A directory named with its slash that has no index file (its path under the root).
-    Directory(PathBuf),
+    /// A directory named without its trailing slash: the client should add it.
+    Redirect,
+    /// A directory named with its slash that has no index file.
+    Directory {
+        /// The directory, open for reading its entries.
+        dir: OwnedFd,
+        /// Its path relative to the root (`.` for the root).
+        rel: String,
+    },
 }
 
 /// Resolves `target` against `root`.
@@ -149,25 +214,30 @@ pub fn resolve(root: &Root, target: &Target<'_>, dotfiles: bool) -> Result<Resol
     if rel.is_empty() {
         rel.push('.');
     }
-    let (file, meta) = root.open_beneath(&rel)?;
-    if meta.is_dir() {
-        if !target.trailing_slash && target.path != "/" {
-            return Ok(Resolved::Redirect(directory_location(target)));
+    let (file, meta) = open_file(root, &rel)?;
+    if !meta.is_dir() {
+        if target.trailing_slash {
+            // `/file.txt/` names a directory that is not there.
+            return Err(ServeError::NotFound);
         }
-        rel = if rel == "." {
-            INDEX_FILE.to_owned()
-        } else {
-            format!("{rel}/{INDEX_FILE}")
-        };
-        return match root.open_beneath(&rel) {
-            Ok((file, meta)) => regular(file, meta, rel),
-            Err(ServeError::NotFound) => Ok(Resolved::Directory(
-                root.path.join(target.path.trim_start_matches('/')),
-            )),
-            Err(e) => Err(e),
-        };
+        return regular(file, meta, rel);
     }
-    regular(file, meta, rel)
+    if !target.trailing_slash && target.path != "/" {
+        return Ok(Resolved::Redirect);
+    }
+    let index = if rel == "." {
+        INDEX_FILE.to_owned()
+    } else {
+        format!("{rel}/{INDEX_FILE}")
+    };
+    match open_file(root, &index) {
+        Ok((file, meta)) => regular(file, meta, index),
+        Err(ServeError::NotFound) => Ok(Resolved::Directory {
+            dir: file.into(),
+            rel,
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 fn regular(file: File, meta: Metadata, rel: String) -> Result<Resolved, ServeError> {
@@ -195,33 +265,12 @@ pub fn sidecar(
     coding: Coding,
 ) -> Option<(File, Metadata)> {
     let name = format!("{rel}.{}", coding.extension());
-    let (file, meta) = root.open_beneath(&name).ok()?;
+    let (file, meta) = open_file(root, &name).ok()?;
     let fresh = match (meta.modified(), original.modified()) {
         (Ok(sidecar_time), Ok(original_time)) => sidecar_time >= original_time,
         _ => false,
     };
     (meta.is_file() && fresh).then_some((file, meta))
-}
-
-/// `Location` for a directory requested without its slash: the same path with `/` appended,
-/// query kept (RFC 9110 §15.4.2). The path is re-encoded, so nothing from the request reaches
-/// the header unescaped.
-fn directory_location(target: &Target<'_>) -> String {
-    let mut location = encode_path(&target.path);
-    location.push('/');
-    if let Some(query) = target.query {
-        location.push('?');
-        // The query came from the request line, which admits only visible ASCII and obs-text;
-        // escape obs-text so the header stays ASCII.
-        for &b in query {
-            if b.is_ascii_graphic() {
-                location.push(char::from(b));
-            } else {
-                location.push_str(&format!("%{b:02X}"));
-            }
-        }
-    }
-    location
 }
 
 #[cfg(test)]
@@ -250,11 +299,11 @@ mod tests {
         fs::write(dir.path().join("outside.txt"), "outside").unwrap();
         symlink(dir.path().join("outside.txt"), root.join("escape.txt")).unwrap();
         symlink(dir.path(), root.join("escape-dir")).unwrap();
+        symlink("../outside.txt", root.join("relative-escape.txt")).unwrap();
         symlink("a.txt", root.join("link.txt")).unwrap();
+        symlink("docs", root.join("docs-link")).unwrap();
         symlink("../a.txt", root.join("docs/up-link.txt")).unwrap();
         let root = root.canonicalize().unwrap();
-        // An absolute symlink that stays inside: the kernel refuses it beneath the root, the
-        // slow path serves it.
         symlink(root.join("a.txt"), root.join("absolute-inside.txt")).unwrap();
         let root = Root::open(&root).unwrap();
         (dir, root)
@@ -271,59 +320,55 @@ mod tests {
                 let contents = std::io::read_to_string(file).map_err(|_| ServeError::Internal)?;
                 Ok(format!("{rel}: {contents}"))
             }
-            Resolved::Redirect(l) => Ok(format!("redirect {l}")),
-            Resolved::Directory(d) => {
-                Ok(format!("dir {}", d.file_name().unwrap().to_string_lossy()))
-            }
+            Resolved::Redirect => Ok("redirect".into()),
+            Resolved::Directory { rel, .. } => Ok(format!("dir {rel}")),
         }
     }
 
     #[test]
     fn plain_files_and_directory_indexes_resolve() {
         let (_dir, root) = fixture();
-        assert_eq!(
-            outcome(resolve_raw(&root, "/a.txt", false)),
-            Ok("a.txt: a".into())
-        );
-        assert_eq!(
-            outcome(resolve_raw(&root, "/docs/", false)),
-            Ok("docs/index.html: index".into())
-        );
-        assert_eq!(
-            outcome(resolve_raw(&root, "/link.txt", false)),
-            Ok("link.txt: a".into())
-        );
-        assert_eq!(
-            outcome(resolve_raw(&root, "/docs/up-link.txt", false)),
-            Ok("docs/up-link.txt: a".into())
-        );
+        for (raw, expected) in [
+            ("/a.txt", "a.txt: a"),
+            ("/docs/", "docs/index.html: index"),
+            ("/link.txt", "link.txt: a"),
+            ("/docs-link/", "docs-link/index.html: index"),
+            ("/docs/up-link.txt", "docs/up-link.txt: a"),
+        ] {
+            assert_eq!(outcome(resolve_raw(&root, raw, false)), Ok(expected.into()));
+        }
     }
 
     #[test]
-    fn an_absolute_symlink_inside_the_root_is_served_by_the_slow_path() {
+    fn an_absolute_symlink_is_forbidden_even_when_it_points_inside() {
         let (_dir, root) = fixture();
         assert_eq!(
             outcome(resolve_raw(&root, "/absolute-inside.txt", false)),
-            Ok("absolute-inside.txt: a".into())
+            Err(ServeError::Forbidden)
         );
     }
 
     #[test]
-    fn directories_without_slash_redirect_keeping_the_query() {
+    fn directories_without_slash_redirect() {
         let (_dir, root) = fixture();
         assert_eq!(
             outcome(resolve_raw(&root, "/docs?x=1&y", false)),
-            Ok("redirect /docs/?x=1&y".into())
+            Ok("redirect".into())
         );
     }
 
     #[test]
-    fn a_directory_without_index_resolves_to_the_directory() {
+    fn a_directory_without_index_resolves_to_the_open_directory() {
         let (_dir, root) = fixture();
         assert_eq!(
             outcome(resolve_raw(&root, "/empty/", false)),
             Ok("dir empty".into())
         );
+        let Ok(Resolved::Directory { dir, .. }) = resolve_raw(&root, "/empty/", false) else {
+            panic!("not a directory");
+        };
+        let stat = rustix::fs::fstat(&dir).unwrap();
+        assert_eq!(FileType::from_raw_mode(stat.st_mode), FileType::Directory);
     }
 
     #[test]
@@ -339,9 +384,23 @@ mod tests {
     }
 
     #[test]
+    fn a_file_named_with_a_trailing_slash_is_not_found() {
+        let (_dir, root) = fixture();
+        assert_eq!(
+            outcome(resolve_raw(&root, "/a.txt/", false)),
+            Err(ServeError::NotFound)
+        );
+    }
+
+    #[test]
     fn symlinks_leaving_the_root_are_forbidden() {
         let (_dir, root) = fixture();
-        for raw in ["/escape.txt", "/escape-dir/outside.txt", "/escape-dir/"] {
+        for raw in [
+            "/escape.txt",
+            "/relative-escape.txt",
+            "/escape-dir/outside.txt",
+            "/escape-dir/",
+        ] {
             assert_eq!(
                 outcome(resolve_raw(&root, raw, false)),
                 Err(ServeError::Forbidden),
@@ -351,25 +410,34 @@ mod tests {
     }
 
     #[test]
-    fn the_slow_path_enforces_the_root_on_its_own() {
+    fn outside_the_root_a_missing_file_and_an_existing_one_get_the_same_answer() {
         let (_dir, root) = fixture();
-        root.has_openat2.store(false, Ordering::Relaxed);
-        assert_eq!(
-            outcome(resolve_raw(&root, "/a.txt", false)),
-            Ok("a.txt: a".into())
-        );
-        assert_eq!(
-            outcome(resolve_raw(&root, "/escape.txt", false)),
-            Err(ServeError::Forbidden)
-        );
         assert_eq!(
             outcome(resolve_raw(&root, "/escape-dir/outside.txt", false)),
-            Err(ServeError::Forbidden)
+            outcome(resolve_raw(&root, "/escape-dir/no-such-file", false)),
         );
-        assert_eq!(
-            outcome(resolve_raw(&root, "/docs/", false)),
-            Ok("docs/index.html: index".into())
-        );
+    }
+
+    #[test]
+    fn without_openat2_the_walk_stays_inside_and_refuses_symlinks() {
+        let (_dir, root) = fixture();
+        root.has_openat2.store(false, Ordering::Relaxed);
+        for (raw, expected) in [
+            ("/a.txt", Ok("a.txt: a".to_owned())),
+            ("/docs/", Ok("docs/index.html: index".to_owned())),
+            ("/empty/", Ok("dir empty".to_owned())),
+            ("/", Ok("dir .".to_owned())),
+            ("/nope", Err(ServeError::NotFound)),
+            ("/a.txt/more", Err(ServeError::NotFound)),
+            ("/link.txt", Err(ServeError::Forbidden)),
+            ("/docs-link/", Err(ServeError::Forbidden)),
+            ("/docs/up-link.txt", Err(ServeError::Forbidden)),
+            ("/escape.txt", Err(ServeError::Forbidden)),
+            ("/escape-dir/outside.txt", Err(ServeError::Forbidden)),
+            ("/escape-dir/no-such-file", Err(ServeError::Forbidden)),
+        ] {
+            assert_eq!(outcome(resolve_raw(&root, raw, false)), expected, "{raw}");
+        }
     }
 
     #[test]
@@ -404,7 +472,7 @@ mod tests {
         rustix::fs::mknodat(
             rustix::fs::CWD,
             &fifo,
-            rustix::fs::FileType::Fifo,
+            FileType::Fifo,
             Mode::from_raw_mode(0o644),
             0,
         )
@@ -412,6 +480,20 @@ mod tests {
         assert_eq!(
             outcome(resolve_raw(&root, "/pipe", false)),
             Err(ServeError::Forbidden)
+        );
+    }
+
+    #[test]
+    fn stat_beneath_refuses_what_leaves_the_root() {
+        let (_dir, root) = fixture();
+        assert!(root.stat_beneath("a.txt").is_ok());
+        assert_eq!(
+            root.stat_beneath("escape.txt").err(),
+            Some(ServeError::Forbidden)
+        );
+        assert_eq!(
+            root.stat_beneath("escape-dir/outside.txt").err(),
+            Some(ServeError::Forbidden)
         );
     }
 
@@ -438,11 +520,5 @@ mod tests {
         fs::remove_file(root.path().join("a.txt.br")).unwrap();
         symlink(dir.path().join("outside.txt"), root.path().join("a.txt.br")).unwrap();
         assert_eq!(found(Coding::Br), None);
-    }
-
-    #[test]
-    fn redirect_locations_are_encoded() {
-        let target = decode(b"/a%20b/caf%C3%A9?q=%22x%22").unwrap();
-        assert_eq!(directory_location(&target), "/a%20b/caf%C3%A9/?q=%22x%22");
     }
 }
