@@ -9,6 +9,10 @@ use mio::net::TcpStream;
 pub enum Next {
     /// Keep the connection; call [`Handler::timeout`] once this instant passes (if any).
     Wait(Option<Instant>),
+    /// The connection used up its turn with work left: call [`Handler::ready`] again after the
+    /// worker's other ready connections, without waiting for new readiness. No deadline runs
+    /// meanwhile.
+    Yield,
     /// Close the connection now.
     Close,
 }
@@ -29,7 +33,9 @@ pub enum CloseReason {
 ///
 /// Sockets are registered edge-triggered for reading and writing: every call that gets readiness
 /// must read and write until the socket answers `WouldBlock` (or until it has nothing left to do
-/// in that direction), or it will not be called again for that socket.
+/// in that direction), or it will not be called again for that socket; or return
+/// [`Next::Yield`], to be called again once the worker has served its other connections. A call
+/// must do bounded work, so that one busy connection cannot starve the others.
 pub trait Handler: Send + 'static {
     /// Per-connection state.
     type Conn: Send;

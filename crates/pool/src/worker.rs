@@ -53,6 +53,8 @@ pub(crate) struct Worker<H: Handler> {
     drain_deadline: Option<Instant>,
     tick_at: Option<Instant>,
     forced_closed: u64,
+    /// Connections that yielded their turn: resumed after the next round's events.
+    yielded: Vec<Key>,
 }
 
 impl<H: Handler> Worker<H> {
@@ -78,6 +80,7 @@ impl<H: Handler> Worker<H> {
             drain_deadline: None,
             tick_at: None,
             forced_closed: 0,
+            yielded: Vec::new(),
         })
     }
 
@@ -89,7 +92,11 @@ impl<H: Handler> Worker<H> {
     pub(crate) fn run(mut self) -> u64 {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
         loop {
-            let timeout = self.poll_timeout(Instant::now());
+            // Connections waiting for their next turn have work now: only look for events.
+            let timeout = match self.yielded.is_empty() {
+                true => self.poll_timeout(Instant::now()),
+                false => Some(Duration::ZERO),
+            };
             if let Err(err) = self.poll.poll(&mut events, timeout) {
                 if err.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -104,6 +111,12 @@ impl<H: Handler> Worker<H> {
                     continue;
                 }
                 self.call(Key::from_token(event.token()), Call::Ready, now);
+            }
+            // Those that yielded last round go after every connection that became ready, so a
+            // pipelining flood or a fast download shares the worker instead of holding it.
+            // (Slot keys carry a generation: a key whose connection closed meanwhile is ignored.)
+            for key in std::mem::take(&mut self.yielded) {
+                self.call(key, Call::Ready, now);
             }
             // The inbox is checked every round, not only on a wake-up, so that a lost wake-up
             // can delay a socket by one round at most.
@@ -211,6 +224,12 @@ impl<H: Handler> Worker<H> {
                     entry.queued = Some(at);
                     self.timers.push(Reverse((at, key)));
                 }
+            }
+            Ok(Next::Yield) => {
+                // A deadline asked for earlier may pass while the connection is busy; it will
+                // ask for a fresh one when it next waits.
+                entry.deadline = None;
+                self.yielded.push(key);
             }
             Ok(Next::Close) => self.close(key, CloseReason::Done),
             Err(_) => {

@@ -20,6 +20,8 @@ struct Echo {
     gate: Option<Arc<Mutex<mpsc::Receiver<()>>>>,
     opened: Option<mpsc::Sender<()>>,
     closed: Arc<Mutex<Vec<CloseReason>>>,
+    /// Calls made to connections that keep yielding.
+    spins: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Default)]
@@ -27,6 +29,8 @@ struct EchoConn {
     pending: Vec<u8>,
     busy: bool,
     eof: bool,
+    /// Sent `spin`: always has more work, and yields its turn after each call.
+    spinning: bool,
 }
 
 impl Handler for Echo {
@@ -56,6 +60,7 @@ impl Handler for Echo {
                         panic!("the client asked for a panic");
                     }
                     conn.busy |= data.windows(4).any(|w| w == b"busy");
+                    conn.spinning |= data.windows(4).any(|w| w == b"spin");
                     conn.pending.extend_from_slice(data);
                 }
                 Err(e) if would_block(&e) => break,
@@ -73,6 +78,11 @@ impl Handler for Echo {
         }
         if conn.eof && conn.pending.is_empty() {
             return Next::Close;
+        }
+        if conn.spinning {
+            self.spins
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Next::Yield;
         }
         Next::Wait(self.idle_timeout.map(|t| now + t))
     }
@@ -352,4 +362,31 @@ fn workers_are_named() {
     let mut names = names.lock().unwrap().clone();
     names.sort();
     assert_eq!(names, ["pool-worker-0", "pool-worker-1", "pool-worker-2"]);
+}
+
+#[test]
+fn a_connection_that_keeps_yielding_shares_its_worker_and_shutdown_still_joins() {
+    let spins = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut rig = Rig::new(Builder::new().threads(1), |_| Echo {
+        spins: Arc::clone(&spins),
+        ..Echo::default()
+    });
+    let (mut spinner, result) = rig.connect();
+    result.unwrap();
+    spinner.write_all(b"spin").unwrap();
+    let mut echoed = vec![0u8; 4];
+    spinner.read_exact(&mut echoed).unwrap();
+    let (mut other, result) = rig.connect();
+    result.unwrap();
+    for _ in 0..5 {
+        assert_eq!(echo_round_trip(&mut other, b"hello").unwrap(), b"hello");
+    }
+    let before = spins.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(wait_until(|| spins
+        .load(std::sync::atomic::Ordering::Relaxed)
+        > before + 100));
+    // A spinning connection is not busy: the drain closes it, and the worker is joined.
+    let report = rig.pool.shutdown();
+    assert_eq!(report.unjoined, 0);
+    assert!(is_closed_by_server(&mut spinner));
 }

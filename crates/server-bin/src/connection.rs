@@ -35,6 +35,12 @@ const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 /// On shutdown, a connection that has not sent a request yet gets this long to do so.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
+/// What one connection may do in one turn before its worker serves the others: this many
+/// responses, or this many bytes written (the first reached). Then it yields and is resumed after
+/// the worker's other ready connections (DESIGN.md "Fairness").
+const TURN_RESPONSES: u32 = 16;
+const TURN_BYTES: u64 = 1 << 20;
+
 /// Spare buffers a worker keeps for reuse, and the largest capacity worth keeping.
 const SPARE_BUFFERS: usize = 256;
 const SPARE_CAPACITY_MAX: usize = 64 * 1024;
@@ -67,6 +73,23 @@ impl Clock {
             self.date = HttpDate::from_unix(secs);
         }
         (self.secs, self.date)
+    }
+}
+
+/// What a connection has done in the current turn.
+#[derive(Debug, Default)]
+struct Turn {
+    responses: u32,
+    bytes: u64,
+}
+
+impl Turn {
+    fn spent(&self) -> bool {
+        self.responses >= TURN_RESPONSES || self.bytes >= TURN_BYTES
+    }
+
+    fn bytes_left(&self) -> u64 {
+        TURN_BYTES.saturating_sub(self.bytes)
     }
 }
 
@@ -153,24 +176,31 @@ impl HttpHandler {
         }
     }
 
-    /// Makes all the progress the socket allows, then says what to wait for.
+    /// Makes all the progress the socket allows within one turn, then says what to wait for.
     fn drive(&mut self, c: &mut Conn, s: &mut TcpStream, now: Instant) -> Next {
+        let mut turn = Turn::default();
         loop {
-            if c.lingering.is_some() {
-                return self.linger(c, s, now);
+            if turn.spent() {
+                return Next::Yield;
             }
-            match self.send(c, s, now) {
+            if c.lingering.is_some() {
+                return self.linger(c, s, now, &mut turn);
+            }
+            match self.send(c, s, now, &mut turn) {
                 Ok(Sent::Blocked) => {
                     return Next::Wait(Some(c.last_progress + self.config().send_timeout));
                 }
+                Ok(Sent::Paused) => return Next::Yield,
                 Ok(Sent::Done) => {}
                 Err(_) => return Next::Close,
             }
             if c.out.in_flight {
+                turn.responses += 1;
                 self.finish_response(c, now);
                 if c.out.close_after {
                     if c.out.linger || !c.input.is_empty() {
-                        return self.start_linger(c, s, now);
+                        self.start_linger(c, s, now);
+                        continue;
                     }
                     // Nothing unread: a plain close sends FIN after the response, as nginx does.
                     return Next::Close;
@@ -277,7 +307,9 @@ impl HttpHandler {
             c.out.set_request(first_line(&c.input), None, None);
         }
         c.out.linger = true;
-        c.input.clear();
+        // The input will never be read again: give its buffer back now, not after the close.
+        let input = std::mem::take(&mut c.input);
+        self.give_buffer(input);
         c.parse_pending = false;
         if c.out.buf.capacity() == 0 {
             c.out.buf = self.take_buffer();
@@ -292,13 +324,24 @@ impl HttpHandler {
         self.queue(c, response, time, now);
     }
 
-    /// Writes the buffer, then the file body. `Done` once the whole response is out.
-    fn send(&mut self, c: &mut Conn, s: &mut TcpStream, now: Instant) -> io::Result<Sent> {
+    /// Writes the buffer, then the file body, within what is left of the turn. `Done` once the
+    /// whole response is out.
+    fn send(
+        &mut self,
+        c: &mut Conn,
+        s: &mut TcpStream,
+        now: Instant,
+        turn: &mut Turn,
+    ) -> io::Result<Sent> {
         let out = &mut c.out;
         while out.written < out.buf.len() {
+            if turn.spent() {
+                return Ok(Sent::Paused);
+            }
             match s.write(&out.buf[out.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
+                    turn.bytes += n as u64;
                     let body_before = out.written.max(out.head_len);
                     out.written += n;
                     out.body_sent += (out.written.max(out.head_len) - body_before) as u64;
@@ -311,14 +354,15 @@ impl HttpHandler {
         }
         if let Some(file) = &mut out.file {
             let before = out.body_sent;
-            let sent = file.send(&*s, &mut out.body_sent);
+            let sent = file.send(&*s, &mut out.body_sent, turn.bytes_left());
+            turn.bytes += out.body_sent - before;
             if out.body_sent > before {
                 c.last_progress = now;
             }
-            if sent? == Sent::Blocked {
-                return Ok(Sent::Blocked);
+            match sent? {
+                Sent::Done => out.file = None,
+                unfinished => return Ok(unfinished),
             }
-            out.file = None;
         }
         Ok(Sent::Done)
     }
@@ -396,21 +440,31 @@ impl HttpHandler {
         Next::Wait(Some(deadline))
     }
 
-    /// Shuts the write side after the final response and starts discarding input.
-    fn start_linger(&mut self, c: &mut Conn, s: &mut TcpStream, now: Instant) -> Next {
+    /// Shuts the write side after the final response and starts discarding input. Nothing
+    /// read from now on is kept, so the buffers go back to the worker (10,000 connections
+    /// lingering after a 431 would otherwise hold a full head buffer each).
+    fn start_linger(&mut self, c: &mut Conn, s: &mut TcpStream, now: Instant) {
         let _ = s.shutdown(Shutdown::Write);
         c.lingering = Some(now + LINGER_TIMEOUT);
-        c.input.clear();
-        self.linger(c, s, now)
+        c.parse_pending = false;
+        let input = std::mem::take(&mut c.input);
+        self.give_buffer(input);
+        let out = std::mem::take(&mut c.out.buf);
+        self.give_buffer(out);
     }
 
-    fn linger(&mut self, c: &mut Conn, s: &mut TcpStream, now: Instant) -> Next {
+    /// Discards input until the client closes or the linger deadline passes; what is read
+    /// counts against the turn, so a client streaming garbage cannot hold the worker.
+    fn linger(&mut self, c: &mut Conn, s: &mut TcpStream, now: Instant, turn: &mut Turn) -> Next {
         let deadline = c.lingering.unwrap_or(now);
         let mut scratch = [0u8; 4096];
         loop {
+            if turn.spent() {
+                return Next::Yield;
+            }
             match s.read(&mut scratch) {
                 Ok(0) => return Next::Close,
-                Ok(_) => {}
+                Ok(n) => turn.bytes += n as u64,
                 Err(e) if would_block(&e) => return Next::Wait(Some(deadline)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return Next::Close,

@@ -18,8 +18,8 @@ use rustix::io::Errno;
 /// leave in one write; larger ones go by `sendfile` after the head.
 pub const INLINE_BODY_MAX: u64 = 16 * 1024;
 
-/// Largest single `sendfile` call, so one large download cannot monopolise a worker while the
-/// socket buffer keeps accepting data.
+/// Largest single `sendfile` call; how much one connection may send per turn is the caller's
+/// allowance.
 const SENDFILE_CHUNK: usize = 1 << 20;
 
 #[derive(Debug)]
@@ -53,6 +53,8 @@ pub enum Sent {
     Done,
     /// The socket cannot take more now.
     Blocked,
+    /// The allowance for this call is used up; the socket may take more.
+    Paused,
 }
 
 impl FileBody {
@@ -129,17 +131,29 @@ impl FileBody {
         Ok(())
     }
 
-    /// Sends until done or until the socket would block, adding the bytes sent to `sent_bytes`.
+    /// Sends until done, until the socket would block, or until `allowance` bytes have gone,
+    /// adding the bytes sent to `sent_bytes`.
     ///
     /// # Errors
     ///
     /// Socket errors, and `UnexpectedEof` if the file has shrunk: the promised Content-Length
     /// can no longer be met, so the caller must close the connection.
-    pub fn send(&mut self, socket: impl AsFd, sent_bytes: &mut u64) -> io::Result<Sent> {
+    pub fn send(
+        &mut self,
+        socket: impl AsFd,
+        sent_bytes: &mut u64,
+        allowance: u64,
+    ) -> io::Result<Sent> {
+        let mut left = allowance;
         while let Some(segment) = self.segments.front_mut() {
+            if left == 0 {
+                return Ok(Sent::Paused);
+            }
+            let most = usize::try_from(left).unwrap_or(usize::MAX);
             let progress = match segment {
                 Segment::Bytes(bytes, sent) => {
-                    rustix::io::write(&socket, &bytes[*sent..]).map(|n| {
+                    let end = bytes.len().min(*sent + most);
+                    rustix::io::write(&socket, &bytes[*sent..end]).map(|n| {
                         *sent += n;
                         (n, *sent == bytes.len())
                     })
@@ -148,14 +162,16 @@ impl FileBody {
                     Source::File(file) => {
                         let want = usize::try_from(*end - *offset)
                             .unwrap_or(usize::MAX)
-                            .min(SENDFILE_CHUNK);
+                            .min(SENDFILE_CHUNK)
+                            .min(most);
                         match rustix::fs::sendfile(&socket, file, Some(offset), want) {
                             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                             result => result.map(|n| (n, *offset == *end)),
                         }
                     }
                     Source::Memory(bytes) => {
-                        let rest = &bytes[*offset as usize..*end as usize];
+                        let stop = (*end).min(*offset + left);
+                        let rest = &bytes[*offset as usize..stop as usize];
                         rustix::io::write(&socket, rest).map(|n| {
                             *offset += n as u64;
                             (n, *offset == *end)
@@ -166,6 +182,7 @@ impl FileBody {
             match progress {
                 Ok((n, finished)) => {
                     *sent_bytes += n as u64;
+                    left = left.saturating_sub(n as u64);
                     if finished {
                         self.segments.pop_front();
                     }

@@ -288,3 +288,81 @@ fn read_response_head(reader: &mut impl std::io::BufRead) -> String {
         }
     }
 }
+
+#[test]
+fn a_pipelining_flood_cannot_hold_a_worker_and_shutdown_still_joins_it() {
+    let site = Site::new();
+    site.write("small.txt", b"small\n");
+    let mut server = TestServer::start(&site.root(), &["--threads", "1", "--access-log", "off"]);
+    let flood = server.connect();
+    let mut drain = flood.try_clone().unwrap();
+    let reader = thread::spawn(move || {
+        let mut chunk = [0u8; 64 * 1024];
+        while matches!(drain.read(&mut chunk), Ok(n) if n > 0) {}
+    });
+    let writer = thread::spawn(move || {
+        let mut flood = flood;
+        let requests = b"GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n".repeat(300_000);
+        // Ends with an error once the server closes the connection on shutdown.
+        let _ = flood.write_all(&requests);
+    });
+    thread::sleep(Duration::from_millis(300)); // let the flood fill the socket buffers
+    let slowest = (0..10)
+        .map(|_| {
+            let (r, took) = timed_get(&server, "/small.txt");
+            assert_eq!(r.status, 200);
+            took
+        })
+        .max()
+        .unwrap();
+    assert!(
+        slowest < Duration::from_millis(100),
+        "another client waited {slowest:?} behind the flood"
+    );
+    server.signal(Signal::INT);
+    let status = server.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "stderr: {}", server.stderr());
+    assert!(
+        !server.stderr().contains("not joined"),
+        "{}",
+        server.stderr()
+    );
+    writer.join().unwrap();
+    reader.join().unwrap();
+}
+
+#[test]
+fn connections_lingering_after_431_give_their_buffers_back() {
+    raise_fd_limit();
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--threads", "1", "--access-log", "off"]);
+    let peak = || {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap() // KiB
+    };
+    let before = peak();
+    let head = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    let clients = 1000;
+    let mut conns: Vec<TcpStream> = (0..clients).map(|_| server.connect()).collect();
+    for conn in &mut conns {
+        conn.write_all(head.as_bytes()).unwrap();
+    }
+    for conn in &mut conns {
+        let mut reader = BufReader::new(conn);
+        assert_eq!(read_response(&mut reader, false).unwrap().status, 431);
+    }
+    let grown = peak().saturating_sub(before);
+    // Each lingering connection used to keep a 32 KiB input buffer (1000: about 32 MiB).
+    assert!(
+        grown < 12 * 1024,
+        "peak RSS grew by {grown} KiB for {clients} lingering connections"
+    );
+}
