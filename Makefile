@@ -1,5 +1,6 @@
 # `make` builds the server in release mode and serves www/ on http://127.0.0.1:8080.
-# `make test` runs the formatting check, clippy and every test.
+# `make test` runs the formatting check, clippy and every test, after installing the commands the
+# tests call when missing (`make test NO_INSTALL=1` only lists them).
 #
 #   make ROOT=site PORT=9000 ARGS='--threads 4 --dotfiles'
 
@@ -18,11 +19,24 @@ run: build
 build:
 	$(CARGO) build --release --bin http-server
 
+# First the Rust toolchain and the commands the tests call (scripts/ensure-tools.sh installs the
+# missing ones from Debian's packages; NO_INSTALL=1 only lists them), then the steps, stopping at
+# the first that fails. The last line totals every cargo test binary's `test result:` line and
+# the script self-test; a failed step that is not a test counts as one failure.
+test: SHELL := /bin/bash
 test:
-	$(CARGO) fmt --all -- --check
-	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) test --workspace
+	@scripts/ensure-tools.sh --toolchain
+	@set -o pipefail; log="$$(mktemp)"; trap 'rm -f "$$log"' EXIT; \
+	run() { echo "$$*"; "$$@"; }; \
+	{ run scripts/ensure-tools-test.sh && \
+	  run $(CARGO) fmt --all -- --check && \
+	  run $(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check && \
+	  run $(CARGO) clippy --workspace --all-targets -- -D warnings && \
+	  run $(CARGO) test --workspace; } | tee "$$log"; status=$$?; \
+	awk -v status=$$status '/^test result:/ {p += $$4; f += $$6} \
+	    /^ensure-tools-test: passed/ {p++} /^ensure-tools-test: FAILED/ {f++} \
+	    END {if (status && !f) f = 1; print "test: " p + 0 " passed, " f + 0 " failed"}' "$$log"; \
+	exit $$status
 
 # Headless Chromium loads the start page and a listing (installs Debian's chromium if missing).
 browser-check:

@@ -21,18 +21,8 @@ idle_conns="${IDLE_CONNECTIONS:-10000}"
 if [ "$quick" = 1 ]; then run_secs="${SECONDS_PER_RUN:-4}"; idle_conns="${IDLE_CONNECTIONS:-2000}"; fi
 cores="$(nproc)"
 
-need=()
-command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v nginx >/dev/null 2>&1 || need+=(nginx)
-if ((${#need[@]})); then
-    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    # nginx's package would start a system nginx; keep it from doing so.
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-    $sudo chmod +x /usr/sbin/policy-rc.d
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
-    $sudo rm -f /usr/sbin/policy-rc.d
-fi
+# (ensure-tools keeps nginx's package from starting a system nginx.)
+scripts/ensure-tools.sh wrk nginx python3
 ulimit -n "$(ulimit -Hn)"
 
 cargo build --release --quiet --bin http-server

@@ -5,11 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1; then
-    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
-fi
+scripts/ensure-tools.sh chromium python3
 cargo build --quiet --bin http-server
 bin="${CARGO_TARGET_DIR:-target}/debug/http-server"
 

@@ -7,7 +7,10 @@
 #   scripts/cluster-check.sh [--prometheus]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/cluster/install.sh
-[ "${1:-}" = "--prometheus" ] && install_missing prometheus:prometheus
+if [ "${1:-}" = "--prometheus" ]; then
+    scripts/ensure-tools.sh haproxy python3 prometheus
+else
+    scripts/ensure-tools.sh haproxy python3
+fi
 cargo build --release --quiet --bin http-server
 exec python3 scripts/cluster/cluster.py check "$@"

@@ -4,6 +4,6 @@
 # Installs HAProxy (Debian's package) when missing; stops every process it started on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/cluster/install.sh
+scripts/ensure-tools.sh haproxy python3
 cargo build --release --quiet --bin http-server
 exec python3 scripts/cluster/cluster.py run "${1:-2}"
