@@ -8,12 +8,13 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http_core::date::HttpDate;
 use http_core::limits::{MAX_HEADERS, MAX_REQUEST_LINE};
-use http_core::{Body, EMPTY_HEADER, Status, Version, first_line, parse_request};
+use http_core::{Body, EMPTY_HEADER, Method, Status, Version, first_line, parse_request};
 use mio::net::TcpStream;
 use pool::{CloseReason, Handler, Next, would_block};
 
@@ -115,6 +116,8 @@ pub struct Conn {
     draining: Option<Instant>,
     /// Responses completed.
     served: u64,
+    /// Preparing a response panicked (answered 500): counted as a panic when it closes.
+    panicked: bool,
 }
 
 /// The response being sent, and what the log needs to know about it.
@@ -252,15 +255,33 @@ impl HttpHandler {
                         .set_request(req.line, req.header("referer"), req.header("user-agent"));
                 }
                 c.out.linger = req.body != Body::None;
-                let response = respond(
-                    &self.ctx,
-                    &mut self.cache,
-                    &req,
-                    date.as_str(),
-                    draining,
-                    now,
-                    &mut buf,
-                );
+                let mark = buf.len();
+                let prepared = panic::catch_unwind(AssertUnwindSafe(|| {
+                    respond(
+                        &self.ctx,
+                        &mut self.cache,
+                        &req,
+                        date.as_str(),
+                        draining,
+                        now,
+                        &mut buf,
+                    )
+                }));
+                let response = prepared.unwrap_or_else(|_| {
+                    // A bug, reported in one line by the panic hook. Nothing has been sent, so
+                    // the client gets a 500 (and the log a line); the connection then closes,
+                    // and the cache the panic may have left half-updated is dropped.
+                    buf.truncate(mark);
+                    c.panicked = true;
+                    self.cache = FileCache::default();
+                    let reply = Reply {
+                        version: req.version,
+                        head_only: req.method == Method::Head,
+                        keep_alive: false,
+                        date: date.as_str(),
+                    };
+                    reply.error(&mut buf, ServeError::Internal)
+                });
                 (response, len)
             }
             Err(e) => {
@@ -528,6 +549,7 @@ impl Handler for HttpHandler {
             lingering: None,
             draining: None,
             served: 0,
+            panicked: false,
         }
     }
 
@@ -557,7 +579,7 @@ impl Handler for HttpHandler {
     fn close(&mut self, mut c: Conn, reason: CloseReason) {
         self.ctx
             .metrics
-            .connection_closed(self.worker, reason == CloseReason::Panicked);
+            .connection_closed(self.worker, reason == CloseReason::Panicked || c.panicked);
         if c.out.in_flight {
             // Cut short (client gone, stalled, drain deadline or panic): log what was sent.
             self.record(&c, Instant::now());

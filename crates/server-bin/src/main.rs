@@ -15,6 +15,7 @@ mod error;
 mod files;
 mod listener;
 mod metrics;
+mod panic_hook;
 mod respond;
 mod server;
 mod signals;
@@ -23,6 +24,7 @@ mod socket;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    panic_hook::install();
     match cli::parse().and_then(server::run) {
         Ok(code) => code,
         Err(err) => {

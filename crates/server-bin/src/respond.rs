@@ -78,6 +78,8 @@ pub fn respond(
         Ok(target) => target,
         Err(e) => return reply.error(buf, e.into()),
     };
+    #[cfg(debug_assertions)]
+    panic_on_request(&target);
     let config = &ctx.config;
     if config.metrics_path.as_deref() == Some(target.path.as_str()) {
         return serve_metrics(ctx, reply, buf);
@@ -115,6 +117,18 @@ pub fn respond(
             &[("Location", &directory_location(&target))],
         ),
         Err(e) => reply.error(buf, e),
+    }
+}
+
+/// Debug builds only: a request for the path in `HTTP_SERVER_PANIC_PATH` panics, so the tests
+/// can check how a panic in a handler is contained and answered. Release builds have no such
+/// path.
+#[cfg(debug_assertions)]
+fn panic_on_request(target: &Target<'_>) {
+    static PATH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let path = PATH.get_or_init(|| std::env::var("HTTP_SERVER_PANIC_PATH").ok());
+    if path.as_deref() == Some(target.path.as_str()) {
+        panic!("asked to panic for {}", target.path);
     }
 }
 

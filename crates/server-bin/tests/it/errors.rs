@@ -160,3 +160,58 @@ fn an_idle_keep_alive_connection_is_closed_silently() {
         String::from_utf8_lossy(&rest)
     );
 }
+
+#[test]
+fn a_date_with_a_multibyte_character_gets_an_answer_not_a_dropped_connection() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    for field in ["If-Modified-Since", "If-Unmodified-Since", "If-Range"] {
+        // Each pair of bytes in turn becomes one two-byte character (the length stays right),
+        // so every field boundary the parser slices at falls inside one somewhere.
+        for at in 0.."Sun, 06 Nov 1994 08:49:37 GMT".len() - 1 {
+            let mut date = String::from("Sun, 06 Nov 1994 08:49:37 GMT");
+            date.replace_range(at..at + 2, "é");
+            let r = server.get(
+                "/test.html",
+                &format!("{field}: {date}\r\nRange: bytes=0-1\r\n"),
+            );
+            assert!(
+                matches!(r.status, 200 | 206),
+                "{field}: {date} gave {}",
+                r.status
+            );
+        }
+    }
+}
+
+#[test]
+fn a_panic_while_preparing_a_response_is_a_500_one_line_and_a_log_entry() {
+    let site = Site::new();
+    let server = TestServer::start_with_env(
+        &site.root(),
+        &["--threads", "1"],
+        &[("HTTP_SERVER_PANIC_PATH", "/boom"), ("RUST_BACKTRACE", "1")],
+    );
+    for _ in 0..50 {
+        let r = server.get("/boom", "");
+        assert_eq!(r.status, 500);
+        assert_eq!(r.header("connection"), Some("close"));
+        assert_eq!(r.body, b"500 Internal Server Error\n");
+    }
+    assert_eq!(
+        server.get("/test.html", "").status,
+        200,
+        "the worker lives on"
+    );
+    assert!(server.wait_for_log("\"GET /boom HTTP/1.1\" 500"));
+    let stderr = server.stderr();
+    let reports = stderr.lines().filter(|l| l.contains("panic in")).count();
+    assert!((1..=5).contains(&reports), "{reports} reports: {stderr}");
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+    let metrics = server.get("/-/metrics", "");
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        text.contains("http_server_handler_panics_total 50"),
+        "{text}"
+    );
+}

@@ -34,8 +34,17 @@ impl TestServer {
         Self::start_wrapped(&[], root, args)
     }
 
+    /// As [`TestServer::start`], with `env` added to the environment.
+    pub fn start_with_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(&[], root, args, env)
+    }
+
     /// As [`TestServer::start`], but run through `wrapper` (such as `prlimit --nofile=…`).
     pub fn start_wrapped(wrapper: &[&str], root: &Path, args: &[&str]) -> Self {
+        Self::spawn(wrapper, root, args, &[])
+    }
+
+    fn spawn(wrapper: &[&str], root: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let bin = env!("CARGO_BIN_EXE_http-server");
         let mut command = match wrapper.split_first() {
             Some((program, wrapper_args)) => {
@@ -51,6 +60,7 @@ impl TestServer {
             .arg("--root")
             .arg(root)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
