@@ -11,7 +11,6 @@
 //! special files, or names that are not UTF-8 (no request could reach them). It must not decide
 //! whether a listing is allowed; `respond` does.
 
-use std::cmp::Ordering;
 use std::fmt::Write as _;
 use std::io;
 
@@ -26,6 +25,7 @@ use crate::files::resolve::Root;
 pub const MAX_ENTRIES: usize = 10_000;
 
 struct Entry {
+    key: Vec<u8>,
     name: String,
     is_dir: bool,
     size: u64,
@@ -46,7 +46,8 @@ pub fn render(root: &Root, dir: OwnedFd, rel: &str, url_path: &str) -> io::Resul
 /// The entries to show, in order, and how many were left out by the cap.
 fn read_entries(root: &Root, dir: OwnedFd, rel: &str) -> io::Result<(Vec<Entry>, usize)> {
     let mut dir = Dir::new(dir)?;
-    let mut names: Vec<(String, bool)> = Vec::new();
+    // (not a directory, natural key, name): the tuple's order is the listing's order.
+    let mut names: Vec<(bool, Vec<u8>, String)> = Vec::new();
     while let Some(item) = dir.read() {
         let item = item?;
         let Ok(name) = item.file_name().to_str() else {
@@ -56,18 +57,18 @@ fn read_entries(root: &Root, dir: OwnedFd, rel: &str) -> io::Result<(Vec<Entry>,
             continue; // hidden, and `.` and `..`
         }
         // The type from readdir costs nothing; a symlink's is known only after the cap.
-        names.push((name.to_owned(), item.file_type() == FileType::Directory));
+        let is_dir = item.file_type() == FileType::Directory;
+        names.push((!is_dir, natural_key(name), name.to_owned()));
     }
     let skipped = names.len().saturating_sub(MAX_ENTRIES);
     if skipped > 0 {
-        let by_order = |a: &(String, bool), b: &(String, bool)| listing_order(a.1, &a.0, b.1, &b.0);
-        names.select_nth_unstable_by(MAX_ENTRIES, by_order);
+        names.select_nth_unstable(MAX_ENTRIES);
         names.truncate(MAX_ENTRIES);
     }
     let fd = dir.fd()?;
     let mask = StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::MTIME;
     let mut entries = Vec::with_capacity(names.len());
-    for (name, _) in names {
+    for (_, key, name) in names {
         let Ok(st) = rustix::fs::statx(fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW, mask) else {
             continue; // gone since readdir
         };
@@ -98,57 +99,51 @@ fn read_entries(root: &Root, dir: OwnedFd, rel: &str) -> io::Result<(Vec<Entry>,
             continue;
         }
         entries.push(Entry {
+            key,
             name,
             is_dir: kind == FileType::Directory,
             size,
             modified,
         });
     }
-    entries.sort_unstable_by(|a, b| listing_order(a.is_dir, &a.name, b.is_dir, &b.name));
+    entries
+        .sort_unstable_by(|a, b| (!a.is_dir, &a.key, &a.name).cmp(&(!b.is_dir, &b.key, &b.name)));
     Ok((entries, skipped))
 }
 
-/// Directories first, then names in natural order.
-fn listing_order(a_dir: bool, a: &str, b_dir: bool, b: &str) -> Ordering {
-    b_dir.cmp(&a_dir).then_with(|| natural_order(a, b))
-}
-
-/// Case-insensitive natural order: runs of digits compare as numbers (`2` before `10`), other
-/// characters by their lowercase; names equal that way fall back to their bytes, so the order is
-/// total.
-fn natural_order(a: &str, b: &str) -> Ordering {
-    let (mut x, mut y) = (a, b);
-    loop {
-        let (Some(c), Some(d)) = (x.chars().next(), y.chars().next()) else {
-            return x.len().cmp(&y.len()).then_with(|| a.cmp(b));
-        };
-        if c.is_ascii_digit() && d.is_ascii_digit() {
-            let split = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-            let (m, n) = (split(x), split(y));
-            let (p, q) = (&x[..m], &y[..n]);
-            let (p_value, q_value) = (p.trim_start_matches('0'), q.trim_start_matches('0'));
-            let by_number = p_value
-                .len()
-                .cmp(&q_value.len())
-                .then_with(|| p_value.cmp(q_value));
-            if by_number != Ordering::Equal {
-                return by_number;
-            }
-            x = &x[m..];
-            y = &y[n..];
-            continue;
-        }
-        let by_char = if c.is_ascii() && d.is_ascii() {
-            c.to_ascii_lowercase().cmp(&d.to_ascii_lowercase())
+/// A key whose byte order is case-insensitive natural order: runs of digits compare as numbers
+/// (`2` before `10`), other characters by their lowercase. Computed once per name, so sorting
+/// tens of thousands of names compares bytes rather than re-parsing them (names equal under it,
+/// such as `a01` and `a1`, are ordered by the name itself).
+fn natural_key(name: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(name.len() + 8);
+    let mut rest = name;
+    while let Some(c) = rest.chars().next() {
+        if c.is_ascii_digit() {
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let (run, after) = rest.split_at(end);
+            let digits = run.trim_start_matches('0');
+            // `0` marks a number where a digit would sort; its length then its digits make
+            // byte order numeric order. Digits never appear in the key otherwise.
+            key.push(b'0');
+            key.extend_from_slice(
+                &u32::try_from(digits.len())
+                    .unwrap_or(u32::MAX)
+                    .to_be_bytes(),
+            );
+            key.extend_from_slice(digits.as_bytes());
+            rest = after;
         } else {
-            c.to_lowercase().cmp(d.to_lowercase())
-        };
-        if by_char != Ordering::Equal {
-            return by_char;
+            let mut utf8 = [0u8; 4];
+            for lower in c.to_lowercase() {
+                key.extend_from_slice(lower.encode_utf8(&mut utf8).as_bytes());
+            }
+            rest = &rest[c.len_utf8()..];
         }
-        x = &x[c.len_utf8()..];
-        y = &y[d.len_utf8()..];
     }
+    key
 }
 
 fn page(url_path: &str, entries: &[Entry], skipped: usize) -> String {
@@ -274,14 +269,21 @@ mod tests {
     }
 
     #[test]
-    fn numbers_in_names_sort_by_value() {
-        let mut names = ["file10", "File2", "file1", "file02b", "file2a", "a"];
-        names.sort_by(|a, b| natural_order(a, b));
+    fn numbers_in_names_sort_by_value_and_letters_ignore_case() {
+        let mut names = [
+            "file10", "File2", "file1", "file02b", "file2a", "a", "B", "Éa", "éb",
+        ];
+        names.sort_by_key(|name| (natural_key(name), *name));
         assert_eq!(
             names,
-            ["a", "file1", "File2", "file2a", "file02b", "file10"]
+            [
+                "a", "B", "file1", "File2", "file2a", "file02b", "file10", "Éa", "éb"
+            ]
         );
-        assert_eq!(natural_order("x01", "x1"), "x01".cmp("x1"), "total order");
+        assert_eq!(natural_key("x01"), natural_key("x1"));
+        assert!(natural_key("a") < natural_key("a0"));
+        assert!(natural_key("a9") < natural_key("a10"));
+        assert!(natural_key("a99z") < natural_key("a100"));
     }
 
     #[test]
