@@ -125,8 +125,7 @@ fn format_line(buf: &mut Vec<u8>, format: LogFormat, e: &Entry<'_>) {
     let _ = writeln!(buf, " {}", e.duration.as_micros());
 }
 
-/// Escapes `"`, `\`, control bytes and non-ASCII as nginx does (`\"`, `\\`, `\xHH`); an empty
-/// field is logged as `-`.
+/// A client-supplied field, escaped and cut at [`MAX_FIELD`]; an empty field is logged as `-`.
 fn escape_into(buf: &mut Vec<u8>, field: &[u8]) {
     if field.is_empty() {
         buf.push(b'-');
@@ -136,7 +135,26 @@ fn escape_into(buf: &mut Vec<u8>, field: &[u8]) {
         Some(head) if field.len() > MAX_FIELD => (head, true),
         _ => (field, false),
     };
-    for &b in field {
+    escape_bytes(buf, field);
+    if cut {
+        buf.extend_from_slice(b"...");
+    }
+}
+
+/// `text` as the access log prints it, for other output read by people and scripts (the
+/// shutdown summary), so that a name from a client can neither split a line nor reach a
+/// terminal as a control sequence.
+pub fn escape(text: &[u8]) -> String {
+    let mut buf = Vec::with_capacity(text.len());
+    escape_bytes(&mut buf, text);
+    // Every byte is printable ASCII now, so each is exactly one char.
+    buf.into_iter().map(char::from).collect()
+}
+
+/// Escapes `"`, `\`, control bytes and non-ASCII as nginx does (`\"`, `\\`, `\xHH`); the result
+/// is printable ASCII.
+fn escape_bytes(buf: &mut Vec<u8>, text: &[u8]) {
+    for &b in text {
         match b {
             b'"' | b'\\' => buf.extend_from_slice(&[b'\\', b]),
             0x20..=0x7E => buf.push(b),
@@ -144,9 +162,6 @@ fn escape_into(buf: &mut Vec<u8>, field: &[u8]) {
                 let _ = write!(buf, "\\x{b:02X}");
             }
         }
-    }
-    if cut {
-        buf.extend_from_slice(b"...");
     }
 }
 

@@ -1,9 +1,11 @@
 //! The shutdown summary printed on stderr: uptime, totals, statuses, what the drain deadline
-//! cut, and the busiest resources in an aligned table.
+//! cut, and the busiest resources in an aligned table. Resource names come from clients (decoded
+//! request paths), so they are escaped as the access log escapes its fields.
 
 use std::fmt::Write as _;
 
 use super::Snapshot;
+use crate::access_log::escape;
 
 /// Resources in the summary's table; the rest are folded into one line.
 pub const TOP: usize = 20;
@@ -63,7 +65,7 @@ pub fn render(snapshot: &Snapshot, forced_closed: u64) -> String {
         .unwrap_or(1);
     let _ = writeln!(out, "requests per resource:");
     for (path, n) in resources.iter().take(TOP) {
-        let _ = writeln!(out, "  {n:>width$}  {path}");
+        let _ = writeln!(out, "  {n:>width$}  {}", escape(path.as_bytes()));
     }
     if resources.len() > TOP {
         let rest: u64 = resources[TOP..].iter().map(|(_, n)| **n).sum();
@@ -113,6 +115,18 @@ mod tests {
         );
         assert!(text.contains("    4  (4 more resources)"), "{text}");
         assert!(!text.contains("shutdown deadline"), "{text}");
+    }
+
+    #[test]
+    fn resource_names_are_escaped_as_in_the_access_log() {
+        let text = render(
+            &snapshot(&[("/a\nforged 9 /b", 2), ("/\x1b[2Jred\\.txt", 1)]),
+            0,
+        );
+        assert!(text.contains("  2  /a\\x0Aforged 9 /b\n"), "{text}");
+        assert!(text.contains("  1  /\\x1B[2Jred\\\\.txt\n"), "{text}");
+        assert!(!text.contains('\x1b'), "{text}");
+        assert_eq!(text.lines().count(), 5, "{text}");
     }
 
     #[test]

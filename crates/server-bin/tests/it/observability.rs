@@ -265,3 +265,23 @@ fn common_format_and_off() {
     off.wait_exit(std::time::Duration::from_secs(10));
     assert_eq!(off.stdout_lines().len(), 1, "only the listening line");
 }
+
+#[test]
+fn the_summary_escapes_resource_names_as_the_access_log_does() {
+    let site = Site::new();
+    site.write("a\nforged 9 \x1b[2J.txt", b"x");
+    let mut server = TestServer::start(&site.root(), &[]);
+    assert_eq!(server.get("/a%0Aforged%209%20%1B%5B2J.txt", "").status, 200);
+    server.signal(rustix::process::Signal::TERM);
+    assert_eq!(
+        server.wait_exit(std::time::Duration::from_secs(15)).code(),
+        Some(0)
+    );
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains("  1  /a\\x0Aforged 9 \\x1B[2J.txt\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\x1b'), "{stderr}");
+    assert!(!stderr.contains("\nforged"), "{stderr}");
+}
