@@ -99,6 +99,8 @@ pub struct Snapshot {
     pub refused_overload: u64,
     /// Connections refused at the connection limit.
     pub refused_limit: u64,
+    /// Access log lines dropped because stdout did not keep up.
+    pub access_log_dropped: u64,
     /// Time since start.
     pub uptime: Duration,
 }
@@ -112,6 +114,7 @@ pub struct Metrics {
     admitted: RwLock<HashSet<String>>,
     refused_overload: AtomicU64,
     refused_limit: AtomicU64,
+    access_log_dropped: AtomicU64,
     started: Instant,
 }
 
@@ -123,6 +126,7 @@ impl Metrics {
             admitted: RwLock::default(),
             refused_overload: AtomicU64::new(0),
             refused_limit: AtomicU64::new(0),
+            access_log_dropped: AtomicU64::new(0),
             started: Instant::now(),
         }
     }
@@ -212,6 +216,11 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The access log dropped `lines` lines: its writer's queue was full.
+    pub fn access_log_dropped(&self, lines: u64) {
+        self.access_log_dropped.fetch_add(lines, Ordering::Relaxed);
+    }
+
     /// Everything added together now.
     pub fn snapshot(&self) -> Snapshot {
         let mut total = Shard::default();
@@ -223,6 +232,7 @@ impl Metrics {
             total,
             refused_overload: self.refused_overload.load(Ordering::Relaxed),
             refused_limit: self.refused_limit.load(Ordering::Relaxed),
+            access_log_dropped: self.access_log_dropped.load(Ordering::Relaxed),
             uptime: self.started.elapsed(),
         }
     }

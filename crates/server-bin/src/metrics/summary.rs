@@ -1,5 +1,5 @@
 //! The shutdown summary printed on stderr: uptime, totals, statuses, what the drain deadline
-//! cut, and the busiest resources in an aligned table. Resource names come from clients (decoded
+//! cut, access log lines dropped, and the busiest resources in an aligned table. Resource names come from clients (decoded
 //! request paths), so they are escaped as the access log escapes its fields.
 
 use std::fmt::Write as _;
@@ -42,6 +42,13 @@ pub fn render(snapshot: &Snapshot, forced_closed: u64) -> String {
         let _ = writeln!(
             out,
             "connections closed by the shutdown deadline: {forced_closed}"
+        );
+    }
+    if snapshot.access_log_dropped > 0 {
+        let _ = writeln!(
+            out,
+            "access log lines dropped (stdout did not keep up): {}",
+            snapshot.access_log_dropped
         );
     }
     if total.panics > 0 {
@@ -95,6 +102,7 @@ mod tests {
             total,
             refused_overload: 0,
             refused_limit: 0,
+            access_log_dropped: 0,
             uptime: Duration::from_secs(3),
         }
     }
@@ -134,6 +142,7 @@ mod tests {
         let mut s = snapshot(&[]);
         s.refused_limit = 2;
         s.refused_overload = 1;
+        s.access_log_dropped = 5;
         let text = render(&s, 4);
         assert!(
             text.contains("refused with 503: 3 (2 at the connection limit, 1 overload)"),
@@ -141,6 +150,10 @@ mod tests {
         );
         assert!(
             text.contains("closed by the shutdown deadline: 4"),
+            "{text}"
+        );
+        assert!(
+            text.contains("access log lines dropped (stdout did not keep up): 5"),
             "{text}"
         );
         assert!(text.contains("no files served"), "{text}");
