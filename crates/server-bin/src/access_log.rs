@@ -1,24 +1,58 @@
 //! The access log: one line per request on stdout, in Combined or Common Log Format followed by
 //! the duration in microseconds.
 //!
-//! Lines collect in a per-worker buffer and are written in batches (no syscall per request):
-//! when the buffer passes [`FLUSH_BYTES`], at most [`FLUSH_INTERVAL`] after the oldest unwritten
-//! line, and when the worker exits. Client-supplied fields are escaped so that no request can
-//! forge or split a line. This module must not decide what a request's status or size was.
+//! A worker formats its lines into a buffer of its own and hands the buffer over as one batch (no
+//! syscall per request) when it passes [`FLUSH_BYTES`], at most [`FLUSH_INTERVAL`] after its
+//! oldest line, and when the worker exits. Batches go through one bounded queue
+//! ([`QUEUE_BATCHES`]) to the writer thread, which alone writes stdout once the server listens and
+//! writes each batch as it arrives. The queue keeps each worker's batches in order, so lines keep
+//! request order within a worker.
+//!
+//! A worker never waits for stdout: when the queue is full (a pipe nobody reads, a terminal
+//! slower than the traffic) the batch is dropped, its lines are counted
+//! (`http_server_access_log_dropped_total`) and the drop is reported on stderr at most once a
+//! second. The one bounded wait is a worker's last batch, at exit ([`EXIT_WAIT`]); shutdown joins
+//! the writer after the workers, so a clean exit loses no line, and waits for it at most
+//! [`FINISH_TIMEOUT`], so a stalled stdout cannot hold the exit.
+//!
+//! Client-supplied fields are escaped so that no request can forge or split a line; [`escape`]
+//! gives other output the same escaping. This module must not decide what a request's status or
+//! size was, nor let a worker block on stdout.
 
 use std::io::{self, Write as _};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use http_core::date::Civil;
 
 use crate::config::LogFormat;
+use crate::metrics::Metrics;
 
-/// Unwritten lines are written at most this long after the oldest of them.
+/// Buffered lines are handed to the writer at most this long after the oldest of them.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
-/// A buffer this full is written at once.
+/// A buffer this full is handed to the writer at once.
 pub const FLUSH_BYTES: usize = 32 * 1024;
+
+/// Batches waiting for the writer, at most. Batches run to about [`FLUSH_BYTES`], so this holds
+/// about half a MiB of lines: enough to ride out a terminal's hiccup, while a stdout slower than
+/// the traffic for longer costs lines, never memory or workers.
+pub const QUEUE_BATCHES: usize = 16;
+
+/// How long a worker's last batch may wait for room in the queue when the worker exits, so that
+/// a clean shutdown under load loses no line. The pool allows a second past the drain deadline
+/// for the workers' last round, and this fits in it.
+pub const EXIT_WAIT: Duration = Duration::from_millis(500);
+
+/// How long shutdown waits for the writer to write what is queued.
+pub const FINISH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Drops are reported on stderr at most this often.
+const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The most bytes of a client-supplied field that are logged; longer values are cut with `...`
 /// so one request cannot write a 16 KiB line.
@@ -45,62 +79,196 @@ pub struct Entry<'a> {
     pub duration: Duration,
 }
 
+/// Starts the writer thread on stdout. Each worker gets a clone of the [`Sink`]; the writer ends
+/// once every clone is gone and the queue is written out.
+///
+/// # Errors
+///
+/// When the thread cannot be spawned.
+pub fn start(metrics: Arc<Metrics>) -> io::Result<(Writer, Sink)> {
+    start_on(io::stdout(), QUEUE_BATCHES, metrics)
+}
+
+fn start_on<W: io::Write + Send + 'static>(
+    out: W,
+    capacity: usize,
+    metrics: Arc<Metrics>,
+) -> io::Result<(Writer, Sink)> {
+    let (queue, batches) = crossbeam_channel::bounded(capacity);
+    let thread = thread::Builder::new()
+        .name("access-log".into())
+        .spawn(move || write_batches(&batches, out))?;
+    let drops = Arc::new(Drops {
+        metrics,
+        unreported: AtomicU64::new(0),
+        next_report: Mutex::new(Instant::now()),
+    });
+    Ok((Writer { thread }, Sink { queue, drops }))
+}
+
+/// The writer thread's loop: each batch is written, and flushed, as it arrives.
+fn write_batches(batches: &Receiver<Vec<u8>>, mut out: impl io::Write) {
+    let mut failed = false;
+    for batch in batches {
+        // A closed stdout (`| head`) must not stop the server: the lines are discarded, and
+        // the queue keeps moving so that workers do not count them as dropped.
+        if let Err(e) = out.write_all(&batch).and_then(|()| out.flush())
+            && !failed
+        {
+            failed = true;
+            let _ = writeln!(
+                io::stderr(),
+                "http-server: cannot write the access log to stdout: {e}; its lines are discarded"
+            );
+        }
+    }
+}
+
+/// The writer thread, joined at shutdown.
+#[derive(Debug)]
+pub struct Writer {
+    thread: JoinHandle<()>,
+}
+
+impl Writer {
+    /// Waits, at most [`FINISH_TIMEOUT`], for the writer to write every queued line and end; call
+    /// it after the workers, whose sinks feed the writer, have been joined. Returns whether it
+    /// ended: it does not while stdout is stalled (or a worker was left unjoined), and is then
+    /// left to the process exit.
+    pub fn finish(self) -> bool {
+        let deadline = Instant::now() + FINISH_TIMEOUT;
+        while !self.thread.is_finished() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        self.thread.is_finished() && self.thread.join().is_ok()
+    }
+}
+
+/// A worker's end of the writer's queue.
+#[derive(Debug, Clone)]
+pub struct Sink {
+    queue: Sender<Vec<u8>>,
+    drops: Arc<Drops>,
+}
+
+/// What every sink shares about dropped lines.
+#[derive(Debug)]
+struct Drops {
+    metrics: Arc<Metrics>,
+    /// Lines dropped since the last report on stderr.
+    unreported: AtomicU64,
+    /// When the next report may be made; a worker that finds it locked leaves the report to the
+    /// one holding it.
+    next_report: Mutex<Instant>,
+}
+
+impl Sink {
+    /// Counts `lines` dropped and reports on stderr if the last report is old enough.
+    fn dropped(&self, lines: u64) {
+        let drops = &self.drops;
+        drops.metrics.access_log_dropped(lines);
+        drops.unreported.fetch_add(lines, Ordering::Relaxed);
+        let Ok(mut next) = drops.next_report.try_lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if now < *next {
+            return;
+        }
+        *next = now + REPORT_INTERVAL;
+        let n = drops.unreported.swap(0, Ordering::Relaxed);
+        // Not `eprintln!`, which panics when stderr is gone.
+        let _ = writeln!(
+            io::stderr(),
+            "http-server: stdout is not keeping up: {n} access log lines dropped"
+        );
+    }
+}
+
 /// A worker's log buffer.
 #[derive(Debug)]
 pub struct AccessLog {
     format: LogFormat,
+    sink: Option<Sink>,
     buf: Vec<u8>,
+    /// Lines in `buf`: drops are counted in lines, not batches.
+    lines: u64,
     oldest: Option<Instant>,
 }
 
 impl AccessLog {
-    /// An empty buffer writing `format`.
-    pub fn new(format: LogFormat) -> Self {
+    /// A worker's log writing `format` into `sink`; no sink, no log.
+    pub fn new(format: LogFormat, sink: Option<Sink>) -> Self {
         Self {
             format,
+            sink,
             buf: Vec::new(),
+            lines: 0,
             oldest: None,
         }
     }
 
     /// Whether lines are written at all.
     pub fn enabled(&self) -> bool {
-        self.format != LogFormat::Off
+        self.sink.is_some()
     }
 
-    /// Adds one line, writing the buffer out if it is full.
+    /// Adds one line, handing the buffer to the writer if it is full.
     pub fn record(&mut self, entry: &Entry<'_>, now: Instant) {
         if !self.enabled() {
             return;
         }
         format_line(&mut self.buf, self.format, entry);
+        self.lines += 1;
         self.oldest.get_or_insert(now);
         if self.buf.len() >= FLUSH_BYTES {
-            self.flush();
+            self.hand_over();
         }
     }
 
-    /// Writes the buffer if its oldest line is due; returns when it will next be due.
+    /// Hands the buffer to the writer if its oldest line is due; returns when it will next be due.
     pub fn flush_if_due(&mut self, now: Instant) -> Option<Instant> {
         let due = self.oldest? + FLUSH_INTERVAL;
         if now >= due {
-            self.flush();
+            self.hand_over();
             None
         } else {
             Some(due)
         }
     }
 
-    /// Writes every buffered line.
-    pub fn flush(&mut self) {
+    /// Queues the buffered lines for the writer without waiting; when the queue is full they are
+    /// dropped and counted.
+    fn hand_over(&mut self) {
+        let Some(sink) = &self.sink else { return };
         if self.buf.is_empty() {
             return;
         }
-        let mut out = io::stdout().lock();
-        // A closed stdout (`| head`) must not stop the server; the lines are dropped.
-        let _ = out.write_all(&self.buf).and_then(|()| out.flush());
-        self.buf.clear();
+        let batch = std::mem::take(&mut self.buf);
+        if let Err(TrySendError::Full(batch) | TrySendError::Disconnected(batch)) =
+            sink.queue.try_send(batch)
+        {
+            sink.dropped(self.lines);
+            // The dropped batch's allocation serves the next one.
+            self.buf = batch;
+            self.buf.clear();
+        }
+        self.lines = 0;
         self.oldest = None;
+    }
+}
+
+impl Drop for AccessLog {
+    /// The worker is exiting, so its last lines may wait a little for room in the queue.
+    fn drop(&mut self) {
+        let Some(sink) = &self.sink else { return };
+        if self.buf.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.buf);
+        if sink.queue.send_timeout(batch, EXIT_WAIT).is_err() {
+            sink.dropped(self.lines);
+        }
     }
 }
 
@@ -125,8 +293,7 @@ fn format_line(buf: &mut Vec<u8>, format: LogFormat, e: &Entry<'_>) {
     let _ = writeln!(buf, " {}", e.duration.as_micros());
 }
 
-/// Escapes `"`, `\`, control bytes and non-ASCII as nginx does (`\"`, `\\`, `\xHH`); an empty
-/// field is logged as `-`.
+/// A client-supplied field, escaped and cut at [`MAX_FIELD`]; an empty field is logged as `-`.
 fn escape_into(buf: &mut Vec<u8>, field: &[u8]) {
     if field.is_empty() {
         buf.push(b'-');
@@ -136,7 +303,26 @@ fn escape_into(buf: &mut Vec<u8>, field: &[u8]) {
         Some(head) if field.len() > MAX_FIELD => (head, true),
         _ => (field, false),
     };
-    for &b in field {
+    escape_bytes(buf, field);
+    if cut {
+        buf.extend_from_slice(b"...");
+    }
+}
+
+/// `text` as the access log prints it, for other output read by people and scripts (the
+/// shutdown summary), so that a name from a client can neither split a line nor reach a
+/// terminal as a control sequence.
+pub fn escape(text: &[u8]) -> String {
+    let mut buf = Vec::with_capacity(text.len());
+    escape_bytes(&mut buf, text);
+    // Every byte is printable ASCII now, so each is exactly one char.
+    buf.into_iter().map(char::from).collect()
+}
+
+/// Escapes `"`, `\`, control bytes and non-ASCII as nginx does (`\"`, `\\`, `\xHH`); the result
+/// is printable ASCII.
+fn escape_bytes(buf: &mut Vec<u8>, text: &[u8]) {
+    for &b in text {
         match b {
             b'"' | b'\\' => buf.extend_from_slice(&[b'\\', b]),
             0x20..=0x7E => buf.push(b),
@@ -145,13 +331,12 @@ fn escape_into(buf: &mut Vec<u8>, field: &[u8]) {
             }
         }
     }
-    if cut {
-        buf.extend_from_slice(b"...");
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::PoisonError;
+
     use super::*;
 
     fn line(format: LogFormat, entry: &Entry<'_>) -> String {
@@ -199,6 +384,135 @@ mod tests {
         assert!(
             text.contains(r#""x\" 500 \"evil\x0D\x0Aforged \\ \xFF" 153"#),
             "{text}"
+        );
+    }
+
+    /// Collects what the writer writes; the first write waits until `gate` is closed, as a
+    /// stdout nobody reads does.
+    struct Stalled {
+        gate: Option<Receiver<()>>,
+        written: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl io::Write for Stalled {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            if let Some(gate) = self.gate.take() {
+                let _ = gate.recv();
+            }
+            self.written
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A log whose writer is stuck on `Stalled` until `release` is dropped.
+    struct Fixture {
+        log: AccessLog,
+        writer: Writer,
+        release: Sender<()>,
+        written: Arc<Mutex<Vec<u8>>>,
+        metrics: Arc<Metrics>,
+    }
+
+    /// A [`Fixture`] whose queue holds `capacity` batches.
+    fn stalled_log(capacity: usize) -> Fixture {
+        let (release, gate) = crossbeam_channel::bounded(0);
+        let written = Arc::default();
+        let out = Stalled {
+            gate: Some(gate),
+            written: Arc::clone(&written),
+        };
+        let metrics = Arc::new(Metrics::new(1));
+        let (writer, sink) = start_on(out, capacity, Arc::clone(&metrics)).unwrap();
+        Fixture {
+            log: AccessLog::new(LogFormat::Combined, Some(sink)),
+            writer,
+            release,
+            written,
+            metrics,
+        }
+    }
+
+    #[test]
+    fn a_stalled_stdout_costs_lines_not_waiting_and_every_line_is_accounted_for() {
+        const LINES: usize = 200;
+        let Fixture {
+            mut log,
+            writer,
+            release,
+            written,
+            metrics,
+        } = stalled_log(2);
+        let start = Instant::now();
+        let mut now = start;
+        for i in 0..LINES {
+            let agent = format!("agent-{i:03}");
+            log.record(&entry(b"GET / HTTP/1.1", agent.as_bytes()), now);
+            // Every line is due at once, so that each is one batch.
+            now += FLUSH_INTERVAL;
+            assert_eq!(log.flush_if_due(now), None);
+        }
+        assert!(start.elapsed() < Duration::from_secs(1), "a worker waited");
+        let dropped = metrics.snapshot().access_log_dropped;
+        // One batch in the writer's hands, two in the queue; the rest must have been dropped.
+        assert!(dropped >= (LINES - 3) as u64, "{dropped}");
+
+        drop(release);
+        drop(log);
+        assert!(writer.finish(), "the writer ends once its sinks are gone");
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        let agents: Vec<usize> = text
+            .lines()
+            .map(|l| l.split("agent-").nth(1).unwrap()[..3].parse().unwrap())
+            .collect();
+        assert_eq!(agents.len() as u64 + dropped, LINES as u64, "{text}");
+        assert!(agents.is_sorted(), "request order is kept: {agents:?}");
+    }
+
+    #[test]
+    fn lines_are_batched_and_written_in_order_when_the_worker_exits() {
+        let Fixture {
+            mut log,
+            writer,
+            release,
+            written,
+            metrics,
+        } = stalled_log(QUEUE_BATCHES);
+        drop(release);
+        let now = Instant::now();
+        for i in 0..5 {
+            log.record(&entry(format!("GET /{i} HTTP/1.1").as_bytes(), b""), now);
+        }
+        assert_eq!(log.flush_if_due(now), Some(now + FLUSH_INTERVAL));
+        assert!(written.lock().unwrap().is_empty(), "nothing is due yet");
+        drop(log);
+        assert!(writer.finish());
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        let paths: Vec<&str> = text.lines().map(|l| l.split('"').nth(1).unwrap()).collect();
+        assert_eq!(
+            paths,
+            [
+                "GET /0 HTTP/1.1",
+                "GET /1 HTTP/1.1",
+                "GET /2 HTTP/1.1",
+                "GET /3 HTTP/1.1",
+                "GET /4 HTTP/1.1"
+            ]
+        );
+        assert_eq!(metrics.snapshot().access_log_dropped, 0);
+    }
+
+    #[test]
+    fn escape_leaves_printable_ascii_only() {
+        assert_eq!(
+            escape(b"/a b\n\x1b[0m\"\\\xc3\xa9"),
+            r#"/a b\x0A\x1B[0m\"\\\xC3\xA9"#
         );
     }
 

@@ -145,9 +145,8 @@ struct Outgoing {
 }
 
 impl HttpHandler {
-    /// The handler of worker `worker`.
-    pub fn new(ctx: Arc<Context>, worker: usize) -> Self {
-        let log = AccessLog::new(ctx.config.access_log);
+    /// The handler of worker `worker`, logging into `log`.
+    pub fn new(ctx: Arc<Context>, worker: usize, log: AccessLog) -> Self {
         Self {
             ctx,
             worker,
@@ -590,11 +589,5 @@ impl Handler for HttpHandler {
 
     fn tick(&mut self, now: Instant) -> Option<Instant> {
         self.log.flush_if_due(now)
-    }
-}
-
-impl Drop for HttpHandler {
-    fn drop(&mut self) {
-        self.log.flush();
     }
 }

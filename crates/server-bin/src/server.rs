@@ -1,7 +1,8 @@
 //! Start-up and shutdown: from a [`Config`] to a listening server, and from a stop signal to the
 //! summary. The order matters and is the point of this module: signals are registered before any
-//! thread starts, nothing listens before the root has been checked, and the listener is closed
-//! before the pool drains so that new connections are refused at once.
+//! thread starts, nothing listens before the root has been checked, the listener is closed
+//! before the pool drains so that new connections are refused at once, and the access-log writer
+//! is joined after the workers so that it writes their last lines.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -11,7 +12,8 @@ use std::sync::atomic::AtomicBool;
 use mio::{Poll, Waker};
 use pool::Builder;
 
-use crate::config::Config;
+use crate::access_log::{self, AccessLog, FINISH_TIMEOUT, Writer};
+use crate::config::{Config, LogFormat};
 use crate::connection::HttpHandler;
 use crate::context::Context;
 use crate::error::StartupError;
@@ -49,8 +51,17 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         path: config.root.clone(),
         source,
     })?;
+    let metrics = Arc::new(Metrics::new(threads));
+    let log_format = config.access_log;
+    let (log_writer, log_sink) = if log_format == LogFormat::Off {
+        (None, None)
+    } else {
+        let (writer, sink) = access_log::start(Arc::clone(&metrics))
+            .map_err(|e| setup("the access log writer", e))?;
+        (Some(writer), Some(sink))
+    };
     let ctx = Arc::new(Context {
-        metrics: Metrics::new(threads),
+        metrics,
         root,
         config,
     });
@@ -59,8 +70,13 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         .threads(threads)
         .max_connections(config.max_connections)
         .drain_timeout(config.shutdown_timeout)
-        .spawn(|i| HttpHandler::new(Arc::clone(&ctx), i))
+        .spawn(|i| {
+            let log = AccessLog::new(log_format, log_sink.clone());
+            HttpHandler::new(Arc::clone(&ctx), i, log)
+        })
         .map_err(|e| setup("the worker pool", e))?;
+    // The workers hold the only sinks now, so the writer ends once they are gone.
+    drop(log_sink);
 
     // Tests and scripts read the port from the first line of stdout.
     let mut stdout = io::stdout().lock();
@@ -104,7 +120,13 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     // inherited one stays open in the supervisor, so new connections wait for the next process.
     drop(listeners);
     let report = pool.shutdown();
+    let log_finished = log_writer.is_none_or(Writer::finish);
     let mut text = summary::render(&ctx.metrics.snapshot(), report.forced_closed);
+    if !log_finished {
+        text.push_str(&format!(
+            "the access log writer did not finish within {FINISH_TIMEOUT:?}; lines it still held are lost\n"
+        ));
+    }
     if report.unjoined > 0 || report.crashed > 0 {
         text.push_str(&format!(
             "workers not joined: {}, crashed: {}\n",

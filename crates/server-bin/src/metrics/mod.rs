@@ -1,6 +1,9 @@
-//! Counters: per served resource, per status, bytes, connections, panics, refusals and request
-//! durations. Each worker counts into its own shard, so the request path takes only its own,
-//! uncontended lock; shards are merged when read (the metrics endpoint, the shutdown summary).
+//! Counters: per served resource, per status, bytes, connections, panics, refusals, request
+//! durations and dropped access-log lines. Each worker counts into its own shard, so the request
+//! path takes only its own, uncontended lock; shards are merged when read (the metrics endpoint,
+//! the shutdown summary). The cap on distinct resource paths is one for the process: a path is
+//! admitted once, in a set all workers share, which a worker consults only for a path its own
+//! shard does not hold yet.
 //!
 //! This module counts; it must not decide what counts as a served resource (the connection and
 //! `respond` do). Rendering lives in [`prometheus`] and [`summary`].
@@ -8,13 +11,13 @@
 pub mod prometheus;
 pub mod summary;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-/// Distinct resource paths tracked at most; more are counted under [`OTHER`], so random URLs
-/// cannot grow memory without bound.
+/// Distinct resource paths tracked at most, across all workers; more are counted under
+/// [`OTHER`], so random URLs cannot grow memory without bound.
 pub const MAX_RESOURCES: usize = 10_000;
 
 /// The resource name that collects paths beyond [`MAX_RESOURCES`].
@@ -96,6 +99,8 @@ pub struct Snapshot {
     pub refused_overload: u64,
     /// Connections refused at the connection limit.
     pub refused_limit: u64,
+    /// Access log lines dropped because stdout did not keep up.
+    pub access_log_dropped: u64,
     /// Time since start.
     pub uptime: Duration,
 }
@@ -104,9 +109,12 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub struct Metrics {
     shards: Vec<Mutex<Shard>>,
-    distinct_resources: AtomicUsize,
+    /// The paths admitted under [`MAX_RESOURCES`]. Shards keep their own keys, so that a hit
+    /// (a path the worker has counted before) never touches this shared set.
+    admitted: RwLock<HashSet<String>>,
     refused_overload: AtomicU64,
     refused_limit: AtomicU64,
+    access_log_dropped: AtomicU64,
     started: Instant,
 }
 
@@ -115,9 +123,10 @@ impl Metrics {
     pub fn new(workers: usize) -> Self {
         Self {
             shards: (0..workers).map(|_| Mutex::default()).collect(),
-            distinct_resources: AtomicUsize::new(0),
+            admitted: RwLock::default(),
             refused_overload: AtomicU64::new(0),
             refused_limit: AtomicU64::new(0),
+            access_log_dropped: AtomicU64::new(0),
             started: Instant::now(),
         }
     }
@@ -144,9 +153,7 @@ impl Metrics {
             if let Some(n) = shard.resources.get_mut(path) {
                 *n += 1;
             } else {
-                let under_cap =
-                    self.distinct_resources.fetch_add(1, Ordering::Relaxed) < MAX_RESOURCES;
-                let key = if under_cap { path } else { OTHER };
+                let key = if self.admit(path) { path } else { OTHER };
                 *shard.resources.entry(key.to_owned()).or_default() += 1;
             }
         }
@@ -159,6 +166,33 @@ impl Metrics {
             .unwrap_or(DURATION_BUCKETS.len());
         shard.duration_counts[bucket] += 1;
         shard.duration_sum_micros += u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+    }
+
+    /// Whether `path` is one of the [`MAX_RESOURCES`] paths counted by name, admitting it if
+    /// there is room.
+    fn admit(&self, path: &str) -> bool {
+        {
+            let admitted = self.admitted.read().unwrap_or_else(PoisonError::into_inner);
+            if admitted.contains(path) {
+                return true;
+            }
+            if admitted.len() >= MAX_RESOURCES {
+                return false;
+            }
+        }
+        let mut admitted = self
+            .admitted
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Another worker may have admitted it, or filled the set, between the two locks.
+        if admitted.contains(path) {
+            return true;
+        }
+        if admitted.len() >= MAX_RESOURCES {
+            return false;
+        }
+        admitted.insert(path.to_owned());
+        true
     }
 
     /// A connection was handed to worker `worker`.
@@ -182,6 +216,11 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The access log dropped `lines` lines: its writer's queue was full.
+    pub fn access_log_dropped(&self, lines: u64) {
+        self.access_log_dropped.fetch_add(lines, Ordering::Relaxed);
+    }
+
     /// Everything added together now.
     pub fn snapshot(&self) -> Snapshot {
         let mut total = Shard::default();
@@ -193,6 +232,7 @@ impl Metrics {
             total,
             refused_overload: self.refused_overload.load(Ordering::Relaxed),
             refused_limit: self.refused_limit.load(Ordering::Relaxed),
+            access_log_dropped: self.access_log_dropped.load(Ordering::Relaxed),
             uptime: self.started.elapsed(),
         }
     }
@@ -232,6 +272,23 @@ mod tests {
         assert_eq!(total.resources.len(), MAX_RESOURCES + 1);
         assert_eq!(total.resources[OTHER], 5);
         assert_eq!(total.resources["/0"], 2);
+    }
+
+    #[test]
+    fn the_path_cap_is_one_for_the_process_not_one_per_worker() {
+        // Every path is served by both workers, as round-robin dispatch does.
+        let m = Metrics::new(2);
+        for i in 0..MAX_RESOURCES {
+            let path = format!("/{i}");
+            m.response(0, 200, Some(&path), 0, MS);
+            m.response(1, 200, Some(&path), 0, MS);
+        }
+        m.response(1, 200, Some("/one-too-many"), 0, MS);
+        let total = m.snapshot().total;
+        assert_eq!(total.resources.get(OTHER), Some(&1));
+        assert_eq!(total.resources.len(), MAX_RESOURCES + 1);
+        assert_eq!(total.resources["/0"], 2);
+        assert_eq!(total.resources[&format!("/{}", MAX_RESOURCES - 1)], 2);
     }
 
     #[test]

@@ -98,6 +98,18 @@ pub fn render(s: &Snapshot) -> String {
 
     family(
         &mut out,
+        "http_server_access_log_dropped_total",
+        "counter",
+        "Access log lines dropped because stdout did not keep up (the log writer's queue was full).",
+    );
+    let _ = writeln!(
+        out,
+        "http_server_access_log_dropped_total {}",
+        s.access_log_dropped
+    );
+
+    family(
+        &mut out,
         "http_server_request_duration_seconds",
         "histogram",
         "Time from the first byte of a request to the last byte of its response.",
@@ -196,6 +208,7 @@ mod tests {
             "http_server_connections_total",
             "http_server_rejected_total",
             "http_server_handler_panics_total",
+            "http_server_access_log_dropped_total",
             "http_server_request_duration_seconds",
             "http_server_uptime_seconds",
             "http_server_build_info",

@@ -1,9 +1,11 @@
 //! The shutdown summary printed on stderr: uptime, totals, statuses, what the drain deadline
-//! cut, and the busiest resources in an aligned table.
+//! cut, access log lines dropped, and the busiest resources in an aligned table. Resource names come from clients (decoded
+//! request paths), so they are escaped as the access log escapes its fields.
 
 use std::fmt::Write as _;
 
 use super::Snapshot;
+use crate::access_log::escape;
 
 /// Resources in the summary's table; the rest are folded into one line.
 pub const TOP: usize = 20;
@@ -42,6 +44,13 @@ pub fn render(snapshot: &Snapshot, forced_closed: u64) -> String {
             "connections closed by the shutdown deadline: {forced_closed}"
         );
     }
+    if snapshot.access_log_dropped > 0 {
+        let _ = writeln!(
+            out,
+            "access log lines dropped (stdout did not keep up): {}",
+            snapshot.access_log_dropped
+        );
+    }
     if total.panics > 0 {
         let _ = writeln!(
             out,
@@ -63,7 +72,7 @@ pub fn render(snapshot: &Snapshot, forced_closed: u64) -> String {
         .unwrap_or(1);
     let _ = writeln!(out, "requests per resource:");
     for (path, n) in resources.iter().take(TOP) {
-        let _ = writeln!(out, "  {n:>width$}  {path}");
+        let _ = writeln!(out, "  {n:>width$}  {}", escape(path.as_bytes()));
     }
     if resources.len() > TOP {
         let rest: u64 = resources[TOP..].iter().map(|(_, n)| **n).sum();
@@ -93,6 +102,7 @@ mod tests {
             total,
             refused_overload: 0,
             refused_limit: 0,
+            access_log_dropped: 0,
             uptime: Duration::from_secs(3),
         }
     }
@@ -116,10 +126,23 @@ mod tests {
     }
 
     #[test]
+    fn resource_names_are_escaped_as_in_the_access_log() {
+        let text = render(
+            &snapshot(&[("/a\nforged 9 /b", 2), ("/\x1b[2Jred\\.txt", 1)]),
+            0,
+        );
+        assert!(text.contains("  2  /a\\x0Aforged 9 /b\n"), "{text}");
+        assert!(text.contains("  1  /\\x1B[2Jred\\\\.txt\n"), "{text}");
+        assert!(!text.contains('\x1b'), "{text}");
+        assert_eq!(text.lines().count(), 5, "{text}");
+    }
+
+    #[test]
     fn mentions_refusals_forced_closes_and_an_empty_table() {
         let mut s = snapshot(&[]);
         s.refused_limit = 2;
         s.refused_overload = 1;
+        s.access_log_dropped = 5;
         let text = render(&s, 4);
         assert!(
             text.contains("refused with 503: 3 (2 at the connection limit, 1 overload)"),
@@ -127,6 +150,10 @@ mod tests {
         );
         assert!(
             text.contains("closed by the shutdown deadline: 4"),
+            "{text}"
+        );
+        assert!(
+            text.contains("access log lines dropped (stdout did not keep up): 5"),
             "{text}"
         );
         assert!(text.contains("no files served"), "{text}");

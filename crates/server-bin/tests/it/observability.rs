@@ -1,11 +1,13 @@
 //! What the server tells about itself: the Prometheus endpoint, the access log, the summary.
 
-use std::io::Write;
+use std::io::{BufReader, Write};
 use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use regex::Regex;
 
-use crate::support::{Site, TestServer};
+use crate::support::{Site, TestServer, read_response};
 
 /// The value of the sample `name` (with its labels, exactly as exposed), if present.
 fn sample(text: &str, name: &str) -> Option<f64> {
@@ -262,6 +264,80 @@ fn common_format_and_off() {
     let mut off = TestServer::start(&site.root(), &["--access-log", "off"]);
     off.get("/test.html", "");
     off.signal(rustix::process::Signal::TERM);
-    off.wait_exit(std::time::Duration::from_secs(10));
+    off.wait_exit(Duration::from_secs(10));
     assert_eq!(off.stdout_lines().len(), 1, "only the listening line");
+}
+
+#[test]
+fn the_summary_escapes_resource_names_as_the_access_log_does() {
+    let site = Site::new();
+    site.write("a\nforged 9 \x1b[2J.txt", b"x");
+    let mut server = TestServer::start(&site.root(), &[]);
+    assert_eq!(server.get("/a%0Aforged%209%20%1B%5B2J.txt", "").status, 200);
+    server.signal(rustix::process::Signal::TERM);
+    assert_eq!(server.wait_exit(Duration::from_secs(15)).code(), Some(0));
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains("  1  /a\\x0Aforged 9 \\x1B[2J.txt\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\x1b'), "{stderr}");
+    assert!(!stderr.contains("\nforged"), "{stderr}");
+}
+
+#[test]
+fn a_stdout_nobody_reads_never_stalls_serving_and_the_dropped_lines_are_counted() {
+    const CONNECTIONS: usize = 20;
+    const REQUESTS_EACH: usize = 100;
+    const ANSWER_WITHIN: Duration = Duration::from_secs(2);
+    let site = Site::new();
+    let mut server = TestServer::start_with_unread_stdout(&site.root(), &[]);
+    // 1 KiB agents fill the 64 KiB pipe after about 60 lines, and then the log's queue.
+    let request = format!(
+        "GET /test.html HTTP/1.1\r\nHost: t\r\nUser-Agent: {}\r\n\r\n",
+        "a".repeat(1024)
+    );
+    let clients: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let stream = server.connect();
+            // A worker stuck on stdout must fail the test, not hang it.
+            stream.set_read_timeout(Some(ANSWER_WITHIN)).unwrap();
+            let request = request.clone();
+            thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                let mut slowest = Duration::ZERO;
+                for i in 0..REQUESTS_EACH {
+                    let started = Instant::now();
+                    reader.get_mut().write_all(request.as_bytes()).unwrap();
+                    let response = read_response(&mut reader, false)
+                        .unwrap_or_else(|| panic!("request {i} got no answer within 2 s"));
+                    assert_eq!(response.status, 200);
+                    slowest = slowest.max(started.elapsed());
+                }
+                slowest
+            })
+        })
+        .collect();
+    let slowest = clients
+        .into_iter()
+        .map(|c| c.join().expect("every request is answered"))
+        .max()
+        .unwrap();
+    assert!(slowest < ANSWER_WITHIN, "slowest answer took {slowest:?}");
+
+    let started = Instant::now();
+    assert_eq!(server.get("/-/healthz", "").status, 200);
+    assert!(started.elapsed() < ANSWER_WITHIN);
+    let text = String::from_utf8(server.get("/-/metrics", "").body).unwrap();
+    let dropped = sample(&text, "http_server_access_log_dropped_total").unwrap_or(0.0);
+    assert!(dropped > 0.0, "{text}");
+    assert!(
+        server.wait_for_stderr("access log lines dropped"),
+        "{}",
+        server.stderr()
+    );
+
+    // Shutdown does not wait forever for the stalled stdout either.
+    server.signal(rustix::process::Signal::TERM);
+    assert_eq!(server.wait_exit(Duration::from_secs(20)).code(), Some(0));
 }

@@ -9,7 +9,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -26,6 +26,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<String>>,
+    /// For [`TestServer::start_with_unread_stdout`]: the pipe, held open and never read.
+    _unread_stdout: Option<BufReader<ChildStdout>>,
 }
 
 impl TestServer {
@@ -36,15 +38,28 @@ impl TestServer {
 
     /// As [`TestServer::start`], with `env` added to the environment.
     pub fn start_with_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
-        Self::spawn(&[], root, args, env)
+        Self::spawn(&[], root, args, env, true)
     }
 
     /// As [`TestServer::start`], but run through `wrapper` (such as `prlimit --nofile=…`).
     pub fn start_wrapped(wrapper: &[&str], root: &Path, args: &[&str]) -> Self {
-        Self::spawn(wrapper, root, args, &[])
+        Self::spawn(wrapper, root, args, &[], true)
     }
 
-    fn spawn(wrapper: &[&str], root: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+    /// As [`TestServer::start`], but stdout is read only up to the `listening on` line and then
+    /// held open unread, as by a consumer that has stalled: once the pipe is full, every write
+    /// to it blocks.
+    pub fn start_with_unread_stdout(root: &Path, args: &[&str]) -> Self {
+        Self::spawn(&[], root, args, &[], false)
+    }
+
+    fn spawn(
+        wrapper: &[&str],
+        root: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        read_stdout: bool,
+    ) -> Self {
         let bin = env!("CARGO_BIN_EXE_http-server");
         let mut command = match wrapper.split_first() {
             Some((program, wrapper_args)) => {
@@ -69,14 +84,25 @@ impl TestServer {
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
         let (port_tx, port_rx) = std::sync::mpsc::channel();
-        let out = BufReader::new(child.stdout.take().unwrap());
+        let mut out = BufReader::new(child.stdout.take().unwrap());
         let lines = Arc::clone(&stdout);
         let stdout_reader = thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on http://") {
-                    let _ = port_tx.send(addr.parse::<SocketAddr>().unwrap());
+            let mut line = String::new();
+            while matches!(out.read_line(&mut line), Ok(n) if n > 0) {
+                let text = line.strip_suffix('\n').unwrap_or(&line);
+                let text = text.strip_suffix('\r').unwrap_or(text).to_owned();
+                line.clear();
+                let addr = text
+                    .strip_prefix("listening on http://")
+                    .map(|a| a.parse::<SocketAddr>().unwrap());
+                lines.lock().unwrap().push(text);
+                if let Some(addr) = addr {
+                    if !read_stdout {
+                        let _ = port_tx.send((addr, Some(out)));
+                        return;
+                    }
+                    let _ = port_tx.send((addr, None));
                 }
-                lines.lock().unwrap().push(line);
             }
         });
         let mut err = child.stderr.take().unwrap();
@@ -93,8 +119,8 @@ impl TestServer {
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        let addr = match port_rx.recv_timeout(IO_TIMEOUT) {
-            Ok(addr) => addr,
+        let (addr, unread_stdout) = match port_rx.recv_timeout(IO_TIMEOUT) {
+            Ok(found) => found,
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -110,6 +136,7 @@ impl TestServer {
             addr,
             stdout,
             stderr,
+            _unread_stdout: unread_stdout,
         }
     }
 
