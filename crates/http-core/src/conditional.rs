@@ -211,6 +211,29 @@ mod tests {
     }
 
     #[test]
+    fn a_multi_byte_character_in_a_date_field_is_ignored_not_a_panic() {
+        // Issue 10: one `é` across byte 7, 8, 11, 12, 16 or 17 of a date panicked the worker.
+        for at in [7, 8, 11, 12, 16, 17] {
+            let mut date = AT.as_bytes().to_vec();
+            date.splice(at..at + 2, "é".bytes());
+            let date = String::from_utf8(date).expect("valid UTF-8 on purpose");
+            for field in ["If-Modified-Since", "If-Unmodified-Since"] {
+                assert_eq!(
+                    check("GET", &format!("{field}: {date}\r\n")),
+                    Precondition::Proceed,
+                    "{field}: {date}"
+                );
+            }
+            let etag = ETag::for_file(1, 2, 3, None);
+            let v = Validators {
+                etag: &etag,
+                last_modified: MODIFIED,
+            };
+            assert!(!if_range_allows(Some(date.as_bytes()), v), "{date}");
+        }
+    }
+
+    #[test]
     fn if_range_needs_a_strong_tag_or_the_exact_date() {
         let etag = ETag::for_file(1, 2, 3, None);
         let v = Validators {
