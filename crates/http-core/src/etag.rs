@@ -5,6 +5,8 @@
 
 use std::fmt::Write as _;
 
+use crate::bytes::split_once;
+
 /// A strong entity tag made by this server, quotes included (`"1a2b-400-17f0c3a9e1d2"`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ETag(String);
@@ -32,7 +34,12 @@ impl ETag {
 
     /// The opaque part, without the quotes.
     fn opaque(&self) -> &[u8] {
-        &self.0.as_bytes()[1..self.0.len() - 1]
+        // Built by `for_file`, always quoted; the fallback is unreachable.
+        let bytes = self.0.as_bytes();
+        bytes
+            .strip_prefix(b"\"")
+            .and_then(|b| b.strip_suffix(b"\""))
+            .unwrap_or(bytes)
     }
 
     /// Strong comparison (RFC 9110 §8.8.3.2): both strong and the same opaque tag. Our own tags
@@ -121,8 +128,7 @@ pub fn parse_one(s: &[u8]) -> Option<(EntityTag<'_>, &[u8])> {
         None => (false, s),
     };
     let s = s.strip_prefix(b"\"")?;
-    let end = s.iter().position(|&b| b == b'"')?;
-    let opaque = &s[..end];
+    let (opaque, rest) = split_once(s, b'"')?;
     // etagc = %x21 / %x23-7E / obs-text
     if !opaque
         .iter()
@@ -130,7 +136,7 @@ pub fn parse_one(s: &[u8]) -> Option<(EntityTag<'_>, &[u8])> {
     {
         return None;
     }
-    Some((EntityTag { weak, opaque }, &s[end + 1..]))
+    Some((EntityTag { weak, opaque }, rest))
 }
 
 fn skip_ows_and_commas(mut s: &[u8]) -> &[u8] {
