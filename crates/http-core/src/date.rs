@@ -17,16 +17,19 @@ const MONTHS: [&str; 12] = [
 /// The last second IMF-fixdate can express: 9999-12-31T23:59:59Z.
 const MAX_SECS: u64 = 253_402_300_799;
 
-/// An IMF-fixdate such as `Sun, 06 Nov 1994 08:49:37 GMT`, formatted without allocating.
+/// An IMF-fixdate such as `Sun, 06 Nov 1994 08:49:37 GMT`, formatted without allocating, with
+/// the instant it shows.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct HttpDate {
     bytes: [u8; 29],
+    secs: u64,
 }
 
 impl HttpDate {
     /// Formats `secs` seconds after the Unix epoch. Dates after 9999 are clamped to the last
     /// second of 9999, the last year IMF-fixdate can express.
     pub fn from_unix(secs: u64) -> Self {
+        let secs = secs.min(MAX_SECS);
         let c = Civil::from_unix(secs);
         let mut bytes = *b"Thu, 01 Jan 1970 00:00:00 GMT";
         // Every field has a fixed width once the year is at most 9999, so the text is exactly
@@ -40,7 +43,13 @@ impl HttpDate {
         if written.is_err() || !out.is_empty() {
             bytes = *b"Thu, 01 Jan 1970 00:00:00 GMT";
         }
-        Self { bytes }
+        Self { bytes, secs }
+    }
+
+    /// The instant shown, in seconds since the Unix epoch (clamped as [`HttpDate::from_unix`]
+    /// clamps).
+    pub fn unix_secs(&self) -> u64 {
+        self.secs
     }
 
     /// The formatted date.
@@ -196,6 +205,8 @@ mod tests {
             HttpDate::from_unix(u64::MAX).as_str(),
             "Fri, 31 Dec 9999 23:59:59 GMT"
         );
+        assert_eq!(HttpDate::from_unix(u64::MAX).unix_secs(), MAX_SECS);
+        assert_eq!(HttpDate::from_unix(784_111_777).unix_secs(), 784_111_777);
     }
 
     #[test]

@@ -226,7 +226,7 @@ impl HttpHandler {
                     &self.ctx,
                     &mut self.cache,
                     &req,
-                    date.as_str(),
+                    &date,
                     draining,
                     now,
                     &mut buf,
@@ -286,7 +286,7 @@ impl HttpHandler {
             version: Version::Http11,
             head_only: false,
             keep_alive: false,
-            date: date.as_str(),
+            date: &date,
         };
         let response = reply.error(&mut c.out.buf, err);
         self.queue(c, response, time, now);
