@@ -100,7 +100,7 @@ mod tests {
     const LATER: u64 = MODIFIED + 3600;
 
     fn check(method: &str, fields: &str) -> Precondition {
-        let etag = ETag::for_file(1, 2, 3, None);
+        let etag = ETag::for_file(1, 2, 3, 4, None);
         let raw = format!("{method} / HTTP/1.1\r\nHost: h\r\n{fields}\r\n");
         let mut slots = [EMPTY_HEADER; MAX_HEADERS];
         let Ok(Status::Complete((req, _))) = parse_request(raw.as_bytes(), &mut slots) else {
@@ -116,7 +116,7 @@ mod tests {
     }
 
     fn ours() -> String {
-        ETag::for_file(1, 2, 3, None).as_str().to_owned()
+        ETag::for_file(1, 2, 3, 4, None).as_str().to_owned()
     }
 
     #[test]
@@ -232,7 +232,7 @@ mod tests {
                     "{field}: {date}"
                 );
             }
-            let etag = ETag::for_file(1, 2, 3, None);
+            let etag = ETag::for_file(1, 2, 3, 4, None);
             let v = Validators {
                 etag: &etag,
                 last_modified: MODIFIED,
@@ -247,7 +247,7 @@ mod tests {
         // with one date, so a range of one spliced onto the other must not be sent. RFC 9110
         // §13.1.5 and §8.8.2.2: the date is a strong validator only when Last-Modified is at
         // least one second before the response's Date.
-        let etag = ETag::for_file(1, 2, 3, None);
+        let etag = ETag::for_file(1, 2, 3, 4, None);
         let v = Validators {
             etag: &etag,
             last_modified: MODIFIED,
@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn if_range_needs_a_strong_tag_or_the_exact_date() {
-        let etag = ETag::for_file(1, 2, 3, None);
+        let etag = ETag::for_file(1, 2, 3, 4, None);
         let v = Validators {
             etag: &etag,
             last_modified: MODIFIED,

@@ -12,13 +12,25 @@ use crate::bytes::split_once;
 pub struct ETag(String);
 
 impl ETag {
-    /// The tag of a file version: inode, size and modification time in nanoseconds change
-    /// whenever the bytes can have changed (a rewrite in place keeps the inode but moves the
-    /// mtime; a replace-by-rename changes the inode). `encoding` tells apart the
-    /// representations of one resource (`br`, `gzip`), which must not share a tag.
-    pub fn for_file(inode: u64, size: u64, mtime_nanos: i128, encoding: Option<&str>) -> Self {
-        let mut tag = String::with_capacity(48);
-        let _ = write!(tag, "\"{inode:x}-{size:x}-{:x}", mtime_nanos.max(0));
+    /// The tag of a file version: inode, size, and modification and change times in
+    /// nanoseconds change whenever the bytes can have changed (a replace-by-rename changes the
+    /// inode; a rewrite in place keeps it but moves the ctime, and the mtime unless it is set
+    /// back, as `cp -p` and build tools do; the ctime cannot be set back). `encoding` tells apart
+    /// the representations of one resource (`br`, `gzip`), which must not share a tag.
+    pub fn for_file(
+        inode: u64,
+        size: u64,
+        mtime_nanos: i128,
+        ctime_nanos: i128,
+        encoding: Option<&str>,
+    ) -> Self {
+        let mut tag = String::with_capacity(64);
+        let _ = write!(
+            tag,
+            "\"{inode:x}-{size:x}-{:x}-{:x}",
+            mtime_nanos.max(0),
+            ctime_nanos.max(0)
+        );
         if let Some(encoding) = encoding {
             tag.push('-');
             tag.push_str(encoding);
@@ -159,8 +171,8 @@ mod tests {
 
     #[test]
     fn file_tags_are_quoted_strong_and_distinct_per_encoding() {
-        let plain = ETag::for_file(0x1a, 1024, 1_700_000_000_123_456_789, None);
-        let br = ETag::for_file(0x1a, 1024, 1_700_000_000_123_456_789, Some("br"));
+        let plain = ETag::for_file(0x1a, 1024, 1_700_000_000_123_456_789, 9, None);
+        let br = ETag::for_file(0x1a, 1024, 1_700_000_000_123_456_789, 9, Some("br"));
         assert!(plain.as_str().starts_with("\"1a-400-") && plain.as_str().ends_with('"'));
         assert!(br.as_str().ends_with("-br\""));
         assert_ne!(plain, br);
@@ -169,8 +181,22 @@ mod tests {
     #[test]
     fn file_tags_change_with_nanoseconds() {
         assert_ne!(
-            ETag::for_file(1, 1, 1_000_000_000, None),
-            ETag::for_file(1, 1, 1_000_000_001, None)
+            ETag::for_file(1, 1, 1_000_000_000, 5, None),
+            ETag::for_file(1, 1, 1_000_000_001, 5, None)
+        );
+    }
+
+    #[test]
+    fn file_tags_change_with_the_change_time_alone() {
+        // Issue 10, §5: same inode, size and (set back) mtime, rewritten: only the ctime moved.
+        let mtime = 1_700_000_000_123_456_789;
+        assert_ne!(
+            ETag::for_file(7, 14, mtime, 1_700_000_000_123_456_789, None),
+            ETag::for_file(7, 14, mtime, 1_700_000_050_000_000_001, None)
+        );
+        assert_ne!(
+            ETag::for_file(7, 14, mtime, 1, None),
+            ETag::for_file(7, 14, mtime, 2, None)
         );
     }
 
@@ -209,7 +235,7 @@ mod tests {
 
     #[test]
     fn strong_comparison_rejects_weak_tags_but_weak_comparison_accepts_them() {
-        let ours = ETag::for_file(1, 2, 3, None);
+        let ours = ETag::for_file(1, 2, 3, 4, None);
         let opaque = &ours.as_str()[1..ours.as_str().len() - 1];
         assert!(ours.strong_eq(&tag(false, opaque)));
         assert!(!ours.strong_eq(&tag(true, opaque)));

@@ -248,12 +248,12 @@ fn serve_file(
 ) -> Response {
     let len = rep.meta.len();
     let last_modified = u64::try_from(rep.meta.mtime()).unwrap_or(0);
-    let mtime_nanos =
-        i128::from(rep.meta.mtime()) * 1_000_000_000 + i128::from(rep.meta.mtime_nsec());
+    let nanos = |secs: i64, nsec: i64| i128::from(secs) * 1_000_000_000 + i128::from(nsec);
     let etag = ETag::for_file(
         rep.meta.ino(),
         len,
-        mtime_nanos,
+        nanos(rep.meta.mtime(), rep.meta.mtime_nsec()),
+        nanos(rep.meta.ctime(), rep.meta.ctime_nsec()),
         rep.coding.map(Coding::token),
     );
     let validators = Validators {
