@@ -64,9 +64,15 @@ pub fn evaluate(req: &Request<'_, '_>, v: Validators<'_>) -> Precondition {
 
 /// Whether a `Range` may be honoured given the request's `If-Range` (RFC 9110 §13.1.5): yes
 /// when there is no `If-Range`; when it holds an entity tag, only on a strong match; when it
-/// holds a date, only when it equals the last modification exactly. Anything else (a weak tag,
-/// an invalid value) means the whole representation is sent.
-pub fn if_range_allows(if_range: Option<&[u8]>, v: Validators<'_>) -> bool {
+/// holds a date, only when it equals the last modification exactly and that date is a strong
+/// validator. Anything else (a weak tag, an invalid value) means the whole representation is
+/// sent.
+///
+/// `date` is the response's `Date` in seconds since the Unix epoch. A modification time is a
+/// strong validator only when it is at least one second before it (§8.8.2.2): within the same
+/// second the file may have been written twice, and a range of the new version would be spliced
+/// onto a client's copy of the old one.
+pub fn if_range_allows(if_range: Option<&[u8]>, v: Validators<'_>, date: u64) -> bool {
     let Some(value) = if_range else {
         return true;
     };
@@ -77,7 +83,7 @@ pub fn if_range_allows(if_range: Option<&[u8]>, v: Validators<'_>) -> bool {
             _ => false,
         };
     }
-    parse_http_date(value) == Some(v.last_modified)
+    parse_http_date(value) == Some(v.last_modified) && v.last_modified < date
 }
 
 #[cfg(test)]
@@ -90,9 +96,11 @@ mod tests {
     const AT: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
     const BEFORE: &str = "Sun, 06 Nov 1994 08:49:36 GMT";
     const AFTER: &str = "Sun, 06 Nov 1994 08:49:38 GMT";
+    /// A response's `Date` well after the modification.
+    const LATER: u64 = MODIFIED + 3600;
 
     fn check(method: &str, fields: &str) -> Precondition {
-        let etag = ETag::for_file(1, 2, 3, None);
+        let etag = ETag::for_file(1, 2, 3, 4, None);
         let raw = format!("{method} / HTTP/1.1\r\nHost: h\r\n{fields}\r\n");
         let mut slots = [EMPTY_HEADER; MAX_HEADERS];
         let Ok(Status::Complete((req, _))) = parse_request(raw.as_bytes(), &mut slots) else {
@@ -108,7 +116,7 @@ mod tests {
     }
 
     fn ours() -> String {
-        ETag::for_file(1, 2, 3, None).as_str().to_owned()
+        ETag::for_file(1, 2, 3, 4, None).as_str().to_owned()
     }
 
     #[test]
@@ -211,21 +219,65 @@ mod tests {
     }
 
     #[test]
-    fn if_range_needs_a_strong_tag_or_the_exact_date() {
-        let etag = ETag::for_file(1, 2, 3, None);
+    fn a_multi_byte_character_in_a_date_field_is_ignored_not_a_panic() {
+        // Issue 10: one `é` across byte 7, 8, 11, 12, 16 or 17 of a date panicked the worker.
+        for at in [7, 8, 11, 12, 16, 17] {
+            let mut date = AT.as_bytes().to_vec();
+            date.splice(at..at + 2, "é".bytes());
+            let date = String::from_utf8(date).expect("valid UTF-8 on purpose");
+            for field in ["If-Modified-Since", "If-Unmodified-Since"] {
+                assert_eq!(
+                    check("GET", &format!("{field}: {date}\r\n")),
+                    Precondition::Proceed,
+                    "{field}: {date}"
+                );
+            }
+            let etag = ETag::for_file(1, 2, 3, 4, None);
+            let v = Validators {
+                etag: &etag,
+                last_modified: MODIFIED,
+            };
+            assert!(!if_range_allows(Some(date.as_bytes()), v, LATER), "{date}");
+        }
+    }
+
+    #[test]
+    fn if_range_with_a_date_needs_the_last_modification_a_second_before_the_response() {
+        // Issue 10, §5: a file rewritten within the second of its Last-Modified has two versions
+        // with one date, so a range of one spliced onto the other must not be sent. RFC 9110
+        // §13.1.5 and §8.8.2.2: the date is a strong validator only when Last-Modified is at
+        // least one second before the response's Date.
+        let etag = ETag::for_file(1, 2, 3, 4, None);
         let v = Validators {
             etag: &etag,
             last_modified: MODIFIED,
         };
-        assert!(if_range_allows(None, v));
-        assert!(if_range_allows(Some(etag.as_str().as_bytes()), v));
+        let allows_at = |now: u64| if_range_allows(Some(AT.as_bytes()), v, now);
+        assert!(!allows_at(MODIFIED), "same second");
+        assert!(!allows_at(MODIFIED - 5), "a Last-Modified in the future");
+        assert!(allows_at(MODIFIED + 1));
+        assert!(allows_at(MODIFIED + 86_400));
+        // An entity tag does not depend on the time.
+        assert!(if_range_allows(Some(etag.as_str().as_bytes()), v, MODIFIED));
+    }
+
+    #[test]
+    fn if_range_needs_a_strong_tag_or_the_exact_date() {
+        let etag = ETag::for_file(1, 2, 3, 4, None);
+        let v = Validators {
+            etag: &etag,
+            last_modified: MODIFIED,
+        };
+        assert!(if_range_allows(None, v, LATER));
+        assert!(if_range_allows(Some(etag.as_str().as_bytes()), v, LATER));
         assert!(!if_range_allows(
             Some(format!("W/{}", etag.as_str()).as_bytes()),
-            v
+            v,
+            LATER
         ));
-        assert!(!if_range_allows(Some(b"\"other\""), v));
-        assert!(if_range_allows(Some(AT.as_bytes()), v));
-        assert!(!if_range_allows(Some(AFTER.as_bytes()), v));
-        assert!(!if_range_allows(Some(b"garbage"), v));
+        assert!(!if_range_allows(Some(b"\"other\""), v, LATER));
+        assert!(if_range_allows(Some(AT.as_bytes()), v, LATER));
+        assert!(!if_range_allows(Some(AFTER.as_bytes()), v, LATER));
+        assert!(!if_range_allows(Some(b"garbage"), v, LATER));
     }
 }

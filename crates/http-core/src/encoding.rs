@@ -1,6 +1,8 @@
 //! Content negotiation for precompressed files: reading `Accept-Encoding` (RFC 9110 §12.5.3)
 //! with its q-values. It must not look for files; the caller says which codings it has.
 
+use crate::bytes::{digit, split_once};
+
 /// Content codings a precompressed sidecar can have, in the server's order of preference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Coding {
@@ -75,16 +77,18 @@ fn weight(value: &[u8], coding: Coding) -> u16 {
 
 /// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`, in thousandths.
 fn qvalue(s: &[u8]) -> Option<u16> {
-    let (int, frac) = match s.iter().position(|&b| b == b'.') {
-        Some(dot) => (&s[..dot], &s[dot + 1..]),
-        None => (s, &b""[..]),
-    };
-    if frac.len() > 3 || !frac.iter().all(u8::is_ascii_digit) {
+    let (int, frac) = split_once(s, b'.').unwrap_or((s, b""));
+    if frac.len() > 3 {
         return None;
     }
+    // Three digits, the missing ones zero: at most 999, so no step can overflow.
     let mut thousandths = 0u16;
     for i in 0..3 {
-        thousandths = thousandths * 10 + frac.get(i).map_or(0, |d| u16::from(d - b'0'));
+        let d = match frac.get(i) {
+            Some(&b) => digit(b)?,
+            None => 0,
+        };
+        thousandths = thousandths.checked_mul(10)?.checked_add(u16::from(d))?;
     }
     match int {
         b"0" => Some(thousandths),

@@ -5,18 +5,32 @@
 
 use std::fmt::Write as _;
 
+use crate::bytes::split_once;
+
 /// A strong entity tag made by this server, quotes included (`"1a2b-400-17f0c3a9e1d2"`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ETag(String);
 
 impl ETag {
-    /// The tag of a file version: inode, size and modification time in nanoseconds change
-    /// whenever the bytes can have changed (a rewrite in place keeps the inode but moves the
-    /// mtime; a replace-by-rename changes the inode). `encoding` tells apart the
-    /// representations of one resource (`br`, `gzip`), which must not share a tag.
-    pub fn for_file(inode: u64, size: u64, mtime_nanos: i128, encoding: Option<&str>) -> Self {
-        let mut tag = String::with_capacity(48);
-        let _ = write!(tag, "\"{inode:x}-{size:x}-{:x}", mtime_nanos.max(0));
+    /// The tag of a file version: inode, size, and modification and change times in
+    /// nanoseconds change whenever the bytes can have changed (a replace-by-rename changes the
+    /// inode; a rewrite in place keeps it but moves the ctime, and the mtime unless it is set
+    /// back, as `cp -p` and build tools do; the ctime cannot be set back). `encoding` tells apart
+    /// the representations of one resource (`br`, `gzip`), which must not share a tag.
+    pub fn for_file(
+        inode: u64,
+        size: u64,
+        mtime_nanos: i128,
+        ctime_nanos: i128,
+        encoding: Option<&str>,
+    ) -> Self {
+        let mut tag = String::with_capacity(64);
+        let _ = write!(
+            tag,
+            "\"{inode:x}-{size:x}-{:x}-{:x}",
+            mtime_nanos.max(0),
+            ctime_nanos.max(0)
+        );
         if let Some(encoding) = encoding {
             tag.push('-');
             tag.push_str(encoding);
@@ -32,7 +46,12 @@ impl ETag {
 
     /// The opaque part, without the quotes.
     fn opaque(&self) -> &[u8] {
-        &self.0.as_bytes()[1..self.0.len() - 1]
+        // Built by `for_file`, always quoted; the fallback is unreachable.
+        let bytes = self.0.as_bytes();
+        bytes
+            .strip_prefix(b"\"")
+            .and_then(|b| b.strip_suffix(b"\""))
+            .unwrap_or(bytes)
     }
 
     /// Strong comparison (RFC 9110 §8.8.3.2): both strong and the same opaque tag. Our own tags
@@ -121,8 +140,7 @@ pub fn parse_one(s: &[u8]) -> Option<(EntityTag<'_>, &[u8])> {
         None => (false, s),
     };
     let s = s.strip_prefix(b"\"")?;
-    let end = s.iter().position(|&b| b == b'"')?;
-    let opaque = &s[..end];
+    let (opaque, rest) = split_once(s, b'"')?;
     // etagc = %x21 / %x23-7E / obs-text
     if !opaque
         .iter()
@@ -130,7 +148,7 @@ pub fn parse_one(s: &[u8]) -> Option<(EntityTag<'_>, &[u8])> {
     {
         return None;
     }
-    Some((EntityTag { weak, opaque }, &s[end + 1..]))
+    Some((EntityTag { weak, opaque }, rest))
 }
 
 fn skip_ows_and_commas(mut s: &[u8]) -> &[u8] {
@@ -153,8 +171,8 @@ mod tests {
 
     #[test]
     fn file_tags_are_quoted_strong_and_distinct_per_encoding() {
-        let plain = ETag::for_file(0x1a, 1024, 1_700_000_000_123_456_789, None);
-        let br = ETag::for_file(0x1a, 1024, 1_700_000_000_123_456_789, Some("br"));
+        let plain = ETag::for_file(0x1a, 1024, 1_700_000_000_123_456_789, 9, None);
+        let br = ETag::for_file(0x1a, 1024, 1_700_000_000_123_456_789, 9, Some("br"));
         assert!(plain.as_str().starts_with("\"1a-400-") && plain.as_str().ends_with('"'));
         assert!(br.as_str().ends_with("-br\""));
         assert_ne!(plain, br);
@@ -163,8 +181,22 @@ mod tests {
     #[test]
     fn file_tags_change_with_nanoseconds() {
         assert_ne!(
-            ETag::for_file(1, 1, 1_000_000_000, None),
-            ETag::for_file(1, 1, 1_000_000_001, None)
+            ETag::for_file(1, 1, 1_000_000_000, 5, None),
+            ETag::for_file(1, 1, 1_000_000_001, 5, None)
+        );
+    }
+
+    #[test]
+    fn file_tags_change_with_the_change_time_alone() {
+        // Issue 10, §5: same inode, size and (set back) mtime, rewritten: only the ctime moved.
+        let mtime = 1_700_000_000_123_456_789;
+        assert_ne!(
+            ETag::for_file(7, 14, mtime, 1_700_000_000_123_456_789, None),
+            ETag::for_file(7, 14, mtime, 1_700_000_050_000_000_001, None)
+        );
+        assert_ne!(
+            ETag::for_file(7, 14, mtime, 1, None),
+            ETag::for_file(7, 14, mtime, 2, None)
         );
     }
 
@@ -203,7 +235,7 @@ mod tests {
 
     #[test]
     fn strong_comparison_rejects_weak_tags_but_weak_comparison_accepts_them() {
-        let ours = ETag::for_file(1, 2, 3, None);
+        let ours = ETag::for_file(1, 2, 3, 4, None);
         let opaque = &ours.as_str()[1..ours.as_str().len() - 1];
         assert!(ours.strong_eq(&tag(false, opaque)));
         assert!(!ours.strong_eq(&tag(true, opaque)));

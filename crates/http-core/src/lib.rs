@@ -22,7 +22,21 @@
 //! }
 //! ```
 #![forbid(unsafe_code)]
+// No input may panic this crate (DESIGN.md, Tests; issue 10): outside tests, no indexing or
+// slicing that can go out of bounds or split a character, no unwrap/expect, and no arithmetic
+// that can overflow. A single line may allow one of these only with a comment proving it safe.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::arithmetic_side_effects
+    )
+)]
 
+mod bytes;
 pub mod conditional;
 pub mod date;
 pub mod encoding;

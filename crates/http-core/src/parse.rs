@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 use regex::bytes::Regex;
 
 use crate::ParseError;
+use crate::bytes::{decimal, split_once};
 use crate::limits::{MAX_HEAD, MAX_REQUEST_LINE};
 use crate::request::{Body, Header, Method, Request, Version};
 
@@ -23,12 +24,17 @@ pub enum Status<T> {
 
 /// `method SP request-target SP HTTP-version` (RFC 9112 §3). The version's minor digit is
 /// optional here only so that `HTTP/2` gets a 505 rather than a 400.
-static REQUEST_LINE: LazyLock<Regex> = LazyLock::new(|| {
+static REQUEST_LINE: LazyLock<Regex> = LazyLock::new(request_line_regex);
+
+// Allowed: the pattern is a constant, so it compiles on every call or on none, and every
+// parsing test (`simple_get_is_complete_with_its_head_length` first) would fail on none.
+#[allow(clippy::expect_used)]
+fn request_line_regex() -> Regex {
     Regex::new(
         r"^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ((?-u:[^\x00-\x20\x7F])+) HTTP/([0-9])(?:\.([0-9]))?$",
     )
     .expect("the request-line pattern is a valid regex")
-});
+}
 
 /// Parses a request head from the start of `buf`.
 ///
@@ -46,23 +52,19 @@ pub fn parse_request<'b, 'h>(
     buf: &'b [u8],
     headers: &'h mut [Header<'b>],
 ) -> Result<Status<(Request<'b, 'h>, usize)>, ParseError> {
-    let start = buf
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(buf.len());
-    if start > MAX_HEAD {
+    let rest = skip_empty_lines(buf);
+    if offset_of(buf, rest) > MAX_HEAD {
         return Err(ParseError::HeadTooLarge);
     }
-    let rest = &buf[start..];
 
-    let Some(line_end) = memchr(b'\n', rest) else {
+    let Some((line, fields)) = split_once(rest, b'\n') else {
         // The line may still end in a CR that belongs to its terminator, hence the `+ 1`.
         if rest.len() > MAX_REQUEST_LINE + 1 {
             return Err(ParseError::RequestLineTooLong);
         }
         return Ok(Status::Partial);
     };
-    let line = strip_cr(&rest[..line_end]);
+    let line = strip_cr(line);
     if line.len() > MAX_REQUEST_LINE {
         return Err(ParseError::RequestLineTooLong);
     }
@@ -70,39 +72,40 @@ pub fn parse_request<'b, 'h>(
 
     // Find the empty line that ends the head before validating any field, so that every prefix
     // of a head gives `Partial` or the same error as the whole head.
-    let fields_start = start + line_end + 1;
-    let Some(head_len) = find_head_end(buf, fields_start) else {
+    let Some(after_head) = after_empty_line(fields) else {
         if buf.len() > MAX_HEAD {
             return Err(ParseError::HeadTooLarge);
         }
         return Ok(Status::Partial);
     };
+    let head_len = offset_of(buf, after_head);
     if head_len > MAX_HEAD {
         return Err(ParseError::HeadTooLarge);
     }
 
     let mut count = 0;
-    let mut hosts = 0;
+    let mut hosts = 0u32;
     let mut content_length: Option<u64> = None;
     let mut transfer_encoding: Option<&[u8]> = None;
     let mut connection_close = false;
     let mut connection_keep_alive = false;
-    let mut pos = fields_start;
-    loop {
-        let end = pos + memchr(b'\n', &buf[pos..]).expect("the head end was found above");
-        let line = strip_cr(&buf[pos..end]);
-        pos = end + 1;
+    let mut lines = fields;
+    // Stops at the empty line found above, before `split_once` can run out of lines.
+    while let Some((line, next)) = split_once(lines, b'\n') {
+        lines = next;
+        let line = strip_cr(line);
         if line.is_empty() {
             break;
         }
         let header = parse_field(line)?;
         let slot = headers.get_mut(count).ok_or(ParseError::TooManyHeaders)?;
         *slot = header;
-        count += 1;
+        // `count` indexed a slot just above, so it is below `headers.len()`: no saturation.
+        count = count.saturating_add(1);
 
         let name = header.name;
         if name.eq_ignore_ascii_case("host") {
-            hosts += 1;
+            hosts = hosts.saturating_add(1);
         } else if name.eq_ignore_ascii_case("content-length") {
             let n = parse_content_length(header.value)?;
             if content_length.is_some_and(|prev| prev != n) {
@@ -148,7 +151,8 @@ pub fn parse_request<'b, 'h>(
         method,
         target,
         version,
-        headers: &headers[..count],
+        // `count` slots were filled, so the fallback is unreachable.
+        headers: headers.get(..count).unwrap_or_default(),
         body,
         keep_alive,
     };
@@ -159,13 +163,23 @@ pub fn parse_request<'b, 'h>(
 /// [`MAX_REQUEST_LINE`](crate::limits::MAX_REQUEST_LINE) bytes: what a log shows for a request
 /// that could not be parsed. Leading empty lines are skipped as [`parse_request`] skips them.
 pub fn first_line(buf: &[u8]) -> &[u8] {
-    let start = buf
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(buf.len());
-    let rest = &buf[start..];
-    let end = memchr(b'\n', rest).unwrap_or(rest.len());
-    strip_cr(&rest[..end.min(MAX_REQUEST_LINE)])
+    let rest = skip_empty_lines(buf);
+    let line = split_once(rest, b'\n').map_or(rest, |(line, _)| line);
+    strip_cr(line.get(..MAX_REQUEST_LINE).unwrap_or(line))
+}
+
+/// `buf` without its leading CR and LF bytes.
+fn skip_empty_lines(mut buf: &[u8]) -> &[u8] {
+    while let [b'\r' | b'\n', rest @ ..] = buf {
+        buf = rest;
+    }
+    buf
+}
+
+/// Where `tail`, a suffix of `buf`, starts in it.
+fn offset_of(buf: &[u8], tail: &[u8]) -> usize {
+    // A suffix is never longer than the whole, so this never saturates.
+    buf.len().saturating_sub(tail.len())
 }
 
 fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), ParseError> {
@@ -176,22 +190,23 @@ fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), ParseErro
         (Some(b"1"), Some(b"0")) => Version::Http10,
         _ => return Err(ParseError::UnsupportedVersion),
     };
-    let method_token = group(1).expect("group 1 always takes part in a match");
+    // Groups 1 and 2 are not optional: they take part in every match.
+    let (Some(method_token), Some(target)) = (group(1), group(2)) else {
+        return Err(ParseError::RequestLine);
+    };
     let method = Method::from_bytes(method_token).ok_or(ParseError::UnknownMethod)?;
-    let target = group(2).expect("group 2 always takes part in a match");
     Ok((method, target, version))
 }
 
-/// Returns the offset just past the empty line that ends the head, searching from `from` (the
-/// start of the first field line).
-fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
-    let mut pos = from;
+/// What follows the empty line that ends the head, searching `fields` (which starts with the
+/// first field line); `None` while that line has not arrived.
+fn after_empty_line(mut fields: &[u8]) -> Option<&[u8]> {
     loop {
-        let end = pos + memchr(b'\n', &buf[pos..])?;
-        if strip_cr(&buf[pos..end]).is_empty() {
-            return Some(end + 1);
+        let (line, rest) = split_once(fields, b'\n')?;
+        if strip_cr(line).is_empty() {
+            return Some(rest);
         }
-        pos = end + 1;
+        fields = rest;
     }
 }
 
@@ -200,14 +215,13 @@ fn parse_field(line: &[u8]) -> Result<Header<'_>, ParseError> {
     if matches!(line.first(), Some(b' ' | b'\t')) {
         return Err(ParseError::ObsoleteFold);
     }
-    let colon = memchr(b':', line).ok_or(ParseError::HeaderField)?;
-    let name = &line[..colon];
+    let (name, value) = split_once(line, b':').ok_or(ParseError::HeaderField)?;
     // Whitespace before the colon is not a tchar, so this also rejects `Host : x`, which
     // RFC 9112 §5.1 requires to be refused because proxies disagree on it.
     if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
         return Err(ParseError::HeaderField);
     }
-    let value = trim_ows(&line[colon + 1..]);
+    let value = trim_ows(value);
     if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7F) {
         return Err(ParseError::HeaderField);
     }
@@ -220,13 +234,7 @@ fn parse_content_length(value: &[u8]) -> Result<u64, ParseError> {
     let mut result = None;
     for item in value.split(|&b| b == b',') {
         let item = trim_ows(item);
-        if item.is_empty() || !item.iter().all(u8::is_ascii_digit) {
-            return Err(ParseError::ContentLength);
-        }
-        let n = item.iter().try_fold(0u64, |acc, &d| {
-            acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-        });
-        let n = n.ok_or(ParseError::ContentLength)?;
+        let n = decimal(item).ok_or(ParseError::ContentLength)?;
         if result.is_some_and(|prev| prev != n) {
             return Err(ParseError::ContentLength);
         }
@@ -259,10 +267,6 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
 
 fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 
 use std::fmt::Write as _;
 
+use crate::bytes::{digit, split_once};
+
 /// Most ranges served in one response; more are answered with the whole representation, which
 /// defeats "many small ranges" amplification (RFC 9110 §14.2, security considerations).
 pub const MAX_RANGES: usize = 16;
@@ -22,7 +24,8 @@ pub struct ByteRange {
 impl ByteRange {
     /// Number of bytes.
     pub fn len(&self) -> u64 {
-        self.end - self.start + 1
+        // `start <= end < u64::MAX` for every range `parse` makes, so this never saturates.
+        self.end.saturating_sub(self.start).saturating_add(1)
     }
 
     /// Never true: a range has at least one byte. (For the `len`/`is_empty` convention.)
@@ -52,17 +55,14 @@ pub enum Ranges {
 /// Interprets a `Range` value for a representation of `len` bytes.
 pub fn parse(value: &[u8], len: u64) -> Ranges {
     let value = value.trim_ascii();
-    let Some(unit_end) = value.iter().position(|&b| b == b'=') else {
+    let Some((unit, set)) = split_once(value, b'=') else {
         return Ranges::Whole;
     };
-    if !value[..unit_end]
-        .trim_ascii()
-        .eq_ignore_ascii_case(b"bytes")
-    {
+    if !unit.trim_ascii().eq_ignore_ascii_case(b"bytes") {
         return Ranges::Whole;
     }
     let mut specs = Vec::new();
-    for item in value[unit_end + 1..].split(|&b| b == b',') {
+    for item in set.split(|&b| b == b',') {
         let item = item.trim_ascii();
         if item.is_empty() {
             continue; // empty list elements are allowed (RFC 9110 §5.6.1)
@@ -109,20 +109,25 @@ impl Spec {
                 if first >= len {
                     return None;
                 }
-                let end = last.map_or(len - 1, |l| l.min(len - 1));
+                let last_byte = len.checked_sub(1)?;
+                let end = last.map_or(last_byte, |l| l.min(last_byte));
                 Some(ByteRange { start: first, end })
             }
-            Self::Suffix(n) => (n > 0 && len > 0).then(|| ByteRange {
-                start: len - n.min(len),
-                end: len - 1,
-            }),
+            Self::Suffix(n) => {
+                if n == 0 {
+                    return None;
+                }
+                Some(ByteRange {
+                    start: len.saturating_sub(n),
+                    end: len.checked_sub(1)?,
+                })
+            }
         }
     }
 }
 
 fn parse_spec(item: &[u8]) -> Option<Spec> {
-    let dash = item.iter().position(|&b| b == b'-')?;
-    let (first, last) = (&item[..dash], &item[dash + 1..]);
+    let (first, last) = split_once(item, b'-')?;
     if first.is_empty() {
         return Some(Spec::Suffix(number(last)?));
     }
@@ -140,18 +145,20 @@ fn parse_spec(item: &[u8]) -> Option<Spec> {
 
 /// `1*DIGIT`, saturating: a position past any real length behaves like a very large one.
 fn number(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() {
         return None;
     }
-    Some(digits.iter().fold(0u64, |acc, &d| {
-        acc.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-    }))
+    digits.iter().try_fold(0u64, |acc, &b| {
+        Some(acc.saturating_mul(10).saturating_add(u64::from(digit(b)?)))
+    })
 }
 
 fn overlapping(ranges: &[ByteRange]) -> bool {
     let mut sorted = ranges.to_vec();
     sorted.sort_by_key(|r| r.start);
-    sorted.windows(2).any(|w| w[1].start <= w[0].end)
+    sorted
+        .windows(2)
+        .any(|w| matches!(w, [a, b] if b.start <= a.end))
 }
 
 /// The byte layout of a `multipart/byteranges` body (RFC 9110 §14.6): before each range, its

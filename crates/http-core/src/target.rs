@@ -5,6 +5,7 @@
 //! path exists, is hidden or is a directory is the caller's business.
 
 use crate::ParseError;
+use crate::bytes::split_once;
 
 /// A decoded origin-form or absolute-form target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,8 +47,8 @@ pub fn decode(raw: &[u8]) -> Result<Target<'_>, ParseError> {
         Some(b'/') => (raw, false),
         _ => (strip_absolute_form(raw)?, true),
     };
-    let (path, query) = match origin.iter().position(|&b| b == b'?') {
-        Some(q) => (&origin[..q], Some(&origin[q + 1..])),
+    let (path, query) = match split_once(origin, b'?') {
+        Some((path, query)) => (path, Some(query)),
         None => (origin, None),
     };
     // In absolute-form an empty path means `/` (RFC 9112 §3.2.2).
@@ -91,59 +92,54 @@ pub fn decode(raw: &[u8]) -> Result<Target<'_>, ParseError> {
 /// Reduces absolute-form (`http://authority/path?query`) to what follows the authority, which
 /// may be empty or start with `/` or `?`.
 fn strip_absolute_form(raw: &[u8]) -> Result<&[u8], ParseError> {
-    let colon = raw
-        .iter()
-        .position(|&b| b == b':')
-        .ok_or(ParseError::Target)?;
-    let scheme = &raw[..colon];
+    let (scheme, after) = split_once(raw, b':').ok_or(ParseError::Target)?;
     if !(scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https")) {
         return Err(ParseError::Target);
     }
-    let after = raw[colon + 1..]
-        .strip_prefix(b"//")
-        .ok_or(ParseError::Target)?;
-    let authority_end = after
-        .iter()
-        .position(|&b| b == b'/' || b == b'?')
-        .unwrap_or(after.len());
-    if authority_end == 0 {
-        return Err(ParseError::Target);
+    let after = after.strip_prefix(b"//").ok_or(ParseError::Target)?;
+    let mut rest = after;
+    while let [b, tail @ ..] = rest
+        && *b != b'/'
+        && *b != b'?'
+    {
+        rest = tail;
     }
-    Ok(&after[authority_end..])
+    if rest.len() == after.len() {
+        return Err(ParseError::Target); // empty authority
+    }
+    Ok(rest)
 }
 
 fn percent_decode(segment: &[u8]) -> Result<Vec<u8>, ParseError> {
     let mut out = Vec::with_capacity(segment.len());
-    let mut i = 0;
-    while i < segment.len() {
-        let b = segment[i];
-        if b == b'%' {
-            let hi = segment.get(i + 1).and_then(|&h| hex_value(h));
-            let lo = segment.get(i + 2).and_then(|&l| hex_value(l));
-            let (Some(hi), Some(lo)) = (hi, lo) else {
-                return Err(ParseError::Target);
-            };
-            let decoded = hi << 4 | lo;
-            if decoded == 0 || decoded == b'/' {
-                return Err(ParseError::Target);
+    let mut rest = segment;
+    loop {
+        rest = match rest {
+            [] => return Ok(out),
+            [b'%', hi, lo, tail @ ..] => {
+                let (Some(hi), Some(lo)) = (hex_value(*hi), hex_value(*lo)) else {
+                    return Err(ParseError::Target);
+                };
+                let decoded = hi << 4 | lo;
+                if decoded == 0 || decoded == b'/' {
+                    return Err(ParseError::Target);
+                }
+                out.push(decoded);
+                tail
             }
-            out.push(decoded);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
+            [b'%', ..] => return Err(ParseError::Target),
+            [b, tail @ ..] => {
+                out.push(*b);
+                tail
+            }
+        };
     }
-    Ok(out)
 }
 
 fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// Percent-encodes a decoded path for use in a `Location` field or an HTML link: every byte
@@ -158,8 +154,10 @@ pub fn encode_path(path: &str) -> String {
             out.push(char::from(b));
         } else {
             out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xF)]));
+            // A nibble is below 16, so the fallback is unreachable.
+            let hex = |nibble: u8| HEX.get(usize::from(nibble)).map_or('0', |&h| char::from(h));
+            out.push(hex(b >> 4));
+            out.push(hex(b & 0xF));
         }
     }
     out

@@ -260,7 +260,7 @@ impl HttpHandler {
                         &self.ctx,
                         &mut self.cache,
                         &req,
-                        date.as_str(),
+                        &date,
                         draining,
                         now,
                         &mut buf,
@@ -277,7 +277,7 @@ impl HttpHandler {
                         version: req.version,
                         head_only: req.method == Method::Head,
                         keep_alive: false,
-                        date: date.as_str(),
+                        date: &date,
                     };
                     reply.error(&mut buf, ServeError::Internal)
                 });
@@ -338,7 +338,7 @@ impl HttpHandler {
             version: Version::Http11,
             head_only: false,
             keep_alive: false,
-            date: date.as_str(),
+            date: &date,
         };
         let response = reply.error(&mut c.out.buf, err);
         self.queue(c, response, time, now);

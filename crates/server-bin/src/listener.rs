@@ -151,7 +151,7 @@ impl Rejected {
             version: Version::Http11,
             head_only: false,
             keep_alive: false,
-            date: date.as_str(),
+            date: &date,
         }
         .status(
             &mut buf,

@@ -55,7 +55,7 @@ pub fn respond(
     ctx: &Context,
     cache: &mut FileCache,
     req: &Request<'_, '_>,
-    date: &str,
+    date: &HttpDate,
     draining: bool,
     now: Instant,
     buf: &mut Vec<u8>,
@@ -283,12 +283,12 @@ fn serve_file(
 ) -> Response {
     let len = rep.meta.len();
     let last_modified = u64::try_from(rep.meta.mtime()).unwrap_or(0);
-    let mtime_nanos =
-        i128::from(rep.meta.mtime()) * 1_000_000_000 + i128::from(rep.meta.mtime_nsec());
+    let nanos = |secs: i64, nsec: i64| i128::from(secs) * 1_000_000_000 + i128::from(nsec);
     let etag = ETag::for_file(
         rep.meta.ino(),
         len,
-        mtime_nanos,
+        nanos(rep.meta.mtime(), rep.meta.mtime_nsec()),
+        nanos(rep.meta.ctime(), rep.meta.ctime_nsec()),
         rep.coding.map(Coding::token),
     );
     let validators = Validators {
@@ -305,7 +305,7 @@ fn serve_file(
     match conditional::evaluate(req, validators) {
         Precondition::Proceed => {}
         Precondition::NotModified => {
-            let mut head = ResponseHead::new(buf, StatusCode::NOT_MODIFIED, reply.date);
+            let mut head = ResponseHead::new(buf, StatusCode::NOT_MODIFIED, reply.date.as_str());
             fields.write(&mut head);
             head.finish(reply.version, reply.keep_alive);
             return Response {
@@ -320,7 +320,13 @@ fn serve_file(
     }
 
     let ranges = match req.header("range") {
-        Some(value) if conditional::if_range_allows(req.header("if-range"), validators) => {
+        Some(value)
+            if conditional::if_range_allows(
+                req.header("if-range"),
+                validators,
+                reply.date.unix_secs(),
+            ) =>
+        {
             range::parse(value, len)
         }
         _ => Ranges::Whole,
@@ -368,7 +374,7 @@ fn serve_file(
 
     let body_len = body.remaining();
     let start = buf.len();
-    let mut head = ResponseHead::new(buf, status, reply.date);
+    let mut head = ResponseHead::new(buf, status, reply.date.as_str());
     head.header("Content-Type", &content_type);
     if let Some(coding) = rep.coding {
         head.header("Content-Encoding", coding.token());
@@ -440,8 +446,8 @@ pub struct Reply<'a> {
     pub head_only: bool,
     /// Whether the connection stays open.
     pub keep_alive: bool,
-    /// The `Date` value.
-    pub date: &'a str,
+    /// The `Date` value (and its instant, which `If-Range` needs).
+    pub date: &'a HttpDate,
 }
 
 impl Reply<'_> {
@@ -454,7 +460,7 @@ impl Reply<'_> {
         body: &str,
         resource: Option<String>,
     ) -> Response {
-        ResponseHead::new(buf, StatusCode::OK, self.date)
+        ResponseHead::new(buf, StatusCode::OK, self.date.as_str())
             .header("Content-Type", content_type)
             .content_length(body.len() as u64)
             .header("Cache-Control", cache_control)
@@ -496,7 +502,7 @@ impl Reply<'_> {
     /// A response with `extra` fields and, unless the status forbids content, a short
     /// plain-text body naming the status.
     pub fn simple(self, buf: &mut Vec<u8>, status: StatusCode, extra: &[(&str, &str)]) -> Response {
-        let mut head = ResponseHead::new(buf, status, self.date);
+        let mut head = ResponseHead::new(buf, status, self.date.as_str());
         for (name, value) in extra {
             head.header(name, value);
         }

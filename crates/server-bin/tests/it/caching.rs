@@ -171,6 +171,38 @@ fn rewriting_a_file_changes_its_etag_and_revalidation_then_fails() {
 }
 
 #[test]
+fn a_file_rewritten_with_its_mtime_set_back_gets_a_new_etag() {
+    // Issue 10, §5: `cp -p` and build tools rewrite a file in place and set its modification
+    // time back; with the same size, only the change time (which cannot be set) tells.
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    let path = site.root().join("test.html");
+    let before = server.get("/test.html", "");
+    let etag = before.header("etag").unwrap().to_owned();
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    site.write("test.html", b"<h1>TEST</h1>\n");
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let after = server.get("/test.html", "");
+    assert_eq!(after.body, b"<h1>TEST</h1>\n");
+    assert_eq!(
+        after.header("last-modified"),
+        before.header("last-modified")
+    );
+    assert_ne!(after.header("etag"), Some(etag.as_str()));
+    assert_eq!(
+        server
+            .get("/test.html", &format!("If-None-Match: {etag}\r\n"))
+            .status,
+        200
+    );
+}
+
+#[test]
 fn cache_control_is_configurable_and_errors_are_never_stored() {
     let site = Site::new();
     let server = TestServer::start(&site.root(), &["--cache-control", "public, max-age=3600"]);

@@ -4,6 +4,7 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::process::Command;
+use std::time::{Duration, SystemTime};
 
 use crate::support::{Site, TestServer, run_ok};
 
@@ -79,6 +80,8 @@ fn malformed_ranges_and_other_units_are_ignored() {
 fn if_range_honours_the_range_only_for_the_current_version() {
     let site = Site::new();
     site.write_big("data.bin", 10_000);
+    // Settled an hour ago: its Last-Modified is a strong validator (RFC 9110 §8.8.2.2).
+    set_mtime(&site.root().join("data.bin"), SystemTime::now() - HOUR);
     let server = TestServer::start(&site.root(), &[]);
     let full = server.get("/data.bin", "");
     let etag = full.header("etag").unwrap();
@@ -100,6 +103,50 @@ fn if_range_honours_the_range_only_for_the_current_version() {
         "a weak tag never matches If-Range"
     );
     assert_eq!(with("Sun, 06 Nov 1994 08:49:37 GMT"), 200);
+}
+
+#[test]
+fn if_range_with_a_date_not_a_second_before_the_response_sends_the_whole_file() {
+    // Issue 10, §5: a file rewritten within the second of its Last-Modified has two versions
+    // under one date; a range of the new one must not be spliced onto the old. A modification
+    // time in the future stands in, without a race against the clock, for "this very second".
+    let site = Site::new();
+    let data = site.write_big("data.bin", 10_000);
+    set_mtime(&site.root().join("data.bin"), SystemTime::now() + HOUR);
+    let server = TestServer::start(&site.root(), &[]);
+    let date = server
+        .get("/data.bin", "")
+        .header("last-modified")
+        .unwrap()
+        .to_owned();
+    let r = server.get(
+        "/data.bin",
+        &format!("Range: bytes=0-9\r\nIf-Range: {date}\r\n"),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, data);
+    // The same request with the tag is still a range: only the date is refused.
+    let etag = server
+        .get("/data.bin", "")
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let r = server.get(
+        "/data.bin",
+        &format!("Range: bytes=0-9\r\nIf-Range: {etag}\r\n"),
+    );
+    assert_eq!(r.status, 206);
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn set_mtime(path: &std::path::Path, time: SystemTime) {
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(time)
+        .unwrap();
 }
 
 #[test]
