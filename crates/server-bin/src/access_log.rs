@@ -79,6 +79,36 @@ pub struct Entry<'a> {
     pub duration: Duration,
 }
 
+/// What the log will print of a request, captured when its head is parsed and owned by its
+/// response until that is logged: only the fields the format prints, each kept to one byte more
+/// than is printed (so the line still shows the cut), in one allocation. An idle keep-alive
+/// connection therefore holds nothing of its last request.
+#[derive(Debug)]
+pub struct Captured {
+    fields: Box<[u8]>,
+    line_end: usize,
+    referer_end: usize,
+}
+
+impl Captured {
+    /// The request line as received (empty when none could be read).
+    pub fn request_line(&self) -> &[u8] {
+        self.fields.get(..self.line_end).unwrap_or_default()
+    }
+
+    /// The `Referer` field (empty when the format does not print it).
+    pub fn referer(&self) -> &[u8] {
+        self.fields
+            .get(self.line_end..self.referer_end)
+            .unwrap_or_default()
+    }
+
+    /// The `User-Agent` field (empty when the format does not print it).
+    pub fn user_agent(&self) -> &[u8] {
+        self.fields.get(self.referer_end..).unwrap_or_default()
+    }
+}
+
 /// Starts the writer thread on stdout. Each worker gets a clone of the [`Sink`]; the writer ends
 /// once every clone is gone and the queue is written out.
 ///
@@ -211,6 +241,33 @@ impl AccessLog {
     /// Whether lines are written at all.
     pub fn enabled(&self) -> bool {
         self.sink.is_some()
+    }
+
+    /// Keeps what this log's format prints of a request; `None` when the log is off.
+    pub fn capture(
+        &self,
+        request_line: &[u8],
+        referer: Option<&[u8]>,
+        user_agent: Option<&[u8]>,
+    ) -> Option<Captured> {
+        if !self.enabled() {
+            return None;
+        }
+        fn keep(field: Option<&[u8]>) -> &[u8] {
+            let field = field.unwrap_or_default();
+            field.get(..=MAX_FIELD).unwrap_or(field)
+        }
+        let line = keep(Some(request_line));
+        let (referer, user_agent) = match self.format {
+            LogFormat::Combined => (keep(referer), keep(user_agent)),
+            LogFormat::Common | LogFormat::Off => (&[][..], &[][..]),
+        };
+        let fields: Box<[u8]> = [line, referer, user_agent].concat().into();
+        Some(Captured {
+            fields,
+            line_end: line.len(),
+            referer_end: line.len() + referer.len(),
+        })
     }
 
     /// Adds one line, handing the buffer to the writer if it is full.
@@ -522,5 +579,39 @@ mod tests {
         let text = line(LogFormat::Combined, &entry(b"GET / HTTP/1.1", &long));
         assert!(text.len() < MAX_FIELD + 200, "{}", text.len());
         assert!(text.contains("aaa...\""));
+    }
+
+    #[test]
+    fn capture_keeps_only_what_the_format_prints_and_the_line_still_shows_the_cut() {
+        let long = vec![b'u'; MAX_FIELD * 8];
+        let (writer, sink) = start_on(io::sink(), 1, Arc::new(Metrics::new(1))).unwrap();
+        let combined = AccessLog::new(LogFormat::Combined, Some(sink.clone()));
+        let c = combined
+            .capture(b"GET / HTTP/1.1", Some(&long), Some(b"curl"))
+            .unwrap();
+        assert_eq!(c.request_line(), b"GET / HTTP/1.1");
+        assert_eq!(c.referer().len(), MAX_FIELD + 1);
+        assert_eq!(c.user_agent(), b"curl");
+        let captured = Entry {
+            referer: c.referer(),
+            ..entry(c.request_line(), c.user_agent())
+        };
+        let text = line(LogFormat::Combined, &captured);
+        assert!(
+            text.contains(&format!("{}...", "u".repeat(MAX_FIELD))),
+            "{text}"
+        );
+        let common = AccessLog::new(LogFormat::Common, Some(sink));
+        let c = common
+            .capture(b"GET / HTTP/1.1", Some(&long), Some(&long))
+            .unwrap();
+        assert_eq!((c.referer(), c.user_agent()), (&b""[..], &b""[..]));
+        assert!(
+            AccessLog::new(LogFormat::Combined, None)
+                .capture(b"x", None, None)
+                .is_none()
+        );
+        drop((combined, common));
+        assert!(writer.finish());
     }
 }

@@ -369,3 +369,39 @@ fn connections_lingering_after_431_give_their_buffers_back() {
         "peak RSS grew by {grown} KiB for {clients} lingering connections"
     );
 }
+
+#[test]
+fn an_idle_connection_keeps_nothing_of_its_last_request() {
+    raise_fd_limit();
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--threads", "1"]); // combined log on
+    let rss = || server.memory_kib("VmRSS");
+    let big = "x".repeat(8000);
+    let request = format!(
+        "GET /test.html HTTP/1.1\r\nHost: t\r\nUser-Agent: {big}\r\nReferer: {big}\r\n\r\n"
+    );
+    let open_idle = |count: usize| -> Vec<TcpStream> {
+        (0..count)
+            .map(|_| {
+                let mut conn = server.connect();
+                conn.write_all(request.as_bytes()).unwrap();
+                let mut reader = BufReader::new(&mut conn);
+                assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
+                conn
+            })
+            .collect()
+    };
+    // The worker's spare buffers and the allocator's pools fill up first: that is the baseline.
+    drop(open_idle(500));
+    thread::sleep(Duration::from_millis(300));
+    let before = rss();
+    let clients = 2000;
+    let idle = open_idle(clients);
+    thread::sleep(Duration::from_millis(300));
+    let per_connection = (rss().saturating_sub(before) * 1024) / clients as u64;
+    assert!(
+        per_connection <= 1024,
+        "{per_connection} bytes per idle connection"
+    );
+    drop(idle);
+}
