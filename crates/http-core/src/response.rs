@@ -40,14 +40,12 @@ status_codes! {
     PARTIAL_CONTENT = 206, "Partial Content";
     MOVED_PERMANENTLY = 301, "Moved Permanently";
     NOT_MODIFIED = 304, "Not Modified";
-    PERMANENT_REDIRECT = 308, "Permanent Redirect";
     BAD_REQUEST = 400, "Bad Request";
     FORBIDDEN = 403, "Forbidden";
     NOT_FOUND = 404, "Not Found";
     METHOD_NOT_ALLOWED = 405, "Method Not Allowed";
     REQUEST_TIMEOUT = 408, "Request Timeout";
     PRECONDITION_FAILED = 412, "Precondition Failed";
-    CONTENT_TOO_LARGE = 413, "Content Too Large";
     URI_TOO_LONG = 414, "URI Too Long";
     RANGE_NOT_SATISFIABLE = 416, "Range Not Satisfiable";
     HEADER_FIELDS_TOO_LARGE = 431, "Request Header Fields Too Large";
@@ -228,8 +226,8 @@ mod tests {
     #[test]
     fn every_named_status_has_a_reason() {
         for code in [
-            200, 204, 206, 301, 304, 308, 400, 403, 404, 405, 408, 412, 413, 414, 416, 431, 500,
-            501, 503, 505,
+            200, 204, 206, 301, 304, 400, 403, 404, 405, 408, 412, 414, 416, 431, 500, 501, 503,
+            505,
         ] {
             assert!(!StatusCode(code).reason().is_empty(), "{code}");
         }

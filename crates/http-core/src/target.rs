@@ -146,21 +146,36 @@ fn hex_value(b: u8) -> Option<u8> {
 /// outside RFC 3986's unreserved set, sub-delims, `:`, `@` and `/` is escaped, so the result never
 /// contains whitespace, `?`, `#`, `%` (unescaped), quotes or control characters.
 pub fn encode_path(path: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(path.len());
     for &b in path.as_bytes() {
         let keep = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b);
-        if keep {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            // A nibble is below 16, so the fallback is unreachable.
-            let hex = |nibble: u8| HEX.get(usize::from(nibble)).map_or('0', |&h| char::from(h));
-            out.push(hex(b >> 4));
-            out.push(hex(b & 0xF));
-        }
+        push_encoded(&mut out, b, keep);
     }
     out
+}
+
+/// A query as received, made safe to repeat in a `Location` field: it came from the request
+/// line, which admits only visible ASCII and obs-text, so visible ASCII (and the query's own
+/// `%XX` escapes) stays as it is and everything else is percent-encoded.
+pub fn encode_query(query: &[u8]) -> String {
+    let mut out = String::with_capacity(query.len());
+    for &b in query {
+        push_encoded(&mut out, b, b.is_ascii_graphic());
+    }
+    out
+}
+
+fn push_encoded(out: &mut String, b: u8, keep: bool) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    if keep {
+        out.push(char::from(b));
+    } else {
+        out.push('%');
+        // A nibble is below 16, so the fallback is unreachable.
+        let hex = |nibble: u8| HEX.get(usize::from(nibble)).map_or('0', |&h| char::from(h));
+        out.push(hex(b >> 4));
+        out.push(hex(b & 0xF));
+    }
 }
 
 #[cfg(test)]
@@ -296,5 +311,11 @@ mod tests {
         for p in ["/a b/c?d#e%f", "/café/ü", "/x+y/%2F"] {
             assert_eq!(path(&encode_path(p)).as_deref(), Ok(p), "{p}");
         }
+    }
+
+    #[test]
+    fn a_query_keeps_visible_ascii_and_escapes_the_rest() {
+        assert_eq!(encode_query(b"x=1&y=%22z%22"), "x=1&y=%22z%22");
+        assert_eq!(encode_query(b"q=caf\xC3\xA9 "), "q=caf%C3%A9%20");
     }
 }

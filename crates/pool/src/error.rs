@@ -29,17 +29,19 @@ impl std::error::Error for BuildError {
 /// A socket the pool did not take, handed back so the caller can answer it (`503`) and close it.
 #[derive(Debug)]
 pub enum DispatchError {
-    /// Every worker's inbox is full, or the pool is shutting down.
+    /// Every worker's inbox is full.
     Full(TcpStream),
     /// The connection limit is reached.
     AtLimit(TcpStream),
+    /// The pool is shutting down and takes no more sockets.
+    ShuttingDown(TcpStream),
 }
 
 impl DispatchError {
     /// The socket that was not dispatched.
     pub fn into_stream(self) -> TcpStream {
         match self {
-            Self::Full(s) | Self::AtLimit(s) => s,
+            Self::Full(s) | Self::AtLimit(s) | Self::ShuttingDown(s) => s,
         }
     }
 }
@@ -49,6 +51,7 @@ impl fmt::Display for DispatchError {
         f.write_str(match self {
             Self::Full(_) => "every worker inbox is full",
             Self::AtLimit(_) => "connection limit reached",
+            Self::ShuttingDown(_) => "the pool is shutting down",
         })
     }
 }

@@ -40,7 +40,8 @@ pub trait Handler: Send + 'static {
     /// Per-connection state.
     type Conn: Send;
 
-    /// A socket has been handed to this worker.
+    /// A socket has been handed to this worker. If this panics, the socket is closed and
+    /// [`Handler::close`] is not called (there is no connection state to pass).
     fn open(&mut self, stream: &TcpStream, now: Instant) -> Self::Conn;
 
     /// The socket became readable or writable.

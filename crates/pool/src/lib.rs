@@ -8,8 +8,8 @@
 //! The pool knows nothing of HTTP. Protocols plug in through [`Handler`]: one handler value per
 //! worker (per-worker state such as counters needs no lock), called with each connection's state
 //! and socket on readiness, on its deadline and when the pool starts draining. A panic in a
-//! handler call closes that one connection and is counted; the worker and its other connections
-//! live on.
+//! handler call closes that one connection (the handler hears of it in [`Handler::close`], and
+//! counts it if it wants); the worker and its other connections live on.
 //!
 //! Shutdown uses crossbeam's disconnection: [`Pool::shutdown`] drops the inbox senders and wakes
 //! the workers, which then drain (see [`Handler::drain`]) and exit; the drain is bounded by
@@ -23,7 +23,7 @@ mod worker;
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -34,13 +34,24 @@ use mio::net::TcpStream;
 pub use error::{BuildError, DispatchError};
 pub use handler::{CloseReason, Handler, Next};
 
-/// What the acceptor and the workers share: counts, never connections.
+/// What the acceptor and the workers share: a count, never connections.
 #[derive(Debug, Default)]
 struct Shared {
-    /// Connections dispatched and not yet closed, across all workers.
+    /// Connections dispatched and not yet closed, across all workers: the one count of open
+    /// connections in the process (the connection limit is enforced on it).
     active: AtomicUsize,
-    /// Handler calls that panicked.
-    panics: AtomicU64,
+}
+
+/// A read-only view of how many connections the pool holds now, for observers such as a
+/// metrics endpoint that live outside the pool.
+#[derive(Debug, Clone)]
+pub struct ActiveConnections(Arc<Shared>);
+
+impl ActiveConnections {
+    /// Connections open now, across all workers.
+    pub fn get(&self) -> usize {
+        self.0.active.load(Ordering::Acquire)
+    }
 }
 
 /// Configures and starts a [`Pool`].
@@ -169,7 +180,7 @@ impl Pool {
     /// # Errors
     ///
     /// Gives the socket back as [`DispatchError::AtLimit`] when the connection limit is reached,
-    /// or [`DispatchError::Full`] when every inbox is full (or the pool is shutting down).
+    /// [`DispatchError::Full`] when every inbox is full, or [`DispatchError::ShuttingDown`].
     pub fn try_dispatch(&mut self, stream: TcpStream) -> Result<(), DispatchError> {
         // Reserve a slot first so that concurrent closes can only make room, never overshoot.
         let active = self.shared.active.fetch_add(1, Ordering::AcqRel);
@@ -181,7 +192,10 @@ impl Pool {
         for _ in 0..self.workers.len() {
             let worker = &self.workers[self.next];
             self.next = (self.next + 1) % self.workers.len();
-            let Some(inbox) = &worker.inbox else { break };
+            let Some(inbox) = &worker.inbox else {
+                self.shared.active.fetch_sub(1, Ordering::AcqRel);
+                return Err(DispatchError::ShuttingDown(stream));
+            };
             match inbox.try_send(stream) {
                 Ok(()) => {
                     // A failed wake leaves the socket in the inbox until the next wake-up; the
@@ -201,9 +215,9 @@ impl Pool {
         self.shared.active.load(Ordering::Acquire)
     }
 
-    /// Handler calls that have panicked since the pool started.
-    pub fn panics(&self) -> u64 {
-        self.shared.panics.load(Ordering::Acquire)
+    /// A view of [`Pool::active_connections`] that outlives borrows of the pool.
+    pub fn active_gauge(&self) -> ActiveConnections {
+        ActiveConnections(Arc::clone(&self.shared))
     }
 
     /// The number of workers.

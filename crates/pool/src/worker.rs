@@ -125,7 +125,7 @@ impl<H: Handler> Worker<H> {
             self.tick_at = self.handler.tick(now);
 
             if let Some(deadline) = self.drain_deadline {
-                if self.conns.is_empty() {
+                if self.conns.len() == 0 {
                     break;
                 }
                 if now >= deadline {
@@ -177,7 +177,7 @@ impl<H: Handler> Worker<H> {
         let handler = &mut self.handler;
         let opened = panic::catch_unwind(AssertUnwindSafe(|| handler.open(&stream, now)));
         let Ok(conn) = opened else {
-            self.shared.panics.fetch_add(1, Ordering::AcqRel);
+            // There is no connection state to hand to `close`: the socket is just dropped.
             let _ = self.poll.registry().deregister(&mut stream);
             self.shared.active.fetch_sub(1, Ordering::AcqRel);
             return;
@@ -232,10 +232,7 @@ impl<H: Handler> Worker<H> {
                 self.yielded.push(key);
             }
             Ok(Next::Close) => self.close(key, CloseReason::Done),
-            Err(_) => {
-                self.shared.panics.fetch_add(1, Ordering::AcqRel);
-                self.close(key, CloseReason::Panicked);
-            }
+            Err(_) => self.close(key, CloseReason::Panicked),
         }
     }
 
@@ -270,9 +267,8 @@ impl<H: Handler> Worker<H> {
         let _ = self.poll.registry().deregister(&mut entry.stream);
         let handler = &mut self.handler;
         let conn = entry.conn;
-        if panic::catch_unwind(AssertUnwindSafe(|| handler.close(conn, reason))).is_err() {
-            self.shared.panics.fetch_add(1, Ordering::AcqRel);
-        }
+        // A panic in `close` itself has nobody left to tell (the panic hook has reported it).
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| handler.close(conn, reason)));
         self.shared.active.fetch_sub(1, Ordering::AcqRel);
         if reason == CloseReason::DrainDeadline {
             self.forced_closed += 1;
@@ -283,11 +279,5 @@ impl<H: Handler> Worker<H> {
         for key in self.conns.keys() {
             self.close(key, reason);
         }
-    }
-}
-
-impl<T> Slab<T> {
-    fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }

@@ -254,10 +254,11 @@ fn a_panicking_handler_closes_only_its_connection() {
     assert_eq!(echo_round_trip(&mut good, b"one").unwrap(), b"one");
     bad.write_all(b"panic").unwrap();
     assert!(is_closed_by_server(&mut bad));
-    assert!(wait_until(|| rig.pool.panics() == 1));
+    assert!(wait_until(|| closed.lock().unwrap().len() == 1));
     assert_eq!(echo_round_trip(&mut good, b"two").unwrap(), b"two");
     assert_eq!(*closed.lock().unwrap(), [CloseReason::Panicked]);
     assert_eq!(rig.pool.active_connections(), 1);
+    assert_eq!(rig.pool.active_gauge().get(), 1);
 }
 
 #[test]

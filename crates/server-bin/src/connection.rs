@@ -236,9 +236,9 @@ impl Handler for HttpHandler {
     }
 
     fn close(&mut self, mut c: Conn, reason: CloseReason) {
-        self.ctx
-            .metrics
-            .connection_closed(self.worker, reason == CloseReason::Panicked || c.panicked);
+        if reason == CloseReason::Panicked || c.panicked {
+            self.ctx.metrics.panicked(self.worker);
+        }
         if let Phase::Sending(out) = c.phase {
             // Cut short (client gone, stalled, drain deadline or panic): log what was sent.
             self.record(c.peer, &out, Instant::now());

@@ -118,13 +118,21 @@ impl From<ParseError> for ServeError {
     }
 }
 
+/// Whether `e` says the process or the system is out of descriptors, buffers or memory for
+/// now: a reason to back off and answer `503`, not a fault of the request.
+pub fn is_resource_exhaustion(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM]
+        .iter()
+        .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
+}
+
 /// Maps a file-system error met while resolving a path.
 impl From<io::Error> for ServeError {
     fn from(e: io::Error) -> Self {
         use rustix::io::Errno;
-        let errno = |code: Errno| e.raw_os_error() == Some(code.raw_os_error());
-        let is_loop = errno(Errno::LOOP);
-        if errno(Errno::MFILE) || errno(Errno::NFILE) || errno(Errno::NOMEM) {
+        let is_loop = e.raw_os_error() == Some(Errno::LOOP.raw_os_error());
+        if is_resource_exhaustion(&e) {
             return Self::Unavailable;
         }
         match e.kind() {
@@ -158,6 +166,8 @@ mod tests {
         assert_eq!(from_errno(Errno::ACCESS), ServeError::Forbidden);
         assert_eq!(from_errno(Errno::MFILE), ServeError::Unavailable);
         assert_eq!(from_errno(Errno::NFILE), ServeError::Unavailable);
+        assert_eq!(from_errno(Errno::NOBUFS), ServeError::Unavailable);
+        assert_eq!(from_errno(Errno::NOMEM), ServeError::Unavailable);
         assert_eq!(from_errno(Errno::IO), ServeError::Internal);
     }
 

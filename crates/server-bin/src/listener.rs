@@ -12,6 +12,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use pool::{DispatchError, Pool};
 
+use crate::error::is_resource_exhaustion;
 use crate::metrics::{Metrics, Refusal};
 use crate::respond::Reply;
 
@@ -89,7 +90,9 @@ pub fn accept_loop(
                     Ok((stream, _)) => {
                         if let Err(refused) = pool.try_dispatch(stream) {
                             metrics.refused(match refused {
-                                DispatchError::Full(_) => Refusal::Overload,
+                                DispatchError::Full(_) | DispatchError::ShuttingDown(_) => {
+                                    Refusal::Overload
+                                }
                                 DispatchError::AtLimit(_) => Refusal::Limit,
                             });
                             rejected.add(poll, refused.into_stream());
@@ -111,14 +114,6 @@ pub fn accept_loop(
             }
         }
     }
-}
-
-fn is_resource_exhaustion(e: &io::Error) -> bool {
-    use rustix::io::Errno;
-    let code = e.raw_os_error();
-    [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM]
-        .iter()
-        .any(|errno| code == Some(errno.raw_os_error()))
 }
 
 /// Connections the pool refused, answered `503` and lingering until the client has closed its

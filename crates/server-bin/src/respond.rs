@@ -150,15 +150,7 @@ fn directory_location(target: &Target<'_>) -> String {
     location.push('/');
     if let Some(query) = target.query {
         location.push('?');
-        // The query came from the request line, which admits only visible ASCII and obs-text;
-        // escape obs-text so the header stays ASCII.
-        for &b in query {
-            if b.is_ascii_graphic() {
-                location.push(char::from(b));
-            } else {
-                location.push_str(&format!("%{b:02X}"));
-            }
-        }
+        location.push_str(&target::encode_query(query));
     }
     location
 }

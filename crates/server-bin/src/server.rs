@@ -75,6 +75,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
             HttpHandler::new(Arc::clone(&ctx), i, log)
         })
         .map_err(|e| setup("the worker pool", e))?;
+    ctx.metrics.observe_connections(pool.active_gauge());
     // The workers hold the only sinks now, so the writer ends once they are gone.
     drop(log_sink);
 

@@ -13,8 +13,10 @@ pub mod summary;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
+
+use pool::ActiveConnections;
 
 /// Distinct resource paths tracked at most, across all workers; more are counted under
 /// [`OTHER`], so random URLs cannot grow memory without bound.
@@ -49,8 +51,6 @@ pub struct Shard {
     pub bytes_sent: u64,
     /// Connections handed to this worker.
     pub connections_opened: u64,
-    /// Connections this worker has closed.
-    pub connections_closed: u64,
     /// Handler calls that panicked (each closed its connection).
     pub panics: u64,
     /// Request durations: counts per bucket of [`DURATION_BUCKETS`], then one for `+Inf`
@@ -66,12 +66,6 @@ impl Shard {
         self.statuses.values().sum()
     }
 
-    /// Connections open now.
-    pub fn connections_active(&self) -> u64 {
-        self.connections_opened
-            .saturating_sub(self.connections_closed)
-    }
-
     fn add(&mut self, other: &Shard) {
         for (path, n) in &other.resources {
             *self.resources.entry(path.clone()).or_default() += n;
@@ -81,7 +75,6 @@ impl Shard {
         }
         self.bytes_sent += other.bytes_sent;
         self.connections_opened += other.connections_opened;
-        self.connections_closed += other.connections_closed;
         self.panics += other.panics;
         for (mine, theirs) in self.duration_counts.iter_mut().zip(other.duration_counts) {
             *mine += theirs;
@@ -101,6 +94,8 @@ pub struct Snapshot {
     pub refused_limit: u64,
     /// Access log lines dropped because stdout did not keep up.
     pub access_log_dropped: u64,
+    /// Connections open now (from the pool).
+    pub connections_active: usize,
     /// Time since start.
     pub uptime: Duration,
 }
@@ -115,6 +110,7 @@ pub struct Metrics {
     refused_overload: AtomicU64,
     refused_limit: AtomicU64,
     access_log_dropped: AtomicU64,
+    active: OnceLock<ActiveConnections>,
     started: Instant,
 }
 
@@ -127,6 +123,7 @@ impl Metrics {
             refused_overload: AtomicU64::new(0),
             refused_limit: AtomicU64::new(0),
             access_log_dropped: AtomicU64::new(0),
+            active: OnceLock::new(),
             started: Instant::now(),
         }
     }
@@ -200,11 +197,15 @@ impl Metrics {
         self.shard(worker).connections_opened += 1;
     }
 
-    /// Worker `worker` closed a connection; `panicked` if a handler panic closed it.
-    pub fn connection_closed(&self, worker: usize, panicked: bool) {
-        let mut shard = self.shard(worker);
-        shard.connections_closed += 1;
-        shard.panics += u64::from(panicked);
+    /// A handler panic on worker `worker` closed a connection (or was answered 500).
+    pub fn panicked(&self, worker: usize) {
+        self.shard(worker).panics += 1;
+    }
+
+    /// Where the open-connection count comes from: the pool keeps the one count (it enforces
+    /// the connection limit on it); this only reads it.
+    pub fn observe_connections(&self, gauge: ActiveConnections) {
+        let _ = self.active.set(gauge);
     }
 
     /// The acceptor refused a connection.
@@ -233,6 +234,7 @@ impl Metrics {
             refused_overload: self.refused_overload.load(Ordering::Relaxed),
             refused_limit: self.refused_limit.load(Ordering::Relaxed),
             access_log_dropped: self.access_log_dropped.load(Ordering::Relaxed),
+            connections_active: self.active.get().map_or(0, ActiveConnections::get),
             uptime: self.started.elapsed(),
         }
     }
@@ -311,15 +313,12 @@ mod tests {
         m.connection_opened(0);
         m.connection_opened(1);
         m.connection_opened(1);
-        m.connection_closed(1, true);
+        m.panicked(1);
         m.refused(Refusal::Limit);
         m.refused(Refusal::Overload);
         m.refused(Refusal::Overload);
         let s = m.snapshot();
-        assert_eq!(
-            (s.total.connections_opened, s.total.connections_active()),
-            (3, 2)
-        );
+        assert_eq!(s.total.connections_opened, 3);
         assert_eq!(s.total.panics, 1);
         assert_eq!((s.refused_overload, s.refused_limit), (2, 1));
     }

@@ -56,7 +56,7 @@ pub fn render(s: &Snapshot) -> String {
     let _ = writeln!(
         out,
         "http_server_connections_active {}",
-        t.connections_active()
+        s.connections_active
     );
 
     family(

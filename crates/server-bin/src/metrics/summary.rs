@@ -103,6 +103,7 @@ mod tests {
             refused_overload: 0,
             refused_limit: 0,
             access_log_dropped: 0,
+            connections_active: 0,
             uptime: Duration::from_secs(3),
         }
     }
