@@ -92,7 +92,7 @@ pub fn respond(
         };
     }
     let key = resource_name(&target);
-    if let Some(hit) = cache.get(&ctx.root, &key, now) {
+    if let Some(hit) = cache.get(&key, now) {
         let rep = Representation {
             source: Source::Memory(hit.contents),
             meta: hit.meta,
@@ -104,7 +104,7 @@ pub fn respond(
     match resolve(&ctx.root, &target, config.dotfiles) {
         Ok(Resolved::File { file, meta, rel }) => {
             let rep = choose_representation(ctx, req, file, meta, &rel);
-            let rep = cache_if_plain(cache, &key, &rel, rep, now);
+            let rep = cache_if_plain(ctx, cache, &key, &rel, rep, now);
             serve_file(ctx, req, reply, key, mime::for_path(&rel), rep, buf)
         }
         Ok(Resolved::Directory { dir, rel }) if config.listing => {
@@ -213,6 +213,7 @@ fn choose_representation(
 
 /// Reads a small file without sidecars into the worker's cache and serves it from there.
 fn cache_if_plain(
+    ctx: &Context,
     cache: &mut FileCache,
     key: &str,
     rel: &str,
@@ -231,6 +232,7 @@ fn cache_if_plain(
     }
     let contents: Arc<[u8]> = contents.into();
     cache.insert(
+        &ctx.root,
         key,
         rel,
         &rep.meta,

@@ -153,8 +153,14 @@ impl Root {
         }
     }
 
-    /// The status of what `rel` names now, looked up race-free like an open: the small-file
-    /// cache revalidates through this, never through a name the kernel would follow outside.
+    /// The directory at `rel` (`.` for the root), opened beneath the root (`O_PATH`): a place
+    /// to look up names in later without walking the path again.
+    pub fn open_directory(&self, rel: &str) -> Result<OwnedFd, ServeError> {
+        self.open_beneath(rel, PATH_FLAGS | OFlags::DIRECTORY)
+    }
+
+    /// The status of what `rel` names now, looked up race-free like an open (a listing uses it
+    /// for the targets of symlinks).
     pub fn stat_beneath(&self, rel: &str) -> Result<Stat, ServeError> {
         let fd = self.open_beneath(rel, PATH_FLAGS)?;
         rustix::fs::fstat(&fd).map_err(|_| ServeError::Internal)
