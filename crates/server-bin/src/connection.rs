@@ -28,7 +28,7 @@
 //! The log fields of a request live in the response being sent and are gone when it is logged.
 //! This module must not parse bytes itself (http-core does) nor decide responses (`respond`).
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{IpAddr, Shutdown};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -39,6 +39,7 @@ use http_core::limits::{MAX_HEADERS, MAX_REQUEST_LINE};
 use http_core::{Body, EMPTY_HEADER, Method, Request, Status, Version, first_line, parse_request};
 use mio::net::TcpStream;
 use pool::{CloseReason, Handler, Next, would_block};
+use rustix::net::SendFlags;
 
 use crate::access_log::{AccessLog, Captured, Entry};
 use crate::context::Context;
@@ -581,13 +582,18 @@ impl Outgoing {
             if turn.spent() {
                 return Ok(Sent::Paused);
             }
-            match s.write(&self.buf[self.written..]) {
+            match self.write_buffer(s, turn.bytes_left()) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     turn.bytes += n as u64;
+                    let in_buf = n.min(self.buf.len() - self.written);
                     let body_before = self.written.max(self.head_len);
-                    self.written += n;
+                    self.written += in_buf;
                     self.body_sent += (self.written.max(self.head_len) - body_before) as u64;
+                    if let Some(file) = &mut self.file {
+                        file.advance_memory(n - in_buf);
+                        self.body_sent += (n - in_buf) as u64;
+                    }
                     self.last_progress = now;
                 }
                 Err(e) if would_block(&e) => return Ok(Sent::Blocked),
@@ -608,6 +614,30 @@ impl Outgoing {
             }
         }
         Ok(Sent::Done)
+    }
+}
+
+impl Outgoing {
+    /// One write of what is left of the buffer. A body in memory goes in the same call
+    /// (`writev`), and the head of a body sent by `sendfile` is held back (`MSG_MORE`) to leave
+    /// in the same packet as the body's first bytes, as nginx's `tcp_nopush` does: one system
+    /// call and one packet fewer per response.
+    fn write_buffer(&self, s: &mut TcpStream, allowance: u64) -> io::Result<usize> {
+        let rest = self.buf.get(self.written..).unwrap_or_default();
+        match &self.file {
+            Some(file) => match file.memory_front() {
+                Some(body) => {
+                    let room = usize::try_from(allowance).unwrap_or(usize::MAX);
+                    let body = body.get(..room.saturating_sub(rest.len())).unwrap_or(body);
+                    s.write_vectored(&[IoSlice::new(rest), IoSlice::new(body)])
+                }
+                None if file.is_file() => {
+                    rustix::net::send(&*s, rest, SendFlags::MORE).map_err(io::Error::from)
+                }
+                None => s.write(rest),
+            },
+            None => s.write(rest),
+        }
     }
 }
 

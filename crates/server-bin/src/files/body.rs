@@ -84,6 +84,32 @@ impl FileBody {
         Self { source, segments }
     }
 
+    /// The next bytes to send when they are in memory (a cached file), so the caller can write
+    /// them in the same call as the head before them.
+    pub fn memory_front(&self) -> Option<&[u8]> {
+        match (&self.source, self.segments.front()?) {
+            (Source::Memory(bytes), Segment::Range { offset, end }) => {
+                bytes.get(usize::try_from(*offset).ok()?..usize::try_from(*end).ok()?)
+            }
+            _ => None,
+        }
+    }
+
+    /// Marks `n` bytes of [`FileBody::memory_front`] as sent.
+    pub fn advance_memory(&mut self, n: usize) {
+        if let Some(Segment::Range { offset, end }) = self.segments.front_mut() {
+            *offset = (*offset + n as u64).min(*end);
+            if offset == end {
+                self.segments.pop_front();
+            }
+        }
+    }
+
+    /// Whether the body goes by `sendfile` (so the head before it may wait to share a packet).
+    pub fn is_file(&self) -> bool {
+        matches!(self.source, Source::File(_))
+    }
+
     /// Bytes not yet sent.
     pub fn remaining(&self) -> u64 {
         self.segments
