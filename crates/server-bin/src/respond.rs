@@ -103,7 +103,7 @@ pub fn respond(
     }
     match resolve(&ctx.root, &target, config.dotfiles) {
         Ok(Resolved::File { file, meta, rel }) => {
-            let rep = choose_representation(ctx, req, file, meta, &rel);
+            let rep = choose_representation(ctx, cache, req, file, meta, &rel, now);
             let rep = cache_if_plain(ctx, cache, &key, &rel, rep, now);
             serve_file(ctx, req, reply, key, mime::for_path(&rel), rep, buf)
         }
@@ -173,10 +173,12 @@ struct Representation {
 
 fn choose_representation(
     ctx: &Context,
+    cache: &mut FileCache,
     req: &Request<'_, '_>,
     file: File,
     meta: Metadata,
     rel: &str,
+    now: Instant,
 ) -> Representation {
     let plain = |file, meta, varies| Representation {
         source: Source::File(file),
@@ -184,7 +186,7 @@ fn choose_representation(
         coding: None,
         varies,
     };
-    if !ctx.config.precompressed {
+    if !ctx.config.precompressed || cache.has_no_sidecars(rel, now) {
         return plain(file, meta, false);
     }
     let mut sidecars: Vec<(Coding, File, Metadata)> = SIDECAR_CODINGS
@@ -192,6 +194,9 @@ fn choose_representation(
         .filter_map(|&c| sidecar(&ctx.root, rel, &meta, c).map(|(f, m)| (c, f, m)))
         .collect();
     let varies = !sidecars.is_empty();
+    if !varies {
+        cache.note_no_sidecars(rel, now);
+    }
     let available: Vec<Coding> = sidecars.iter().map(|(c, ..)| *c).collect();
     match encoding::choose(req.header("accept-encoding"), &available) {
         Some(chosen) => {

@@ -48,6 +48,9 @@ pub const RACY_WINDOW: Duration = Duration::from_secs(1);
 /// served without the cache until some are released.
 pub const MAX_DIRECTORIES: usize = 256;
 
+/// Files remembered as having no sidecars at most (per worker).
+pub const MAX_NO_SIDECARS: usize = 4096;
+
 /// How long "this file has no sidecars" is trusted.
 pub const SIDECAR_RECHECK: Duration = Duration::from_secs(1);
 
@@ -114,6 +117,9 @@ pub struct FileCache {
     bytes: usize,
     /// Directory descriptors by path under the root, shared by the entries in each.
     dirs: HashMap<String, Arc<OwnedFd>>,
+    /// Files too large to cache that had no sidecars, and until when that is trusted: a large
+    /// download would otherwise probe for `.br` and `.gz` on every request.
+    no_sidecars: HashMap<String, Instant>,
 }
 
 impl FileCache {
@@ -190,6 +196,23 @@ impl FileCache {
                 sidecars_checked_until: now + SIDECAR_RECHECK,
             },
         );
+    }
+
+    /// Whether the file at `rel` was seen without sidecars less than [`SIDECAR_RECHECK`] ago.
+    pub fn has_no_sidecars(&self, rel: &str, now: Instant) -> bool {
+        self.no_sidecars.get(rel).is_some_and(|&until| now < until)
+    }
+
+    /// Remembers that the file at `rel` has no sidecars, for [`SIDECAR_RECHECK`].
+    pub fn note_no_sidecars(&mut self, rel: &str, now: Instant) {
+        if self.no_sidecars.len() >= MAX_NO_SIDECARS {
+            self.no_sidecars.retain(|_, until| now < *until);
+            if self.no_sidecars.len() >= MAX_NO_SIDECARS {
+                self.no_sidecars.clear();
+            }
+        }
+        self.no_sidecars
+            .insert(rel.to_owned(), now + SIDECAR_RECHECK);
     }
 
     /// The descriptor of the directory at `rel`, opened beneath the root once and shared.
@@ -368,6 +391,20 @@ mod tests {
             cache.get(&format!("/{rel}"), now).is_some(),
             "d0's descriptor was released"
         );
+    }
+
+    #[test]
+    fn no_sidecars_is_remembered_for_a_while() {
+        let mut cache = FileCache::default();
+        let now = Instant::now();
+        assert!(!cache.has_no_sidecars("big.bin", now));
+        cache.note_no_sidecars("big.bin", now);
+        assert!(cache.has_no_sidecars("big.bin", now));
+        assert!(!cache.has_no_sidecars("big.bin", now + SIDECAR_RECHECK));
+        for i in 0..MAX_NO_SIDECARS * 2 {
+            cache.note_no_sidecars(&format!("f{i}"), now);
+            assert!(cache.no_sidecars.len() <= MAX_NO_SIDECARS);
+        }
     }
 
     #[test]
