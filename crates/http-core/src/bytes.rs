@@ -23,6 +23,46 @@ pub(crate) fn decimal(digits: &[u8]) -> Option<u64> {
     })
 }
 
+/// Appends `n` in decimal. Response heads are written for every request, and `core::fmt`
+/// machinery cost more than the rest of a head together.
+pub(crate) fn push_decimal(buf: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20]; // u64::MAX has 20 digits
+    let mut rest = n;
+    let mut start = digits.len();
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' | (rest % 10) as u8;
+        rest /= 10;
+        start = start.saturating_sub(1);
+        if rest == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(digits.get(start..).unwrap_or_default());
+}
+
+/// Appends `n` in lowercase hexadecimal, without leading zeros.
+pub(crate) fn push_hex(out: &mut String, n: u128) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hex = |nibble: u8| HEX.get(usize::from(nibble)).map_or('0', |&h| char::from(h));
+    let mut started = false;
+    for byte in n.to_be_bytes() {
+        for nibble in [byte >> 4, byte & 0xF] {
+            started |= nibble != 0;
+            if started {
+                out.push(hex(nibble));
+            }
+        }
+    }
+    if !started {
+        out.push('0');
+    }
+}
+
+/// Two decimal digits of `n` (its last two), for fixed-width dates.
+pub(crate) fn two_digits(n: u64) -> [u8; 2] {
+    [b'0' | (n / 10 % 10) as u8, b'0' | (n % 10) as u8]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,6 +72,20 @@ mod tests {
         assert_eq!(split_once(b"a=b=c", b'='), Some((&b"a"[..], &b"b=c"[..])));
         assert_eq!(split_once(b"=", b'='), Some((&b""[..], &b""[..])));
         assert_eq!(split_once(b"abc", b'='), None);
+    }
+
+    #[test]
+    fn numbers_are_written_as_format_would() {
+        for n in [0, 7, 10, 99, 100, 12_345, u64::MAX] {
+            let mut buf = Vec::new();
+            push_decimal(&mut buf, n);
+            assert_eq!(buf, n.to_string().as_bytes());
+            let mut hex = String::new();
+            push_hex(&mut hex, u128::from(n) << 3);
+            assert_eq!(hex, format!("{:x}", u128::from(n) << 3));
+        }
+        assert_eq!(two_digits(7), *b"07");
+        assert_eq!(two_digits(59), *b"59");
     }
 
     #[test]

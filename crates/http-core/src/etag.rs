@@ -3,9 +3,7 @@
 //!
 //! It must not decide what a match means for the response; that is [`crate::conditional`].
 
-use std::fmt::Write as _;
-
-use crate::bytes::split_once;
+use crate::bytes::{push_hex, split_once};
 
 /// A strong entity tag made by this server, quotes included (`"1a2b-400-17f0c3a9e1d2"`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -24,13 +22,23 @@ impl ETag {
         ctime_nanos: i128,
         encoding: Option<&str>,
     ) -> Self {
+        // Written by hand: `format!` was a tenth of a small request's instructions.
         let mut tag = String::with_capacity(64);
-        let _ = write!(
-            tag,
-            "\"{inode:x}-{size:x}-{:x}-{:x}",
-            mtime_nanos.max(0),
-            ctime_nanos.max(0)
-        );
+        tag.push('"');
+        for (i, part) in [
+            u128::from(inode),
+            u128::from(size),
+            u128::try_from(mtime_nanos).unwrap_or(0),
+            u128::try_from(ctime_nanos).unwrap_or(0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                tag.push('-');
+            }
+            push_hex(&mut tag, part);
+        }
         if let Some(encoding) = encoding {
             tag.push('-');
             tag.push_str(encoding);

@@ -167,8 +167,7 @@ impl<'a> ResponseHead<'a> {
 }
 
 fn write_u64(buf: &mut Vec<u8>, n: u64) {
-    // Writing to a Vec cannot fail.
-    let _ = write!(buf, "{n}");
+    crate::bytes::push_decimal(buf, n);
 }
 
 #[cfg(test)]
