@@ -44,17 +44,19 @@ pub(crate) fn push_decimal(buf: &mut Vec<u8>, n: u64) {
 pub(crate) fn push_hex(out: &mut String, n: u128) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let hex = |nibble: u8| HEX.get(usize::from(nibble)).map_or('0', |&h| char::from(h));
-    let mut started = false;
-    for byte in n.to_be_bytes() {
-        for nibble in [byte >> 4, byte & 0xF] {
-            started |= nibble != 0;
-            if started {
-                out.push(hex(nibble));
-            }
-        }
-    }
-    if !started {
+    let bytes = n.to_be_bytes();
+    let mut significant = bytes.iter().skip_while(|&&b| b == 0);
+    let Some(&first) = significant.next() else {
         out.push('0');
+        return;
+    };
+    if first >> 4 != 0 {
+        out.push(hex(first >> 4));
+    }
+    out.push(hex(first & 0xF));
+    for &byte in significant {
+        out.push(hex(byte >> 4));
+        out.push(hex(byte & 0xF));
     }
 }
 
@@ -76,7 +78,7 @@ mod tests {
 
     #[test]
     fn numbers_are_written_as_format_would() {
-        for n in [0, 7, 10, 99, 100, 12_345, u64::MAX] {
+        for n in [0, 1, 7, 10, 15, 16, 99, 100, 255, 256, 12_345, u64::MAX] {
             let mut buf = Vec::new();
             push_decimal(&mut buf, n);
             assert_eq!(buf, n.to_string().as_bytes());
