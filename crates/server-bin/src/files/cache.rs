@@ -93,18 +93,24 @@ fn identity_at(dir: &OwnedFd, name: &str) -> Option<Identity> {
         .map(|s| Identity::of_stat(&s))
 }
 
-/// A cached file.
+/// What a hit serves: cheap to hand out (no string is copied per request).
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub struct Hit {
     /// The path under the root the request resolved to (`docs/index.html` for `/docs/`).
-    pub rel: String,
-    /// The directory the file was found in, opened beneath the root, and the file's name in it.
-    dir: Arc<OwnedFd>,
-    name: String,
+    pub rel: Arc<str>,
     /// Metadata of the cached version.
     pub meta: Metadata,
     /// Its whole contents.
     pub contents: Arc<[u8]>,
+}
+
+/// A cached file.
+#[derive(Debug)]
+struct Entry {
+    hit: Hit,
+    /// The directory the file was found in, opened beneath the root, and the file's name in it.
+    dir: Arc<OwnedFd>,
+    name: String,
     identity: Identity,
     /// Until when "no sidecars" holds without probing again.
     sidecars_checked_until: Instant,
@@ -125,11 +131,11 @@ pub struct FileCache {
 impl FileCache {
     /// The cached copy for request path `key`, if its file is unchanged and its "no sidecars"
     /// state is recent. A stale entry is dropped.
-    pub fn get(&mut self, key: &str, now: Instant) -> Option<Entry> {
+    pub fn get(&mut self, key: &str, now: Instant) -> Option<Hit> {
         let entry = self.entries.get(key)?;
         let current = identity_at(&entry.dir, &entry.name);
         if current == Some(entry.identity) && now < entry.sidecars_checked_until {
-            return Some(entry.clone());
+            return Some(entry.hit.clone());
         }
         self.remove(key);
         None
@@ -187,12 +193,14 @@ impl FileCache {
         self.entries.insert(
             key.to_owned(),
             Entry {
-                rel: rel.to_owned(),
+                hit: Hit {
+                    rel: rel.into(),
+                    meta: meta.clone(),
+                    contents,
+                },
                 dir,
                 name: name.to_owned(),
-                meta: meta.clone(),
                 identity,
-                contents,
                 sidecars_checked_until: now + SIDECAR_RECHECK,
             },
         );
@@ -234,7 +242,7 @@ impl FileCache {
 
     fn remove(&mut self, key: &str) {
         if let Some(old) = self.entries.remove(key) {
-            self.bytes -= old.contents.len();
+            self.bytes -= old.hit.contents.len();
         }
     }
 
