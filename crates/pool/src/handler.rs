@@ -31,11 +31,14 @@ pub enum CloseReason {
 /// A protocol run by one worker. The pool makes one value per worker, so state kept in the
 /// handler (counters, buffers to reuse, a log buffer) is per worker and needs no lock.
 ///
-/// Sockets are registered edge-triggered for reading and writing: every call that gets readiness
-/// must read and write until the socket answers `WouldBlock` (or until it has nothing left to do
-/// in that direction), or it will not be called again for that socket; or return
-/// [`Next::Yield`], to be called again once the worker has served its other connections. A call
-/// must do bounded work, so that one busy connection cannot starve the others.
+/// Right after [`Handler::open`], [`Handler::ready`] is called once without waiting for
+/// readiness (the first request usually comes with the connection). Sockets are registered
+/// edge-triggered for reading and writing when a call first returns [`Next::Wait`]: every call
+/// that gets readiness must read and write until the socket answers `WouldBlock` (or until it
+/// has nothing left to do in that direction), or it will not be called again for that socket;
+/// or return [`Next::Yield`], to be called again once the worker has served its other
+/// connections. A call must do bounded work, so that one busy connection cannot starve the
+/// others.
 pub trait Handler: Send + 'static {
     /// Per-connection state.
     type Conn: Send;

@@ -30,6 +30,8 @@ struct Entry<C> {
     /// earlier than this, so a connection whose deadline keeps moving later (the usual keep-alive
     /// pattern) has one heap entry, not one per request.
     queued: Option<Instant>,
+    /// Registered with the poller: only once the first call has had to wait.
+    registered: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -162,35 +164,49 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    fn open(&mut self, mut stream: TcpStream, now: Instant) {
-        let key = self.conns.vacant_key();
-        let registered = self.poll.registry().register(
-            &mut stream,
-            key.token(),
-            Interest::READABLE | Interest::WRITABLE,
-        );
-        if registered.is_err() {
-            // The socket is dropped (closed); it was never the handler's.
-            self.shared.active.fetch_sub(1, Ordering::AcqRel);
-            return;
-        }
+    /// Takes a new socket and calls the handler at once: the request has usually arrived with
+    /// the connection, and a connection served and closed in this first call never costs a
+    /// registration with the poller (nor, since closing the socket removes it from the epoll set,
+    /// a deregistration). Registration happens when a call first has to wait; the poller then
+    /// reports any readiness that is already there, so nothing is missed.
+    fn open(&mut self, stream: TcpStream, now: Instant) {
         let handler = &mut self.handler;
         let opened = panic::catch_unwind(AssertUnwindSafe(|| handler.open(&stream, now)));
         let Ok(conn) = opened else {
             // There is no connection state to hand to `close`: the socket is just dropped.
-            let _ = self.poll.registry().deregister(&mut stream);
             self.shared.active.fetch_sub(1, Ordering::AcqRel);
             return;
         };
-        let inserted = self.conns.insert(Entry {
+        let key = self.conns.insert(Entry {
             stream,
             conn,
             deadline: None,
             queued: None,
+            registered: false,
         });
-        debug_assert_eq!(inserted, key);
-        if self.drain_deadline.is_some() {
-            self.call(key, Call::Drain, now);
+        let first = match self.drain_deadline {
+            Some(_) => Call::Drain,
+            None => Call::Ready,
+        };
+        self.call(key, first, now);
+    }
+
+    /// Registers a connection that has to wait, once; one that cannot be registered is closed.
+    fn register(&mut self, key: Key) {
+        let Some(entry) = self.conns.get_mut(key) else {
+            return;
+        };
+        if entry.registered {
+            return;
+        }
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        match self
+            .poll
+            .registry()
+            .register(&mut entry.stream, key.token(), interest)
+        {
+            Ok(()) => entry.registered = true,
+            Err(_) => self.close(key, CloseReason::Done),
         }
     }
 
@@ -224,12 +240,14 @@ impl<H: Handler> Worker<H> {
                     entry.queued = Some(at);
                     self.timers.push(Reverse((at, key)));
                 }
+                self.register(key);
             }
             Ok(Next::Yield) => {
                 // A deadline asked for earlier may pass while the connection is busy; it will
                 // ask for a fresh one when it next waits.
                 entry.deadline = None;
                 self.yielded.push(key);
+                self.register(key);
             }
             Ok(Next::Close) => self.close(key, CloseReason::Done),
             Err(_) => self.close(key, CloseReason::Panicked),
@@ -261,10 +279,11 @@ impl<H: Handler> Worker<H> {
     }
 
     fn close(&mut self, key: Key, reason: CloseReason) {
-        let Some(mut entry) = self.conns.remove(key) else {
+        // Dropping the stream closes the socket, which takes it out of the epoll set: no
+        // deregistration call is needed (the socket is never duplicated).
+        let Some(entry) = self.conns.remove(key) else {
             return;
         };
-        let _ = self.poll.registry().deregister(&mut entry.stream);
         let handler = &mut self.handler;
         let conn = entry.conn;
         // A panic in `close` itself has nobody left to tell (the panic hook has reported it).
