@@ -45,7 +45,8 @@ pub struct Response {
     pub file: Option<FileBody>,
     /// Body bytes of the whole response (inline or file), for logs.
     pub body_len: u64,
-    /// The request path of a file or listing served, for the per-resource counters.
+    /// What the per-resource counters count: the path of the file served (`/index.html` for
+    /// `/`), or of the directory listed.
     pub resource: Option<String>,
 }
 
@@ -99,13 +100,30 @@ pub fn respond(
             coding: None,
             varies: false,
         };
-        return serve_file(ctx, req, reply, key, mime::for_path(&hit.rel), rep, buf);
+        let resource = served_file(&hit.rel);
+        return serve_file(
+            ctx,
+            req,
+            reply,
+            resource,
+            mime::for_path(&hit.rel),
+            rep,
+            buf,
+        );
     }
     match resolve(&ctx.root, &target, config.dotfiles) {
         Ok(Resolved::File { file, meta, rel }) => {
             let rep = choose_representation(ctx, cache, req, file, meta, &rel, now);
             let rep = cache_if_plain(ctx, cache, &key, &rel, rep, now);
-            serve_file(ctx, req, reply, key, mime::for_path(&rel), rep, buf)
+            serve_file(
+                ctx,
+                req,
+                reply,
+                served_file(&rel),
+                mime::for_path(&rel),
+                rep,
+                buf,
+            )
         }
         Ok(Resolved::Directory { dir, rel }) if config.listing => {
             serve_listing(ctx, reply, dir, &rel, &target, buf)
@@ -132,14 +150,21 @@ fn panic_on_request(target: &Target<'_>) {
     }
 }
 
-/// The counters' (and the cache's) name for what a target served: its path, with the slash
-/// kept for directories.
+/// The cache's key for a target, and the counters' name for a listing: its path, with the
+/// slash kept for directories.
 fn resource_name(target: &Target<'_>) -> String {
     if target.trailing_slash && target.path != "/" {
         format!("{}/", target.path)
     } else {
         target.path.clone()
     }
+}
+
+/// The counters' name for a file served: the file's own path under the root, so that `/` and
+/// `/index.html` count as the one resource they are (DESIGN.md "Observability"); the request
+/// target stays in the access log.
+fn served_file(rel: &str) -> String {
+    format!("/{rel}")
 }
 
 /// `Location` for a directory requested without its slash: the same path with `/` appended,
