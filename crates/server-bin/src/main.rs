@@ -13,6 +13,7 @@ mod connection;
 mod context;
 mod error;
 mod files;
+mod human;
 mod listener;
 mod metrics;
 mod panic_hook;
