@@ -30,6 +30,11 @@ use crate::metrics::prometheus;
 /// The methods a static file accepts, for `Allow` (RFC 9110 §10.2.1).
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 
+/// The body of the 403 for a directory without `index.html` while listings are off, so that
+/// whoever opens a shared folder in a browser learns why it is not listed.
+const NO_LISTING: &str = "403 Forbidden\nThis folder has no index.html, and directory listings \
+     are off (the server's --listing option turns them on).\n";
+
 /// Codings offered for precompressed sidecars, in order of preference.
 const SIDECAR_CODINGS: [Coding; 2] = [Coding::Br, Coding::Gzip];
 
@@ -128,7 +133,8 @@ pub fn respond(
         Ok(Resolved::Directory { dir, rel }) if config.listing => {
             serve_listing(ctx, reply, dir, &rel, &target, buf)
         }
-        Ok(Resolved::Directory { .. }) => reply.error(buf, ServeError::Forbidden),
+        // Says only what the start-up block says too: no path, no file names.
+        Ok(Resolved::Directory { .. }) => reply.explained(buf, ServeError::Forbidden, NO_LISTING),
         Ok(Resolved::Redirect) => reply.simple(
             buf,
             StatusCode::MOVED_PERMANENTLY,
@@ -439,7 +445,7 @@ fn serve_listing(
     target: &Target<'_>,
     buf: &mut Vec<u8>,
 ) -> Response {
-    let Ok(html) = listing::render(&ctx.root, dir, rel, &target.path) else {
+    let Ok(html) = listing::render(&ctx.root, dir, rel, &target.path, target.query) else {
         return reply.error(buf, ServeError::Forbidden);
     };
     // A listing changes whenever the directory does; caches must always ask.
@@ -523,18 +529,36 @@ impl Reply<'_> {
         self.simple(buf, status, &fields)
     }
 
+    /// The error response for `err` with `body` instead of the bare status line.
+    fn explained(self, buf: &mut Vec<u8>, err: ServeError, body: &str) -> Response {
+        let status = err.status();
+        self.with_body(buf, status, &[("Cache-Control", "no-store")], body)
+    }
+
     /// A response with `extra` fields and, unless the status forbids content, a short
     /// plain-text body naming the status.
     pub fn simple(self, buf: &mut Vec<u8>, status: StatusCode, extra: &[(&str, &str)]) -> Response {
+        self.with_body(buf, status, extra, &format!("{status}\n"))
+    }
+
+    /// A response with `extra` fields and, unless the status forbids content, the plain-text
+    /// `body`.
+    fn with_body(
+        self,
+        buf: &mut Vec<u8>,
+        status: StatusCode,
+        extra: &[(&str, &str)],
+        body: &str,
+    ) -> Response {
         let mut head = ResponseHead::new(buf, status, self.date.as_str());
         for (name, value) in extra {
             head.header(name, value);
         }
         let body = if status.forbids_content() {
-            String::new()
+            ""
         } else {
             head.header("Content-Type", "text/plain; charset=utf-8");
-            format!("{status}\n")
+            body
         };
         if !status.forbids_content() {
             head.content_length(body.len() as u64);

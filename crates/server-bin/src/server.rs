@@ -96,8 +96,13 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         Origin::Systemd => " (sockets from systemd; --bind and --port are ignored)",
         Origin::ListenFd => " (socket from --listen-fd; --bind and --port are ignored)",
     };
+    let listing = if config.listing {
+        "on"
+    } else {
+        "off (--listing to enable)"
+    };
     eprintln!(
-        "http-server {}\n  root      {}\n  address   {}{origin}\n  workers   {threads}, at most {} connections\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}",
+        "http-server {}\n  root      {}\n  address   {}{origin}\n  listing   {listing}\n  workers   {threads}, at most {} connections\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}",
         env!("CARGO_PKG_VERSION"),
         config.root.display(),
         addrs.join(", "),
