@@ -51,6 +51,10 @@ struct Args {
     #[arg(long)]
     listing: bool,
 
+    /// Print a QR code of the first address other devices can open (with --bind 0.0.0.0 or ::)
+    #[arg(long)]
+    qr: bool,
+
     /// Serve file.br / file.gz next to a file to clients that accept them [default: on]
     #[arg(long, overrides_with = "no_precompressed")]
     precompressed: bool,
@@ -142,6 +146,7 @@ fn config_from(args: Args) -> Result<Config, StartupError> {
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         dotfiles: args.dotfiles,
         listing: args.listing,
+        qr: args.qr,
         precompressed: !args.no_precompressed,
         access_log: args.access_log,
         metrics_path: Some(args.metrics_path).filter(|p| !p.is_empty()),

@@ -21,6 +21,7 @@ mod respond;
 mod server;
 mod signals;
 mod socket;
+mod startup;
 
 use std::process::ExitCode;
 

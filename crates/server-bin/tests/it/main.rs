@@ -13,4 +13,5 @@ mod ranges;
 mod restart;
 mod security;
 mod serving;
+mod startup;
 mod support;
