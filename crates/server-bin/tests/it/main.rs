@@ -7,6 +7,7 @@ mod directories;
 mod errors;
 mod lifecycle;
 mod load;
+mod makefile;
 mod observability;
 mod precompressed;
 mod ranges;
