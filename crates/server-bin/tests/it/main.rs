@@ -11,6 +11,7 @@ mod makefile;
 mod observability;
 mod precompressed;
 mod ranges;
+mod readme;
 mod restart;
 mod security;
 mod serving;
