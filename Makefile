@@ -1,76 +1,104 @@
-# `make` builds the server in release mode and serves www/ on http://127.0.0.1:8080.
-# `make test` runs the formatting check, clippy and every test, after installing the commands the
-# tests call when missing (`make test NO_INSTALL=1` only lists them).
+# `make` builds the server in release mode and serves www/ on http://127.0.0.1:8080;
+# `make help` lists every target and the variables they take:
 #
-#   make ROOT=site PORT=9000 ARGS='--threads 4 --dotfiles'
+#   make ROOT=~/Downloads ARGS=--listing          share another folder, with listings
+#   make ROOT="my site" PORT=9000 ARGS='--threads 4 --cache-control "max-age=3600"'
+#
+# Every variable is quoted in the recipes, so values may hold spaces; ARGS alone is split into
+# words, with the shell's quoting, because it holds several flags.
 
+#: ROOT          folder to serve [www]
+ROOT ?= www
+#: PORT          TCP port, 0 for any free one [8080]
+PORT ?= 8080
+#: BIND          address to listen on; 0.0.0.0 or :: to reach it from other devices [127.0.0.1]
+BIND ?= 127.0.0.1
+#: ARGS          more flags for http-server (target/release/http-server --help lists them)
+ARGS ?=
+#: PREFIX        make install puts the binary in PREFIX/bin [~/.local]
+PREFIX ?= $(HOME)/.local
+#: NO_INSTALL    make test: 1 lists missing test commands instead of installing them
+#: N             make cluster: how many instances [2]
+N ?= 2
+#: FUZZ_SECONDS  make fuzz: seconds per fuzz target [60]
+FUZZ_SECONDS ?= 60
+#: CARGO         the cargo command [cargo]
 CARGO ?= cargo
-ROOT  ?= www
-PORT  ?= 8080
-BIND  ?= 127.0.0.1
-ARGS  ?=
-BIN   := target/release/http-server
+BIN := target/release/http-server
 
-.PHONY: run build test browser-check cluster cluster-check bench bench-quick fuzz fmt lint check-clean-clone clean
+# A leading ~/ is the home directory even where the shell left it alone (zsh, sh); only bash
+# expands it in `make ROOT=~/dir`.
+root = $(if $(filter ~/%,$(firstword $(ROOT))),$(HOME)/$(patsubst ~/%,%,$(ROOT)),$(ROOT))
 
-run: build
-	$(BIN) --bind $(BIND) --port $(PORT) $(ARGS) $(ROOT)
+.PHONY: run build help install uninstall test browser-check cluster cluster-check bench \
+	bench-quick fuzz fmt lint check-clean-clone clean
 
-build:
-	$(CARGO) build --release --bin http-server
+run: build  ## build, then serve ROOT on http://BIND:PORT until Ctrl-C
+	"$(BIN)" --bind "$(BIND)" --port "$(PORT)" $(ARGS) "$(root)"
+
+build:  ## build the release binary (target/release/http-server)
+	"$(CARGO)" build --release --bin http-server
+
+help:  ## list the targets and the variables they take
+	@echo 'Targets:'
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-18s %s\n", $$1, $$2}' "$(firstword $(MAKEFILE_LIST))"
+	@echo 'Variables (make VAR=value ...):'
+	@sed -n 's/^#: /  /p' "$(firstword $(MAKEFILE_LIST))"
+
+install: build  ## copy the binary to PREFIX/bin (~/.local/bin unless PREFIX is given)
+	install -d "$(DESTDIR)$(PREFIX)/bin"
+	install -m 755 "$(BIN)" "$(DESTDIR)$(PREFIX)/bin/http-server"
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; \
+	    *) echo "note: $(PREFIX)/bin is not on your PATH; add it to run http-server by name" ;; esac
+
+uninstall:  ## remove PREFIX/bin/http-server
+	rm -f "$(DESTDIR)$(PREFIX)/bin/http-server"
 
 # First the Rust toolchain and the commands the tests call (scripts/ensure-tools.sh installs the
 # missing ones from Debian's packages; NO_INSTALL=1 only lists them), then the steps, stopping at
 # the first that fails. The last line totals every cargo test binary's `test result:` line and
 # the script self-test; a failed step that is not a test counts as one failure.
 test: SHELL := /bin/bash
-test:
+test:  ## formatting check, clippy and every test; ends with "test: N passed, N failed"
 	@scripts/ensure-tools.sh --toolchain
 	@set -o pipefail; log="$$(mktemp)"; trap 'rm -f "$$log"' EXIT; \
 	run() { echo "$$*"; "$$@"; }; \
 	{ run scripts/ensure-tools-test.sh && \
-	  run $(CARGO) fmt --all -- --check && \
-	  run $(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check && \
-	  run $(CARGO) clippy --workspace --all-targets -- -D warnings && \
-	  run $(CARGO) test --workspace; } | tee "$$log"; status=$$?; \
+	  run "$(CARGO)" fmt --all -- --check && \
+	  run "$(CARGO)" fmt --manifest-path fuzz/Cargo.toml -- --check && \
+	  run "$(CARGO)" clippy --workspace --all-targets -- -D warnings && \
+	  run "$(CARGO)" test --workspace; } | tee "$$log"; status=$$?; \
 	awk -v status=$$status '/^test result:/ {p += $$4; f += $$6} \
 	    /^ensure-tools-test: passed/ {p++} /^ensure-tools-test: FAILED/ {f++} \
 	    END {if (status && !f) f = 1; print "test: " p + 0 " passed, " f + 0 " failed"}' "$$log"; \
 	exit $$status
 
-# Headless Chromium loads the start page and a listing (installs Debian's chromium if missing).
-browser-check:
+browser-check:  ## headless Chromium loads the start page and a listing at desktop and phone widths
 	scripts/browser-check.sh
 
-# N instances behind HAProxy until Ctrl-C; the rolling-restart check (also run by CI).
-N ?= 2
-cluster:
-	scripts/cluster.sh $(N)
+cluster:  ## N instances behind HAProxy on 127.0.0.1 until Ctrl-C
+	scripts/cluster.sh "$(N)"
 
-cluster-check:
+cluster-check:  ## rolling restarts behind HAProxy with zero failed requests (CI runs it)
 	scripts/cluster-check.sh --prometheus
 
-# Same-run comparison with nginx (about 10 minutes; bench-quick about 2).
-bench:
+bench:  ## same-run comparison with nginx (about 7 minutes)
 	scripts/bench.sh
 
-bench-quick:
+bench-quick:  ## a subset of make bench (about 2 minutes)
 	scripts/bench.sh --quick
 
-# Every fuzz target for FUZZ_SECONDS each (nightly toolchain; not part of CI).
-FUZZ_SECONDS ?= 60
-fuzz:
-	scripts/fuzz.sh $(FUZZ_SECONDS)
+fuzz:  ## every fuzz target for FUZZ_SECONDS each (nightly toolchain; not part of CI)
+	scripts/fuzz.sh "$(FUZZ_SECONDS)"
 
-fmt:
-	$(CARGO) fmt --all
+fmt:  ## format the code
+	"$(CARGO)" fmt --all
 
-lint:
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+lint:  ## clippy with warnings as errors
+	"$(CARGO)" clippy --workspace --all-targets -- -D warnings
 
-# What CI does, on a fresh clone of the committed tree.
-check-clean-clone:
+check-clean-clone:  ## what CI does, on a fresh clone of the committed tree
 	scripts/check-clean-clone.sh
 
-clean:
-	$(CARGO) clean
+clean:  ## remove target/
+	"$(CARGO)" clean

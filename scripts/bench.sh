@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Same-run benchmark of http-server against nginx on this machine.
 #
-#   scripts/bench.sh            # every case, 3 A/B pairs of 10 s each (about 10 minutes)
+#   scripts/bench.sh            # every case, 3 A/B pairs of 10 s each (about 7 minutes:
+#                               # 6 cases x 2 servers x (2 s warm-up + 3 x 10 s), then the idle test)
 #   scripts/bench.sh --quick    # a 2-minute subset
 #   PAIRS=5 SECONDS_PER_RUN=20 scripts/bench.sh
 #

@@ -295,7 +295,7 @@ def check(with_prometheus):
             time.sleep(2)  # HAProxy sees it healthy again before the next one goes
         time.sleep(1)
         load.stop()
-        print(f"  restarts under load: {load.ok} requests completed, {load.failed} failed")
+        print(f"  phase 1, restarts under load: {load.ok} requests completed, {load.failed} failed")
         if load.failed:
             failures.append(f"{load.failed} failed requests during restarts: {load.errors[:5]}")
         completed = load.ok
@@ -308,6 +308,7 @@ def check(with_prometheus):
         for t in fixed.threads:
             t.join()
         completed += fixed.ok
+        print(f"  phase 2, a fixed load: {fixed.ok} requests completed, {fixed.failed} failed")
         if fixed.failed or fixed.ok != 3000:
             failures.append(f"fixed load: {fixed.ok} ok, {fixed.failed} failed")
         if with_prometheus:
@@ -318,7 +319,8 @@ def check(with_prometheus):
                 if seen == expected:
                     break
                 time.sleep(0.5)
-            print(f"  Prometheus: sum of /test.html across instances = {seen} (expected {expected})")
+            print(f"  Prometheus: sum of /test.html across the running processes = {seen} (expected "
+                  f"{expected}: {before} they had counted since their restart + {fixed.ok} in phase 2)")
             if seen != expected:
                 failures.append(f"Prometheus summed {seen}, expected {expected}")
             _, body = get(cluster.prometheus_port, "/api/v1/query?query=" + urllib.parse.quote(
@@ -332,7 +334,9 @@ def check(with_prometheus):
         if any(codes):
             failures.append(f"instances exited {codes}")
         served = {i.name: i.served("/test.html") for i in cluster.instances}
-        print(f"  served per instance (all its processes): {served}; client completed {completed}")
+        print(f"  served per instance (all its processes, from their summaries): {served}, "
+              f"{sum(served.values())} in all; the client completed {completed} "
+              f"({load.ok} in phase 1 + {fixed.ok} in phase 2)")
         if sum(served.values()) != completed:
             failures.append(f"instances counted {sum(served.values())}, the client completed {completed}")
         if not all(served.values()):

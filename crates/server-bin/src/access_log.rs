@@ -332,7 +332,11 @@ impl Drop for AccessLog {
 /// `host - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 2326 "referer" "agent" 153`
 fn format_line(buf: &mut Vec<u8>, format: LogFormat, e: &Entry<'_>) {
     let t = Civil::from_unix(e.time);
-    let remote = e.remote.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+    // An IPv4 client of a dual-stack `::` socket arrives as `::ffff:a.b.c.d`; log it as the
+    // IPv4 address it is, as a socket bound to 0.0.0.0 would.
+    let remote = e
+        .remote
+        .map_or_else(|| "-".to_owned(), |ip| ip.to_canonical().to_string());
     let _ = write!(
         buf,
         "{remote} - - [{:02}/{}/{}:{:02}:{:02}:{:02} +0000] \"",
@@ -421,6 +425,15 @@ mod tests {
             line(LogFormat::Combined, &entry(b"GET / HTTP/1.1", b"curl/8.0")),
             "127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] \"GET / HTTP/1.1\" 200 42 \"-\" \"curl/8.0\" 153\n"
         );
+    }
+
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_socket_are_logged_as_ipv4() {
+        let mut e = entry(b"GET / HTTP/1.1", b"");
+        e.remote = Some("::ffff:192.0.2.7".parse().unwrap());
+        assert!(line(LogFormat::Common, &e).starts_with("192.0.2.7 - - ["));
+        e.remote = Some("2001:db8::1".parse().unwrap());
+        assert!(line(LogFormat::Common, &e).starts_with("2001:db8::1 - - ["));
     }
 
     #[test]

@@ -35,7 +35,7 @@ struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(0..))]
     listen_fd: Option<i32>,
 
-    /// Worker threads [default: number of CPUs]
+    /// Worker threads; 0 means one per CPU [default: one per CPU]
     #[arg(short, long)]
     threads: Option<usize>,
 
@@ -50,6 +50,10 @@ struct Args {
     /// Show an HTML listing for directories without index.html (else 403)
     #[arg(long)]
     listing: bool,
+
+    /// Print a QR code of the first address other devices can open (with --bind 0.0.0.0 or ::)
+    #[arg(long)]
+    qr: bool,
 
     /// Serve file.br / file.gz next to a file to clients that accept them [default: on]
     #[arg(long, overrides_with = "no_precompressed")]
@@ -97,22 +101,34 @@ struct Args {
 ///
 /// # Errors
 ///
-/// [`StartupError::Root`] when the document root is missing or not a directory.
+/// [`StartupError::Root`] when the document root is missing or not a directory;
+/// [`StartupError::NoDefaultRoot`] when no root was given and there is no `www` here.
 pub fn parse() -> Result<Config, StartupError> {
     config_from(Args::parse())
 }
 
+/// The root served when none is given: `make` runs the server in the checkout, next to `www/`.
+const DEFAULT_ROOT: &str = "www";
+
 fn config_from(args: Args) -> Result<Config, StartupError> {
-    let root_arg = args
-        .root_pos
-        .or(args.root)
-        .unwrap_or_else(|| PathBuf::from("www"));
-    let root = root_arg
-        .canonicalize()
-        .map_err(|source| StartupError::Root {
-            path: root_arg.clone(),
-            source,
-        })?;
+    let given = args.root_pos.or(args.root);
+    let defaulted = given.is_none();
+    let root_arg = given.unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
+    let root = root_arg.canonicalize().map_err(|source| {
+        // Someone who ran the binary outside the checkout needs to hear how to name a folder,
+        // not that a folder they never named is missing.
+        if defaulted && source.kind() == std::io::ErrorKind::NotFound {
+            StartupError::NoDefaultRoot {
+                path: root_arg.clone(),
+                cwd: std::env::current_dir().unwrap_or_default(),
+            }
+        } else {
+            StartupError::Root {
+                path: root_arg.clone(),
+                source,
+            }
+        }
+    })?;
     if !root.is_dir() {
         return Err(StartupError::Root {
             path: root_arg,
@@ -123,10 +139,14 @@ fn config_from(args: Args) -> Result<Config, StartupError> {
         root,
         addr: SocketAddr::new(args.bind, args.port),
         listen_fd: args.listen_fd,
-        threads: args.threads.unwrap_or_else(num_cpus::get).max(1),
+        threads: match args.threads {
+            None | Some(0) => num_cpus::get().max(1),
+            Some(n) => n,
+        },
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         dotfiles: args.dotfiles,
         listing: args.listing,
+        qr: args.qr,
         precompressed: !args.no_precompressed,
         access_log: args.access_log,
         metrics_path: Some(args.metrics_path).filter(|p| !p.is_empty()),
@@ -221,6 +241,33 @@ mod tests {
     fn a_missing_root_is_a_startup_error_naming_the_path() {
         let err = config_from(parse_args(&["/definitely/not/here"]).unwrap()).unwrap_err();
         assert!(err.to_string().contains("/definitely/not/here"), "{err}");
+    }
+
+    #[test]
+    fn without_a_root_and_without_www_the_error_says_how_to_name_a_folder() {
+        let err = StartupError::NoDefaultRoot {
+            path: DEFAULT_ROOT.into(),
+            cwd: "/home/me".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "no folder 'www' in /home/me to serve; to serve another folder: http-server DIR"
+        );
+    }
+
+    #[test]
+    fn zero_threads_means_one_per_cpu() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path().to_str().unwrap();
+        let threads = |n: &str| {
+            config_from(parse_args(&["--threads", n, root]).unwrap())
+                .unwrap()
+                .threads
+        };
+        assert_eq!(threads("0"), num_cpus::get());
+        assert_eq!(threads("3"), 3);
+        let default = config_from(parse_args(&[root]).unwrap()).unwrap();
+        assert_eq!(default.threads, num_cpus::get());
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct Config {
     pub dotfiles: bool,
     /// List directories that have no index file.
     pub listing: bool,
+    /// Print a QR code of the first address other devices can open.
+    pub qr: bool,
     /// Serve `file.br`/`file.gz` to clients that accept them.
     pub precompressed: bool,
     /// Path of the Prometheus metrics endpoint; `None` disables it.

@@ -18,6 +18,13 @@ pub enum StartupError {
         /// What the file system said.
         source: io::Error,
     },
+    /// No root was given and the default one is not in the working directory.
+    NoDefaultRoot {
+        /// The default root.
+        path: PathBuf,
+        /// The working directory it was looked for in.
+        cwd: PathBuf,
+    },
     /// The listening socket could not be set up.
     Bind {
         /// The address asked for.
@@ -53,6 +60,12 @@ impl fmt::Display for StartupError {
             Self::Root { path, .. } => {
                 write!(f, "cannot use document root '{}'", path.display())
             }
+            Self::NoDefaultRoot { path, cwd } => write!(
+                f,
+                "no folder '{}' in {} to serve; to serve another folder: http-server DIR",
+                path.display(),
+                cwd.display()
+            ),
             Self::Bind { addr, .. } => write!(f, "cannot listen on {addr}"),
             Self::Inherit { fd, .. } => write!(f, "cannot use inherited socket (descriptor {fd})"),
             Self::Setup { what, .. } => write!(f, "cannot set up {what}"),
@@ -67,6 +80,7 @@ impl std::error::Error for StartupError {
             | Self::Bind { source, .. }
             | Self::Inherit { source, .. } => Some(source),
             Self::Setup { source, .. } => Some(source.as_ref()),
+            Self::NoDefaultRoot { .. } => None,
         }
     }
 }

@@ -13,6 +13,7 @@ mod connection;
 mod context;
 mod error;
 mod files;
+mod human;
 mod listener;
 mod metrics;
 mod panic_hook;
@@ -20,6 +21,7 @@ mod respond;
 mod server;
 mod signals;
 mod socket;
+mod startup;
 
 use std::process::ExitCode;
 

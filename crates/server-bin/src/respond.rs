@@ -30,6 +30,11 @@ use crate::metrics::prometheus;
 /// The methods a static file accepts, for `Allow` (RFC 9110 §10.2.1).
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 
+/// The body of the 403 for a directory without `index.html` while listings are off, so that
+/// whoever opens a shared folder in a browser learns why it is not listed.
+const NO_LISTING: &str = "403 Forbidden\nThis folder has no index.html, and directory listings \
+     are off (the server's --listing option turns them on).\n";
+
 /// Codings offered for precompressed sidecars, in order of preference.
 const SIDECAR_CODINGS: [Coding; 2] = [Coding::Br, Coding::Gzip];
 
@@ -45,7 +50,8 @@ pub struct Response {
     pub file: Option<FileBody>,
     /// Body bytes of the whole response (inline or file), for logs.
     pub body_len: u64,
-    /// The request path of a file or listing served, for the per-resource counters.
+    /// What the per-resource counters count: the path of the file served (`/index.html` for
+    /// `/`), or of the directory listed.
     pub resource: Option<String>,
 }
 
@@ -99,18 +105,36 @@ pub fn respond(
             coding: None,
             varies: false,
         };
-        return serve_file(ctx, req, reply, key, mime::for_path(&hit.rel), rep, buf);
+        let resource = served_file(&hit.rel);
+        return serve_file(
+            ctx,
+            req,
+            reply,
+            resource,
+            mime::for_path(&hit.rel),
+            rep,
+            buf,
+        );
     }
     match resolve(&ctx.root, &target, config.dotfiles) {
         Ok(Resolved::File { file, meta, rel }) => {
             let rep = choose_representation(ctx, cache, req, file, meta, &rel, now);
             let rep = cache_if_plain(ctx, cache, &key, &rel, rep, now);
-            serve_file(ctx, req, reply, key, mime::for_path(&rel), rep, buf)
+            serve_file(
+                ctx,
+                req,
+                reply,
+                served_file(&rel),
+                mime::for_path(&rel),
+                rep,
+                buf,
+            )
         }
         Ok(Resolved::Directory { dir, rel }) if config.listing => {
             serve_listing(ctx, reply, dir, &rel, &target, buf)
         }
-        Ok(Resolved::Directory { .. }) => reply.error(buf, ServeError::Forbidden),
+        // Says only what the start-up block says too: no path, no file names.
+        Ok(Resolved::Directory { .. }) => reply.explained(buf, ServeError::Forbidden, NO_LISTING),
         Ok(Resolved::Redirect) => reply.simple(
             buf,
             StatusCode::MOVED_PERMANENTLY,
@@ -132,14 +156,21 @@ fn panic_on_request(target: &Target<'_>) {
     }
 }
 
-/// The counters' (and the cache's) name for what a target served: its path, with the slash
-/// kept for directories.
+/// The cache's key for a target, and the counters' name for a listing: its path, with the
+/// slash kept for directories.
 fn resource_name(target: &Target<'_>) -> String {
     if target.trailing_slash && target.path != "/" {
         format!("{}/", target.path)
     } else {
         target.path.clone()
     }
+}
+
+/// The counters' name for a file served: the file's own path under the root, so that `/` and
+/// `/index.html` count as the one resource they are (DESIGN.md "Observability"); the request
+/// target stays in the access log.
+fn served_file(rel: &str) -> String {
+    format!("/{rel}")
 }
 
 /// `Location` for a directory requested without its slash: the same path with `/` appended,
@@ -414,7 +445,7 @@ fn serve_listing(
     target: &Target<'_>,
     buf: &mut Vec<u8>,
 ) -> Response {
-    let Ok(html) = listing::render(&ctx.root, dir, rel, &target.path) else {
+    let Ok(html) = listing::render(&ctx.root, dir, rel, &target.path, target.query) else {
         return reply.error(buf, ServeError::Forbidden);
     };
     // A listing changes whenever the directory does; caches must always ask.
@@ -498,18 +529,36 @@ impl Reply<'_> {
         self.simple(buf, status, &fields)
     }
 
+    /// The error response for `err` with `body` instead of the bare status line.
+    fn explained(self, buf: &mut Vec<u8>, err: ServeError, body: &str) -> Response {
+        let status = err.status();
+        self.with_body(buf, status, &[("Cache-Control", "no-store")], body)
+    }
+
     /// A response with `extra` fields and, unless the status forbids content, a short
     /// plain-text body naming the status.
     pub fn simple(self, buf: &mut Vec<u8>, status: StatusCode, extra: &[(&str, &str)]) -> Response {
+        self.with_body(buf, status, extra, &format!("{status}\n"))
+    }
+
+    /// A response with `extra` fields and, unless the status forbids content, the plain-text
+    /// `body`.
+    fn with_body(
+        self,
+        buf: &mut Vec<u8>,
+        status: StatusCode,
+        extra: &[(&str, &str)],
+        body: &str,
+    ) -> Response {
         let mut head = ResponseHead::new(buf, status, self.date.as_str());
         for (name, value) in extra {
             head.header(name, value);
         }
         let body = if status.forbids_content() {
-            String::new()
+            ""
         } else {
             head.header("Content-Type", "text/plain; charset=utf-8");
-            format!("{status}\n")
+            body
         };
         if !status.forbids_content() {
             head.content_length(body.len() as u64);

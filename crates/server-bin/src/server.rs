@@ -4,7 +4,6 @@
 //! before the pool drains so that new connections are refused at once, and the access-log writer
 //! is joined after the workers so that it writes their last lines.
 
-use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -20,8 +19,8 @@ use crate::error::StartupError;
 use crate::files::resolve::Root;
 use crate::listener::{STOP, accept_loop};
 use crate::metrics::{Metrics, summary};
-use crate::signals;
-use crate::socket::{self, Origin};
+use crate::socket;
+use crate::{signals, startup};
 
 /// File descriptors kept for everything but client connections: stdio, the listener, poll
 /// instances and wakers, the signal pipe, and the refused connections the acceptor lingers on.
@@ -79,34 +78,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     // The workers hold the only sinks now, so the writer ends once they are gone.
     drop(log_sink);
 
-    // Tests and scripts read the port from the first line of stdout.
-    let mut stdout = io::stdout().lock();
-    for addr in &listeners.addrs {
-        let _ = writeln!(stdout, "listening on http://{addr}");
-    }
-    let _ = stdout.flush();
-    drop(stdout);
-    let addrs: Vec<String> = listeners
-        .addrs
-        .iter()
-        .map(|a| format!("http://{a}"))
-        .collect();
-    let origin = match listeners.origin {
-        Origin::Bound => "",
-        Origin::Systemd => " (sockets from systemd; --bind and --port are ignored)",
-        Origin::ListenFd => " (socket from --listen-fd; --bind and --port are ignored)",
-    };
-    eprintln!(
-        "http-server {}\n  root      {}\n  address   {}{origin}\n  workers   {threads}, at most {} connections\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}",
-        env!("CARGO_PKG_VERSION"),
-        config.root.display(),
-        addrs.join(", "),
-        config.max_connections,
-        config.header_timeout,
-        config.idle_timeout,
-        config.send_timeout,
-        config.shutdown_timeout,
-    );
+    startup::announce(config, &listeners);
 
     if let Err(e) = accept_loop(
         &mut poll,

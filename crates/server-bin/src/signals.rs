@@ -2,7 +2,7 @@
 //! status 130. The handlers are registered before any thread is spawned (signal-hook's
 //! "Limitations"); a dedicated thread turns signals into a flag plus a wake-up of the acceptor.
 
-use std::io;
+use std::io::{self, IsTerminal};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -33,20 +33,47 @@ pub fn watch(mut signals: Signals, stop: Arc<AtomicBool>, waker: Arc<Waker>) -> 
     thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
+            let terminal = io::stderr().is_terminal();
             for signal in signals.forever() {
-                let name = if signal == SIGINT {
-                    "SIGINT"
-                } else {
-                    "SIGTERM"
-                };
-                if stop.swap(true, Ordering::AcqRel) {
-                    eprintln!("http-server: second {name}: exiting now");
+                let second = stop.swap(true, Ordering::AcqRel);
+                eprint!("{}", notice(signal == SIGINT, second, terminal));
+                if second {
                     std::process::exit(FORCED_EXIT);
                 }
-                eprintln!("http-server: {name}: finishing in-flight responses (again to exit now)");
                 // Set the flag first, then wake: the acceptor checks the flag after waking.
                 let _ = waker.wake();
             }
         })?;
     Ok(())
+}
+
+/// What a signal makes us say. A Ctrl-C on a terminal has just been echoed as `^C` where the
+/// cursor was, so the line starts on a line of its own.
+fn notice(sigint: bool, second: bool, terminal: bool) -> String {
+    let name = if sigint { "SIGINT" } else { "SIGTERM" };
+    let newline = if sigint && terminal { "\n" } else { "" };
+    if second {
+        format!("{newline}http-server: second {name}: exiting now\n")
+    } else {
+        format!("{newline}http-server: {name}: finishing in-flight responses (again to exit now)\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_a_ctrl_c_on_a_terminal_the_notice_starts_on_a_new_line() {
+        assert_eq!(
+            notice(true, false, true),
+            "\nhttp-server: SIGINT: finishing in-flight responses (again to exit now)\n"
+        );
+        assert_eq!(
+            notice(true, true, true),
+            "\nhttp-server: second SIGINT: exiting now\n"
+        );
+        assert!(notice(true, false, false).starts_with("http-server: SIGINT"));
+        assert!(notice(false, false, true).starts_with("http-server: SIGTERM"));
+    }
 }

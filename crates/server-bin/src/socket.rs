@@ -8,18 +8,24 @@
 //! process's own descriptor, Linux 5.6+), which needs no `unsafe`: the original number stays
 //! open, unused, until the process exits. Only listening TCP sockets are accepted.
 //!
+//! A socket bound to `::` is dual-stack where the OS allows it (`IPV6_V6ONLY` off), so IPv4
+//! clients reach it too, as `::ffff:a.b.c.d`; [`is_dual_stack`] tells whether it is.
+//!
 //! This module must not accept connections; the accept loop does.
 
 use std::env;
 use std::io;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener as StdListener};
 
 use mio::net::TcpListener;
-use rustix::net::AddressFamily;
+use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
 use rustix::process::{PidfdFlags, PidfdGetfdFlags, getpid, pidfd_getfd, pidfd_open};
 
 use crate::config::Config;
 use crate::error::StartupError;
+
+/// Connections the kernel queues before they are accepted, as `std` and `mio` ask for.
+const BACKLOG: i32 = 128;
 
 /// The first descriptor systemd passes (`SD_LISTEN_FDS_START`).
 const SD_LISTEN_FDS_START: i32 = 3;
@@ -80,7 +86,7 @@ pub fn open(config: &Config) -> Result<Listeners, StartupError> {
 
 fn bind(addr: SocketAddr) -> Result<Listeners, StartupError> {
     let bind_error = |source| StartupError::Bind { addr, source };
-    let socket = TcpListener::bind(addr).map_err(bind_error)?;
+    let socket = listen_on(addr).map_err(bind_error)?;
     let local = socket.local_addr().map_err(bind_error)?;
     no_delay(&socket).map_err(bind_error)?;
     Ok(Listeners {
@@ -88,6 +94,32 @@ fn bind(addr: SocketAddr) -> Result<Listeners, StartupError> {
         addrs: vec![local],
         origin: Origin::Bound,
     })
+}
+
+/// What `mio`'s `TcpListener::bind` does (`SO_REUSEADDR`, then bind and listen), except that
+/// `::` also accepts IPv4 where the OS allows: Linux's default comes from the
+/// `net.ipv6.bindv6only` sysctl and other systems default to IPv6 only, so it is set here.
+fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
+    let socket = rustix::net::socket_with(family, SocketType::STREAM, flags, None)?;
+    sockopt::set_socket_reuseaddr(&socket, true)?;
+    if addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
+        // Where policy forbids it the socket stays IPv6-only, and the start-up block says so.
+        let _ = sockopt::set_ipv6_v6only(&socket, false);
+    }
+    rustix::net::bind(&socket, &addr)?;
+    rustix::net::listen(&socket, BACKLOG)?;
+    Ok(TcpListener::from_std(StdListener::from(socket)))
+}
+
+/// Whether `socket`, listening on `addr`, takes IPv4 clients on an IPv6 wildcard address.
+pub fn is_dual_stack(socket: &TcpListener, addr: SocketAddr) -> bool {
+    addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        && sockopt::ipv6_v6only(socket).is_ok_and(|only| !only)
 }
 
 /// Sets `TCP_NODELAY` on a listening socket. Linux copies it to every accepted socket, which

@@ -43,7 +43,8 @@ pub enum Refusal {
 /// Counters of one worker (or, merged, of all).
 #[derive(Debug, Default, Clone)]
 pub struct Shard {
-    /// Responses answered from each file (200, 206, 304), by request path.
+    /// Responses answered from each file (200, 206, 304), by the file's path (a listing by its
+    /// directory's).
     pub resources: HashMap<String, u64>,
     /// Responses by status code.
     pub statuses: BTreeMap<u16, u64>,

@@ -17,7 +17,7 @@ pub fn render(s: &Snapshot) -> String {
         &mut out,
         "http_server_resource_requests_total",
         "counter",
-        "Responses answered from each file or listing (status 200, 206 or 304), by request path.",
+        "Responses answered from each file or listing (status 200, 206 or 304), by the path of the file served (a listing by its directory).",
     );
     let mut resources: Vec<_> = t.resources.iter().collect();
     resources.sort();

@@ -1,11 +1,14 @@
 //! The shutdown summary printed on stderr: uptime, totals, statuses, what the drain deadline
-//! cut, access log lines dropped, and the busiest resources in an aligned table. Resource names come from clients (decoded
-//! request paths), so they are escaped as the access log escapes its fields.
+//! cut, access log lines dropped, and the busiest resources in an aligned table. Uptime and
+//! bytes are for people (`10 min 40 s`, `1.12 GiB`); exact values are in the metrics. Resource
+//! names come from the file system and from clients, so they are escaped as the access log
+//! escapes its fields.
 
 use std::fmt::Write as _;
 
 use super::Snapshot;
 use crate::access_log::escape;
+use crate::human;
 
 /// Resources in the summary's table; the rest are folded into one line.
 pub const TOP: usize = 20;
@@ -16,11 +19,11 @@ pub fn render(snapshot: &Snapshot, forced_closed: u64) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "summary: uptime {:.1}s, {} requests, {} connections, {} bytes sent",
-        snapshot.uptime.as_secs_f64(),
+        "summary: uptime {}, {} requests, {} connections, {} sent",
+        human::duration(snapshot.uptime),
         total.requests(),
         total.connections_opened,
-        total.bytes_sent
+        human::size(total.bytes_sent)
     );
     if !total.statuses.is_empty() {
         let statuses: Vec<String> = total
@@ -124,6 +127,20 @@ mod tests {
         );
         assert!(text.contains("    4  (4 more resources)"), "{text}");
         assert!(!text.contains("shutdown deadline"), "{text}");
+    }
+
+    #[test]
+    fn uptime_and_bytes_are_in_units_for_people() {
+        let mut s = snapshot(&[("/a", 1)]);
+        s.uptime = Duration::from_millis(639_900);
+        s.total.bytes_sent = 1_207_060_939;
+        let text = render(&s, 0);
+        assert!(
+            text.starts_with(
+                "summary: uptime 10 min 40 s, 1 requests, 0 connections, 1.12 GiB sent\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

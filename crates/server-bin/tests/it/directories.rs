@@ -18,7 +18,17 @@ fn listing_site() -> Site {
 fn without_listing_a_directory_without_index_is_403() {
     let site = listing_site();
     let server = TestServer::start(&site.root(), &[]);
-    assert_eq!(server.get("/files/", "").status, 403);
+    let r = server.get("/files/", "");
+    assert_eq!(r.status, 403);
+    let body = String::from_utf8(r.body).unwrap();
+    assert!(body.starts_with("403 Forbidden\n"), "{body}");
+    assert!(body.contains("--listing"), "says how to list it: {body}");
+    assert!(!body.contains("b.txt") && !body.contains("files"), "{body}");
+    assert!(
+        server.wait_for_stderr("listing   off (--listing to enable)"),
+        "{}",
+        server.stderr()
+    );
 }
 
 #[test]
@@ -41,7 +51,7 @@ fn listing_shows_entries_directories_first_with_a_parent_link() {
     );
     assert!(pos(">a b#c?d%e+f.txt<") < pos(">b.txt<"));
     assert!(
-        html.contains("<td class=\"size\">3</td>"),
+        html.contains("<td class=\"size\" title=\"3 bytes\">3 B</td>"),
         "the size of b.txt"
     );
     assert!(
@@ -81,4 +91,47 @@ fn a_directory_without_slash_redirects_before_listing() {
     let r = server.get("/files/sub", "");
     assert_eq!((r.status, r.header("location")), (301, Some("/files/sub/")));
     assert_eq!(server.get("/files/sub/", "").status, 200);
+}
+
+#[test]
+fn sort_links_reorder_the_listing_without_javascript() {
+    let site = Site::new();
+    site.write("files/small.txt", b"1");
+    site.write("files/large.txt", &[b'x'; 3000]);
+    site.write("files/medium.txt", b"12345");
+    site.write("files/sub/x", b"");
+    let server = TestServer::start(&site.root(), &["--listing"]);
+    let order = |query: &str| {
+        let html = String::from_utf8(server.get(&format!("/files/{query}"), "").body).unwrap();
+        let names: Vec<String> = html
+            .split("<td class=\"name\"><a href=\"./")
+            .skip(1)
+            .map(|row| row[..row.find('"').unwrap()].to_owned())
+            .collect();
+        (html, names)
+    };
+    let (html, names) = order("");
+    assert_eq!(names, ["sub/", "large.txt", "medium.txt", "small.txt"]);
+    assert!(
+        html.contains("href=\"?sort=size&amp;order=desc\""),
+        "{html}"
+    );
+    let (html, names) = order("?sort=size&order=desc");
+    assert_eq!(names, ["sub/", "large.txt", "medium.txt", "small.txt"]);
+    assert!(html.contains("title=\"3000 bytes\">2.93 KiB<"), "{html}");
+    let (_, names) = order("?sort=size&order=asc");
+    assert_eq!(names, ["sub/", "small.txt", "medium.txt", "large.txt"]);
+    let (_, names) = order("?sort=name&order=desc");
+    assert_eq!(names, ["sub/", "small.txt", "medium.txt", "large.txt"]);
+}
+
+#[test]
+fn the_startup_block_says_when_listings_are_on() {
+    let site = listing_site();
+    let server = TestServer::start(&site.root(), &["--listing"]);
+    assert!(
+        server.wait_for_stderr("listing   on"),
+        "{}",
+        server.stderr()
+    );
 }

@@ -56,7 +56,7 @@ fn metrics_count_known_traffic_exactly() {
         )
     };
     assert_eq!(resource("/test.html"), Some(4.0), "{text}");
-    assert_eq!(resource("/"), Some(1.0));
+    assert_eq!(resource("/index.html"), Some(1.0), "the file `/` served");
     assert_eq!(resource("/data.bin"), Some(1.0));
     assert_eq!(resource("/style.css"), Some(2.0));
     assert_eq!(
@@ -104,6 +104,29 @@ fn metrics_count_known_traffic_exactly() {
         env!("CARGO_PKG_VERSION")
     );
     assert_eq!(sample(&text, &version), Some(1.0));
+}
+
+#[test]
+fn a_directory_and_its_index_file_count_as_one_resource() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--threads", "1"]);
+    for path in ["/", "/index.html", "/", "/docs/", "/docs/index.html"] {
+        assert_eq!(server.get(path, "").status, 200, "{path}");
+    }
+    let text = String::from_utf8(server.get("/-/metrics", "").body).unwrap();
+    let resource = |path: &str| {
+        sample(
+            &text,
+            &format!("http_server_resource_requests_total{{path=\"{path}\"}}"),
+        )
+    };
+    assert_eq!(resource("/index.html"), Some(3.0), "{text}");
+    assert_eq!(resource("/docs/index.html"), Some(2.0), "{text}");
+    assert_eq!(resource("/"), None, "{text}");
+    assert_eq!(resource("/docs/"), None, "{text}");
+    // The access log keeps what was asked for.
+    assert!(server.wait_for_log("\"GET / HTTP/1.1\" 200"));
+    assert!(server.wait_for_log("\"GET /docs/ HTTP/1.1\" 200"));
 }
 
 #[test]

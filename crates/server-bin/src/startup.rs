@@ -1,0 +1,266 @@
+//! What the server says once it listens. On stdout, one `listening on http://ADDR:PORT` line per
+//! socket: scripts and tests read the port from the first, so its form never changes. On
+//! stderr, for people: the settings that explain what they will see (root, listing, workers,
+//! timeouts), the URLs to open, and with `--qr` a QR code of the first URL another device can
+//! open. A wildcard address (`0.0.0.0`, `::`) names no host a browser can reach, so for one
+//! the URLs are those of the host's interface addresses, loopback first.
+//!
+//! It must not bind, accept or change anything: it only reports what `socket` set up.
+
+use std::io::{self, IsTerminal, Write};
+use std::net::{IpAddr, SocketAddr};
+
+use qrcode::QrCode;
+use qrcode::render::unicode::Dense1x2;
+
+use crate::config::Config;
+use crate::socket::{self, Listeners, Origin};
+
+/// Prints the `listening on` line(s) on stdout, then the start-up block on stderr.
+pub fn announce(config: &Config, listeners: &Listeners) {
+    let mut stdout = io::stdout().lock();
+    for addr in &listeners.addrs {
+        let _ = writeln!(stdout, "listening on http://{addr}");
+    }
+    let _ = stdout.flush();
+    drop(stdout);
+
+    let interfaces = interface_addresses();
+    let mut addresses = Vec::new();
+    let mut open = Vec::new();
+    for (socket, &addr) in listeners.sockets.iter().zip(&listeners.addrs) {
+        let dual_stack = socket::is_dual_stack(socket, addr);
+        addresses.push(format!("http://{addr}{}", reach(addr, dual_stack)));
+        if addr.ip().is_unspecified() {
+            open.extend(open_urls(addr, dual_stack, &interfaces));
+        }
+    }
+    let origin = match listeners.origin {
+        Origin::Bound => "",
+        Origin::Systemd => " (sockets from systemd; --bind and --port are ignored)",
+        Origin::ListenFd => " (socket from --listen-fd; --bind and --port are ignored)",
+    };
+    let listing = if config.listing {
+        "on"
+    } else {
+        "off (--listing to enable)"
+    };
+    let mut block = format!(
+        "http-server {}\n  root      {}\n  address   {}{origin}\n  listing   {listing}\n  workers   {}, at most {} connections\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}\n",
+        env!("CARGO_PKG_VERSION"),
+        config.root.display(),
+        addresses.join(", "),
+        config.threads,
+        config.max_connections,
+        config.header_timeout,
+        config.idle_timeout,
+        config.send_timeout,
+        config.shutdown_timeout,
+    );
+    for (i, &addr) in open.iter().enumerate() {
+        let label = if i == 0 { "open" } else { "" };
+        block.push_str(&format!("  {label:<8}  {}\n", url(addr)));
+    }
+    if config.qr {
+        let candidates: Vec<SocketAddr> = listeners
+            .addrs
+            .iter()
+            .copied()
+            .filter(|a| !a.ip().is_unspecified())
+            .chain(open.iter().copied())
+            .collect();
+        block.push_str(&qr_block(&candidates, io::stderr().is_terminal()));
+    }
+    eprint!("{block}");
+}
+
+/// What a listening address reaches, after the address itself.
+fn reach(addr: SocketAddr, dual_stack: bool) -> &'static str {
+    match addr.ip() {
+        ip if !ip.is_unspecified() => "",
+        IpAddr::V4(_) => " (every IPv4 interface)",
+        IpAddr::V6(_) if dual_stack => " (every interface, IPv6 and IPv4)",
+        IpAddr::V6(_) => " (every IPv6 interface; this system keeps it IPv6-only)",
+    }
+}
+
+/// The addresses of the host's interfaces that are up, in the system's order; none if they
+/// cannot be read (the block then shows only loopback).
+fn interface_addresses() -> Vec<IpAddr> {
+    if_addrs::get_if_addrs()
+        .map(|interfaces| {
+            interfaces
+                .into_iter()
+                .filter(|i| i.is_loopback() || i.is_oper_up())
+                .map(|i| i.ip())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The URLs that reach a socket listening on the wildcard `addr`: one per interface address of
+/// the families it accepts, loopback first, then IPv4, then IPv6. Link-local addresses are left
+/// out: a browser needs a zone index for IPv6 ones, and neither kind crosses a router.
+fn open_urls(addr: SocketAddr, dual_stack: bool, interfaces: &[IpAddr]) -> Vec<SocketAddr> {
+    let accepts = |ip: &IpAddr| match ip {
+        IpAddr::V4(_) => addr.is_ipv4() || dual_stack,
+        IpAddr::V6(_) => addr.is_ipv6(),
+    };
+    let link_local = |ip: &IpAddr| match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
+    };
+    let mut ips: Vec<IpAddr> = interfaces
+        .iter()
+        .filter(|ip| accepts(ip) && !link_local(ip) && !ip.is_unspecified())
+        .copied()
+        .collect();
+    if ips.is_empty() {
+        ips.push(match addr {
+            SocketAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            SocketAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        });
+    }
+    // Stable: within each group the system's order stays.
+    ips.sort_by_key(|ip| (!ip.is_loopback(), ip.is_ipv6()));
+    ips.dedup();
+    ips.into_iter()
+        .map(|ip| SocketAddr::new(ip, addr.port()))
+        .collect()
+}
+
+fn url(addr: SocketAddr) -> String {
+    format!("http://{addr}/")
+}
+
+/// The QR code of the URL of the first address in `addrs` that another device can open (not
+/// loopback), or a line saying there is none. On a terminal the code is drawn black on white
+/// whatever the terminal's colours, as scanners expect dark modules on a light ground.
+fn qr_block(addrs: &[SocketAddr], terminal: bool) -> String {
+    let Some(url) = addrs
+        .iter()
+        .find(|a| !a.ip().is_loopback())
+        .map(|&a| url(a))
+    else {
+        return "  qr        no address that another device can open: start with --bind 0.0.0.0 \
+                (or ::) to serve the network\n"
+            .to_owned();
+    };
+    let Ok(code) = QrCode::new(url.as_bytes()) else {
+        return format!("  qr        {url} is too long for a QR code\n");
+    };
+    let image = code.render::<Dense1x2>().quiet_zone(true).build();
+    let mut out = format!("  scan to open {url}\n");
+    for line in image.lines() {
+        if terminal {
+            out.push_str(&format!("  \x1b[30;107m{line}\x1b[0m\n"));
+        } else {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ips(list: &[&str]) -> Vec<IpAddr> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    fn as_urls(addrs: Vec<SocketAddr>) -> Vec<String> {
+        addrs.into_iter().map(url).collect()
+    }
+
+    fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    const HOST: [&str; 7] = [
+        "192.0.2.2",
+        "fe80::fc:ff:fe00:1",
+        "127.0.0.1",
+        "fd00::2",
+        "::1",
+        "169.254.1.1",
+        "10.1.2.3",
+    ];
+
+    #[test]
+    fn ipv4_wildcard_lists_loopback_then_each_ipv4_address() {
+        let urls = as_urls(open_urls(
+            "0.0.0.0:8080".parse().unwrap(),
+            false,
+            &ips(&HOST),
+        ));
+        assert_eq!(
+            urls,
+            [
+                "http://127.0.0.1:8080/",
+                "http://192.0.2.2:8080/",
+                "http://10.1.2.3:8080/"
+            ]
+        );
+    }
+
+    #[test]
+    fn dual_stack_wildcard_lists_both_families_and_ipv6_only_lists_ipv6() {
+        let urls = as_urls(open_urls("[::]:80".parse().unwrap(), true, &ips(&HOST)));
+        assert_eq!(
+            urls,
+            [
+                "http://127.0.0.1:80/",
+                "http://[::1]:80/",
+                "http://192.0.2.2:80/",
+                "http://10.1.2.3:80/",
+                "http://[fd00::2]:80/"
+            ]
+        );
+        let urls = as_urls(open_urls("[::]:80".parse().unwrap(), false, &ips(&HOST)));
+        assert_eq!(urls, ["http://[::1]:80/", "http://[fd00::2]:80/"]);
+    }
+
+    #[test]
+    fn without_interface_addresses_loopback_is_still_offered() {
+        let urls = as_urls(open_urls("0.0.0.0:1".parse().unwrap(), false, &[]));
+        assert_eq!(urls, ["http://127.0.0.1:1/"]);
+    }
+
+    #[test]
+    fn the_qr_code_is_for_the_first_url_another_device_can_open() {
+        let loopback = addrs(&["127.0.0.1:80", "[::1]:80"]);
+        assert!(qr_block(&loopback, false).contains("--bind 0.0.0.0"));
+
+        let urls = addrs(&["127.0.0.1:8080", "192.0.2.2:8080", "10.1.2.3:8080"]);
+        let text = qr_block(&urls, false);
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("  scan to open http://192.0.2.2:8080/"));
+        let rows: Vec<&str> = lines.collect();
+        // A version-2 code (25 modules) with a quiet zone of 4 on each side, two rows a line.
+        let modules = QrCode::new(b"http://192.0.2.2:8080/").unwrap().width() + 8;
+        assert_eq!(rows.len(), modules.div_ceil(2));
+        assert!(rows.iter().all(|r| r.chars().count() == modules + 2));
+        assert!(rows[0].trim().is_empty(), "the quiet zone is light");
+        assert!(rows.iter().any(|r| r.contains('█')));
+
+        let on_terminal = qr_block(&urls, true);
+        assert!(
+            on_terminal
+                .lines()
+                .skip(1)
+                .all(|l| l.contains("\x1b[30;107m"))
+        );
+    }
+
+    #[test]
+    fn the_address_line_says_what_a_wildcard_reaches() {
+        assert_eq!(reach("127.0.0.1:1".parse().unwrap(), false), "");
+        assert_eq!(
+            reach("0.0.0.0:1".parse().unwrap(), false),
+            " (every IPv4 interface)"
+        );
+        assert!(reach("[::]:1".parse().unwrap(), true).contains("IPv6 and IPv4"));
+        assert!(reach("[::]:1".parse().unwrap(), false).contains("IPv6-only"));
+    }
+}

@@ -1,0 +1,130 @@
+//! The Makefile's recipes, run with a stub in place of the binary and `true` in place of cargo:
+//! values with spaces stay one argument, `make help` covers every target and variable, and
+//! `make install`/`uninstall` put the binary where PREFIX says.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::run_ok;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `make -s` in the workspace with `args`, cargo replaced by `true`.
+fn make(args: &[&str]) -> Command {
+    let mut cmd = Command::new("make");
+    cmd.arg("-s")
+        .arg("-C")
+        .arg(workspace())
+        .arg("CARGO=true")
+        .args(args)
+        .env_remove("MAKEFLAGS");
+    cmd
+}
+
+/// A stand-in for the binary that prints each argument on a line of its own, in a directory
+/// whose name has a space.
+fn stub(dir: &Path) -> String {
+    let path = dir.join("bin dir/args");
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(
+        &path,
+        "#!/bin/sh\nfor a; do printf '<%s>\\n' \"$a\"; done\n",
+    )
+    .unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn lines(out: &std::process::Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn make_run_passes_values_with_spaces_as_one_argument_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = format!("BIN={}", stub(dir.path()));
+    let out = run_ok(&mut make(&[
+        "run",
+        &bin,
+        "ROOT=my site",
+        "PORT=9000",
+        "BIND=::",
+        "ARGS=--threads 4 --cache-control \"max-age=3600\"",
+    ]));
+    assert_eq!(
+        lines(&out),
+        [
+            "<--bind>",
+            "<::>",
+            "<--port>",
+            "<9000>",
+            "<--threads>",
+            "<4>",
+            "<--cache-control>",
+            "<max-age=3600>",
+            "<my site>"
+        ]
+    );
+    // What `make -n` shows is the same command, quoted.
+    let out = run_ok(&mut make(&["-n", "run", "ROOT=my site"]));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("--port \"8080\"  \"my site\""), "{shown}");
+}
+
+#[test]
+fn a_root_starting_with_a_tilde_is_under_home_whatever_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = format!("BIN={}", stub(dir.path()));
+    let out = run_ok(make(&["run", &bin, "ROOT=~/my downloads"]).env("HOME", "/home/someone"));
+    assert_eq!(lines(&out).last().unwrap(), "</home/someone/my downloads>");
+}
+
+#[test]
+fn make_help_lists_every_target_and_variable() {
+    let out = run_ok(&mut make(&["help"]));
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    let makefile = fs::read_to_string(workspace().join("Makefile")).unwrap();
+    let phony: String = makefile
+        .split(".PHONY:")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .replace("\\\n", " ");
+    for target in phony.split_whitespace() {
+        assert!(
+            help.contains(&format!("  make {target} ")),
+            "{target}: {help}"
+        );
+    }
+    let variables = makefile
+        .lines()
+        .filter_map(|l| l.split_once(" ?= ").map(|(name, _)| name.trim()));
+    for name in variables.chain(["NO_INSTALL"]) {
+        assert!(help.contains(&format!("\n  {name} ")), "{name}: {help}");
+    }
+}
+
+#[test]
+fn make_install_copies_the_binary_under_prefix_and_uninstall_removes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = format!("BIN={}", stub(dir.path()));
+    let prefix = dir.path().join("my prefix");
+    let prefix_arg = format!("PREFIX={}", prefix.display());
+    run_ok(&mut make(&["install", &bin, &prefix_arg]));
+    let installed = prefix.join("bin/http-server");
+    let mode = fs::metadata(&installed).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o755);
+    let out = run_ok(Command::new(&installed).arg("x y"));
+    assert_eq!(lines(&out), ["<x y>"]);
+    run_ok(&mut make(&["uninstall", &prefix_arg]));
+    assert!(!installed.exists());
+}

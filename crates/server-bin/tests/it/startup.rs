@@ -1,0 +1,98 @@
+//! What the server says at start, and who can reach it: `::` takes IPv4 clients too.
+
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+
+use crate::support::{IO_TIMEOUT, Site, TestServer, read_response};
+
+/// `GET /test.html` on a new connection to `addr`.
+fn get_from(addr: SocketAddr) -> u16 {
+    use std::io::{BufReader, Write};
+    let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
+        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut reader = BufReader::new(stream);
+    reader
+        .get_mut()
+        .write_all(b"GET /test.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    read_response(&mut reader, false).unwrap().status
+}
+
+#[test]
+fn binding_the_ipv6_wildcard_accepts_ipv4_clients_too_and_says_so() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--bind", "::"]);
+    let port = server.addr.port();
+    assert_eq!(
+        server.addr.ip().to_string(),
+        "::",
+        "the first line is unchanged"
+    );
+    assert_eq!(get_from(SocketAddr::from(([127, 0, 0, 1], port))), 200);
+    assert_eq!(get_from(format!("[::1]:{port}").parse().unwrap()), 200);
+    assert!(
+        server.wait_for_stderr("(every interface, IPv6 and IPv4)"),
+        "{}",
+        server.stderr()
+    );
+    // Loopback first, one URL a line.
+    assert!(
+        server.wait_for_stderr(&format!("  open      http://127.0.0.1:{port}/\n")),
+        "{}",
+        server.stderr()
+    );
+    assert!(server.wait_for_log("\"GET /test.html HTTP/1.1\" 200"));
+    assert!(
+        server
+            .stdout_lines()
+            .iter()
+            .any(|l| l.starts_with("127.0.0.1 - ")),
+        "an IPv4 client is logged as such, not as ::ffff:127.0.0.1: {:?}",
+        server.stdout_lines()
+    );
+}
+
+#[test]
+fn a_qr_code_needs_an_address_other_devices_can_open() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--qr"]);
+    assert!(
+        server.wait_for_stderr("no address that another device can open"),
+        "{}",
+        server.stderr()
+    );
+    assert!(!server.stderr().contains('█'));
+}
+
+/// In a network namespace of its own, where `net.ipv6.bindv6only` is 1 (as some systems have
+/// it by default), a server on `::` must still answer IPv4. Creating the namespace needs root;
+/// elsewhere the test says so and passes.
+#[test]
+fn binding_the_ipv6_wildcard_is_dual_stack_even_where_the_system_default_is_ipv6_only() {
+    let site = Site::new();
+    // A fresh namespace has only its own loopback, so a fixed port cannot collide.
+    let script = r#"
+        ip link set lo up && sysctl -qw net.ipv6.bindv6only=1 || exit 3
+        "$0" --bind :: --port 8080 --access-log off "$1" > /dev/null 2>&1 &
+        pid=$!
+        for _ in $(seq 100); do curl -s -o /dev/null "http://[::1]:8080/" && break; sleep 0.05; done
+        ipv4=$(curl -s -m 5 -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/test.html)
+        kill -TERM "$pid"; wait "$pid"
+        echo "ipv4 $ipv4"
+    "#;
+    let out = Command::new("timeout")
+        .args(["30", "unshare", "--net", "sh", "-c", script])
+        .arg(env!("CARGO_BIN_EXE_http-server"))
+        .arg(site.root())
+        .output()
+        .unwrap();
+    if !out.status.success() && out.stdout.is_empty() {
+        eprintln!(
+            "skipped: no network namespace with bindv6only=1 here (needs root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ipv4 200\n");
+}
