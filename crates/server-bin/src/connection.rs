@@ -142,7 +142,7 @@ struct Outgoing {
     last_progress: Instant,
     after: After,
     status: u16,
-    /// The request path of the file or listing answered, for the per-resource counters.
+    /// What the per-resource counters count (see `respond::Response::resource`).
     resource: Option<String>,
     /// When the request's first byte arrived, and the wall-clock second for the log.
     started: Instant,
