@@ -20,6 +20,7 @@ mod respond;
 mod server;
 mod signals;
 mod socket;
+mod tls;
 
 use std::process::ExitCode;
 

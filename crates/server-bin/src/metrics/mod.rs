@@ -10,6 +10,7 @@
 
 pub mod prometheus;
 pub mod summary;
+pub mod tls;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -98,6 +99,8 @@ pub struct Snapshot {
     pub connections_active: usize,
     /// Time since start.
     pub uptime: Duration,
+    /// The TLS counters.
+    pub tls: tls::TlsSnapshot,
 }
 
 /// All workers' counters, and the acceptor's.
@@ -112,6 +115,8 @@ pub struct Metrics {
     access_log_dropped: AtomicU64,
     active: OnceLock<ActiveConnections>,
     started: Instant,
+    /// Handshakes and the TLS setup (process-wide: see [`tls`]).
+    pub tls: tls::TlsCounters,
 }
 
 impl Metrics {
@@ -125,6 +130,7 @@ impl Metrics {
             access_log_dropped: AtomicU64::new(0),
             active: OnceLock::new(),
             started: Instant::now(),
+            tls: tls::TlsCounters::default(),
         }
     }
 
@@ -236,6 +242,7 @@ impl Metrics {
             access_log_dropped: self.access_log_dropped.load(Ordering::Relaxed),
             connections_active: self.active.get().map_or(0, ActiveConnections::get),
             uptime: self.started.elapsed(),
+            tls: self.tls.snapshot(),
         }
     }
 }

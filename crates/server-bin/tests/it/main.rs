@@ -14,3 +14,4 @@ mod restart;
 mod security;
 mod serving;
 mod support;
+mod tls;
