@@ -111,7 +111,7 @@ h2load_run() { # SERVER REQUESTS -> "req/s"
 results="$out/tls.tsv"
 printf 'case\tserver\tpair\tthroughput\tunit\n' > "$results"
 echo "https: http-server vs nginx $(nginx -v 2>&1 | sed 's/.*\///'): $cores cores, $(uname -r), $pairs pairs"
-echo "  bodies: $(grep -o 'bodies: .*' "$out/tls/ours.err")"
+echo "  $(grep -o 'bodies: .*' "$out/tls/ours.err")"
 for name in 1k-keepalive-c100 1k-newconn-c50 1m-c10; do
     for pair in $(seq 0 "$pairs"); do
         for server in ours nginx; do

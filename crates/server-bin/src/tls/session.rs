@@ -24,6 +24,11 @@ pub const SEND_BUFFER: usize = 64 * 1024;
 /// Ciphertext taken from the socket per read.
 const READ_CHUNK: usize = 4096;
 
+/// Ciphertext one read may consume without yielding a byte of plaintext. A handshake flight is
+/// far smaller; a client streaming records that decrypt to nothing (empty or padding-only
+/// records, warnings) past this is closed rather than allowed to hold the worker.
+const MAX_BARREN_CIPHERTEXT: usize = 256 * 1024;
+
 /// The first byte of a TLS handshake record (RFC 8446 §5.1, `ContentType.handshake`).
 const HANDSHAKE_RECORD: u8 = 0x16;
 
@@ -184,6 +189,7 @@ impl Session {
     /// end the connection.
     pub fn read(&mut self, s: &mut TcpStream, out: &mut Vec<u8>) -> Result<usize, ReadError> {
         let mut raw = [0u8; READ_CHUNK];
+        let mut barren = 0;
         loop {
             match self.take_plaintext(out) {
                 Plain::Got(n) => return Ok(n),
@@ -206,6 +212,10 @@ impl Session {
                 }
             }
             self.received = true;
+            barren += n;
+            if barren > MAX_BARREN_CIPHERTEXT {
+                return Err(ReadError::Io(io::ErrorKind::InvalidData.into()));
+            }
             let mut got = 0;
             while !rest.is_empty() {
                 self.conn.read_tls(&mut rest).map_err(ReadError::Io)?;
