@@ -4,6 +4,7 @@
 #   scripts/bench.sh            # every case, 3 A/B pairs of 10 s each (about 7 minutes:
 #                               # 6 cases x 2 servers x (2 s warm-up + 3 x 10 s), then the idle test)
 #   scripts/bench.sh --quick    # a 2-minute subset
+#   scripts/bench.sh --tls      # HTTPS: keep-alive, new connections, 1 MiB (scripts/bench/tls.sh)
 #   PAIRS=5 SECONDS_PER_RUN=20 scripts/bench.sh
 #
 # Installs wrk and nginx from Debian's packages when missing, serves one generated root from
@@ -12,6 +13,8 @@
 # servers are stopped by PID at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# HTTPS cases against nginx with the same certificate: scripts/bench/tls.sh.
+[ "${1:-}" = "--tls" ] && exec scripts/bench/tls.sh
 
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1

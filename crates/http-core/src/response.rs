@@ -40,6 +40,7 @@ status_codes! {
     PARTIAL_CONTENT = 206, "Partial Content";
     MOVED_PERMANENTLY = 301, "Moved Permanently";
     NOT_MODIFIED = 304, "Not Modified";
+    PERMANENT_REDIRECT = 308, "Permanent Redirect";
     BAD_REQUEST = 400, "Bad Request";
     FORBIDDEN = 403, "Forbidden";
     NOT_FOUND = 404, "Not Found";

@@ -77,6 +77,8 @@ pub struct Entry<'a> {
     pub user_agent: &'a [u8],
     /// From the first byte of the request to the last byte of the response.
     pub duration: Duration,
+    /// The TLS version (`TLSv1.3`) when the request came over TLS, printed after the duration.
+    pub tls: Option<&'static str>,
 }
 
 /// What the log will print of a request, captured when its head is parsed and owned by its
@@ -351,7 +353,11 @@ fn format_line(buf: &mut Vec<u8>, format: LogFormat, e: &Entry<'_>) {
         escape_into(buf, e.user_agent);
         buf.push(b'"');
     }
-    let _ = writeln!(buf, " {}", e.duration.as_micros());
+    let _ = write!(buf, " {}", e.duration.as_micros());
+    if let Some(version) = e.tls {
+        let _ = write!(buf, " {version}");
+    }
+    buf.push(b'\n');
 }
 
 /// A client-supplied field, escaped and cut at [`MAX_FIELD`]; an empty field is logged as `-`.
@@ -416,7 +422,18 @@ mod tests {
             referer: b"",
             user_agent,
             duration: Duration::from_micros(153),
+            tls: None,
         }
+    }
+
+    #[test]
+    fn tls_requests_end_with_their_version() {
+        let e = Entry {
+            tls: Some("TLSv1.3"),
+            ..entry(b"GET / HTTP/1.1", b"curl/8.0")
+        };
+        assert!(line(LogFormat::Combined, &e).ends_with("\"curl/8.0\" 153 TLSv1.3\n"));
+        assert!(line(LogFormat::Common, &e).ends_with(" 42 153 TLSv1.3\n"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::error::StartupError;
 /// A static-file HTTP/1.1 server on a fixed-size worker pool.
 #[derive(Debug, Parser)]
 #[command(name = "http-server", version, about)]
+#[command(group(clap::ArgGroup::new("tls").args(["tls_cert", "tls_self_signed"])))]
 struct Args {
     /// Document root to serve
     #[arg(value_name = "ROOT", conflicts_with = "root")]
@@ -94,6 +95,27 @@ struct Args {
     /// On SIGINT/SIGTERM, how long in-flight responses may take to finish
     #[arg(long, default_value = "10s", value_parser = duration)]
     shutdown_timeout: Duration,
+
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; reloaded on SIGHUP)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert (ECDSA or RSA)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a certificate made at start-up for localhost, this host and its
+    /// addresses (clients must be told to trust it, e.g. curl -k)
+    #[arg(long, conflicts_with = "tls_cert")]
+    tls_self_signed: bool,
+
+    /// With HTTPS: send Strict-Transport-Security with this max-age
+    #[arg(long, value_name = "SECONDS", requires = "tls")]
+    hsts: Option<u64>,
+
+    /// With HTTPS: also listen on this port for plain HTTP and redirect it to https:// (308)
+    #[arg(long, value_name = "PORT", requires = "tls")]
+    redirect_http: Option<u16>,
 }
 
 /// Parses the process arguments. Exits with clap's usage message on bad flags, `--help` and
@@ -156,6 +178,34 @@ fn config_from(args: Args) -> Result<Config, StartupError> {
         idle_timeout: args.idle_timeout,
         send_timeout: args.send_timeout,
         shutdown_timeout: args.shutdown_timeout,
+        tls: tls_settings(
+            args.tls_cert,
+            args.tls_key,
+            args.tls_self_signed,
+            args.hsts,
+            args.redirect_http,
+        ),
+    })
+}
+
+/// The TLS settings, when a certificate (or a self-signed one) was asked for; clap has
+/// checked that the flags come together.
+fn tls_settings(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    self_signed: bool,
+    hsts: Option<u64>,
+    redirect_http: Option<u16>,
+) -> Option<crate::tls::Settings> {
+    let source = match (cert, key) {
+        (Some(cert), Some(key)) => crate::tls::Source::Files { cert, key },
+        _ if self_signed => crate::tls::Source::SelfSigned,
+        _ => return None,
+    };
+    Some(crate::tls::Settings {
+        source,
+        hsts,
+        redirect_http,
     })
 }
 
@@ -302,6 +352,33 @@ mod tests {
         for bad in ["metrics", "/a/../b", "/m?x", "/m/", "//m"] {
             assert!(parse_args(&["--metrics-path", bad]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn tls_flags_come_together() {
+        assert!(parse_args(&["--tls-cert", "c.pem"]).is_err());
+        assert!(parse_args(&["--tls-key", "k.pem"]).is_err());
+        assert!(parse_args(&["--tls-cert", "c", "--tls-key", "k"]).is_ok());
+        assert!(parse_args(&["--tls-self-signed", "--tls-cert", "c", "--tls-key", "k"]).is_err());
+        assert!(parse_args(&["--hsts", "60"]).is_err());
+        assert!(parse_args(&["--redirect-http", "8080"]).is_err());
+        let a =
+            parse_args(&["--tls-self-signed", "--hsts", "60", "--redirect-http", "80"]).unwrap();
+        let tls = tls_settings(
+            a.tls_cert,
+            a.tls_key,
+            a.tls_self_signed,
+            a.hsts,
+            a.redirect_http,
+        );
+        assert_eq!(
+            tls,
+            Some(crate::tls::Settings {
+                source: crate::tls::Source::SelfSigned,
+                hsts: Some(60),
+                redirect_http: Some(80),
+            })
+        );
     }
 
     #[test]

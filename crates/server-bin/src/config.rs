@@ -53,4 +53,6 @@ pub struct Config {
     pub send_timeout: Duration,
     /// How long shutdown waits for in-flight responses.
     pub shutdown_timeout: Duration,
+    /// HTTPS: where the certificate comes from, HSTS, the redirect listener.
+    pub tls: Option<crate::tls::Settings>,
 }

@@ -25,6 +25,14 @@
 //!   pipelined requests already received are answered with `Connection: close`, an idle
 //!   connection closes (one that has sent nothing yet gets [`DRAIN_GRACE`] to do so).
 //!
+//! - **TLS** is a layer, not a phase: on the TLS port every read and write goes through the
+//!   connection's [`Session`], and the handshake happens in Reading, under the header timeout
+//!   from its first byte (a client that trickles its ClientHello is closed as one that trickles
+//!   its head). Plain HTTP on the TLS port gets a `400` naming HTTPS, in plain text, then
+//!   Lingering. Bodies are read from the file in [`TLS_CHUNK`] pieces into rustls, whose send
+//!   buffer is bounded, instead of going by `sendfile`. A connection to the redirect listener
+//!   answers every request with `308` to `https://`.
+//!
 //! The log fields of a request live in the response being sent and are gone when it is logged.
 //! This module must not parse bytes itself (http-core does) nor decide responses (`respond`).
 
@@ -47,9 +55,14 @@ use crate::error::ServeError;
 use crate::files::body::{FileBody, Sent};
 use crate::files::cache::FileCache;
 use crate::respond::{Reply, Response, respond};
+use crate::tls::replies;
+use crate::tls::session::{Failure, ReadError, Session};
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 4096;
+
+/// Body bytes read from a file per step on a TLS connection: one full TLS record.
+const TLS_CHUNK: usize = 16 * 1024;
 
 /// After the final response of a connection, unread input is discarded for at most this long
 /// before closing, so the client reads the response before it sees a reset (RFC 9112 §9.6).
@@ -93,6 +106,10 @@ pub struct Conn {
     served: u64,
     /// Preparing a response panicked (answered 500): counted as a panic when it closes.
     panicked: bool,
+    /// The TLS layer, on the TLS port (boxed: a plain connection stays small).
+    tls: Option<Box<Session>>,
+    /// A connection to the plain-HTTP redirect listener: every request gets `308`.
+    redirect: bool,
 }
 
 /// Where a connection is in its life; see the module doc.
@@ -148,6 +165,9 @@ struct Outgoing {
     started: Instant,
     time: u64,
     log: Option<Captured>,
+    /// On TLS: file bytes read and not yet all taken by rustls, and how many it has taken.
+    chunk: Vec<u8>,
+    chunk_taken: usize,
 }
 
 /// What happens to the connection once a response is sent.
@@ -227,6 +247,25 @@ impl Handler for HttpHandler {
 
     fn open(&mut self, stream: &TcpStream, now: Instant) -> Conn {
         self.ctx.metrics.connection_opened(self.worker);
+        let (tls, redirect) = match &self.ctx.tls {
+            None => (None, false),
+            // Only with a redirect listener is a connection's port worth a system call.
+            Some(t)
+                if t.redirect_port != 0
+                    && stream
+                        .local_addr()
+                        .is_ok_and(|a| a.port() == t.redirect_port) =>
+            {
+                (None, true)
+            }
+            Some(t) => {
+                // rustls refuses a new session only for a configuration it rejected at start-up;
+                // the pool closes this one socket.
+                let session = Session::new(&t.config)
+                    .unwrap_or_else(|e| panic!("rustls refused a new session: {e}"));
+                (Some(Box::new(session)), false)
+            }
+        };
         // TCP_NODELAY comes from the listening socket (see `socket::no_delay`).
         Conn {
             // getpeername costs a syscall per connection; only the access log needs it.
@@ -240,6 +279,8 @@ impl Handler for HttpHandler {
             draining: None,
             served: 0,
             panicked: false,
+            tls,
+            redirect,
         }
     }
 
@@ -249,6 +290,14 @@ impl Handler for HttpHandler {
     }
 
     fn timeout(&mut self, c: &mut Conn, s: &mut TcpStream, now: Instant) -> Next {
+        if c.tls.as_ref().is_some_and(|t| t.is_handshaking()) {
+            // A handshake not done within the header timeout (or a connection that never
+            // began one within the idle timeout): close, as for a head that never completes.
+            if c.tls.take().is_some_and(|t| t.has_received()) {
+                self.ctx.metrics.tls.failed(Failure::Timeout);
+            }
+            return Next::Close;
+        }
         match c.phase {
             // Lingering is over, or the client stopped reading: give up on it.
             Phase::Lingering { .. } | Phase::Sending(_) => Next::Close,
@@ -272,9 +321,16 @@ impl Handler for HttpHandler {
         if reason == CloseReason::Panicked || c.panicked {
             self.ctx.metrics.panicked(self.worker);
         }
+        if let Some(tls) = &c.tls
+            && tls.is_handshaking()
+            && tls.has_received()
+        {
+            self.ctx.metrics.tls.failed(Failure::Closed);
+        }
+        let version = c.tls.as_ref().and_then(|t| t.version());
         if let Phase::Sending(out) = c.phase {
             // Cut short (client gone, stalled, drain deadline or panic): log what was sent.
-            self.record(c.peer, &out, Instant::now());
+            self.record(c.peer, version, &out, Instant::now());
             self.give_buffer(out.buf);
         }
         self.give_buffer(c.input.take_buffer());
@@ -314,7 +370,7 @@ impl HttpHandler {
                     let idle_since = *idle_since;
                     self.read_step(c, s, idle_since, now)
                 }
-                Phase::Sending(out) => match out.send(s, now, &mut turn) {
+                Phase::Sending(out) => match out.send(s, c.tls.as_deref_mut(), now, &mut turn) {
                     Ok(Sent::Done) => {
                         turn.responses += 1;
                         self.finish_response(c, s, now)
@@ -352,18 +408,53 @@ impl HttpHandler {
                 return Some(Next::Close);
             }
         }
-        if c.input.drained {
+        if c.input.drained && c.tls.is_none() {
             return Some(self.wait_for_input(c, idle_since));
         }
-        match self.read(&mut c.input, s) {
+        let read = match c.tls.as_deref_mut() {
+            Some(tls) => self.read_tls(&mut c.input, tls, s),
+            None => self.read(&mut c.input, s).map_err(ReadError::Io),
+        };
+        if let Some(tls) = c.tls.as_deref_mut()
+            && tls.take_established()
+        {
+            self.ctx.metrics.tls.established(tls.version(), tls.alpn());
+        }
+        match read {
             Ok(0) => Some(Next::Close), // the client is done (a partial head is abandoned)
             Ok(_) => {
                 c.input.head_started.get_or_insert(now);
                 None
             }
-            Err(e) if would_block(&e) => Some(self.wait_for_input(c, idle_since)),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
-            Err(_) => Some(Next::Close),
+            Err(ReadError::Io(e)) if would_block(&e) => {
+                // The handshake counts against the header timeout, from its first byte.
+                if c.tls
+                    .as_ref()
+                    .is_some_and(|t| t.is_handshaking() && t.has_received())
+                {
+                    c.input.head_started.get_or_insert(now);
+                }
+                Some(self.wait_for_input(c, idle_since))
+            }
+            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::Interrupted => None,
+            Err(ReadError::PlainHttp) => {
+                // Answer in the client's language, then close (as nginx's 497 does).
+                self.ctx.metrics.tls.failed(Failure::PlainHttp);
+                c.tls = None;
+                c.input.head_started.get_or_insert(now);
+                let port = self.ctx.tls.as_ref().map_or(0, |t| t.https_port);
+                let out =
+                    self.closing_response(c, now, |buf, date| replies::plain_http(port, date, buf));
+                c.phase = Phase::Sending(out);
+                None
+            }
+            Err(ReadError::Tls(e)) => {
+                if c.tls.take().is_some_and(|t| t.is_handshaking()) {
+                    self.ctx.metrics.tls.failed(Failure::of(&e));
+                }
+                Some(Next::Close)
+            }
+            Err(ReadError::Io(_)) => Some(Next::Close),
         }
     }
 
@@ -373,14 +464,19 @@ impl HttpHandler {
         let Phase::Sending(out) = std::mem::replace(&mut c.phase, idle) else {
             return None;
         };
-        self.record(c.peer, &out, now);
+        self.record(c.peer, c.tls.as_ref().and_then(|t| t.version()), &out, now);
         c.served += 1;
         let after = out.after;
         self.give_buffer(out.buf);
         match after {
             After::KeepAlive => None,
             // Nothing unread: a plain close sends FIN after the response, as nginx does.
-            After::Close if c.input.is_empty() => Some(Next::Close),
+            After::Close if c.input.is_empty() => {
+                if let Some(tls) = &mut c.tls {
+                    tls.close(s);
+                }
+                Some(Next::Close)
+            }
             After::Close | After::Linger => {
                 self.start_linger(c, s, now);
                 None
@@ -405,7 +501,13 @@ impl HttpHandler {
         };
         let (time, date) = self.clock.now();
         let mut buf = self.take_output_buffer();
-        let (response, panicked) = self.prepare(&req, &date, c.draining.is_some(), now, &mut buf);
+        let (response, panicked) = match (c.redirect, &self.ctx.tls) {
+            (true, Some(tls)) => (
+                replies::redirect(&req, tls.https_port, &date, &mut buf),
+                false,
+            ),
+            _ => self.prepare(&req, &date, c.draining.is_some(), now, &mut buf),
+        };
         c.panicked |= panicked;
         let log = self
             .log
@@ -450,19 +552,32 @@ impl HttpHandler {
     /// be trusted to start a request (malformed or incomplete head). The request line, or what
     /// there is of it, is kept for the log; the input buffer goes back at once.
     fn error_response(&mut self, c: &mut Conn, err: ServeError, now: Instant) -> Box<Outgoing> {
+        self.closing_response(c, now, |buf, date| {
+            let reply = Reply {
+                version: Version::Http11,
+                head_only: false,
+                keep_alive: false,
+                date,
+            };
+            reply.error(buf, err)
+        })
+    }
+
+    /// A response `make` writes, after which the connection closes without reading further
+    /// (see [`HttpHandler::error_response`]).
+    fn closing_response(
+        &mut self,
+        c: &mut Conn,
+        now: Instant,
+        make: impl FnOnce(&mut Vec<u8>, &HttpDate) -> Response,
+    ) -> Box<Outgoing> {
         let (time, date) = self.clock.now();
         let log = self.log.capture(first_line(c.input.bytes()), None, None);
         let input = c.input.take_buffer();
         self.give_buffer(input);
         c.input.parse_pending = false;
         let mut buf = self.take_output_buffer();
-        let reply = Reply {
-            version: Version::Http11,
-            head_only: false,
-            keep_alive: false,
-            date: &date,
-        };
-        let response = reply.error(&mut buf, err);
+        let response = make(&mut buf, &date);
         self.outgoing(c, buf, response, true, time, log, now)
     }
 
@@ -482,10 +597,16 @@ impl HttpHandler {
         log: Option<Captured>,
         now: Instant,
     ) -> Box<Outgoing> {
+        let mut buf = buf;
         let inline_body = match response.file {
             Some(_) => 0,
             None => usize::try_from(response.body_len).unwrap_or(usize::MAX),
         };
+        if c.tls.is_some()
+            && let Some(hsts) = self.ctx.tls.as_ref().and_then(|t| t.hsts_line.as_deref())
+        {
+            insert_field(&mut buf, inline_body, hsts);
+        }
         let after = match response.keep_alive {
             true => After::KeepAlive,
             false if linger || response.status.is_error() => After::Linger,
@@ -507,12 +628,20 @@ impl HttpHandler {
             started,
             time,
             log,
+            chunk: Vec::new(),
+            chunk_taken: 0,
         })
     }
 
     /// Logs a response and counts its bytes (also for one cut short). The clock is read here
     /// rather than taken from the event round, which began before the response was written.
-    fn record(&mut self, peer: Option<IpAddr>, out: &Outgoing, now: Instant) {
+    fn record(
+        &mut self,
+        peer: Option<IpAddr>,
+        tls: Option<&'static str>,
+        out: &Outgoing,
+        now: Instant,
+    ) {
         let now = now.max(Instant::now());
         let took = now.saturating_duration_since(out.started);
         self.ctx.metrics.response(
@@ -532,8 +661,29 @@ impl HttpHandler {
             referer: log.referer(),
             user_agent: log.user_agent(),
             duration: took,
+            tls,
         };
         self.log.record(&entry, now);
+    }
+
+    /// As [`HttpHandler::read`], through the TLS layer.
+    fn read_tls(
+        &mut self,
+        input: &mut Input,
+        tls: &mut Session,
+        s: &mut TcpStream,
+    ) -> Result<usize, ReadError> {
+        if input.buf.capacity() == 0 {
+            input.buf = self.take_buffer();
+        }
+        // rustls appends plaintext to a `Vec`: the room past the bytes is not used here.
+        let start = input.len;
+        input.buf.truncate(start);
+        let result = tls.read(s, &mut input.buf);
+        input.len = input.buf.len();
+        let new = input.buf.get(start..).unwrap_or_default();
+        input.parse_pending |= new.contains(&b'\n') || input.len > MAX_REQUEST_LINE;
+        result
     }
 
     fn read(&mut self, input: &mut Input, s: &mut TcpStream) -> io::Result<usize> {
@@ -584,6 +734,9 @@ impl HttpHandler {
     /// read from now on is kept, so the input buffer goes back to the worker (10,000
     /// connections lingering after a 431 would otherwise hold a full head buffer each).
     fn start_linger(&mut self, c: &mut Conn, s: &mut TcpStream, now: Instant) {
+        if let Some(tls) = &mut c.tls {
+            tls.close(s);
+        }
         let _ = s.shutdown(Shutdown::Write);
         c.phase = Phase::Lingering {
             until: now + LINGER_TIMEOUT,
@@ -618,7 +771,16 @@ impl HttpHandler {
 impl Outgoing {
     /// Writes the buffer, then the file body, within what is left of the turn. `Done` once the
     /// whole response is out.
-    fn send(&mut self, s: &mut TcpStream, now: Instant, turn: &mut Turn) -> io::Result<Sent> {
+    fn send(
+        &mut self,
+        s: &mut TcpStream,
+        tls: Option<&mut Session>,
+        now: Instant,
+        turn: &mut Turn,
+    ) -> io::Result<Sent> {
+        if let Some(tls) = tls {
+            return self.send_tls(s, tls, now, turn);
+        }
         while self.written < self.buf.len() {
             if turn.spent() {
                 return Ok(Sent::Paused);
@@ -679,6 +841,81 @@ impl Outgoing {
             },
             None => s.write(rest),
         }
+    }
+
+    /// As [`Outgoing::send`], through TLS: the buffer, then the body a [`TLS_CHUNK`] at a time,
+    /// go into rustls as its bounded send buffer takes them; `Done` once all is on the socket.
+    fn send_tls(
+        &mut self,
+        s: &mut TcpStream,
+        tls: &mut Session,
+        now: Instant,
+        turn: &mut Turn,
+    ) -> io::Result<Sent> {
+        loop {
+            if turn.spent() {
+                // Let the client have what is encrypted while the others get their turn.
+                tls.flush(s)?;
+                return Ok(Sent::Paused);
+            }
+            let from_buf = self.written < self.buf.len();
+            let data = if from_buf {
+                self.buf.get(self.written..)
+            } else {
+                self.chunk.get(self.chunk_taken..).filter(|d| !d.is_empty())
+            };
+            let Some(data) = data else {
+                if let Some(file) = &mut self.file {
+                    self.chunk.clear();
+                    self.chunk_taken = 0;
+                    let most = usize::try_from(turn.bytes_left())
+                        .map_or(TLS_CHUNK, |left| left.min(TLS_CHUNK));
+                    if file.read_chunk(&mut self.chunk, most)? == 0 {
+                        self.file = None;
+                        self.chunk = Vec::new();
+                    }
+                    continue;
+                }
+                return Ok(match tls.flush(s)? {
+                    true => Sent::Done,
+                    false => Sent::Blocked,
+                });
+            };
+            let n = match tls.write(s, data) {
+                Ok(n) => n,
+                Err(e) if would_block(&e) => return Ok(Sent::Blocked),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            turn.bytes += n as u64;
+            if n > 0 {
+                self.last_progress = now;
+            }
+            if from_buf {
+                let body_before = self.written.max(self.head_len);
+                self.written += n;
+                self.body_sent += (self.written.max(self.head_len) - body_before) as u64;
+            } else {
+                self.chunk_taken += n;
+                self.body_sent += n as u64;
+            }
+        }
+    }
+}
+
+/// Inserts a field line (ending in CRLF) at the end of the head in `buf`, which is followed by
+/// `body_len` bytes of body. Used for fields that every response on a connection carries
+/// (`Strict-Transport-Security`), so that `respond` need not know about the connection.
+fn insert_field(buf: &mut Vec<u8>, body_len: usize, line: &str) {
+    let Some(head_end) = buf.len().checked_sub(body_len) else {
+        return;
+    };
+    let Some(at) = head_end.checked_sub(2) else {
+        return;
+    };
+    // Only into a whole head, ending in its blank line.
+    if buf.get(at.saturating_sub(2)..head_end) == Some(b"\r\n\r\n".as_slice()) {
+        buf.splice(at..at, line.bytes());
     }
 }
 

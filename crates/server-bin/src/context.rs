@@ -16,4 +16,6 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// The document root, opened once.
     pub root: Root,
+    /// The TLS setup, when the server speaks HTTPS.
+    pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
 }

@@ -22,6 +22,7 @@ mod server;
 mod signals;
 mod socket;
 mod startup;
+mod tls;
 
 use std::process::ExitCode;
 

@@ -19,7 +19,8 @@ use crate::error::StartupError;
 use crate::files::resolve::Root;
 use crate::listener::{STOP, accept_loop};
 use crate::metrics::{Metrics, summary};
-use crate::socket;
+use crate::socket::{self, Listeners};
+use crate::tls::{self, Tls};
 use crate::{signals, startup};
 
 /// File descriptors kept for everything but client connections: stdio, the listener, poll
@@ -34,16 +35,34 @@ const RESERVED_FDS: u64 = 64 + crate::listener::MAX_LINGERING as u64;
 ///
 /// A [`StartupError`] when anything fails before the server listens.
 pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
-    let signals = signals::register().map_err(|e| setup("signal handlers", e))?;
+    let cert_files = config
+        .tls
+        .as_ref()
+        .is_some_and(|t| matches!(t.source, tls::Source::Files { .. }));
+    let signals = signals::register(cert_files).map_err(|e| setup("signal handlers", e))?;
     config.max_connections = raise_fd_limit(config.max_connections);
 
     let mut listeners = socket::open(&config)?;
+    let tls = match &config.tls {
+        Some(settings) => Some(Arc::new(start_tls(settings, &mut listeners)?)),
+        None => None,
+    };
     let mut poll = Poll::new().map_err(|e| setup("the acceptor's poller", e))?;
     let waker =
         Arc::new(Waker::new(poll.registry(), STOP).map_err(|e| setup("the acceptor's waker", e))?);
     let stop = Arc::new(AtomicBool::new(false));
-    signals::watch(signals, Arc::clone(&stop), Arc::clone(&waker))
-        .map_err(|e| setup("the signal thread", e))?;
+    // One pending reload is enough: a SIGHUP while one waits asks for the same thing.
+    let (reload_tx, reload_rx) = crossbeam_channel::bounded(1);
+    signals::watch(
+        signals,
+        Arc::clone(&stop),
+        Arc::clone(&waker),
+        cert_files.then_some(reload_tx),
+    )
+    .map_err(|e| setup("the signal thread", e))?;
+    if let Some(tls) = &tls {
+        tls::watch(Arc::clone(tls), reload_rx).map_err(|e| setup("the TLS reload thread", e))?;
+    }
 
     let threads = config.threads;
     let root = Root::open(&config.root).map_err(|source| StartupError::Root {
@@ -51,6 +70,9 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         source,
     })?;
     let metrics = Arc::new(Metrics::new(threads));
+    if let Some(tls) = &tls {
+        metrics.tls.enable(tls.body_path.is_kernel());
+    }
     let log_format = config.access_log;
     let (log_writer, log_sink) = if log_format == LogFormat::Off {
         (None, None)
@@ -63,6 +85,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         metrics,
         root,
         config,
+        tls,
     });
     let config = &ctx.config;
     let mut pool = Builder::new()
@@ -78,7 +101,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     // The workers hold the only sinks now, so the writer ends once they are gone.
     drop(log_sink);
 
-    startup::announce(config, &listeners);
+    startup::announce(config, &listeners, ctx.tls.as_deref());
 
     if let Err(e) = accept_loop(
         &mut poll,
@@ -108,6 +131,31 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     }
     eprint!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Loads (or makes) the certificate for the bound addresses and, if asked, binds the plain-HTTP
+/// redirect listener beside the TLS one (same address, its own port).
+fn start_tls(settings: &tls::Settings, listeners: &mut Listeners) -> Result<Tls, StartupError> {
+    let ips: Vec<_> = listeners.addrs.iter().map(|a| a.ip()).collect();
+    let names = match settings.source {
+        tls::Source::SelfSigned => tls::self_signed::names_for(&ips),
+        tls::Source::Files { .. } => Vec::new(),
+    };
+    let mut tls = Tls::new(settings.clone(), &names).map_err(|e| setup("TLS", e))?;
+    let Some(first) = listeners.addrs.first().copied() else {
+        return Ok(tls);
+    };
+    tls.https_port = first.port();
+    if let Some(port) = settings.redirect_http {
+        let addr = std::net::SocketAddr::new(first.ip(), port);
+        let bind_error = |source| StartupError::Bind { addr, source };
+        let socket = mio::net::TcpListener::bind(addr).map_err(bind_error)?;
+        let local = socket.local_addr().map_err(bind_error)?;
+        tls.redirect_port = local.port();
+        listeners.sockets.push(socket);
+        listeners.addrs.push(local);
+    }
+    Ok(tls)
 }
 
 fn setup(what: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> StartupError {

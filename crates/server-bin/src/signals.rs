@@ -1,40 +1,57 @@
 //! SIGINT and SIGTERM: the first starts a graceful shutdown, a second exits at once with
 //! status 130. The handlers are registered before any thread is spawned (signal-hook's
 //! "Limitations"); a dedicated thread turns signals into a flag plus a wake-up of the acceptor.
+//! With a TLS certificate from files, SIGHUP asks the TLS reload thread to read them again.
 
 use std::io::{self, IsTerminal};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
+use crossbeam_channel::Sender;
 use mio::Waker;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 /// The exit status after a second signal, as shells report death by SIGINT (128 + 2).
 pub const FORCED_EXIT: i32 = 130;
 
-/// Registers the handlers. Call before spawning threads.
+/// Registers the handlers, SIGHUP's too when `hup` (else it keeps its default action). Call
+/// before spawning threads.
 ///
 /// # Errors
 ///
 /// When the handlers cannot be installed.
-pub fn register() -> io::Result<Signals> {
-    Signals::new([SIGINT, SIGTERM])
+pub fn register(hup: bool) -> io::Result<Signals> {
+    match hup {
+        true => Signals::new([SIGINT, SIGTERM, SIGHUP]),
+        false => Signals::new([SIGINT, SIGTERM]),
+    }
 }
 
 /// Watches for signals on a thread of its own: sets `stop` and wakes the acceptor on the first,
-/// exits the process on the second.
+/// exits the process on the second. SIGHUP goes to `reload` (a full queue already holds one).
 ///
 /// # Errors
 ///
 /// When the thread cannot be spawned.
-pub fn watch(mut signals: Signals, stop: Arc<AtomicBool>, waker: Arc<Waker>) -> io::Result<()> {
+pub fn watch(
+    mut signals: Signals,
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    reload: Option<Sender<()>>,
+) -> io::Result<()> {
     thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             let terminal = io::stderr().is_terminal();
             for signal in signals.forever() {
+                if signal == SIGHUP {
+                    if let Some(reload) = &reload {
+                        let _ = reload.try_send(());
+                    }
+                    continue;
+                }
                 let second = stop.swap(true, Ordering::AcqRel);
                 eprint!("{}", notice(signal == SIGINT, second, terminal));
                 if second {

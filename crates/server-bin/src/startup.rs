@@ -15,12 +15,19 @@ use qrcode::render::unicode::Dense1x2;
 
 use crate::config::Config;
 use crate::socket::{self, Listeners, Origin};
+use crate::tls::{self, Tls};
 
-/// Prints the `listening on` line(s) on stdout, then the start-up block on stderr.
-pub fn announce(config: &Config, listeners: &Listeners) {
+/// Prints the `listening on` line(s) on stdout, then the start-up block on stderr. With TLS,
+/// the URLs are `https://`, and the `--redirect-http` listener is named as such.
+pub fn announce(config: &Config, listeners: &Listeners, tls: Option<&Tls>) {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let redirects = |addr: &SocketAddr| tls.is_some_and(|t| addr.port() == t.redirect_port);
     let mut stdout = io::stdout().lock();
     for addr in &listeners.addrs {
-        let _ = writeln!(stdout, "listening on http://{addr}");
+        let _ = match redirects(addr) {
+            true => writeln!(stdout, "redirecting http://{addr} to https"),
+            false => writeln!(stdout, "listening on {scheme}://{addr}"),
+        };
     }
     let _ = stdout.flush();
     drop(stdout);
@@ -29,8 +36,12 @@ pub fn announce(config: &Config, listeners: &Listeners) {
     let mut addresses = Vec::new();
     let mut open = Vec::new();
     for (socket, &addr) in listeners.sockets.iter().zip(&listeners.addrs) {
+        if redirects(&addr) {
+            addresses.push(format!("http://{addr} (redirects to https)"));
+            continue;
+        }
         let dual_stack = socket::is_dual_stack(socket, addr);
-        addresses.push(format!("http://{addr}{}", reach(addr, dual_stack)));
+        addresses.push(format!("{scheme}://{addr}{}", reach(addr, dual_stack)));
         if addr.ip().is_unspecified() {
             open.extend(open_urls(addr, dual_stack, &interfaces));
         }
@@ -59,17 +70,27 @@ pub fn announce(config: &Config, listeners: &Listeners) {
     );
     for (i, &addr) in open.iter().enumerate() {
         let label = if i == 0 { "open" } else { "" };
-        block.push_str(&format!("  {label:<8}  {}\n", url(addr)));
+        block.push_str(&format!("  {label:<8}  {}\n", url(scheme, addr)));
     }
     if config.qr {
         let candidates: Vec<SocketAddr> = listeners
             .addrs
             .iter()
             .copied()
-            .filter(|a| !a.ip().is_unspecified())
+            .filter(|a| !a.ip().is_unspecified() && !redirects(a))
             .chain(open.iter().copied())
             .collect();
-        block.push_str(&qr_block(&candidates, io::stderr().is_terminal()));
+        let terminal = io::stderr().is_terminal();
+        block.push_str(&qr_block(scheme, &candidates, terminal));
+    }
+    if let Some(tls) = tls {
+        block.push_str(&format!("  tls       {}\n", tls.describe()));
+        if tls.settings.source == tls::Source::SelfSigned {
+            block.push_str(&format!(
+                "  trust     the certificate is self-signed: check its fingerprint above in the browser, or skip the check with curl -k https://localhost:{}/\n",
+                tls.https_port
+            ));
+        }
     }
     eprint!("{block}");
 }
@@ -129,18 +150,18 @@ fn open_urls(addr: SocketAddr, dual_stack: bool, interfaces: &[IpAddr]) -> Vec<S
         .collect()
 }
 
-fn url(addr: SocketAddr) -> String {
-    format!("http://{addr}/")
+fn url(scheme: &str, addr: SocketAddr) -> String {
+    format!("{scheme}://{addr}/")
 }
 
 /// The QR code of the URL of the first address in `addrs` that another device can open (not
 /// loopback), or a line saying there is none. On a terminal the code is drawn black on white
 /// whatever the terminal's colours, as scanners expect dark modules on a light ground.
-fn qr_block(addrs: &[SocketAddr], terminal: bool) -> String {
+fn qr_block(scheme: &str, addrs: &[SocketAddr], terminal: bool) -> String {
     let Some(url) = addrs
         .iter()
         .find(|a| !a.ip().is_loopback())
-        .map(|&a| url(a))
+        .map(|&a| url(scheme, a))
     else {
         return "  qr        no address that another device can open: start with --bind 0.0.0.0 \
                 (or ::) to serve the network\n"
@@ -170,7 +191,7 @@ mod tests {
     }
 
     fn as_urls(addrs: Vec<SocketAddr>) -> Vec<String> {
-        addrs.into_iter().map(url).collect()
+        addrs.into_iter().map(|a| url("http", a)).collect()
     }
 
     fn addrs(list: &[&str]) -> Vec<SocketAddr> {
@@ -230,10 +251,10 @@ mod tests {
     #[test]
     fn the_qr_code_is_for_the_first_url_another_device_can_open() {
         let loopback = addrs(&["127.0.0.1:80", "[::1]:80"]);
-        assert!(qr_block(&loopback, false).contains("--bind 0.0.0.0"));
+        assert!(qr_block("http", &loopback, false).contains("--bind 0.0.0.0"));
 
         let urls = addrs(&["127.0.0.1:8080", "192.0.2.2:8080", "10.1.2.3:8080"]);
-        let text = qr_block(&urls, false);
+        let text = qr_block("http", &urls, false);
         let mut lines = text.lines();
         assert_eq!(lines.next(), Some("  scan to open http://192.0.2.2:8080/"));
         let rows: Vec<&str> = lines.collect();
@@ -244,7 +265,7 @@ mod tests {
         assert!(rows[0].trim().is_empty(), "the quiet zone is light");
         assert!(rows.iter().any(|r| r.contains('█')));
 
-        let on_terminal = qr_block(&urls, true);
+        let on_terminal = qr_block("http", &urls, true);
         assert!(
             on_terminal
                 .lines()

@@ -157,6 +157,69 @@ impl FileBody {
         Ok(())
     }
 
+    /// Appends the next at most `max` bytes of the body to `buf` and counts them as gone: for
+    /// transports that must see the bytes (TLS encrypts them), where `sendfile` cannot serve.
+    /// Returns how many were appended; 0 once the body is done.
+    ///
+    /// # Errors
+    ///
+    /// Read errors, and `UnexpectedEof` if the file has shrunk (as for [`FileBody::send`]).
+    pub fn read_chunk(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        let Self { source, segments } = self;
+        while let Some(segment) = segments.front_mut() {
+            let n = match segment {
+                Segment::Bytes(bytes, sent) => {
+                    let end = bytes.len().min(*sent + max);
+                    buf.extend_from_slice(&bytes[*sent..end]);
+                    let n = end - *sent;
+                    *sent = end;
+                    if *sent == bytes.len() {
+                        segments.pop_front();
+                    }
+                    n
+                }
+                Segment::Range { offset, end } => {
+                    let want = usize::try_from(*end - *offset).map_or(max, |left| left.min(max));
+                    let n = match source {
+                        Source::File(file) => {
+                            let at = buf.len();
+                            buf.resize(at + want, 0);
+                            let read = loop {
+                                match file.read_at(&mut buf[at..], *offset) {
+                                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                                    other => break other,
+                                }
+                            };
+                            let n = *read.as_ref().unwrap_or(&0);
+                            buf.truncate(at + n);
+                            match read {
+                                Ok(0) if want > 0 => {
+                                    return Err(io::ErrorKind::UnexpectedEof.into());
+                                }
+                                Ok(n) => n,
+                                Err(e) => return Err(e),
+                            }
+                        }
+                        Source::Memory(bytes) => {
+                            let from = *offset as usize;
+                            buf.extend_from_slice(&bytes[from..from + want]);
+                            want
+                        }
+                    };
+                    *offset += n as u64;
+                    if *offset == *end {
+                        segments.pop_front();
+                    }
+                    n
+                }
+            };
+            if n > 0 || max == 0 {
+                return Ok(n);
+            }
+        }
+        Ok(0)
+    }
+
     /// Sends until done, until the socket would block, or until `allowance` bytes have gone,
     /// adding the bytes sent to `sent_bytes`.
     ///

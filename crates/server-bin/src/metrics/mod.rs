@@ -10,6 +10,7 @@
 
 pub mod prometheus;
 pub mod summary;
+pub mod tls;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,6 +100,8 @@ pub struct Snapshot {
     pub connections_active: usize,
     /// Time since start.
     pub uptime: Duration,
+    /// The TLS counters.
+    pub tls: tls::TlsSnapshot,
 }
 
 /// All workers' counters, and the acceptor's.
@@ -113,6 +116,8 @@ pub struct Metrics {
     access_log_dropped: AtomicU64,
     active: OnceLock<ActiveConnections>,
     started: Instant,
+    /// Handshakes and the TLS setup (process-wide: see [`tls`]).
+    pub tls: tls::TlsCounters,
 }
 
 impl Metrics {
@@ -126,6 +131,7 @@ impl Metrics {
             access_log_dropped: AtomicU64::new(0),
             active: OnceLock::new(),
             started: Instant::now(),
+            tls: tls::TlsCounters::default(),
         }
     }
 
@@ -237,6 +243,7 @@ impl Metrics {
             access_log_dropped: self.access_log_dropped.load(Ordering::Relaxed),
             connections_active: self.active.get().map_or(0, ActiveConnections::get),
             uptime: self.started.elapsed(),
+            tls: self.tls.snapshot(),
         }
     }
 }

@@ -160,6 +160,7 @@ pub fn render(s: &Snapshot) -> String {
         "http_server_build_info{{version=\"{}\"}} 1",
         env!("CARGO_PKG_VERSION")
     );
+    s.tls.render(&mut out);
     out
 }
 

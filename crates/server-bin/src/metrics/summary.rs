@@ -108,6 +108,7 @@ mod tests {
             access_log_dropped: 0,
             connections_active: 0,
             uptime: Duration::from_secs(3),
+            tls: Default::default(),
         }
     }
 

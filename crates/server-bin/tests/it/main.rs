@@ -17,3 +17,4 @@ mod security;
 mod serving;
 mod startup;
 mod support;
+mod tls;

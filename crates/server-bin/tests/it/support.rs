@@ -24,6 +24,8 @@ pub struct TestServer {
     readers: Vec<thread::JoinHandle<()>>,
     /// The address from the `listening on` line.
     pub addr: SocketAddr,
+    /// The scheme from that line: `http`, or `https` when the server speaks TLS.
+    pub scheme: &'static str,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<String>>,
     /// For [`TestServer::start_with_unread_stdout`]: the pipe, held open and never read.
@@ -92,9 +94,13 @@ impl TestServer {
                 let text = line.strip_suffix('\n').unwrap_or(&line);
                 let text = text.strip_suffix('\r').unwrap_or(text).to_owned();
                 line.clear();
-                let addr = text
-                    .strip_prefix("listening on http://")
-                    .map(|a| a.parse::<SocketAddr>().unwrap());
+                let addr = [
+                    ("http", "listening on http://"),
+                    ("https", "listening on https://"),
+                ]
+                .into_iter()
+                .find_map(|(scheme, prefix)| Some((scheme, text.strip_prefix(prefix)?)))
+                .map(|(scheme, a)| (scheme, a.parse::<SocketAddr>().unwrap()));
                 lines.lock().unwrap().push(text);
                 if let Some(addr) = addr {
                     if !read_stdout {
@@ -119,7 +125,7 @@ impl TestServer {
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        let (addr, unread_stdout) = match port_rx.recv_timeout(IO_TIMEOUT) {
+        let ((scheme, addr), unread_stdout) = match port_rx.recv_timeout(IO_TIMEOUT) {
             Ok(found) => found,
             Err(_) => {
                 let _ = child.kill();
@@ -134,6 +140,7 @@ impl TestServer {
             child,
             readers: vec![stdout_reader, stderr_reader],
             addr,
+            scheme,
             stdout,
             stderr,
             _unread_stdout: unread_stdout,
@@ -153,9 +160,13 @@ impl TestServer {
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
-    /// `http://127.0.0.1:PORT` + `path`.
+    /// `http://127.0.0.1:PORT` + `path` (`https://localhost:PORT` on TLS, the name the test
+    /// certificates are made for).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        match self.scheme {
+            "https" => format!("https://localhost:{}{path}", self.addr.port()),
+            _ => format!("http://{}{path}", self.addr),
+        }
     }
 
     /// A new client connection with timeouts set.
