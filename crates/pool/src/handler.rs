@@ -17,6 +17,15 @@ pub enum Next {
     Close,
 }
 
+/// What the poller reported with a readiness event, for [`Handler::ready`] (all `false` when the
+/// call was not caused by an event: the first call, or a resumed turn).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Readiness {
+    /// The peer has shut its writing side: an end of stream waits behind any unread bytes, so
+    /// a read that returns fewer bytes than asked does not mean the socket is drained.
+    pub read_closed: bool,
+}
+
 /// Why a connection was closed, passed to [`Handler::close`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
@@ -48,7 +57,13 @@ pub trait Handler: Send + 'static {
     fn open(&mut self, stream: &TcpStream, now: Instant) -> Self::Conn;
 
     /// The socket became readable or writable.
-    fn ready(&mut self, conn: &mut Self::Conn, stream: &mut TcpStream, now: Instant) -> Next;
+    fn ready(
+        &mut self,
+        conn: &mut Self::Conn,
+        stream: &mut TcpStream,
+        readiness: Readiness,
+        now: Instant,
+    ) -> Next;
 
     /// The deadline the connection asked for has passed.
     fn timeout(&mut self, conn: &mut Self::Conn, stream: &mut TcpStream, now: Instant) -> Next;

@@ -32,7 +32,7 @@ use mio::Waker;
 use mio::net::TcpStream;
 
 pub use error::{BuildError, DispatchError};
-pub use handler::{CloseReason, Handler, Next};
+pub use handler::{CloseReason, Handler, Next, Readiness};
 
 /// What the acceptor and the workers share: a count, never connections.
 #[derive(Debug, Default)]

@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, TryRecvError};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::handler::{CloseReason, Handler, Next};
+use crate::handler::{CloseReason, Handler, Next, Readiness};
 use crate::slab::{Key, Slab};
 use crate::{BuildError, Shared};
 
@@ -36,7 +36,7 @@ struct Entry<C> {
 
 #[derive(Clone, Copy)]
 enum Call {
-    Ready,
+    Ready(Readiness),
     Timeout,
     Drain,
 }
@@ -112,13 +112,16 @@ impl<H: Handler> Worker<H> {
                 if event.token() == WAKER {
                     continue;
                 }
-                self.call(Key::from_token(event.token()), Call::Ready, now);
+                let readiness = Readiness {
+                    read_closed: event.is_read_closed(),
+                };
+                self.call(Key::from_token(event.token()), Call::Ready(readiness), now);
             }
             // Those that yielded last round go after every connection that became ready, so a
             // pipelining flood or a fast download shares the worker instead of holding it.
             // (Slot keys carry a generation: a key whose connection closed meanwhile is ignored.)
             for key in std::mem::take(&mut self.yielded) {
-                self.call(key, Call::Ready, now);
+                self.call(key, Call::Ready(Readiness::default()), now);
             }
             // The inbox is checked every round, not only on a wake-up, so that a lost wake-up
             // can delay a socket by one round at most.
@@ -186,7 +189,7 @@ impl<H: Handler> Worker<H> {
         });
         let first = match self.drain_deadline {
             Some(_) => Call::Drain,
-            None => Call::Ready,
+            None => Call::Ready(Readiness::default()),
         };
         self.call(key, first, now);
     }
@@ -226,7 +229,7 @@ impl<H: Handler> Worker<H> {
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             let (conn, stream) = (&mut entry.conn, &mut entry.stream);
             match call {
-                Call::Ready => handler.ready(conn, stream, now),
+                Call::Ready(readiness) => handler.ready(conn, stream, readiness, now),
                 Call::Timeout => handler.timeout(conn, stream, now),
                 Call::Drain => handler.drain(conn, stream, now),
             }

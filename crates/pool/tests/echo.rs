@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
-use pool::{Builder, CloseReason, DispatchError, Handler, Next, Pool, would_block};
+use pool::{Builder, CloseReason, DispatchError, Handler, Next, Pool, Readiness, would_block};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -46,7 +46,13 @@ impl Handler for Echo {
         EchoConn::default()
     }
 
-    fn ready(&mut self, conn: &mut EchoConn, stream: &mut TcpStream, now: Instant) -> Next {
+    fn ready(
+        &mut self,
+        conn: &mut EchoConn,
+        stream: &mut TcpStream,
+        _: Readiness,
+        now: Instant,
+    ) -> Next {
         let mut buf = [0u8; 4096];
         loop {
             match stream.read(&mut buf) {
@@ -337,7 +343,7 @@ fn workers_are_named() {
     impl Handler for Named {
         type Conn = ();
         fn open(&mut self, _: &TcpStream, _: Instant) {}
-        fn ready(&mut self, _: &mut (), _: &mut TcpStream, _: Instant) -> Next {
+        fn ready(&mut self, _: &mut (), _: &mut TcpStream, _: Readiness, _: Instant) -> Next {
             Next::Close
         }
         fn timeout(&mut self, _: &mut (), _: &mut TcpStream, _: Instant) -> Next {

@@ -46,7 +46,7 @@ use http_core::date::HttpDate;
 use http_core::limits::{MAX_HEADERS, MAX_REQUEST_LINE};
 use http_core::{Body, EMPTY_HEADER, Method, Request, Status, Version, first_line, parse_request};
 use mio::net::TcpStream;
-use pool::{CloseReason, Handler, Next, would_block};
+use pool::{CloseReason, Handler, Next, Readiness, would_block};
 use rustix::net::SendFlags;
 
 use crate::access_log::{AccessLog, Captured, Entry};
@@ -142,6 +142,10 @@ struct Input {
     /// Under edge-triggered polling, bytes arriving later raise a new event, so the read that
     /// would only answer `WouldBlock` is skipped (as nginx does): a syscall less per request.
     drained: bool,
+    /// The poller said the client has shut its side: its end of stream can be queued right
+    /// behind the bytes of a short read, and no new event would announce it, so never treat a
+    /// short read as drained then.
+    peer_closed: bool,
 }
 
 /// A response being sent, and what the log and the counters need to know about it.
@@ -284,8 +288,9 @@ impl Handler for HttpHandler {
         }
     }
 
-    fn ready(&mut self, c: &mut Conn, s: &mut TcpStream, now: Instant) -> Next {
+    fn ready(&mut self, c: &mut Conn, s: &mut TcpStream, r: Readiness, now: Instant) -> Next {
         c.input.drained = false;
+        c.input.peer_closed |= r.read_closed;
         self.drive(c, s, now)
     }
 
@@ -702,7 +707,7 @@ impl HttpHandler {
         let result = s.read(room);
         let n = *result.as_ref().unwrap_or(&0);
         input.len = start + n;
-        input.drained = result.is_ok() && n < READ_CHUNK;
+        input.drained = result.is_ok() && n < READ_CHUNK && !input.peer_closed;
         // A head can only complete with a line ending; a limit can only be passed by growing.
         let fresh = input.buf.get(start..input.len).unwrap_or_default();
         input.parse_pending |= fresh.contains(&b'\n') || input.len > MAX_REQUEST_LINE;

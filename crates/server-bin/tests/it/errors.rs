@@ -215,3 +215,27 @@ fn a_panic_while_preparing_a_response_is_a_500_one_line_and_a_log_entry() {
         "{text}"
     );
 }
+
+#[test]
+fn a_client_that_sends_a_request_and_shuts_its_side_is_answered_and_closed_at_once() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--idle-timeout", "30s"]);
+    for _ in 0..20 {
+        let mut stream = server.connect();
+        let started = Instant::now();
+        stream
+            .write_all(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut out = Vec::new();
+        stream.read_to_end(&mut out).unwrap();
+        assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        // The end of stream came with the request: not noticed, the server would wait out
+        // the idle timeout.
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "closed after {:?}",
+            started.elapsed()
+        );
+    }
+}
