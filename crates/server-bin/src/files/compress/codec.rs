@@ -10,7 +10,7 @@ use std::io::{self, Write as _};
 use http_core::encoding::Coding;
 
 /// The level of each coding. The defaults come from measuring a real 90 KiB script on this
-/// project's 2-core machine ([`tests::measure_levels`]; the README's "Compression" section has
+/// project's 2-core machine (`tests::measure_levels`; the README's "Compression" section has
 /// the table): each is the highest level that still compresses at 50 MB/s or more on one core,
 /// so the largest file compressed (8 MiB by default) costs a compression thread under 0.2 s.
 /// Past them, sizes shrink by 1-3% for 2 to 40 times the time.
