@@ -13,9 +13,9 @@ use proptest::prelude::*;
 
 use crate::support::{Response, Site, TestServer, run_ok};
 
-/// How long a test waits for a compressed copy: the racy window (1 s) plus compression on a
-/// loaded machine.
-const COMPRESSED_WITHIN: Duration = Duration::from_secs(5);
+/// How long a test waits for a compressed copy: the racy window (1 s) plus compression by a
+/// low-priority thread on a loaded 2-core machine. A passing test waits about a second.
+const COMPRESSED_WITHIN: Duration = Duration::from_secs(10);
 
 /// About 100 KiB of script that compresses like real code (varied, repetitive).
 fn script() -> Vec<u8> {
