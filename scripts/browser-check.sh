@@ -4,7 +4,9 @@
 # fails when the access log does not show the page, its stylesheet and its image served with
 # 200, when anything was a 404 (such as a missing favicon), when the start page does not show
 # the address it was loaded from, when a page is wider than the viewport or a listing's sizes
-# or dates wrap, or when a screenshot is blank. Screenshots are kept in target/browser-check/.
+# or dates wrap, or when a screenshot is blank. Then, for each of br, zstd and gzip, a page
+# compressed on the fly must reach the browser compressed and be decoded (its text in the DOM).
+# Screenshots are kept in target/browser-check/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,9 +17,11 @@ bin="${CARGO_TARGET_DIR:-target}/debug/http-server"
 out=target/browser-check
 rm -rf "$out"; mkdir -p "$out"
 work="$(mktemp -d)"
-pid=""
+pid=""; cpid=""
 cleanup() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
+    for p in $pid $cpid; do
+        if kill -0 "$p" 2>/dev/null; then kill -TERM "$p"; wait "$p" || true; fi
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -142,6 +146,35 @@ not_blank "$out/index-phone.png" 20 0.02
 not_blank "$out/listing.png" 5 0.005
 not_blank "$out/listing-phone.png" 5 0.005
 not_blank "$out/listing-by-size-phone.png" 5 0.005
+
+# On-the-fly compression: a server offering one coding at a time; the page is compressed once
+# its copy is in the cache (it has to settle for a second first), which curl waits for.
+python3 -c 'import sys; print("<!doctype html><title>compressed</title>" + "".join(
+    f"<p>paragraph {i}: the quick brown fox jumps over the lazy dog</p>" for i in range(200))
+    + "<p id=\"end\">decoded-by-the-browser</p>")' > "$work/root/compressed.html"
+page_size="$(stat -c %s "$work/root/compressed.html")"
+for coding in br zstd gzip; do
+    "$bin" --port 0 --compress "$coding" "$work/root" > "$out/compress-$coding.log" 2>> "$out/server.err" &
+    cpid=$!
+    for _ in $(seq 100); do grep -q '^listening on ' "$out/compress-$coding.log" 2>/dev/null && break; sleep 0.1; done
+    curl_url="$(sed -n 's/^listening on //p' "$out/compress-$coding.log")/compressed.html"
+    for _ in $(seq 50); do
+        curl -s -o /dev/null -D - -H "Accept-Encoding: $coding" "$curl_url" |
+            grep -qi "^content-encoding: $coding" && break
+        sleep 0.1
+    done
+    timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --user-data-dir="$work/profile" --dump-dom "$curl_url" > "$work/dom.html" 2> "$work/chromium.log" || true
+    sleep 0.3 # the access log is flushed at most 100 ms after each request
+    sent="$(sed -n 's/.*"GET \/compressed.html HTTP\/1.1" 200 \([0-9]*\) .*HeadlessChrome.*/\1/p' "$out/compress-$coding.log" | tail -n 1)"
+    if grep -q 'decoded-by-the-browser' "$work/dom.html" && [ -n "$sent" ] && [ "$sent" -lt "$page_size" ]; then
+        echo "ok    $coding: the browser got $sent of $page_size bytes and rendered the page"
+    else
+        echo "FAIL  $coding: the browser got ${sent:-no} bytes of $page_size, or did not render the page"; fail=1
+    fi
+    kill -TERM "$cpid"; wait "$cpid" || true; cpid=""
+done
 
 if [ "$fail" -ne 0 ]; then
     echo "browser-check: FAILED (server log in $out/)" >&2

@@ -1,14 +1,18 @@
-//! Content negotiation for precompressed files: reading `Accept-Encoding` (RFC 9110 §12.5.3)
-//! with its q-values. It must not look for files; the caller says which codings it has.
+//! Content negotiation for compressed representations (precompressed sidecars and on-the-fly
+//! output): reading `Accept-Encoding` (RFC 9110 §12.5.3) with its q-values. It must not look for
+//! files nor compress; the caller says which codings it has.
 
 use crate::bytes::{digit, split_once};
 
-/// Content codings a precompressed sidecar can have, in the server's order of preference.
+/// Content codings the server can send, in its order of preference on equal weights: the
+/// smallest output first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Coding {
-    /// Brotli (`file.br`).
+    /// Brotli (RFC 7932; sidecar `file.br`).
     Br,
-    /// Gzip (`file.gz`).
+    /// Zstandard (RFC 8878; sidecar `file.zst`).
+    Zstd,
+    /// Gzip (RFC 1952; sidecar `file.gz`).
     Gzip,
 }
 
@@ -17,6 +21,7 @@ impl Coding {
     pub fn token(self) -> &'static str {
         match self {
             Self::Br => "br",
+            Self::Zstd => "zstd",
             Self::Gzip => "gzip",
         }
     }
@@ -25,6 +30,7 @@ impl Coding {
     pub fn extension(self) -> &'static str {
         match self {
             Self::Br => "br",
+            Self::Zstd => "zst",
             Self::Gzip => "gz",
         }
     }
@@ -100,10 +106,14 @@ fn qvalue(s: &[u8]) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Coding::{Br, Gzip};
+    use Coding::{Br, Gzip, Zstd};
 
     fn pick(value: &str) -> Option<Coding> {
         choose(Some(value.as_bytes()), &[Br, Gzip])
+    }
+
+    fn pick3(value: &str) -> Option<Coding> {
+        choose(Some(value.as_bytes()), &[Br, Zstd, Gzip])
     }
 
     #[test]
@@ -136,6 +146,18 @@ mod tests {
         assert_eq!(pick("br;q=0.0001"), None);
         assert_eq!(pick("br;q=abc"), None);
         assert_eq!(pick(""), None);
+    }
+
+    #[test]
+    fn zstd_ranks_between_br_and_gzip_on_equal_weights() {
+        assert_eq!(pick3("gzip, deflate, br, zstd"), Some(Br));
+        assert_eq!(pick3("gzip, zstd"), Some(Zstd));
+        assert_eq!(pick3("*"), Some(Br));
+        assert_eq!(pick3("br;q=0, *"), Some(Zstd));
+        assert_eq!(pick3("br;q=0.8, zstd;q=0.9, gzip"), Some(Gzip));
+        assert_eq!(pick3("br;q=0.8, zstd;q=0.9, gzip;q=0.1"), Some(Zstd));
+        assert_eq!(pick3("ZSTD"), Some(Zstd));
+        assert_eq!(pick("zstd"), None, "zstd is not offered there");
     }
 
     #[test]

@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use http_core::encoding::Coding;
 
 use crate::config::{Config, LogFormat};
 use crate::error::StartupError;
+use crate::files::compress::{self, codec::Levels};
 
 /// A static-file HTTP/1.1 server on a fixed-size worker pool.
 #[derive(Debug, Parser)]
@@ -63,6 +65,25 @@ struct Args {
     /// Never serve precompressed sidecars
     #[arg(long, overrides_with = "precompressed")]
     no_precompressed: bool,
+
+    /// Compress text files on the fly, once per coding, into a shared cache: 'off', or the
+    /// codings offered (ties between them go to br, then zstd, then gzip)
+    #[arg(long, value_name = "off|CODINGS", default_value = "br,zstd,gzip", value_parser = coding_list)]
+    compress: CodingList,
+
+    /// Compression level per coding, as CODING=LEVEL,... (br 0-11, zstd 1-19, gzip 1-9);
+    /// codings not named keep their default
+    #[arg(long, value_name = "LEVELS", default_value_t = Levels::default(), value_parser = Levels::parse)]
+    compress_level: Levels,
+
+    /// Memory for compressed copies, bookkeeping included (e.g. 64MiB, 512K, 1G); the least
+    /// recently used are evicted
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = cache_size)]
+    compress_cache: u64,
+
+    /// Files larger than this are sent uncompressed
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = byte_size)]
+    compress_max_size: u64,
 
     /// Access log format on stdout
     #[arg(long, value_enum, default_value_t = LogFormat::Combined)]
@@ -170,6 +191,12 @@ fn config_from(args: Args) -> Result<Config, StartupError> {
         listing: args.listing,
         qr: args.qr,
         precompressed: !args.no_precompressed,
+        compress: (!args.compress.0.is_empty()).then(|| compress::Settings {
+            codings: args.compress.0,
+            levels: args.compress_level,
+            cache_bytes: usize::try_from(args.compress_cache).unwrap_or(usize::MAX),
+            max_size: args.compress_max_size,
+        }),
         access_log: args.access_log,
         metrics_path: Some(args.metrics_path).filter(|p| !p.is_empty()),
         health_path: Some(args.health_path).filter(|p| !p.is_empty()),
@@ -222,6 +249,66 @@ fn duration(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("'{s}' is not a duration (try 10, 2.5s or 500ms)"))?;
     Duration::try_from_secs_f64(value * scale)
         .map_err(|_| format!("'{s}' is not a duration (try 10, 2.5s or 500ms)"))
+}
+
+/// The codings `--compress` offers, in the server's order of preference; empty when off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CodingList(Vec<Coding>);
+
+/// `off`, or a comma-separated list of `br`, `zstd`, `gzip` (any order).
+fn coding_list(s: &str) -> Result<CodingList, String> {
+    if s.trim().eq_ignore_ascii_case("off") {
+        return Ok(CodingList(Vec::new()));
+    }
+    let mut named = Vec::new();
+    for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        named.push(compress::codec::parse_coding(name)?);
+    }
+    if named.is_empty() {
+        return Err("name at least one of br, zstd, gzip, or 'off'".into());
+    }
+    // The server's order, whatever the command line's: ties go to the smaller output.
+    let ordered = [Coding::Br, Coding::Zstd, Coding::Gzip]
+        .into_iter()
+        .filter(|c| named.contains(c))
+        .collect();
+    Ok(CodingList(ordered))
+}
+
+/// A size in bytes: a whole number with an optional binary unit (`K`/`KiB`, `M`/`MiB`,
+/// `G`/`GiB`, any case; a trailing `B` is optional), at most 1 GiB.
+fn byte_size(s: &str) -> Result<u64, String> {
+    const MAX: u64 = 1 << 30;
+    let bad = || format!("'{s}' is not a size (try 65536, 512KiB or 64MiB, at most 1GiB)");
+    let lower = s.trim().to_ascii_lowercase();
+    let digits = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (number, unit) = lower.split_at(digits);
+    let scale: u64 = match unit.trim() {
+        "" | "b" => 1,
+        "k" | "kb" | "ki" | "kib" => 1 << 10,
+        "m" | "mb" | "mi" | "mib" => 1 << 20,
+        "g" | "gb" | "gi" | "gib" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|&n| n <= MAX)
+        .ok_or_else(bad)
+}
+
+/// `--compress-cache`: a [`byte_size`] of at least 1 MiB (`--compress off` turns compression off).
+fn cache_size(s: &str) -> Result<u64, String> {
+    let size = byte_size(s)?;
+    if size < 1 << 20 {
+        return Err(
+            "the compressed cache needs at least 1MiB (--compress off turns it off)".into(),
+        );
+    }
+    Ok(size)
 }
 
 /// Empty, or an absolute path in its decoded, normalised form (as requests are compared to it).
@@ -334,6 +421,44 @@ mod tests {
         assert!(!on(&["--no-precompressed"]));
         assert!(on(&["--no-precompressed", "--precompressed"]));
         assert!(!on(&["--precompressed", "--no-precompressed"]));
+    }
+
+    #[test]
+    fn compression_is_on_with_every_coding_in_server_order_unless_off() {
+        let args = parse_args(&[]).unwrap();
+        assert_eq!(
+            args.compress,
+            CodingList(vec![Coding::Br, Coding::Zstd, Coding::Gzip])
+        );
+        assert_eq!(args.compress_level, Levels::default());
+        assert_eq!(args.compress_cache, 64 << 20);
+        assert_eq!(args.compress_max_size, 8 << 20);
+        let codings = |v: &str| parse_args(&["--compress", v]).map(|a| a.compress.0);
+        assert_eq!(codings("off").unwrap(), vec![]);
+        assert_eq!(codings("gzip, br").unwrap(), vec![Coding::Br, Coding::Gzip]);
+        assert!(codings("deflate").is_err());
+        assert!(codings("").is_err());
+    }
+
+    #[test]
+    fn sizes_take_binary_units_and_the_cache_a_minimum() {
+        assert_eq!(byte_size("65536"), Ok(65536));
+        assert_eq!(byte_size("512KiB"), Ok(512 << 10));
+        assert_eq!(byte_size("64MiB"), Ok(64 << 20));
+        assert_eq!(byte_size("8m"), Ok(8 << 20));
+        assert_eq!(byte_size("1G"), Ok(1 << 30));
+        for bad in ["", "MiB", "1.5MiB", "-1", "2GiB", "10 parsecs"] {
+            assert!(byte_size(bad).is_err(), "{bad}");
+        }
+        assert!(parse_args(&["--compress-cache", "512KiB"]).is_err());
+        assert_eq!(
+            parse_args(&["--compress-level", "br=11"])
+                .unwrap()
+                .compress_level
+                .br,
+            11
+        );
+        assert!(parse_args(&["--compress-level", "br=12"]).is_err());
     }
 
     #[test]

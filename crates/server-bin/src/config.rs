@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::files::compress;
+
 /// How requests are logged on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -37,6 +39,8 @@ pub struct Config {
     pub qr: bool,
     /// Serve `file.br`/`file.gz` to clients that accept them.
     pub precompressed: bool,
+    /// On-the-fly compression; `None` when off.
+    pub compress: Option<compress::Settings>,
     /// Path of the Prometheus metrics endpoint; `None` disables it.
     pub metrics_path: Option<String>,
     /// Path of the health endpoint; `None` disables it.

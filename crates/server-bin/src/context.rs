@@ -1,9 +1,10 @@
 //! What the acceptor and every worker share: the configuration (read-only after start-up), the
-//! counters (sharded per worker) and the open document root.
+//! counters (sharded per worker), the open document root and the compressed cache.
 
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::files::compress::Compression;
 use crate::files::resolve::Root;
 use crate::metrics::Metrics;
 
@@ -14,8 +15,10 @@ pub struct Context {
     pub config: Config,
     /// Counters, one shard per worker; shared with the access log's sinks, which count drops.
     pub metrics: Arc<Metrics>,
-    /// The document root, opened once.
-    pub root: Root,
+    /// The document root, opened once; the compression threads read beneath it too.
+    pub root: Arc<Root>,
     /// The TLS setup, when the server speaks HTTPS.
     pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
+    /// On-the-fly compression (its cache and queue); `None` when off.
+    pub compression: Option<Compression>,
 }

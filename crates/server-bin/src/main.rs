@@ -3,7 +3,8 @@
 //! This crate wires the others together: the command line, start-up checks, the accept loop,
 //! signals, the HTTP connection state machine, file serving, the access log and the counters.
 //! It must not parse HTTP bytes by hand (http-core does) nor own threads (the pool does, besides
-//! the signal thread, the access-log writer and the acceptor on the main thread).
+//! the signal thread, the access-log writer, the compression threads and the acceptor on the
+//! main thread).
 #![forbid(unsafe_code)]
 
 mod access_log;

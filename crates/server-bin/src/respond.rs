@@ -1,8 +1,10 @@
 //! Deciding the response to one parsed request: method rules, target decoding, file
-//! resolution, preconditions, ranges, precompressed representations and listings, and writing
-//! the response head (plus a small body) into the connection's write buffer.
+//! resolution, preconditions, ranges, the representation (precompressed sidecar, on-the-fly
+//! compressed copy, or the file itself) and listings, and writing the response head (plus a
+//! small body) into the connection's write buffer.
 //!
-//! It must not touch sockets: the connection sends what this module prepares.
+//! It must not touch sockets (the connection sends what this module prepares), nor compress
+//! (`files::compress` does, off the workers).
 
 use std::fs::{File, Metadata};
 use std::hash::{BuildHasher, RandomState};
@@ -99,36 +101,19 @@ pub fn respond(
     }
     let key = resource_name(&target);
     if let Some(hit) = cache.get(&key, now) {
-        let rep = Representation {
-            source: Source::Memory(hit.contents),
-            meta: hit.meta,
-            coding: None,
-            varies: false,
-        };
+        let content_type = mime::for_path(&hit.rel);
+        let rep = Representation::plain(Source::Memory(hit.contents), hit.meta, false);
+        let rep = compress_on_the_fly(ctx, req, &hit.rel, content_type, rep);
         let resource = served_file(&hit.rel);
-        return serve_file(
-            ctx,
-            req,
-            reply,
-            resource,
-            mime::for_path(&hit.rel),
-            rep,
-            buf,
-        );
+        return serve_file(ctx, req, reply, resource, content_type, rep, buf);
     }
     match resolve(&ctx.root, &target, config.dotfiles) {
         Ok(Resolved::File { file, meta, rel }) => {
+            let content_type = mime::for_path(&rel);
             let rep = choose_representation(ctx, cache, req, file, meta, &rel, now);
             let rep = cache_if_plain(ctx, cache, &key, &rel, rep, now);
-            serve_file(
-                ctx,
-                req,
-                reply,
-                served_file(&rel),
-                mime::for_path(&rel),
-                rep,
-                buf,
-            )
+            let rep = compress_on_the_fly(ctx, req, &rel, content_type, rep);
+            serve_file(ctx, req, reply, served_file(&rel), content_type, rep, buf)
         }
         Ok(Resolved::Directory { dir, rel }) if config.listing => {
             serve_listing(ctx, reply, dir, &rel, &target, buf)
@@ -193,16 +178,44 @@ enum Plan {
     Multipart(Multipart),
 }
 
-/// The representation chosen for a file: itself or a precompressed sidecar.
-struct Representation {
+/// The representation chosen for a file: itself, a precompressed sidecar, or a copy compressed
+/// on the fly.
+struct Representation<'a> {
     source: Source,
+    /// The metadata of the file the validators come from: the sidecar for a sidecar, else the
+    /// file itself (also for its compressed copies).
     meta: Metadata,
+    /// Bytes in `source`.
+    len: u64,
     coding: Option<Coding>,
-    /// Sidecars exist, so responses vary with `Accept-Encoding`.
+    /// What tells this representation's `ETag` apart from the others of the same file version:
+    /// the coding, and for on-the-fly output its level.
+    tag: Option<&'a str>,
+    /// Sidecars exist (so the small-file cache must not keep the file).
+    sidecars: bool,
+    /// Responses vary with `Accept-Encoding`: sidecars exist or the file is compressed on the
+    /// fly (RFC 9110 §12.5.5: also on its identity responses).
     varies: bool,
+    /// The identity size this representation replaces, for on-the-fly output (bytes saved).
+    replaces: Option<u64>,
 }
 
-fn choose_representation(
+impl Representation<'_> {
+    fn plain(source: Source, meta: Metadata, sidecars: bool) -> Self {
+        Self {
+            source,
+            len: meta.len(),
+            meta,
+            coding: None,
+            tag: None,
+            sidecars,
+            varies: sidecars,
+            replaces: None,
+        }
+    }
+}
+
+fn choose_representation<'a>(
     ctx: &Context,
     cache: &mut FileCache,
     req: &Request<'_, '_>,
@@ -210,13 +223,8 @@ fn choose_representation(
     meta: Metadata,
     rel: &str,
     now: Instant,
-) -> Representation {
-    let plain = |file, meta, varies| Representation {
-        source: Source::File(file),
-        meta,
-        coding: None,
-        varies,
-    };
+) -> Representation<'a> {
+    let plain = |file, meta, sidecars| Representation::plain(Source::File(file), meta, sidecars);
     if !ctx.config.precompressed || cache.has_no_sidecars(rel, now) {
         return plain(file, meta, false);
     }
@@ -224,8 +232,8 @@ fn choose_representation(
         .iter()
         .filter_map(|&c| sidecar(&ctx.root, rel, &meta, c).map(|(f, m)| (c, f, m)))
         .collect();
-    let varies = !sidecars.is_empty();
-    if !varies {
+    let any = !sidecars.is_empty();
+    if !any {
         cache.note_no_sidecars(rel, now);
     }
     let available: Vec<Coding> = sidecars.iter().map(|(c, ..)| *c).collect();
@@ -237,29 +245,28 @@ fn choose_representation(
                 .unwrap_or_default();
             let (coding, file, meta) = sidecars.swap_remove(index);
             Representation {
-                source: Source::File(file),
-                meta,
                 coding: Some(coding),
-                varies,
+                tag: Some(coding.token()),
+                ..plain(file, meta, true)
             }
         }
-        None => plain(file, meta, varies),
+        None => plain(file, meta, any),
     }
 }
 
 /// Reads a small file without sidecars into the worker's cache and serves it from there.
-fn cache_if_plain(
+fn cache_if_plain<'a>(
     ctx: &Context,
     cache: &mut FileCache,
     key: &str,
     rel: &str,
-    rep: Representation,
+    rep: Representation<'a>,
     now: Instant,
-) -> Representation {
+) -> Representation<'a> {
     let Source::File(file) = &rep.source else {
         return rep;
     };
-    if rep.varies || rep.coding.is_some() || rep.meta.len() > cache::MAX_FILE {
+    if rep.sidecars || rep.coding.is_some() || rep.meta.len() > cache::MAX_FILE {
         return rep;
     }
     let mut contents = vec![0; rep.meta.len() as usize];
@@ -280,6 +287,79 @@ fn cache_if_plain(
         source: Source::Memory(contents),
         ..rep
     }
+}
+
+/// Swaps in the compressed copy of a compressible file when the client accepts one of the
+/// codings on offer and no sidecar was chosen (a sidecar the client accepts wins: the site
+/// built it on purpose). Without a copy in the cache yet, the identity goes out and the file is
+/// queued for compression, unless the request is a revalidation of the compressed copy's tag,
+/// which is answered 304 without the bytes: the tag is known from the file's identity alone.
+fn compress_on_the_fly<'a>(
+    ctx: &'a Context,
+    req: &Request<'_, '_>,
+    rel: &str,
+    content_type: &str,
+    rep: Representation<'a>,
+) -> Representation<'a> {
+    let Some(compression) = &ctx.compression else {
+        return rep;
+    };
+    if rep.coding.is_some() || !compression.applies(content_type, rep.len) {
+        return rep;
+    }
+    let rep = Representation {
+        varies: true,
+        ..rep
+    };
+    let Some(coding) = encoding::choose(req.header("accept-encoding"), compression.codings())
+    else {
+        return rep;
+    };
+    let tag = Some(compression.tag(coding));
+    if let Some(body) = compression.lookup(rel, &rep.meta, coding) {
+        return Representation {
+            len: body.len() as u64,
+            source: Source::Memory(body),
+            coding: Some(coding),
+            tag,
+            replaces: Some(rep.len),
+            ..rep
+        };
+    }
+    if req.header("if-none-match").is_some() {
+        let etag = file_etag(&rep.meta, tag);
+        let validators = Validators {
+            etag: &etag,
+            last_modified: last_modified(&rep.meta),
+        };
+        if conditional::evaluate(req, validators) == Precondition::NotModified {
+            // `serve_file` comes to the same 304 from the same tag, before any body is read.
+            return Representation {
+                source: Source::Memory(Arc::from(&[][..])),
+                len: 0,
+                coding: Some(coding),
+                tag,
+                ..rep
+            };
+        }
+    }
+    rep
+}
+
+/// The strong `ETag` of a representation: the file version's, plus `tag` for encoded ones.
+fn file_etag(meta: &Metadata, tag: Option<&str>) -> ETag {
+    let nanos = |secs: i64, nsec: i64| i128::from(secs) * 1_000_000_000 + i128::from(nsec);
+    ETag::for_file(
+        meta.ino(),
+        meta.len(),
+        nanos(meta.mtime(), meta.mtime_nsec()),
+        nanos(meta.ctime(), meta.ctime_nsec()),
+        tag,
+    )
+}
+
+fn last_modified(meta: &Metadata) -> u64 {
+    u64::try_from(meta.mtime()).unwrap_or(0)
 }
 
 /// The fields every response about a file representation carries (RFC 9110 §15.4.5 asks a 304
@@ -308,19 +388,12 @@ fn serve_file(
     reply: Reply<'_>,
     resource: String,
     content_type: &str,
-    rep: Representation,
+    rep: Representation<'_>,
     buf: &mut Vec<u8>,
 ) -> Response {
-    let len = rep.meta.len();
-    let last_modified = u64::try_from(rep.meta.mtime()).unwrap_or(0);
-    let nanos = |secs: i64, nsec: i64| i128::from(secs) * 1_000_000_000 + i128::from(nsec);
-    let etag = ETag::for_file(
-        rep.meta.ino(),
-        len,
-        nanos(rep.meta.mtime(), rep.meta.mtime_nsec()),
-        nanos(rep.meta.ctime(), rep.meta.ctime_nsec()),
-        rep.coding.map(Coding::token),
-    );
+    let len = rep.len;
+    let last_modified = last_modified(&rep.meta);
+    let etag = file_etag(&rep.meta, rep.tag);
     let validators = Validators {
         etag: &etag,
         last_modified,
@@ -403,6 +476,11 @@ fn serve_file(
     };
 
     let body_len = body.remaining();
+    if let (Some(identity_len), StatusCode::OK, false) = (rep.replaces, status, reply.head_only)
+        && let Some(compression) = &ctx.compression
+    {
+        compression.saved(identity_len.saturating_sub(body_len));
+    }
     let start = buf.len();
     let mut head = ResponseHead::new(buf, status, reply.date.as_str());
     head.header("Content-Type", &content_type);

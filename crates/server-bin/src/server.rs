@@ -16,6 +16,7 @@ use crate::config::{Config, LogFormat};
 use crate::connection::HttpHandler;
 use crate::context::Context;
 use crate::error::StartupError;
+use crate::files::compress::{self, Compressors};
 use crate::files::resolve::Root;
 use crate::listener::{STOP, accept_loop};
 use crate::metrics::{Metrics, summary};
@@ -65,14 +66,29 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     }
 
     let threads = config.threads;
-    let root = Root::open(&config.root).map_err(|source| StartupError::Root {
-        path: config.root.clone(),
-        source,
-    })?;
+    let root = Arc::new(
+        Root::open(&config.root).map_err(|source| StartupError::Root {
+            path: config.root.clone(),
+            source,
+        })?,
+    );
     let metrics = Arc::new(Metrics::new(threads));
     if let Some(tls) = &tls {
         metrics.tls.enable(tls.body_path.is_kernel());
     }
+    let (compression, mut compressors) = match config.compress.clone() {
+        Some(settings) => {
+            let (compression, compressors) = compress::start(
+                settings,
+                Arc::clone(&root),
+                Arc::clone(&metrics),
+                compress::Settings::threads(threads),
+            )
+            .map_err(|e| setup("the compression threads", e))?;
+            (Some(compression), Some(compressors))
+        }
+        None => (None, None),
+    };
     let log_format = config.access_log;
     let (log_writer, log_sink) = if log_format == LogFormat::Off {
         (None, None)
@@ -84,6 +100,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     let ctx = Arc::new(Context {
         metrics,
         root,
+        compression,
         config,
         tls,
     });
@@ -115,12 +132,23 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     // Closing a socket we bound makes the kernel refuse new connections during the drain; an
     // inherited one stays open in the supervisor, so new connections wait for the next process.
     drop(listeners);
+    // Compression is background work: it stops now, so the drain has the CPU.
+    if let Some(compressors) = &mut compressors {
+        compressors.stop();
+    }
     let report = pool.shutdown();
+    let compressors_late = compressors.map_or(0, Compressors::finish);
     let log_finished = log_writer.is_none_or(Writer::finish);
     let mut text = summary::render(&ctx.metrics.snapshot(), report.forced_closed);
     if !log_finished {
         text.push_str(&format!(
             "the access log writer did not finish within {FINISH_TIMEOUT:?}; lines it still held are lost\n"
+        ));
+    }
+    if compressors_late > 0 {
+        text.push_str(&format!(
+            "compression threads still busy after {:?}: {compressors_late}\n",
+            compress::JOIN_TIMEOUT
         ));
     }
     if report.unjoined > 0 || report.crashed > 0 {

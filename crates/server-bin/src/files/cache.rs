@@ -54,9 +54,10 @@ pub const MAX_NO_SIDECARS: usize = 4096;
 /// How long "this file has no sidecars" is trusted.
 pub const SIDECAR_RECHECK: Duration = Duration::from_secs(1);
 
-/// What must not have changed for a cached copy to be served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Identity {
+/// What must not have changed for a cached copy to be served (here, and in the compressed
+/// cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Identity {
     dev: u64,
     ino: u64,
     size: u64,
@@ -65,7 +66,8 @@ struct Identity {
 }
 
 impl Identity {
-    fn of_metadata(m: &Metadata) -> Self {
+    /// The identity of the file `m` describes.
+    pub fn of_metadata(m: &Metadata) -> Self {
         Self {
             dev: m.dev(),
             ino: m.ino(),
@@ -75,7 +77,8 @@ impl Identity {
         }
     }
 
-    fn of_stat(s: &Stat) -> Self {
+    /// The identity of the file `s` describes.
+    pub fn of_stat(s: &Stat) -> Self {
         Self {
             dev: s.st_dev,
             ino: s.st_ino,
@@ -84,6 +87,17 @@ impl Identity {
             ctime: (s.st_ctime, s.st_ctime_nsec as i64),
         }
     }
+}
+
+/// Whether the file `meta` describes last changed at least [`RACY_WINDOW`] before `wall` (the
+/// current time), so that its identity tells its versions apart.
+pub fn is_settled(meta: &Metadata, wall: SystemTime) -> bool {
+    let changed = u64::try_from(meta.ctime()).ok().map(|secs| {
+        UNIX_EPOCH + Duration::new(secs, u32::try_from(meta.ctime_nsec()).unwrap_or(0))
+    });
+    changed
+        .and_then(|changed| wall.duration_since(changed).ok())
+        .is_some_and(|age| age >= RACY_WINDOW)
 }
 
 /// The identity of what `name` in `dir` is now, the name itself not followed.
@@ -162,13 +176,7 @@ impl FileCache {
         if contents.len() as u64 > MAX_FILE || contents.len() as u64 != meta.len() {
             return;
         }
-        let changed = u64::try_from(meta.ctime()).ok().map(|secs| {
-            UNIX_EPOCH + Duration::new(secs, u32::try_from(meta.ctime_nsec()).unwrap_or(0))
-        });
-        let settled = changed
-            .and_then(|changed| wall.duration_since(changed).ok())
-            .is_some_and(|age| age >= RACY_WINDOW);
-        if !settled {
+        if !is_settled(meta, wall) {
             return;
         }
         let (dir_rel, name) = rel.rsplit_once('/').unwrap_or((".", rel));

@@ -2,5 +2,6 @@
 
 pub mod body;
 pub mod cache;
+pub mod compress;
 pub mod listing;
 pub mod resolve;

@@ -176,7 +176,9 @@ fn is_symlink_at(dir: rustix::fd::BorrowedFd<'_>, name: &str) -> bool {
         .is_ok_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Symlink)
 }
 
-fn open_file(root: &Root, rel: &str) -> Result<(File, Metadata), ServeError> {
+/// Opens `rel` beneath `root` as resolution does (race-free, no way out of the root), with
+/// the metadata of exactly the file opened; whatever its type.
+pub fn open_file(root: &Root, rel: &str) -> Result<(File, Metadata), ServeError> {
     let file = File::from(root.open_beneath(rel, OPEN_FLAGS)?);
     let meta = file.metadata().map_err(|_| ServeError::Internal)?;
     Ok((file, meta))

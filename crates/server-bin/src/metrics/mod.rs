@@ -5,6 +5,9 @@
 //! admitted once, in a set all workers share, which a worker consults only for a path its own
 //! shard does not hold yet.
 //!
+//! On-the-fly compression is counted apart ([`CompressionCounters`], plain atomics): its
+//! counters are bumped by `respond` and by the compression threads, which own no shard.
+//!
 //! This module counts; it must not decide what counts as a served resource (the connection and
 //! `respond` do). Rendering lives in [`prometheus`] and [`summary`].
 
@@ -17,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use http_core::encoding::Coding;
 use pool::ActiveConnections;
 
 /// Distinct resource paths tracked at most, across all workers; more are counted under
@@ -85,6 +89,101 @@ impl Shard {
     }
 }
 
+/// The codings compression counters are kept for, in the order of their arrays.
+pub const CODINGS: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
+
+fn coding_index(coding: Coding) -> usize {
+    match coding {
+        Coding::Br => 0,
+        Coding::Zstd => 1,
+        Coding::Gzip => 2,
+    }
+}
+
+/// On-the-fly compression's counters.
+#[derive(Debug, Default)]
+pub struct CompressionCounters {
+    hits: [AtomicU64; 3],
+    misses: [AtomicU64; 3],
+    cpu_nanos: AtomicU64,
+    evictions: AtomicU64,
+    queue_full: AtomicU64,
+    saved_bytes: AtomicU64,
+    cache_bytes: AtomicU64,
+    cache_entries: AtomicU64,
+}
+
+impl CompressionCounters {
+    /// A response was answered from the compressed cache.
+    pub fn hit(&self, coding: Coding) {
+        self.hits[coding_index(coding)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A response went out uncompressed because its compressed version was not ready.
+    pub fn miss(&self, coding: Coding) {
+        self.misses[coding_index(coding)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A compression thread spent `cpu` on one file.
+    pub fn cpu(&self, cpu: Duration) {
+        let nanos = u64::try_from(cpu.as_nanos()).unwrap_or(u64::MAX);
+        self.cpu_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// A file could not be queued: the compression queue was full.
+    pub fn queue_full(&self) {
+        self.queue_full.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A compressed body was sent in place of one `bytes` larger.
+    pub fn saved(&self, bytes: u64) {
+        self.saved_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// The cache now holds `entries` in `bytes`, after evicting `evicted`.
+    pub fn cache(&self, bytes: usize, entries: usize, evicted: u64) {
+        self.cache_bytes.store(bytes as u64, Ordering::Relaxed);
+        self.cache_entries.store(entries as u64, Ordering::Relaxed);
+        self.evictions.fetch_add(evicted, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> CompressionSnapshot {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        CompressionSnapshot {
+            hits: self.hits.each_ref().map(load),
+            misses: self.misses.each_ref().map(load),
+            cpu_seconds: load(&self.cpu_nanos) as f64 / 1e9,
+            evictions: load(&self.evictions),
+            queue_full: load(&self.queue_full),
+            saved_bytes: load(&self.saved_bytes),
+            cache_bytes: load(&self.cache_bytes),
+            cache_entries: load(&self.cache_entries),
+        }
+    }
+}
+
+/// On-the-fly compression's counters as read at one moment; arrays follow [`CODINGS`].
+#[derive(Debug, Clone, Default)]
+pub struct CompressionSnapshot {
+    /// Responses answered from the compressed cache, per coding.
+    pub hits: [u64; 3],
+    /// Responses sent uncompressed while their compressed version was not ready, per coding.
+    pub misses: [u64; 3],
+    /// CPU time the compression threads spent compressing.
+    pub cpu_seconds: f64,
+    /// Cache entries evicted to make room.
+    pub evictions: u64,
+    /// Files not queued for compression because the queue was full.
+    pub queue_full: u64,
+    /// Bytes not sent thanks to compression (identity size minus compressed size, per full
+    /// compressed response).
+    pub saved_bytes: u64,
+    /// Bytes the cache holds, its bookkeeping included.
+    pub cache_bytes: u64,
+    /// Entries the cache holds.
+    pub cache_entries: u64,
+}
+
 /// Everything merged, as read at one moment.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -102,6 +201,8 @@ pub struct Snapshot {
     pub uptime: Duration,
     /// The TLS counters.
     pub tls: tls::TlsSnapshot,
+    /// On-the-fly compression.
+    pub compression: CompressionSnapshot,
 }
 
 /// All workers' counters, and the acceptor's.
@@ -118,6 +219,8 @@ pub struct Metrics {
     started: Instant,
     /// Handshakes and the TLS setup (process-wide: see [`tls`]).
     pub tls: tls::TlsCounters,
+    /// On-the-fly compression's counters.
+    pub compression: CompressionCounters,
 }
 
 impl Metrics {
@@ -132,6 +235,7 @@ impl Metrics {
             active: OnceLock::new(),
             started: Instant::now(),
             tls: tls::TlsCounters::default(),
+            compression: CompressionCounters::default(),
         }
     }
 
@@ -244,6 +348,7 @@ impl Metrics {
             connections_active: self.active.get().map_or(0, ActiveConnections::get),
             uptime: self.started.elapsed(),
             tls: self.tls.snapshot(),
+            compression: self.compression.snapshot(),
         }
     }
 }
@@ -313,6 +418,25 @@ mod tests {
         assert_eq!(total.duration_counts[5], 1);
         assert_eq!(total.duration_counts[DURATION_BUCKETS.len()], 1);
         assert_eq!(total.duration_sum_micros, 50 + 100 + 3000 + 60_000_000);
+    }
+
+    #[test]
+    fn compression_is_counted_per_coding_and_the_cache_gauge_is_set() {
+        let m = Metrics::new(1);
+        let c = &m.compression;
+        c.hit(Coding::Br);
+        c.hit(Coding::Br);
+        c.miss(Coding::Gzip);
+        c.cpu(Duration::from_millis(1500));
+        c.saved(70);
+        c.cache(1000, 3, 2);
+        c.cache(900, 2, 1);
+        c.queue_full();
+        let s = m.snapshot().compression;
+        assert_eq!((s.hits, s.misses), ([2, 0, 0], [0, 0, 1]));
+        assert!((s.cpu_seconds - 1.5).abs() < 1e-9);
+        assert_eq!((s.cache_bytes, s.cache_entries, s.evictions), (900, 2, 3));
+        assert_eq!((s.saved_bytes, s.queue_full), (70, 1));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{DURATION_BUCKETS, Snapshot};
+use super::{CODINGS, DURATION_BUCKETS, Snapshot};
 
 /// The `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -137,6 +137,8 @@ pub fn render(s: &Snapshot) -> String {
         "http_server_request_duration_seconds_count {cumulative}"
     );
 
+    render_compression(&mut out, s);
+
     family(
         &mut out,
         "http_server_uptime_seconds",
@@ -162,6 +164,74 @@ pub fn render(s: &Snapshot) -> String {
     );
     s.tls.render(&mut out);
     out
+}
+
+/// On-the-fly compression's families.
+fn render_compression(out: &mut String, s: &Snapshot) {
+    let c = &s.compression;
+    for (name, help, values) in [
+        (
+            "http_server_compression_hits_total",
+            "Responses answered from the compressed cache, by coding.",
+            c.hits,
+        ),
+        (
+            "http_server_compression_misses_total",
+            "Responses sent uncompressed because their compressed version was not ready yet (the file is queued for compression), by coding.",
+            c.misses,
+        ),
+    ] {
+        family(out, name, "counter", help);
+        for (coding, n) in CODINGS.iter().zip(values) {
+            let _ = writeln!(out, "{name}{{coding=\"{}\"}} {n}", coding.token());
+        }
+    }
+    for (name, kind, help, value) in [
+        (
+            "http_server_compression_cache_bytes",
+            "gauge",
+            "Bytes held by the compressed cache, its bookkeeping included.",
+            c.cache_bytes,
+        ),
+        (
+            "http_server_compression_cache_entries",
+            "gauge",
+            "Compressed representations held by the cache.",
+            c.cache_entries,
+        ),
+        (
+            "http_server_compression_evictions_total",
+            "counter",
+            "Compressed representations evicted (least recently used first) to make room.",
+            c.evictions,
+        ),
+        (
+            "http_server_compression_queue_full_total",
+            "counter",
+            "Files not queued for compression because the queue was full; a later request queues them again.",
+            c.queue_full,
+        ),
+        (
+            "http_server_compression_saved_bytes_total",
+            "counter",
+            "Body bytes not sent thanks to on-the-fly compression (identity size minus compressed size, per full response).",
+            c.saved_bytes,
+        ),
+    ] {
+        family(out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    family(
+        out,
+        "http_server_compression_cpu_seconds_total",
+        "counter",
+        "CPU time the compression threads spent compressing.",
+    );
+    let _ = writeln!(
+        out,
+        "http_server_compression_cpu_seconds_total {:.6}",
+        c.cpu_seconds
+    );
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -211,6 +281,14 @@ mod tests {
             "http_server_handler_panics_total",
             "http_server_access_log_dropped_total",
             "http_server_request_duration_seconds",
+            "http_server_compression_hits_total",
+            "http_server_compression_misses_total",
+            "http_server_compression_cpu_seconds_total",
+            "http_server_compression_cache_bytes",
+            "http_server_compression_cache_entries",
+            "http_server_compression_evictions_total",
+            "http_server_compression_queue_full_total",
+            "http_server_compression_saved_bytes_total",
             "http_server_uptime_seconds",
             "http_server_build_info",
         ] {
@@ -233,5 +311,17 @@ mod tests {
         assert!(text.contains("http_server_request_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
         assert!(text.contains("http_server_request_duration_seconds_count 2\n"));
         assert!(text.contains("http_server_response_bytes_total 24\n"));
+    }
+
+    #[test]
+    fn compression_counters_are_labelled_by_coding() {
+        let m = Metrics::new(1);
+        m.compression.hit(http_core::encoding::Coding::Zstd);
+        m.compression.cache(4096, 2, 1);
+        let text = render(&m.snapshot());
+        assert!(text.contains("http_server_compression_hits_total{coding=\"zstd\"} 1\n"));
+        assert!(text.contains("http_server_compression_hits_total{coding=\"br\"} 0\n"));
+        assert!(text.contains("http_server_compression_cache_bytes 4096\n"));
+        assert!(text.contains("http_server_compression_evictions_total 1\n"));
     }
 }

@@ -54,6 +54,16 @@ pub fn render(snapshot: &Snapshot, forced_closed: u64) -> String {
             snapshot.access_log_dropped
         );
     }
+    let c = &snapshot.compression;
+    let (hits, misses) = (c.hits.iter().sum::<u64>(), c.misses.iter().sum::<u64>());
+    if hits + misses > 0 {
+        let _ = writeln!(
+            out,
+            "compression saved {} ({hits} compressed responses, {misses} sent uncompressed while compressing, {:.2}s CPU)",
+            human::size(c.saved_bytes),
+            c.cpu_seconds
+        );
+    }
     if total.panics > 0 {
         let _ = writeln!(
             out,
@@ -109,6 +119,7 @@ mod tests {
             connections_active: 0,
             uptime: Duration::from_secs(3),
             tls: Default::default(),
+            compression: Default::default(),
         }
     }
 
@@ -176,5 +187,19 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("no files served"), "{text}");
+        assert!(!text.contains("compression"), "{text}");
+    }
+
+    #[test]
+    fn says_how_many_bytes_compression_saved() {
+        let mut s = snapshot(&[("/app.js", 3)]);
+        s.compression.hits = [2, 0, 0];
+        s.compression.misses = [0, 0, 1];
+        s.compression.saved_bytes = 140_000;
+        let text = render(&s, 0);
+        assert!(
+            text.contains("compression saved 137 KiB (2 compressed responses, 1 sent uncompressed"),
+            "{text}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 mod caching;
 mod clients;
+mod compression;
 mod directories;
 mod errors;
 mod lifecycle;

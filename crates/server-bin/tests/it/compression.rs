@@ -1,0 +1,386 @@
+//! On-the-fly compression: text files compressed once per coding by background threads and
+//! served from a shared cache. A miss is served as identity at once, so every test that wants
+//! the compressed copy polls for it (a file must also have settled for a second before it is
+//! compressed).
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+
+use crate::support::{Response, Site, TestServer, run_ok};
+
+/// How long a test waits for a compressed copy: the racy window (1 s) plus compression by a
+/// low-priority thread on a loaded 2-core machine. A passing test waits about a second.
+const COMPRESSED_WITHIN: Duration = Duration::from_secs(10);
+
+/// About 100 KiB of script that compresses like real code (varied, repetitive).
+fn script() -> Vec<u8> {
+    let mut text = String::new();
+    let mut i = 0u32;
+    while text.len() < 100 * 1024 {
+        text.push_str(&format!(
+            "export function f{i}(a, b) {{ return a * {} + b.length - \"k{}\"; }}\n",
+            i % 97,
+            i.wrapping_mul(2_654_435_761) % 10_007
+        ));
+        i += 1;
+    }
+    text.into_bytes()
+}
+
+fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match coding {
+        "br" => {
+            brotli::Decompressor::new(body, 4096)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        "zstd" => out = zstd::decode_all(body).unwrap(),
+        "gzip" => {
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        other => panic!("unexpected coding {other}"),
+    }
+    out
+}
+
+/// `GET path` with `fields` until it comes back encoded as `coding`.
+fn until_encoded(server: &TestServer, path: &str, fields: &str, coding: &str) -> Response {
+    let end = Instant::now() + COMPRESSED_WITHIN;
+    loop {
+        let r = server.get(path, fields);
+        assert_eq!(r.status, 200, "{path}");
+        if r.header("content-encoding") == Some(coding) {
+            return r;
+        }
+        assert!(
+            Instant::now() < end,
+            "{path} not served as {coding} within {COMPRESSED_WITHIN:?}; last: {:?}",
+            r.headers
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn accept(coding: &str) -> String {
+    format!("Accept-Encoding: {coding}\r\n")
+}
+
+#[test]
+fn a_miss_is_served_as_identity_at_once_then_the_compressed_copy() {
+    let site = Site::new();
+    let js = script();
+    site.write("app.js", &js);
+    let server = TestServer::start(&site.root(), &[]);
+    let all = "Accept-Encoding: gzip, deflate, br, zstd\r\n";
+    let first = server.get("/app.js", all);
+    assert_eq!(first.header("content-encoding"), None);
+    assert_eq!(first.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(first.body, js);
+    let r = until_encoded(&server, "/app.js", all, "br");
+    assert_eq!(r.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(
+        r.header("content-length"),
+        Some(r.body.len().to_string().as_str())
+    );
+    assert!(r.body.len() < js.len() / 3, "{} bytes", r.body.len());
+    assert_eq!(decode("br", &r.body), js);
+}
+
+#[test]
+fn curl_compressed_receives_and_decodes_each_coding() {
+    let site = Site::new();
+    let js = script();
+    site.write("app.js", &js);
+    let server = TestServer::start(&site.root(), &[]);
+    for coding in ["br", "zstd", "gzip"] {
+        until_encoded(&server, "/app.js", &accept(coding), coding);
+        let out = run_ok(
+            Command::new("curl")
+                .args(["-sS", "--fail", "--max-time", "20", "--compressed"])
+                .args(["-H", &format!("Accept-Encoding: {coding}"), "-D", "-"])
+                .arg(server.url("/app.js")),
+        );
+        let split = out
+            .stdout
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap();
+        let head = String::from_utf8_lossy(&out.stdout[..split]).to_ascii_lowercase();
+        assert!(
+            head.contains(&format!("content-encoding: {coding}\r\n")),
+            "{head}"
+        );
+        assert!(out.stdout[split + 4..] == js[..], "curl decoded {coding}");
+    }
+}
+
+#[test]
+fn wget_without_accept_encoding_gets_identity() {
+    let site = Site::new();
+    let js = script();
+    site.write("app.js", &js);
+    let server = TestServer::start(&site.root(), &[]);
+    // Compressed copies exist, so identity is a choice, not a miss.
+    until_encoded(&server, "/app.js", &accept("gzip"), "gzip");
+    let dest = site.outside().join("wget");
+    fs::create_dir_all(&dest).unwrap();
+    let out = run_ok(
+        Command::new("wget")
+            .args(["-S", "--tries=1", "--timeout=20", "-P"])
+            .arg(&dest)
+            .arg(server.url("/app.js")),
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !log.to_ascii_lowercase().contains("content-encoding"),
+        "{log}"
+    );
+    assert!(fs::read(dest.join("app.js")).unwrap() == js);
+    let r = server.get("/app.js", "");
+    assert_eq!(
+        (r.header("content-encoding"), r.header("vary")),
+        (None, Some("Accept-Encoding"))
+    );
+}
+
+#[test]
+fn a_file_rewritten_in_place_is_compressed_again_and_never_served_stale() {
+    let site = Site::new();
+    let old = script();
+    let path = site.write("app.js", &old);
+    let server = TestServer::start(&site.root(), &[]);
+    let before = until_encoded(&server, "/app.js", &accept("br"), "br");
+    assert_eq!(decode("br", &before.body), old);
+    // Same size, same inode, new bytes: only the times tell.
+    let new: Vec<u8> = old.iter().map(|b| b.to_ascii_uppercase()).collect();
+    let mut file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.seek(SeekFrom::Start(0)).unwrap();
+    file.write_all(&new).unwrap();
+    drop(file);
+    let end = Instant::now() + COMPRESSED_WITHIN;
+    loop {
+        let r = server.get("/app.js", &accept("br"));
+        let body = match r.header("content-encoding") {
+            Some(coding) => decode(coding, &r.body),
+            None => r.body.clone(),
+        };
+        assert!(body == new, "stale bytes after the rewrite");
+        assert_ne!(r.header("etag"), before.header("etag"));
+        if r.header("content-encoding") == Some("br") {
+            break;
+        }
+        assert!(Instant::now() < end, "the new version was never compressed");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn every_representation_has_its_own_etag_and_revalidates_to_304() {
+    let site = Site::new();
+    site.write("app.js", &script());
+    let server = TestServer::start(&site.root(), &[]);
+    let mut tags = Vec::new();
+    for coding in ["br", "zstd", "gzip"] {
+        let r = until_encoded(&server, "/app.js", &accept(coding), coding);
+        tags.push((accept(coding), r.header("etag").unwrap().to_owned()));
+    }
+    let identity = server.get("/app.js", "Accept-Encoding: identity\r\n");
+    assert_eq!(identity.header("content-encoding"), None);
+    tags.push((
+        "Accept-Encoding: identity\r\n".to_owned(),
+        identity.header("etag").unwrap().to_owned(),
+    ));
+    for (i, (_, a)) in tags.iter().enumerate() {
+        assert!(a.starts_with('"') && a.ends_with('"'), "strong: {a}");
+        for (_, b) in &tags[i + 1..] {
+            assert_ne!(a, b);
+        }
+    }
+    for (fields, tag) in &tags {
+        let r = server.get("/app.js", &format!("{fields}If-None-Match: {tag}\r\n"));
+        assert_eq!(r.status, 304, "{fields}");
+        assert_eq!(r.header("etag"), Some(tag.as_str()));
+        assert_eq!(r.header("vary"), Some("Accept-Encoding"));
+    }
+    // Another coding's tag does not validate this one.
+    let r = server.get(
+        "/app.js",
+        &format!("{}If-None-Match: {}\r\n", accept("gzip"), tags[0].1),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+}
+
+#[test]
+fn a_compressed_tag_revalidates_to_304_before_the_copy_is_made_again() {
+    let site = Site::new();
+    site.write("app.js", &script());
+    let first = TestServer::start(&site.root(), &[]);
+    let r = until_encoded(&first, "/app.js", &accept("br"), "br");
+    let tag = r.header("etag").unwrap().to_owned();
+    drop(first);
+    // A new process has an empty cache; the tag still names the same bytes.
+    let second = TestServer::start(&site.root(), &[]);
+    let r = second.get(
+        "/app.js",
+        &format!("{}If-None-Match: {tag}\r\n", accept("br")),
+    );
+    assert_eq!(r.status, 304);
+    assert_eq!(r.header("etag"), Some(tag.as_str()));
+    assert_eq!(r.header("vary"), Some("Accept-Encoding"));
+}
+
+#[test]
+fn head_and_ranges_agree_with_the_compressed_get() {
+    let site = Site::new();
+    site.write("app.js", &script());
+    let server = TestServer::start(&site.root(), &[]);
+    let get = until_encoded(&server, "/app.js", &accept("zstd"), "zstd");
+    let head = server.head("/app.js", &accept("zstd"));
+    for name in ["content-encoding", "content-length", "etag", "vary"] {
+        assert_eq!(head.header(name), get.header(name), "{name}");
+    }
+    // Ranges apply to the compressed bytes, as for sidecars.
+    let r = server.get(
+        "/app.js",
+        &format!("{}Range: bytes=10-19\r\n", accept("zstd")),
+    );
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("content-encoding"), Some("zstd"));
+    assert_eq!(
+        r.header("content-range"),
+        Some(format!("bytes 10-19/{}", get.body.len()).as_str())
+    );
+    assert_eq!(r.body, &get.body[10..20]);
+    let tag = get.header("etag").unwrap();
+    let r = server.get(
+        "/app.js",
+        &format!("{}Range: bytes=0-9\r\nIf-Range: {tag}\r\n", accept("zstd")),
+    );
+    assert_eq!((r.status, r.body.as_slice()), (206, &get.body[..10]));
+}
+
+#[test]
+fn small_binary_and_off_are_sent_as_they_are_without_vary() {
+    let site = Site::new();
+    site.write("small.js", &[b'x'; 1000]);
+    site.write("pixel.png", &[0u8; 8192]);
+    site.write("app.js", &script());
+    let server = TestServer::start(&site.root(), &[]);
+    let off = TestServer::start(&site.root(), &["--compress", "off"]);
+    let asks = [
+        (&server, "/small.js"),
+        (&server, "/pixel.png"),
+        (&off, "/app.js"),
+    ];
+    for round in 0..2 {
+        for (server, path) in asks {
+            let r = server.get(path, &accept("br, gzip"));
+            assert_eq!(
+                (r.header("content-encoding"), r.header("vary")),
+                (None, None),
+                "{path}"
+            );
+        }
+        if round == 0 {
+            // Anything queued would be compressed by now: the racy window, and some.
+            thread::sleep(Duration::from_millis(1500));
+        }
+    }
+    let only_gzip = TestServer::start(&site.root(), &["--compress", "gzip"]);
+    until_encoded(&only_gzip, "/app.js", &accept("br, gzip;q=0.5"), "gzip");
+}
+
+#[test]
+fn an_accepted_sidecar_wins_over_on_the_fly_output() {
+    let site = Site::new();
+    let js = script();
+    let path = site.write("app.js", &js);
+    run_ok(Command::new("gzip").arg("-k").arg("-1").arg(&path));
+    let sidecar = fs::read(site.root().join("app.js.gz")).unwrap();
+    let server = TestServer::start(&site.root(), &[]);
+    // br would be preferred on the fly, but the site's own gzip is accepted.
+    for _ in 0..3 {
+        let r = server.get("/app.js", &accept("br, gzip"));
+        assert_eq!(r.header("content-encoding"), Some("gzip"));
+        assert!(r.body == sidecar);
+        thread::sleep(Duration::from_millis(500));
+    }
+    // A client that does not accept the sidecar's coding gets on-the-fly output.
+    let r = until_encoded(&server, "/app.js", &accept("br"), "br");
+    assert_eq!(decode("br", &r.body), js);
+}
+
+#[test]
+fn metrics_count_hits_and_misses_and_the_summary_says_what_was_saved() {
+    let site = Site::new();
+    let js = script();
+    site.write("app.js", &js);
+    let mut server = TestServer::start(&site.root(), &[]);
+    let r = until_encoded(&server, "/app.js", &accept("br"), "br");
+    let metrics = String::from_utf8(server.get("/-/metrics", "").body).unwrap();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing in {metrics}"))
+    };
+    assert_eq!(
+        value("http_server_compression_hits_total{coding=\"br\"}"),
+        1.0
+    );
+    assert!(value("http_server_compression_misses_total{coding=\"br\"}") >= 1.0);
+    assert!(value("http_server_compression_cache_bytes") > r.body.len() as f64);
+    assert!(value("http_server_compression_cpu_seconds_total") > 0.0);
+    assert_eq!(value("http_server_compression_evictions_total"), 0.0);
+    assert_eq!(
+        value("http_server_compression_saved_bytes_total"),
+        (js.len() - r.body.len()) as f64
+    );
+    server.signal(rustix::process::Signal::TERM);
+    assert_eq!(server.wait_exit(Duration::from_secs(15)).code(), Some(0));
+    let stderr = server.stderr();
+    // In units for people (the exact count is the metric above).
+    let saved =
+        regex::Regex::new(r"compression saved [0-9.]+ (B|KiB|MiB) \(1 compressed responses,")
+            .unwrap();
+    assert!(saved.is_match(&stderr), "{stderr}");
+}
+
+/// Files for the property test: compressible text of random length and content, each asked
+/// for in a random coding.
+fn files() -> impl Strategy<Value = Vec<(Vec<u8>, &'static str)>> {
+    const ALPHABET: &[u8] = b"abcdefgh ;(){}=\n\"0123";
+    let text = proptest::collection::vec(proptest::sample::select(ALPHABET), 1024..40_000);
+    let coding = proptest::sample::select(vec!["br", "zstd", "gzip"]);
+    proptest::collection::vec((text, coding), 8)
+}
+
+proptest! {
+    // Each case waits out the racy window once for its batch of files.
+    #![proptest_config(ProptestConfig { cases: 2, failure_persistence: None, ..ProptestConfig::default() })]
+    #[test]
+    fn decompressing_any_served_body_gives_the_files_bytes(batch in files()) {
+        let site = Site::new();
+        for (i, (text, _)) in batch.iter().enumerate() {
+            site.write(&format!("f{i}.txt"), text);
+        }
+        let server = TestServer::start(&site.root(), &[]);
+        for (i, (text, coding)) in batch.iter().enumerate() {
+            let r = until_encoded(&server, &format!("/f{i}.txt"), &accept(coding), coding);
+            prop_assert!(decode(coding, &r.body) == *text, "f{i}.txt as {coding}");
+        }
+    }
+}
