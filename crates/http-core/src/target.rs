@@ -15,7 +15,8 @@ pub struct Target<'b> {
     pub path: String,
     /// The raw query (after `?`, still percent-encoded), if any.
     pub query: Option<&'b [u8]>,
-    /// Whether the raw path ended in `/`, which asks for a directory.
+    /// Whether the raw path ended in `/` (or in a `.` or `..` segment), which asks for a
+    /// directory.
     pub trailing_slash: bool,
 }
 
@@ -62,8 +63,12 @@ pub fn decode(raw: &[u8]) -> Result<Target<'_>, ParseError> {
     }
 
     let mut segments: Vec<Vec<u8>> = Vec::new();
+    // A path whose last segment is empty, `.` or `..` names a directory, as a POSIX lookup
+    // would take it (`/a.txt/.` is no more a file than `/a.txt/`).
+    let mut names_directory = false;
     for raw_segment in path.split(|&b| b == b'/') {
         let segment = percent_decode(raw_segment)?;
+        names_directory = matches!(segment.as_slice(), b"" | b"." | b"..");
         match segment.as_slice() {
             b"" | b"." => {}
             b".." => {
@@ -85,7 +90,7 @@ pub fn decode(raw: &[u8]) -> Result<Target<'_>, ParseError> {
     Ok(Target {
         path: decoded,
         query,
-        trailing_slash: path.ends_with(b"/"),
+        trailing_slash: names_directory,
     })
 }
 
@@ -214,6 +219,10 @@ mod tests {
         let t = decode(b"/a?").unwrap();
         assert_eq!(t.query, Some(&b""[..]));
         assert!(!t.trailing_slash);
+        for dir in [&b"/a/."[..], b"/a/%2e", b"/a/b/..", b"/a/./", b"/"] {
+            assert!(decode(dir).unwrap().trailing_slash, "{dir:?}");
+        }
+        assert!(!decode(b"/a/.b").unwrap().trailing_slash);
     }
 
     #[test]

@@ -192,5 +192,7 @@ fn a_file_named_with_a_trailing_slash_is_not_found() {
     let site = Site::new();
     let server = TestServer::start(&site.root(), &[]);
     assert_eq!(server.get("/test.html/", "").status, 404);
+    assert_eq!(server.get("/test.html/.", "").status, 404);
+    assert_eq!(server.get("/test.html/%2e", "").status, 404);
     assert_eq!(server.get("/test.html", "").status, 200);
 }
