@@ -32,6 +32,9 @@ struct Entry<C> {
     queued: Option<Instant>,
     /// Registered with the poller: only once the first call has had to wait.
     registered: bool,
+    /// Queued to resume after the next round's events (it yielded), with what events said
+    /// about it meanwhile: it is called once then, not once per event as well.
+    resume: Option<Readiness>,
 }
 
 #[derive(Clone, Copy)]
@@ -112,16 +115,25 @@ impl<H: Handler> Worker<H> {
                 if event.token() == WAKER {
                     continue;
                 }
+                let key = Key::from_token(event.token());
                 let readiness = Readiness {
                     read_closed: event.is_read_closed(),
                 };
-                self.call(Key::from_token(event.token()), Call::Ready(readiness), now);
+                if let Some(Some(waiting)) = self.conns.get_mut(key).map(|e| e.resume.as_mut()) {
+                    // It has its turn after the others; keep what the event said for then.
+                    waiting.read_closed |= readiness.read_closed;
+                    continue;
+                }
+                self.call(key, Call::Ready(readiness), now);
             }
             // Those that yielded last round go after every connection that became ready, so a
             // pipelining flood or a fast download shares the worker instead of holding it.
             // (Slot keys carry a generation: a key whose connection closed meanwhile is ignored.)
             for key in std::mem::take(&mut self.yielded) {
-                self.call(key, Call::Ready(Readiness::default()), now);
+                let Some(readiness) = self.conns.get_mut(key).and_then(|e| e.resume.take()) else {
+                    continue;
+                };
+                self.call(key, Call::Ready(readiness), now);
             }
             // The inbox is checked every round, not only on a wake-up, so that a lost wake-up
             // can delay a socket by one round at most.
@@ -186,6 +198,7 @@ impl<H: Handler> Worker<H> {
             deadline: None,
             queued: None,
             registered: false,
+            resume: None,
         });
         let first = match self.drain_deadline {
             Some(_) => Call::Drain,
@@ -249,7 +262,10 @@ impl<H: Handler> Worker<H> {
                 // A deadline asked for earlier may pass while the connection is busy; it will
                 // ask for a fresh one when it next waits.
                 entry.deadline = None;
-                self.yielded.push(key);
+                if entry.resume.is_none() {
+                    entry.resume = Some(Readiness::default());
+                    self.yielded.push(key);
+                }
                 self.register(key);
             }
             Ok(Next::Close) => self.close(key, CloseReason::Done),

@@ -31,6 +31,8 @@ struct EchoConn {
     eof: bool,
     /// Sent `spin`: always has more work, and yields its turn after each call.
     spinning: bool,
+    /// Sent `tally`: writes a byte per call while spinning.
+    tally: bool,
 }
 
 impl Handler for Echo {
@@ -67,6 +69,7 @@ impl Handler for Echo {
                     }
                     conn.busy |= data.windows(4).any(|w| w == b"busy");
                     conn.spinning |= data.windows(4).any(|w| w == b"spin");
+                    conn.tally |= data.windows(5).any(|w| w == b"tally");
                     conn.pending.extend_from_slice(data);
                 }
                 Err(e) if would_block(&e) => break,
@@ -88,6 +91,10 @@ impl Handler for Echo {
         if conn.spinning {
             self.spins
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if conn.tally {
+                // One `.` per call, so the client can count the turns it got.
+                let _ = stream.write(b".");
+            }
             return Next::Yield;
         }
         Next::Wait(self.idle_timeout.map(|t| now + t))
@@ -396,4 +403,53 @@ fn a_connection_that_keeps_yielding_shares_its_worker_and_shutdown_still_joins()
     let report = rig.pool.shutdown();
     assert_eq!(report.unjoined, 0);
     assert!(is_closed_by_server(&mut spinner));
+}
+
+#[test]
+fn a_yielding_connection_that_keeps_getting_events_gets_no_more_turns_than_one_that_does_not() {
+    let mut rig = Rig::new(Builder::new().threads(1), |_| Echo::default());
+    let (mut busy, r1) = rig.connect();
+    let (mut quiet, r2) = rig.connect();
+    r1.unwrap();
+    r2.unwrap();
+    busy.write_all(b"spin tally ").unwrap();
+    quiet.write_all(b"spin tally ").unwrap();
+    // The busy client keeps sending, so its connection has a readiness event every round.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (mut busy, stop) = (busy.try_clone().unwrap(), Arc::clone(&stop));
+        thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = busy.write_all(b"x");
+                thread::sleep(Duration::from_micros(200));
+            }
+        })
+    };
+    let count_turns = |client: &mut StdStream| {
+        client
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut turns = 0usize;
+        let mut buf = [0u8; 65536];
+        let end = Instant::now() + Duration::from_millis(1500);
+        while Instant::now() < end {
+            if let Ok(n) = client.read(&mut buf) {
+                turns += buf[..n].iter().filter(|&&b| b == b'.').count();
+            }
+        }
+        turns
+    };
+    let reader = {
+        let mut quiet = quiet.try_clone().unwrap();
+        thread::spawn(move || count_turns(&mut quiet))
+    };
+    let busy_turns = count_turns(&mut busy);
+    let quiet_turns = reader.join().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(quiet_turns > 100, "{quiet_turns} turns");
+    assert!(
+        busy_turns < quiet_turns * 2,
+        "busy {busy_turns} turns, quiet {quiet_turns}"
+    );
 }
