@@ -239,6 +239,16 @@ impl Input {
         self.len -= n;
     }
 
+    /// Drops CR and LF bytes at the start.
+    fn skip_empty_lines(&mut self) {
+        let blank = self
+            .bytes()
+            .iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count();
+        self.consume(blank);
+    }
+
     /// Takes the buffer away (to give it back to the worker), leaving the input empty.
     fn take_buffer(&mut self) -> Vec<u8> {
         self.len = 0;
@@ -474,7 +484,13 @@ impl HttpHandler {
         let after = out.after;
         self.give_buffer(out.buf);
         match after {
-            After::KeepAlive => None,
+            After::KeepAlive => {
+                // Empty lines between requests are to be ignored (RFC 9112 §2.2): a client's
+                // trailing CRLF is no head that has started.
+                c.input.skip_empty_lines();
+                c.input.head_started = (!c.input.is_empty()).then_some(now);
+                None
+            }
             // Nothing unread: a plain close sends FIN after the response, as nginx does.
             After::Close if c.input.is_empty() => {
                 if let Some(tls) = &mut c.tls {
@@ -618,8 +634,10 @@ impl HttpHandler {
             false => After::Close,
         };
         let started = c.input.head_started.unwrap_or(now);
-        // Pipelined bytes already here belong to the next head, which started by now.
-        c.input.head_started = (!c.input.is_empty()).then_some(now);
+        // Bytes already here after this head are not read while the response goes out; the
+        // next head's clock starts when reading does (`finish_response`), or a long download
+        // would run out the header timeout of the request pipelined behind it.
+        c.input.head_started = None;
         Box::new(Outgoing {
             head_len: buf.len().saturating_sub(inline_body),
             buf,

@@ -1,7 +1,7 @@
 //! Malformed and refused requests: each gets its status, a short body, and the connection is
 //! closed when the stream can no longer be trusted; the server keeps serving others.
 
-use std::io::{BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::time::{Duration, Instant};
 
 use crate::support::{Site, TestServer, read_response};
@@ -238,4 +238,58 @@ fn a_client_that_sends_a_request_and_shuts_its_side_is_answered_and_closed_at_on
             started.elapsed()
         );
     }
+}
+
+#[test]
+fn a_long_download_does_not_run_out_the_header_timeout_of_what_follows_it() {
+    let site = Site::new();
+    let big = site.write_big("big.bin", 4 << 20);
+    let server = TestServer::start(&site.root(), &["--header-timeout", "1s"]);
+    // A spare CRLF after the head, which is to be ignored (RFC 9112 §2.2).
+    let mut stream = server.connect();
+    stream
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n\r\n")
+        .unwrap();
+    let mut reader = BufReader::new(stream);
+    // Read the big body slowly, for longer than the header timeout.
+    let started = Instant::now();
+    let mut line = String::new();
+    let mut length = 0;
+    while line != "\r\n" {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length: ") {
+            length = v.trim().parse().unwrap();
+        }
+    }
+    assert_eq!(length, big.len());
+    let mut body = vec![0u8; length];
+    for chunk in body.chunks_mut(256 * 1024) {
+        reader.read_exact(chunk).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(started.elapsed() > Duration::from_millis(1500));
+    assert!(body == big);
+    // Nothing more may come: no 408 for a head that never started.
+    reader
+        .get_mut()
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    let mut extra = [0u8; 64];
+    match reader.read(&mut extra) {
+        Ok(n) => panic!(
+            "unasked-for bytes: {:?}",
+            String::from_utf8_lossy(&extra[..n])
+        ),
+        Err(e) => assert!(matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )),
+    }
+    // And the connection still serves.
+    reader
+        .get_mut()
+        .write_all(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
 }
