@@ -1,18 +1,16 @@
-//! A per-worker cache of small files (contents and metadata), so that a hit costs one
-//! `fstatat` instead of open, fstat, read and close.
+//! A per-worker cache of small files (contents and metadata), so that a hit costs a lookup
+//! (`openat2(O_PATH)`, `fstat`, `close`) instead of open, fstat, read and close.
 //!
 //! A hit is only served when the file's identity still matches what was cached: device, inode,
 //! size, and modification and change times to the nanosecond. A rewrite in place changes the
 //! times (the change time cannot be set back by any user), a replacement changes the inode, so a
-//! modified file is never served stale. The identity is looked up without following any name
-//! the kernel could lead out of the root: the entry keeps a descriptor of the file's directory,
-//! opened beneath the root as resolution opens files, and the check is one `fstatat` of the
-//! file's own name relative to it with `AT_SYMLINK_NOFOLLOW`. So a cache hit can only ever
-//! serve bytes that were read through a race-free open: if a directory on the way is swapped
-//! for a symlink out of the root, the descriptor still names the directory it was, and a file
-//! changed or replaced there is a miss that goes back through full resolution. (A name that is
-//! itself a symlink never matches its target's identity, so such files are simply not served
-//! from the cache.) At most [`MAX_DIRECTORIES`] directory descriptors are held per worker.
+//! modified file is never served stale. The identity is checked through the name the request
+//! resolved to, looked up exactly as resolution opens files ([`Root::stat_beneath`]: beneath the
+//! root, race-free), never through a name the kernel would follow out of the root: a name that
+//! now leads outside, or to another file (a directory or symlink swapped by a deploy), fails the
+//! check and goes back through full resolution. (Keeping a descriptor of the file's directory
+//! and checking only the last name would save two system calls per hit, but would keep
+//! serving the old tree for a while after a directory on the path is swapped.)
 //!
 //! Timestamps are only as fine as the kernel's clock tick (unless it has multigrain timestamps,
 //! Linux 6.13+), so two same-size writes within one tick could share an identity. A file that
@@ -30,8 +28,7 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rustix::fd::OwnedFd;
-use rustix::fs::{AtFlags, Stat};
+use rustix::fs::Stat;
 
 use crate::files::resolve::Root;
 
@@ -43,10 +40,6 @@ pub const CAPACITY: usize = 8 * 1024 * 1024;
 
 /// A file whose change time is more recent than this is not cached.
 pub const RACY_WINDOW: Duration = Duration::from_secs(1);
-
-/// Directory descriptors one worker's cache holds at most; files in further directories are
-/// served without the cache until some are released.
-pub const MAX_DIRECTORIES: usize = 256;
 
 /// Files remembered as having no sidecars at most (per worker).
 pub const MAX_NO_SIDECARS: usize = 4096;
@@ -100,13 +93,6 @@ pub fn is_settled(meta: &Metadata, wall: SystemTime) -> bool {
         .is_some_and(|age| age >= RACY_WINDOW)
 }
 
-/// The identity of what `name` in `dir` is now, the name itself not followed.
-fn identity_at(dir: &OwnedFd, name: &str) -> Option<Identity> {
-    rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
-        .ok()
-        .map(|s| Identity::of_stat(&s))
-}
-
 /// What a hit serves: cheap to hand out (no string is copied per request).
 #[derive(Debug, Clone)]
 pub struct Hit {
@@ -122,9 +108,6 @@ pub struct Hit {
 #[derive(Debug)]
 struct Entry {
     hit: Hit,
-    /// The directory the file was found in, opened beneath the root, and the file's name in it.
-    dir: Arc<OwnedFd>,
-    name: String,
     identity: Identity,
     /// Until when "no sidecars" holds without probing again.
     sidecars_checked_until: Instant,
@@ -135,8 +118,6 @@ struct Entry {
 pub struct FileCache {
     entries: HashMap<String, Entry>,
     bytes: usize,
-    /// Directory descriptors by path under the root, shared by the entries in each.
-    dirs: HashMap<String, Arc<OwnedFd>>,
     /// Files too large to cache that had no sidecars, and until when that is trusted: a large
     /// download would otherwise probe for `.br` and `.gz` on every request.
     no_sidecars: HashMap<String, Instant>,
@@ -145,9 +126,12 @@ pub struct FileCache {
 impl FileCache {
     /// The cached copy for request path `key`, if its file is unchanged and its "no sidecars"
     /// state is recent. A stale entry is dropped.
-    pub fn get(&mut self, key: &str, now: Instant) -> Option<Hit> {
+    pub fn get(&mut self, root: &Root, key: &str, now: Instant) -> Option<Hit> {
         let entry = self.entries.get(key)?;
-        let current = identity_at(&entry.dir, &entry.name);
+        let current = root
+            .stat_beneath(&entry.hit.rel)
+            .ok()
+            .map(|s| Identity::of_stat(&s));
         if current == Some(entry.identity) && now < entry.sidecars_checked_until {
             return Some(entry.hit.clone());
         }
@@ -156,16 +140,10 @@ impl FileCache {
     }
 
     /// Caches `contents` of the file at `rel` (with `meta`) for request path `key`, if it is
-    /// small enough, has not changed within [`RACY_WINDOW`] of `wall` (the current time), and
-    /// is still what `rel`'s name in its directory holds, evicting other entries to stay within
-    /// [`CAPACITY`].
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "each is one fact of the file cached"
-    )]
+    /// small enough and has not changed within [`RACY_WINDOW`] of `wall` (the current time),
+    /// evicting other entries to stay within [`CAPACITY`].
     pub fn insert(
         &mut self,
-        root: &Root,
         key: &str,
         rel: &str,
         meta: &Metadata,
@@ -179,16 +157,7 @@ impl FileCache {
         if !is_settled(meta, wall) {
             return;
         }
-        let (dir_rel, name) = rel.rsplit_once('/').unwrap_or((".", rel));
-        let Some(dir) = self.directory(root, dir_rel) else {
-            return;
-        };
-        // The name must lead to the very file that was read (it could have been replaced, or
-        // be a symlink, since): then every later check compares like with like.
         let identity = Identity::of_metadata(meta);
-        if identity_at(&dir, name) != Some(identity) {
-            return;
-        }
         self.remove(key);
         while self.bytes + contents.len() > CAPACITY {
             // Any victim will do: a static site's hot set is small, and keys hash randomly.
@@ -206,8 +175,6 @@ impl FileCache {
                     meta: meta.clone(),
                     contents,
                 },
-                dir,
-                name: name.to_owned(),
                 identity,
                 sidecars_checked_until: now + SIDECAR_RECHECK,
             },
@@ -229,23 +196,6 @@ impl FileCache {
         }
         self.no_sidecars
             .insert(rel.to_owned(), now + SIDECAR_RECHECK);
-    }
-
-    /// The descriptor of the directory at `rel`, opened beneath the root once and shared.
-    fn directory(&mut self, root: &Root, rel: &str) -> Option<Arc<OwnedFd>> {
-        if let Some(dir) = self.dirs.get(rel) {
-            return Some(Arc::clone(dir));
-        }
-        if self.dirs.len() >= MAX_DIRECTORIES {
-            // Release the directories no entry uses any more.
-            self.dirs.retain(|_, dir| Arc::strong_count(dir) > 1);
-            if self.dirs.len() >= MAX_DIRECTORIES {
-                return None;
-            }
-        }
-        let dir = Arc::new(root.open_directory(rel).ok()?);
-        self.dirs.insert(rel.to_owned(), Arc::clone(&dir));
-        Some(dir)
     }
 
     fn remove(&mut self, key: &str) {
@@ -282,7 +232,7 @@ mod tests {
     fn fill(cache: &mut FileCache, root: &Root, now: Instant) {
         let meta = fs::metadata(root.path().join("a.txt")).unwrap();
         let contents: Arc<[u8]> = fs::read(root.path().join("a.txt")).unwrap().into();
-        cache.insert(root, "/a.txt", "a.txt", &meta, contents, now, later());
+        cache.insert("/a.txt", "a.txt", &meta, contents, now, later());
     }
 
     #[test]
@@ -292,7 +242,6 @@ mod tests {
         let meta = fs::metadata(root.path().join("a.txt")).unwrap();
         let contents: Arc<[u8]> = fs::read(root.path().join("a.txt")).unwrap().into();
         cache.insert(
-            &root,
             "/a.txt",
             "a.txt",
             &meta,
@@ -309,7 +258,7 @@ mod tests {
         let mut cache = FileCache::default();
         let now = Instant::now();
         fill(&mut cache, &root, now);
-        assert_eq!(&*cache.get("/a.txt", now).unwrap().contents, b"one");
+        assert_eq!(&*cache.get(&root, "/a.txt", now).unwrap().contents, b"one");
     }
 
     #[test]
@@ -319,7 +268,7 @@ mod tests {
         let now = Instant::now();
         fill(&mut cache, &root, now);
         fs::write(root.path().join("a.txt"), "two").unwrap();
-        assert!(cache.get("/a.txt", now).is_none());
+        assert!(cache.get(&root, "/a.txt", now).is_none());
         assert_eq!(cache.bytes(), 0, "the stale entry is dropped");
     }
 
@@ -331,14 +280,14 @@ mod tests {
         fill(&mut cache, &root, now);
         fs::write(root.path().join("b.txt"), "one").unwrap();
         fs::rename(root.path().join("b.txt"), root.path().join("a.txt")).unwrap();
-        assert!(cache.get("/a.txt", now).is_none());
+        assert!(cache.get(&root, "/a.txt", now).is_none());
         fill(&mut cache, &root, now);
         fs::remove_file(root.path().join("a.txt")).unwrap();
-        assert!(cache.get("/a.txt", now).is_none());
+        assert!(cache.get(&root, "/a.txt", now).is_none());
     }
 
     #[test]
-    fn a_file_reached_through_a_symlink_out_of_the_root_is_never_cached() {
+    fn an_entry_for_a_name_through_a_symlink_out_of_the_root_is_never_a_hit() {
         let (_dir, root) = setup();
         let outside = tempfile::tempdir().unwrap();
         fs::write(outside.path().join("a.txt"), "out").unwrap();
@@ -347,13 +296,39 @@ mod tests {
         let mut cache = FileCache::default();
         let now = Instant::now();
         let out = Arc::from(&b"out"[..]);
-        cache.insert(&root, "/d/a.txt", "d/a.txt", &meta, out, now, later());
-        assert_eq!(cache.bytes(), 0);
-        assert!(cache.get("/d/a.txt", now).is_none());
+        cache.insert("/d/a.txt", "d/a.txt", &meta, out, now, later());
+        assert!(cache.get(&root, "/d/a.txt", now).is_none());
     }
 
     #[test]
-    fn a_directory_swapped_for_a_symlink_out_of_the_root_never_brings_outside_bytes() {
+    fn a_deploy_that_swaps_the_directory_symlink_is_a_miss_at_once() {
+        let (_dir, root) = setup();
+        for (version, text) in [("v1", "old!"), ("v2", "new!")] {
+            fs::create_dir(root.path().join(version)).unwrap();
+            fs::write(root.path().join(version).join("page.html"), text).unwrap();
+        }
+        std::os::unix::fs::symlink("v1", root.path().join("current")).unwrap();
+        let rel = "current/page.html";
+        let meta = fs::metadata(root.path().join(rel)).unwrap();
+        let mut cache = FileCache::default();
+        let now = Instant::now();
+        cache.insert(
+            "/current/page.html",
+            rel,
+            &meta,
+            Arc::from(&b"old!"[..]),
+            now,
+            later(),
+        );
+        assert!(cache.get(&root, "/current/page.html", now).is_some());
+        // The atomic deploy: a new symlink renamed over the old one.
+        std::os::unix::fs::symlink("v2", root.path().join("next")).unwrap();
+        fs::rename(root.path().join("next"), root.path().join("current")).unwrap();
+        assert!(cache.get(&root, "/current/page.html", now).is_none());
+    }
+
+    #[test]
+    fn a_directory_swapped_for_a_symlink_out_of_the_root_is_a_miss() {
         let (_dir, root) = setup();
         let outside = tempfile::tempdir().unwrap();
         fs::write(outside.path().join("a.txt"), "out").unwrap();
@@ -363,50 +338,12 @@ mod tests {
         let mut cache = FileCache::default();
         let now = Instant::now();
         let one = Arc::from(&b"one"[..]);
-        cache.insert(&root, "/d/a.txt", "d/a.txt", &meta, one, now, later());
+        cache.insert("/d/a.txt", "d/a.txt", &meta, one, now, later());
         assert_eq!(cache.bytes(), 3);
         fs::rename(root.path().join("d"), root.path().join("old")).unwrap();
         std::os::unix::fs::symlink(outside.path(), root.path().join("d")).unwrap();
-        // The entry still names the directory it was read from: its own bytes, or a miss.
-        let hit = cache.get("/d/a.txt", now);
-        assert!(hit.is_none_or(|e| &*e.contents == b"one"));
-        fs::write(root.path().join("old/a.txt"), "two").unwrap();
-        assert!(
-            cache.get("/d/a.txt", now).is_none(),
-            "changed where it was read"
-        );
-    }
-
-    #[test]
-    fn directory_descriptors_are_bounded_and_released_with_their_entries() {
-        let (_dir, root) = setup();
-        let mut cache = FileCache::default();
-        let now = Instant::now();
-        let total = MAX_DIRECTORIES + 10;
-        for i in 0..total {
-            let rel = format!("d{i}/a.txt");
-            fs::create_dir(root.path().join(format!("d{i}"))).unwrap();
-            fs::write(root.path().join(&rel), "one").unwrap();
-            let meta = fs::metadata(root.path().join(&rel)).unwrap();
-            let key = format!("/{rel}");
-            let one = Arc::from(&b"one"[..]);
-            cache.insert(&root, &key, &rel, &meta, one, now, later());
-            assert!(cache.dirs.len() <= MAX_DIRECTORIES);
-        }
-        assert_eq!(
-            cache.entries.len(),
-            MAX_DIRECTORIES,
-            "the rest went uncached"
-        );
-        cache.remove("/d0/a.txt");
-        let rel = format!("d{}/a.txt", total - 1);
-        let meta = fs::metadata(root.path().join(&rel)).unwrap();
-        let one = Arc::from(&b"one"[..]);
-        cache.insert(&root, &format!("/{rel}"), &rel, &meta, one, now, later());
-        assert!(
-            cache.get(&format!("/{rel}"), now).is_some(),
-            "d0's descriptor was released"
-        );
+        // The name leads out of the root now: a miss, which full resolution refuses.
+        assert!(cache.get(&root, "/d/a.txt", now).is_none());
     }
 
     #[test]
@@ -429,7 +366,7 @@ mod tests {
         let mut cache = FileCache::default();
         let now = Instant::now();
         fill(&mut cache, &root, now);
-        assert!(cache.get("/a.txt", now + SIDECAR_RECHECK).is_none());
+        assert!(cache.get(&root, "/a.txt", now + SIDECAR_RECHECK).is_none());
     }
 
     #[test]
@@ -443,7 +380,6 @@ mod tests {
         let contents: Arc<[u8]> = big.into();
         for i in 0..(CAPACITY / MAX_FILE as usize) * 2 {
             cache.insert(
-                &root,
                 &format!("/k{i}"),
                 "big",
                 &meta,
@@ -463,7 +399,6 @@ mod tests {
         let now = Instant::now();
         let meta = fs::metadata(root.path().join("a.txt")).unwrap();
         cache.insert(
-            &root,
             "/a.txt",
             "a.txt",
             &meta,

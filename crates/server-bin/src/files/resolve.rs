@@ -153,14 +153,8 @@ impl Root {
         }
     }
 
-    /// The directory at `rel` (`.` for the root), opened beneath the root (`O_PATH`): a place
-    /// to look up names in later without walking the path again.
-    pub fn open_directory(&self, rel: &str) -> Result<OwnedFd, ServeError> {
-        self.open_beneath(rel, PATH_FLAGS | OFlags::DIRECTORY)
-    }
-
-    /// The status of what `rel` names now, looked up race-free like an open (a listing uses it
-    /// for the targets of symlinks).
+    /// The status of what `rel` names now, looked up race-free like an open: the small-file
+    /// cache revalidates through it, and a listing looks at the targets of symlinks with it.
     pub fn stat_beneath(&self, rel: &str) -> Result<Stat, ServeError> {
         let fd = self.open_beneath(rel, PATH_FLAGS)?;
         rustix::fs::fstat(&fd).map_err(|_| ServeError::Internal)
