@@ -4,7 +4,8 @@ a new client's latency over fresh connections, and reports the server's memory.
 
     idle.py PORT N PID [PID...]   ->  RESULT <held> <median ms> <p99 ms> <rss MiB> <peak MiB>
 
-RSS is summed over the PIDs (nginx's master and workers); peak is the sum of VmHWM."""
+RSS is summed over the PIDs (a master and its workers); peak is the sum of VmHWM. A response
+other than 200 (such as a 503 at a connection limit) counts as a failure."""
 import resource
 import socket
 import statistics
@@ -25,6 +26,8 @@ def read_response(sock):
             raise ConnectionError("closed")
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith((b"HTTP/1.1 200 ", b"HTTP/1.0 200 ")):
+        raise ConnectionError(head.split(b"\r\n")[0].decode(errors="replace"))
     length = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0].split(b":")[1])
     while len(body) < length:
         body += sock.recv(65536)
