@@ -82,10 +82,10 @@ cluster:  ## N instances behind HAProxy on 127.0.0.1 until Ctrl-C
 cluster-check:  ## rolling restarts behind HAProxy with zero failed requests (CI runs it)
 	scripts/cluster-check.sh --prometheus
 
-bench:  ## same-run comparison with nginx (about 7 minutes)
+bench:  ## ours beside nginx, h2o, lighttpd and caddy, on one core and on all (about 20 minutes)
 	scripts/bench.sh
 
-bench-quick:  ## a subset of make bench (about 2 minutes)
+bench-quick:  ## a subset of make bench (about 3 minutes)
 	scripts/bench.sh --quick
 
 fuzz:  ## every fuzz target for FUZZ_SECONDS each (nightly toolchain; not part of CI)

@@ -1,92 +1,213 @@
 #!/usr/bin/env bash
-# Same-run benchmark of http-server against nginx on this machine.
+# Same-run benchmark of http-server against nginx, h2o, lighttpd and caddy on this machine.
 #
-#   scripts/bench.sh                # every case, 3 A/B pairs of 10 s each (about 12 minutes)
-#   scripts/bench.sh --quick        # a 3-minute subset
-#   scripts/bench.sh --tls          # HTTPS: keep-alive, new connections, 1 MiB (scripts/bench/tls.sh)
-#   scripts/bench.sh --compression  # only on-the-fly compression: the 100 KiB script and the burst
-#   PAIRS=5 SECONDS_PER_RUN=20 scripts/bench.sh
+#   scripts/bench.sh                # every case, both modes, 3 rounds of 5 s (about 20 minutes)
+#   scripts/bench.sh --quick        # four cases, both modes, 1 round of 3 s (about 3 minutes)
+#   scripts/bench.sh --tls          # HTTPS against nginx instead (scripts/bench/tls.sh)
+#   scripts/bench.sh --compression  # on-the-fly compression and a burst of new files against
+#                                   # nginx instead (scripts/bench/compression.sh)
+#   ROUNDS=5 SECONDS_PER_RUN=10 scripts/bench.sh
+#   PEERS="nginx h2o" MODES=pinned SECONDS_PER_RUN=2 scripts/bench.sh --quick
 #
-# Installs wrk and nginx from Debian's packages when missing, serves one generated root from
-# both (127.0.0.1 only), alternates them case by case (A B A B ...), prints medians and the
-# ratio ours/nginx, and writes target/bench/results.tsv and target/bench/summary.json. Both
-# servers are stopped by PID at the end.
+# Knobs (environment): ROUNDS, SECONDS_PER_RUN, WARMUP_SECONDS, IDLE_CONNECTIONS, IDLE_ROUNDS,
+# MODES (pinned shared), PEERS (nginx h2o lighttpd caddy).
+#
+# Installs wrk, gnuplot and the peers from Debian's packages when missing (scripts/ensure-tools.sh
+# keeps the packages from starting a system service), generates one root (target/bench/root) and
+# serves it on 127.0.0.1 from every server, each with its own prefix, config, pid file and logs
+# in a temporary directory, started in its own process group and stopped by PID.
+#
+# Two modes: pinned (every server one worker on CPU 0, wrk one thread on CPU 1: per-core
+# efficiency) and shared (every server as many workers as cores, wrk -t2, all cores shared).
+# In each mode and case every server gets a warm-up run, then each round visits the servers in
+# a rotated order; the tables give medians. In the 1 KiB c=100 case a second instance of ours,
+# with the combined access log on (stdout to /dev/null), runs beside the others. Then each
+# server is started afresh for the idle case (IDLE_CONNECTIONS idle keep-alive connections:
+# resident and peak memory, a new client's latency; scripts/bench/idle.py).
+#
+# Writes to target/bench/: report.md (the machine and the tables, also printed), chart.png and
+# chart.svg (throughput per case and server relative to ours), results.tsv and idle.tsv (every
+# run), summary.json, machine.tsv. A server that fails to start or dies is reported, left out,
+# and makes the exit status 1; its prefix is kept in target/bench/failed/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# HTTPS cases against nginx with the same certificate: scripts/bench/tls.sh.
-[ "${1:-}" = "--tls" ] && exec scripts/bench/tls.sh
 
-quick=0; compression_only=0
-[ "${1:-}" = "--quick" ] && quick=1
-[ "${1:-}" = "--compression" ] && compression_only=1
-pairs="${PAIRS:-3}"
-run_secs="${SECONDS_PER_RUN:-10}"
-warm_secs=2
-idle_conns="${IDLE_CONNECTIONS:-10000}"
-if [ "$quick" = 1 ]; then run_secs="${SECONDS_PER_RUN:-4}"; idle_conns="${IDLE_CONNECTIONS:-2000}"; fi
-if [ "$compression_only" = 1 ]; then run_secs="${SECONDS_PER_RUN:-5}"; fi
-burst_files="${BURST_FILES:-10000}"
+me="bench"
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+quick=0
+for arg in "$@"; do
+    case "$arg" in
+        --quick) quick=1 ;;
+        --tls) exec scripts/bench/tls.sh ;; # HTTPS against nginx with the same certificate
+        --compression) exec scripts/bench/compression.sh ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "$me: unknown argument $arg (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+if [ "$quick" = 1 ]; then
+    rounds="${ROUNDS:-1}" run_secs="${SECONDS_PER_RUN:-3}" warm_secs="${WARMUP_SECONDS:-1}"
+    idle_conns="${IDLE_CONNECTIONS:-2000}"
+else
+    rounds="${ROUNDS:-3}" run_secs="${SECONDS_PER_RUN:-5}" warm_secs="${WARMUP_SECONDS:-2}"
+    idle_conns="${IDLE_CONNECTIONS:-10000}"
+fi
+idle_rounds="${IDLE_ROUNDS:-1}"
+read -r -a modes <<< "${MODES:-pinned shared}"
+read -r -a peers <<< "${PEERS-nginx h2o lighttpd caddy}"
+for mode in "${modes[@]}"; do
+    case "$mode" in pinned | shared) ;; *) echo "$me: unknown mode $mode (pinned, shared)" >&2; exit 2 ;; esac
+done
+for peer in "${peers[@]}"; do
+    case "$peer" in nginx | h2o | lighttpd | caddy) ;; *) echo "$me: unknown peer $peer (nginx, h2o, lighttpd, caddy)" >&2; exit 2 ;; esac
+done
 cores="$(nproc)"
+if [ "$cores" -lt 2 ] && [[ " ${modes[*]} " == *" pinned "* ]]; then
+    echo "$me: pinned mode needs two CPUs (servers on CPU 0, wrk on CPU 1); this machine has $cores, skipping it" >&2
+    read -r -a modes <<< "${modes[*]/pinned/}"
+fi
 
-# (ensure-tools keeps nginx's package from starting a system nginx.)
-scripts/ensure-tools.sh wrk nginx python3
+# id | path | connections | request header | label | unit
+all_cases=(
+    "1k-c100|/1k.html|100||1 KiB keep-alive c=100|req/s"
+    "1k-c1000|/1k.html|1000||1 KiB keep-alive c=1000|req/s"
+    "64k-c50|/64k.bin|50||64 KiB c=50|req/s"
+    "1k-close-c50|/1k.html|50|Connection: close|1 KiB Connection: close c=50|req/s"
+    "1m-c10|/1m.bin|10||1 MiB c=10|req/s"
+    "100m-c4|/100m.bin|4||100 MiB c=4|MB/s"
+)
+if [ "$quick" = 1 ]; then
+    cases=("${all_cases[0]}" "${all_cases[2]}" "${all_cases[3]}" "${all_cases[4]}")
+else
+    cases=("${all_cases[@]}")
+fi
+
+# ensure-tools installs in one apt-get call; if that fails, find out which peer cannot be had.
+base_tools=(wrk curl python3 taskset:util-linux gnuplot:gnuplot-nox)
+declare -A unavailable=()
+if ! scripts/ensure-tools.sh "${base_tools[@]}" "${peers[@]}"; then
+    scripts/ensure-tools.sh "${base_tools[@]}"
+    for peer in "${peers[@]}"; do
+        scripts/ensure-tools.sh "$peer" || unavailable[$peer]="could not be installed (Debian package $peer)"
+    done
+fi
 ulimit -n "$(ulimit -Hn)"
 
 cargo build --release --quiet --bin http-server
 bin="${CARGO_TARGET_DIR:-target}/release/http-server"
 out=target/bench
-root="$out/root"
+root="$PWD/$out/root"
 mkdir -p "$root"
 [ -s "$root/1k.html" ] || head -c 1024 /dev/urandom | base64 -w 76 | head -c 1024 > "$root/1k.html"
 [ -s "$root/64k.bin" ] || head -c 65536 /dev/urandom > "$root/64k.bin"
+[ -s "$root/1m.bin" ] || head -c 1048576 /dev/urandom > "$root/1m.bin"
 [ -s "$root/100m.bin" ] || head -c 104857600 /dev/urandom > "$root/100m.bin"
-# The compression case wants real code: rustdoc's search script (about 90 KiB, minified) when the
-# toolchain's docs are installed, else 100 KiB of generated functions.
-if [ ! -s "$root/app.js" ]; then
-    real="$(find "$(rustc --print sysroot)/share/doc/rust/html/static.files" -name 'search-*.js' 2>/dev/null | head -n 1 || true)"
-    if [ -n "$real" ]; then
-        cp "$real" "$root/app.js"
-    else
-        python3 -c 'import sys; open(sys.argv[1], "w").write("".join(
-            f"export function f{i}(a, b) {{ return a * {i % 97} + b.length - \"k{i * 7919 % 10007}\"; }}\n"
-            for i in range(1600)))' "$root/app.js"
-    fi
-fi
-# Distinct scripts (8-24 KiB slices of app.js) for the burst measurement.
-[ -s "$root/burst/f$(printf %05d $((burst_files - 1))).js" ] || python3 - "$root/app.js" "$root/burst" "$burst_files" <<'PY'
-import os, sys
-src, dest, n = open(sys.argv[1], "rb").read(), sys.argv[2], int(sys.argv[3])
-os.makedirs(dest, exist_ok=True)
-for i in range(n):
-    start = (i * 7919) % max(1, len(src) - 24576)
-    with open(os.path.join(dest, f"f{i:05d}.js"), "wb") as f:
-        f.write(b"// burst file %d\n" % i + src[start:start + 8192 + (i * 131) % 16384])
-PY
+rm -rf "$out/failed" "$out/chart.png" "$out/chart.svg"
+rm -f "$out"/chart-*.dat "$out/chart-vars.gp"
 
-prefix="$(mktemp -d)"
-ours_pid=""; nginx_pid=""; burst_pid=""
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/http-server-bench.XXXXXX")"
+declare -A pid=() port=()
 cleanup() {
-    for pid in $ours_pid $nginx_pid $burst_pid; do
-        kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$prefix"
+    local name
+    for name in "${!pid[@]}"; do stop_server "$name"; done
+    rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-"$bin" --port 0 --threads "$cores" --access-log off --idle-timeout 65s "$root" > "$out/ours.out" 2> "$out/ours.err" &
-ours_pid=$!
-for _ in $(seq 100); do grep -q '^listening on' "$out/ours.out" 2>/dev/null && break; sleep 0.1; done
-ours_port="$(sed -n 's/^listening on http:\/\/127.0.0.1://p' "$out/ours.out")"
+# ---- machine and settings ---------------------------------------------------------------------
+first_line() { "$@" 2>&1 | head -n 1 || true; }
+{
+    printf 'key\tvalue\n'
+    printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+    printf 'cores\t%s\n' "$cores"
+    printf 'cpu\t%s\n' "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+    printf 'memory\t%s\n' "$(awk '/^MemTotal:/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
+    printf 'kernel\t%s\n' "$(uname -sr)"
+    printf 'os\t%s\n' "$(sed -n 's/^PRETTY_NAME="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' /etc/os-release 2>/dev/null)"
+    printf 'load at start\t%s\n' "$(cut -d ' ' -f 1-3 /proc/loadavg)"
+    printf 'ours\t%s (%s)\n' "$(first_line "$bin" --version)" "$(git describe --always --dirty 2>/dev/null || echo unknown)"
+    for peer in "${peers[@]}"; do
+        [ -z "${unavailable[$peer]:-}" ] || continue
+        case "$peer" in
+            nginx) printf 'nginx\t%s\n' "$(first_line nginx -v | sed 's/^nginx version: //')" ;;
+            h2o) printf 'h2o\t%s\n' "$(first_line h2o --version | sed 's/ version /\//')" ;;
+            lighttpd) printf 'lighttpd\t%s\n' "$(first_line lighttpd -v | sed 's/ .*//')" ;;
+            caddy) printf 'caddy\t%s\n' "caddy/$(first_line caddy version | sed 's/ .*//')" ;;
+        esac
+    done
+    printf 'wrk\t%s\n' "$(first_line wrk -v | sed 's/ \[.*//')"
+    printf 'gnuplot\t%s\n' "$(first_line gnuplot --version)"
+} > "$out/machine.tsv"
+{
+    printf 'key\tvalue\n'
+    printf 'quick\t%s\nrounds\t%s\nseconds_per_run\t%s\nwarmup_seconds\t%s\n' "$quick" "$rounds" "$run_secs" "$warm_secs"
+    printf 'idle_connections\t%s\nidle_rounds\t%s\nmodes\t%s\npeers\t%s\ncores\t%s\n' \
+        "$idle_conns" "$idle_rounds" "${modes[*]}" "${peers[*]}" "$cores"
+} > "$out/settings.tsv"
+{
+    printf 'id\tpath\tconnections\theader\tlabel\tunit\n'
+    printf '%s\n' "${cases[@]}" | tr '|' '\t'
+} > "$out/cases.tsv"
+printf 'mode\tcase\tserver\tround\tthroughput\tunit\tp99_ms\terrors\trequests\n' > "$out/results.tsv"
+printf 'mode\tserver\tround\tconnections\theld\tmedian_ms\tp99_ms\trss_mib\tpeak_mib\n' > "$out/idle.tsv"
+printf 'mode\tserver\twhat\n' > "$out/failures.tsv"
+for peer in "${!unavailable[@]}"; do
+    for mode in "${modes[@]}"; do printf '%s\t%s\t%s\n' "$mode" "$peer" "${unavailable[$peer]}" >> "$out/failures.tsv"; done
+done
 
-nginx_port=""
-for _ in 1 2 3 4 5; do
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    mkdir -p "$prefix/logs" "$prefix/tmp"
-    cat > "$prefix/nginx.conf" <<CONF
-worker_processes $cores;
+# ---- servers ----------------------------------------------------------------------------------
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+alive() { # PID: running and not a zombie
+    local state
+    state="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1
+    [[ "$state" != Z* ]]
+}
+
+descendants() {
+    local child
+    for child in $(pgrep -P "$1" || true); do
+        echo "$child"
+        descendants "$child"
+    done
+}
+
+# Every server runs in a process group of its own (setsid), so that a master that signals its
+# group (lighttpd's) reaches only its workers, and stopping it reaches forked workers too.
+stop_server() { # NAME
+    local name="$1" main="${pid[$1]:-}" procs p
+    [ -n "$main" ] || return 0
+    read -r -a procs <<< "$main $(descendants "$main" | tr '\n' ' ')"
+    kill -TERM -- "-$main" 2>/dev/null || true
+    kill -TERM "${procs[@]}" 2>/dev/null || true
+    for _ in $(seq 50); do
+        local left=0
+        for p in "${procs[@]}"; do alive "$p" && left=1; done
+        [ "$left" = 0 ] && break
+        sleep 0.1
+    done
+    for p in "${procs[@]}"; do
+        if alive "$p"; then
+            echo "$me: $name (pid $p) did not stop on SIGTERM; killing it" >&2
+            kill -KILL "$p" 2>/dev/null || true
+        fi
+    done
+    wait "$main" 2>/dev/null || true
+    unset "pid[$name]"
+}
+
+write_config() { # NAME DIR PORT WORKERS
+    local name="$1" dir="$2" p="$3" workers="$4"
+    case "$name" in
+        nginx)
+            cat > "$dir/nginx.conf" <<CONF
+worker_processes $workers;
 worker_rlimit_nofile 65536;
-pid $prefix/nginx.pid;
-error_log $prefix/logs/error.log warn;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
 events { worker_connections 16384; }
 http {
     access_log off;
@@ -94,182 +215,284 @@ http {
     tcp_nopush on;
     keepalive_requests 100000;
     keepalive_timeout 65s;
+    open_file_cache max=10000 inactive=60s;
+    open_file_cache_valid 1s;
     default_type application/octet-stream;
-    types { text/html html; text/javascript js; }
-    # The compression case's peer: gzip on every response at the cheapest level. Only requests
-    # with Accept-Encoding (the compression case's) are compressed.
-    gzip on;
-    gzip_comp_level 1;
-    gzip_min_length 1024;
-    gzip_types text/javascript;
-    gzip_vary on;
-    client_body_temp_path $prefix/tmp/body;
-    proxy_temp_path $prefix/tmp/proxy;
-    fastcgi_temp_path $prefix/tmp/fastcgi;
-    uwsgi_temp_path $prefix/tmp/uwsgi;
-    scgi_temp_path $prefix/tmp/scgi;
+    types { text/html html; }
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
     server {
-        listen 127.0.0.1:$port;
-        root $PWD/$root;
+        listen 127.0.0.1:$p reuseport;
+        root $root;
     }
 }
 CONF
-    nginx -p "$prefix" -c "$prefix/nginx.conf" -g 'daemon off;' 2> "$out/nginx.err" &
-    nginx_pid=$!
-    sleep 0.5
-    if kill -0 "$nginx_pid" 2>/dev/null && curl -sf -o /dev/null "http://127.0.0.1:$port/1k.html"; then
-        nginx_port=$port; break
-    fi
-    kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; nginx_pid=""
-done
-[ -n "$nginx_port" ] || { echo "bench: nginx did not start" >&2; cat "$out/nginx.err" >&2; exit 1; }
-curl -sf -o /dev/null "http://127.0.0.1:$ours_port/1k.html" || { echo "bench: http-server did not start" >&2; exit 1; }
-
-port_of() { [ "$1" = ours ] && echo "$ours_port" || echo "$nginx_port"; }
-pids_of() { [ "$1" = ours ] && echo "$ours_pid" || echo "$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"; }
-
-wrk_run() { # SERVER PATH CONNS SECS [HEADER]
-    local threads=2
-    [ "$3" -lt 2 ] && threads=1
-    local extra=()
-    [ -n "${5:-}" ] && extra=(-H "$5")
-    wrk -t"$threads" -c"$3" -d"$4"s --timeout 10s "${extra[@]}" -s scripts/bench/report.lua \
-        "http://127.0.0.1:$(port_of "$1")$2" | sed -n 's/^RESULT //p'
+            ;;
+        h2o)
+            # h2o refuses to run as root without `user:`; it has no sendfile (it reads and writes).
+            cat > "$dir/h2o.conf" <<CONF
+$([ "$(id -u)" != 0 ] || echo "user: $(id -un)")
+pid-file: $dir/h2o.pid
+error-log: $dir/logs/error.log
+num-threads: $workers
+max-connections: 16384
+http1-request-timeout: 65
+listen:
+  host: 127.0.0.1
+  port: $p
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: $root
+CONF
+            ;;
+        lighttpd)
+            # server.max-worker forks that many workers (0: the one process serves).
+            cat > "$dir/lighttpd.conf" <<CONF
+server.document-root = "$root"
+server.bind = "127.0.0.1"
+server.port = $p
+server.pid-file = "$dir/lighttpd.pid"
+server.errorlog = "$dir/logs/error.log"
+server.max-worker = $([ "$workers" -gt 1 ] && echo "$workers" || echo 0)
+server.max-fds = 65536
+server.max-connections = 16384
+server.max-keep-alive-requests = 100000
+server.max-keep-alive-idle = 65
+server.network-backend = "sendfile"
+server.modules = ("mod_indexfile", "mod_staticfile")
+index-file.names = ("index.html")
+mimetype.assign = (".html" => "text/html", "" => "application/octet-stream")
+CONF
+            ;;
+        caddy)
+            cat > "$dir/Caddyfile" <<CONF
+{
+	admin off
+	auto_https off
+	servers {
+		protocols h1
+		timeouts {
+			idle 65s
+		}
+	}
+}
+http://127.0.0.1:$p {
+	root * $root
+	file_server
+}
+CONF
+            ;;
+    esac
 }
 
-results="$out/results.tsv"
-printf 'case\tserver\tpair\tthroughput\tunit\tp99_ms\terrors\n' > "$results"
-#        name        path       conns header
-cases=("1k-keepalive-c10 /1k.html 10 -"
-       "1k-keepalive-c100 /1k.html 100 -"
-       "1k-keepalive-c1000 /1k.html 1000 -"
-       "64k-c50 /64k.bin 50 -"
-       "100m-c4 /100m.bin 4 -"
-       "1k-close-c50 /1k.html 50 Connection:close")
-[ "$quick" = 1 ] && cases=("${cases[1]}" "${cases[3]}" "${cases[5]}")
-[ "$compression_only" = 1 ] && cases=()
+# Starts NAME with WORKERS workers (pinned: on CPU 0) and waits until it serves /1k.html
+# byte for byte; sets pid[NAME] and port[NAME]. Returns 1, with the reason in start_error, if not.
+start_server() { # NAME MODE WORKERS
+    local name="$1" mode="$2" workers="$3" dir="$tmp/$2-$1" p stdout cmd=()
+    local pin=()
+    [ "$mode" = pinned ] && pin=(taskset -c 0)
+    start_error=""
+    for _ in 1 2 3; do
+        rm -rf "$dir"
+        mkdir -p "$dir/logs" "$dir/tmp"
+        p="$(free_port)"
+        stdout="$dir/logs/stdout"
+        case "$name" in
+            ours) cmd=("$bin" --port 0 --threads "$workers" --access-log off --idle-timeout 65s
+                --max-connections 16384 "$root") ;;
+            ours+log) cmd=("$bin" --port "$p" --threads "$workers" --access-log combined
+                --idle-timeout 65s --max-connections 16384 "$root")
+                stdout=/dev/null ;;
+            nginx) cmd=(nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;') ;;
+            h2o) cmd=(h2o -c "$dir/h2o.conf") ;;
+            lighttpd) cmd=(lighttpd -D -f "$dir/lighttpd.conf") ;;
+            caddy) cmd=(env HOME="$dir" XDG_CONFIG_HOME="$dir/config" XDG_DATA_HOME="$dir/data"
+                GOMAXPROCS="$workers" caddy run --config "$dir/Caddyfile" --adapter caddyfile) ;;
+        esac
+        write_config "$name" "$dir" "$p" "$workers"
+        printf '%s\n' "${pin[*]} setsid ${cmd[*]}" > "$dir/command"
+        "${pin[@]}" setsid "${cmd[@]}" > "$stdout" 2> "$dir/logs/stderr" < /dev/null &
+        pid[$name]=$!
+        local ready=0
+        for _ in $(seq 100); do
+            alive "${pid[$name]}" || break
+            if [ "$name" = ours ]; then
+                p="$(sed -n 's|^listening on http://127\.0\.0\.1:||p' "$stdout" | head -n 1)"
+                [ -n "$p" ] || { sleep 0.1; continue; }
+            fi
+            if curl -sf --max-time 2 -o "$dir/check" "http://127.0.0.1:$p/1k.html" 2>/dev/null; then
+                ready=1
+                break
+            fi
+            sleep 0.1
+        done
+        if [ "$ready" = 1 ] && [ "$(ps -o pgid= -p "${pid[$name]}" | tr -d ' ')" != "${pid[$name]}" ]; then
+            echo "$me: $name (pid ${pid[$name]}) is not in a process group of its own; stopping" >&2
+            exit 1
+        fi
+        if [ "$ready" = 1 ] && cmp -s "$dir/check" "$root/1k.html"; then
+            port[$name]="$p"
+            return 0
+        fi
+        if [ "$ready" = 1 ]; then
+            start_error="serves /1k.html with different bytes"
+        elif alive "${pid[$name]}"; then
+            start_error="did not answer on 127.0.0.1:$p within 10 s"
+        else
+            local status=0
+            wait "${pid[$name]}" 2>/dev/null || status=$?
+            start_error="exited with status $status"
+        fi
+        stop_server "$name"
+        grep -qsi 'address already in use' "$dir"/logs/* || break
+    done
+    mkdir -p "$out/failed"
+    rm -rf "${out:?}/failed/$mode-$name"
+    cp -r "$dir" "$out/failed/$mode-$name"
+    return 1
+}
 
-echo "http-server vs nginx $(nginx -v 2>&1 | sed 's/.*\///'): $cores cores, $(uname -r), $pairs pairs x ${run_secs}s per case"
-for spec in ${cases[@]+"${cases[@]}"}; do
-    read -r name path conns header <<< "$spec"
-    [ "$header" = - ] && header="" || header="${header/:/: }"
-    unit="req/s"; column=1
-    [[ "$name" == 100m* ]] && { unit="MB/s"; column=4; }
-    for server in ours nginx; do wrk_run "$server" "$path" "$conns" "$warm_secs" "$header" > /dev/null; done
-    for pair in $(seq "$pairs"); do
-        for server in ours nginx; do
-            read -r rps p99 errors mbps _ <<< "$(wrk_run "$server" "$path" "$conns" "$run_secs" "$header")"
-            value=$rps; [ "$column" = 4 ] && value=$mbps
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$server" "$pair" "$value" "$unit" "$p99" "$errors" >> "$results"
+failed() { # MODE NAME WHAT
+    printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$out/failures.tsv"
+    echo "$me: $2 ($1 mode) $3" >&2
+}
+
+report_start_failure() { # MODE NAME
+    local dir="$out/failed/$1-$2" f
+    failed "$1" "$2" "did not start: $start_error; its prefix, config and logs are in $dir"
+    for f in "$dir/logs/stderr" "$dir/logs/error.log" "$dir/logs/stdout"; do
+        [ -s "$f" ] || continue
+        echo "  ${f#"$dir"/}:" >&2
+        tail -n 5 "$f" | sed 's/^/    /' >&2
+    done
+}
+
+# ---- measuring --------------------------------------------------------------------------------
+wrk_run() { # PORT PATH CONNECTIONS SECONDS HEADER: prints "<req/s> <p99 ms> <errors> <MB/s> <requests>"
+    local threads="$wrk_threads" extra=()
+    [ "$3" -lt "$threads" ] && threads="$3"
+    [ -n "$5" ] && extra=(-H "$5")
+    "${client_pin[@]}" wrk -t"$threads" -c"$3" -d"$4"s --timeout 10s "${extra[@]}" \
+        -s scripts/bench/report.lua "http://127.0.0.1:$1$2" 2>> "$out/wrk.err" | sed -n 's/^RESULT //p'
+}
+
+rotate() { # OFFSET ITEM...: the items, starting at OFFSET modulo their number
+    local offset="$1" i
+    shift
+    for ((i = 0; i < $#; i++)); do
+        local j=$(((i + offset) % $#))
+        echo "${@:j+1:1}"
+    done
+}
+
+runs=0
+for spec in "${cases[@]}"; do
+    runs=$((runs + ${#peers[@]} + 1))
+    [[ "$spec" == "1k-c100|"* ]] && runs=$((runs + 1))
+done
+minutes=$(((${#modes[@]} * (runs * (rounds * (run_secs + 1) + warm_secs + 1) + idle_rounds * (${#peers[@]} + 1) * (5 + idle_conns / 1000)) + 59) / 60))
+echo "$me: http-server against ${peers[*]:-no peers}: ${modes[*]} mode(s), ${#cases[@]} cases, $rounds round(s) of ${run_secs}s, idle $idle_conns; about $minutes minutes"
+: > "$out/wrk.err"
+
+case_index=0
+mode_index=0
+for mode in "${modes[@]}"; do
+    if [ "$mode" = pinned ]; then
+        workers=1 wrk_threads=1 client_pin=(taskset -c 1)
+    else
+        workers="$cores" wrk_threads=2 client_pin=()
+    fi
+    up=()
+    for name in ours ours+log "${peers[@]}"; do
+        [ -z "${unavailable[$name]:-}" ] || continue
+        if start_server "$name" "$mode" "$workers"; then
+            up+=("$name")
+        elif [[ "$name" == ours* ]]; then
+            report_start_failure "$mode" "$name"
+            echo "$me: cannot benchmark without $name" >&2
+            exit 1
+        else
+            report_start_failure "$mode" "$name"
+        fi
+    done
+    echo "$me: $mode mode: ${up[*]} serving ($workers worker(s) each$([ "$mode" = pinned ] && echo ', on CPU 0; wrk on CPU 1'))"
+
+    for spec in "${cases[@]}"; do
+        IFS='|' read -r id path conns header label unit <<< "$spec"
+        servers=()
+        for name in "${up[@]}"; do
+            [ "$name" != ours+log ] || [ "$id" = 1k-c100 ] || continue
+            [ -n "${pid[$name]:-}" ] && servers+=("$name")
+        done
+        for name in "${servers[@]}"; do
+            wrk_run "${port[$name]}" "$path" "$conns" "$warm_secs" "$header" > /dev/null
+        done
+        for round in $(seq "$rounds"); do
+            for name in $(rotate $((round - 1 + case_index)) "${servers[@]}"); do
+                [ -n "${pid[$name]:-}" ] || continue
+                read -r rps p99 errors mbps requests <<< "$(wrk_run "${port[$name]}" "$path" "$conns" "$run_secs" "$header")" || true
+                if [ -z "${rps:-}" ]; then
+                    rps=nan p99=nan errors=nan mbps=nan requests=0
+                    echo "$me: wrk gave no result for $name, $label ($mode); see $out/wrk.err" >&2
+                fi
+                value="$rps"
+                [ "$unit" = "MB/s" ] && value="$mbps"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$id" "$name" "$round" "$value" "$unit" "$p99" "$errors" "$requests" >> "$out/results.tsv"
+                if ! alive "${pid[$name]}"; then
+                    failed "$mode" "$name" "died during $label, round $round; its logs: $tmp/$mode-$name/logs (removed at exit)"
+                    mkdir -p "$out/failed"
+                    cp -r "$tmp/$mode-$name" "$out/failed/$mode-$name"
+                    stop_server "$name"
+                fi
+            done
+        done
+        echo "  $mode: $label done"
+        case_index=$((case_index + 1))
+    done
+    for name in "${up[@]}"; do stop_server "$name"; done
+
+    # Idle connections on fresh instances: peak RSS would otherwise be the cases' high-water mark.
+    for round in $(seq "$idle_rounds"); do
+        idle_servers=()
+        for name in "${up[@]}"; do [ "$name" = ours+log ] || idle_servers+=("$name"); done
+        for name in $(rotate $((round - 1 + mode_index)) "${idle_servers[@]}"); do
+            if ! start_server "$name" "$mode" "$workers"; then
+                report_start_failure "$mode" "$name"
+                continue
+            fi
+            # shellcheck disable=SC2046 # one argument per PID
+            result="$("${client_pin[@]}" python3 scripts/bench/idle.py "${port[$name]}" "$idle_conns" \
+                "${pid[$name]}" $(descendants "${pid[$name]}") 2>> "$out/idle.err" | sed -n 's/^RESULT //p')" || true
+            if [ -n "$result" ]; then
+                read -r held median p99 rss peak <<< "$result"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$name" "$round" "$idle_conns" "$held" "$median" "$p99" "$rss" "$peak" >> "$out/idle.tsv"
+            else
+                failed "$mode" "$name" "idle case gave no result; see $out/idle.err"
+            fi
+            stop_server "$name"
         done
     done
-    echo "  done: $name"
+    echo "  $mode: idle $idle_conns done"
+    mode_index=$((mode_index + 1))
 done
+printf 'load at end\t%s\n' "$(cut -d ' ' -f 1-3 /proc/loadavg)" >> "$out/machine.tsv"
 
-# On-the-fly compression (issue 14): the script asked for with a browser's Accept-Encoding at
-# c=50, keep-alive: our compressed-cache hits against our identity responses of the same file
-# (target >= 0.9x) and against nginx gzipping each response at level 1 (target >= 3x), with the
-# bytes each sends per response (head included).
-ae="Accept-Encoding: gzip, deflate, br, zstd"
-# Our first answer is a miss (identity, and the file is queued): wait for the cached copy.
-for _ in $(seq 100); do
-    curl -s -o /dev/null -D - -H "$ae" "http://127.0.0.1:$ours_port/app.js" | grep -qi '^content-encoding: br' && break
-    sleep 0.1
-done
-compression_results="$out/compression.tsv"
-printf 'variant\tpair\treq_s\tp99_ms\terrors\tbytes_per_response\tbody_bytes\n' > "$compression_results"
-variants=("ours-br ours $ae" "ours-identity ours -" "nginx-gzip1 nginx $ae")
-body_bytes() { # SERVER HEADER
-    curl -s -o /dev/null -w '%{size_download}' ${2:+-H "$2"} "http://127.0.0.1:$(port_of "$1")/app.js"
-}
-for variant in "${variants[@]}"; do
-    read -r name server header <<< "$variant"
-    [ "$header" = - ] && header=""
-    wrk_run "$server" /app.js 50 "$warm_secs" "$header" > /dev/null
-done
-for pair in $(seq "$pairs"); do
-    for k in 0 1 2; do
-        read -r name server header <<< "${variants[$(((pair + k) % 3))]}"
-        [ "$header" = - ] && header=""
-        read -r rps p99 errors mbps _ <<< "$(wrk_run "$server" /app.js 50 "$run_secs" "$header")"
-        per=$(python3 -c "print(round($mbps * 1e6 / $rps) if $rps else 0)")
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$pair" "$rps" "$p99" "$errors" "$per" \
-            "$(body_bytes "$server" "$header")" >> "$compression_results"
-    done
-done
-echo "  done: compression (app.js, $(stat -c %s "$root/app.js") bytes)"
-
-# A burst of new files must not delay other clients (target: under 50 ms): a probe asks for
-# the 1 KiB page every 5 ms while a burst asks for $burst_files distinct scripts, each a miss
-# that queues a compression, on a fresh server with compression on and, to compare, off.
-burst_out="$out/burst.txt"
-: > "$burst_out"
-for flags in "" "--compress off"; do
-    # shellcheck disable=SC2086
-    "$bin" --port 0 --threads "$cores" --access-log off $flags "$root" > "$out/burst.out" 2> "$out/burst.err" &
-    burst_pid=$!
-    for _ in $(seq 100); do grep -q '^listening on' "$out/burst.out" 2>/dev/null && break; sleep 0.1; done
-    burst_port="$(sed -n 's/^listening on http:\/\/127.0.0.1://p' "$out/burst.out")"
-    echo "compression ${flags:-on}:" >> "$burst_out"
-    python3 scripts/bench/burst.py "$burst_port" "$burst_files" /1k.html >> "$burst_out" || true
-    kill -TERM "$burst_pid"; wait "$burst_pid" 2>/dev/null || true
-    burst_pid=""
-done
-echo "  done: burst of $burst_files files"
-
-python3 - "$compression_results" <<'PY'
-import csv, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-med = lambda name, key: statistics.median(float(r[key]) for r in rows if r["variant"] == name)
-print()
-print(f"{'compression c=50':<18} {'req/s':>9} {'p99 ms':>8} {'bytes/resp':>11} {'body bytes':>11}  per pair req/s")
-for name in ("ours-br", "ours-identity", "nginx-gzip1"):
-    pairs = " ".join(f"{float(r['req_s']):.0f}" for r in rows if r["variant"] == name)
-    print(f"{name:<18} {med(name, 'req_s'):>9.0f} {med(name, 'p99_ms'):>8.2f} "
-          f"{med(name, 'bytes_per_response'):>11.0f} {med(name, 'body_bytes'):>11.0f}  {pairs}")
-br = med("ours-br", "req_s")
-print(f"compressed hits / identity: {br / med('ours-identity', 'req_s'):.2f}x (target >= 0.9x); "
-      f"/ nginx gzip 1: {br / med('nginx-gzip1', 'req_s'):.2f}x (target >= 3x)")
-PY
+# ---- report -----------------------------------------------------------------------------------
 echo
-cat "$burst_out"
-[ "$compression_only" = 1 ] && { echo; echo "results: $compression_results, $burst_out"; exit 0; }
-
-idle_results="$out/idle.tsv"
-printf 'server\theld\tmedian_ms\tp99_ms\trss_mib\tpeak_mib\n' > "$idle_results"
-for server in ours nginx; do
-    # shellcheck disable=SC2046
-    read -r held median p99 rss peak <<< "$(python3 scripts/bench/idle.py "$(port_of "$server")" "$idle_conns" $(pids_of "$server") | sed -n 's/^RESULT //p')"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$held" "$median" "$p99" "$rss" "$peak" >> "$idle_results"
+python3 scripts/bench/summarize.py "$out" | tee "$out/report.md"
+for fmt in png svg; do
+    gnuplot -e "dir='$out'; fmt='$fmt'" scripts/bench/chart.gp 2>> "$out/gnuplot.err" ||
+        echo "$me: gnuplot could not draw $out/chart.$fmt; see $out/gnuplot.err" >&2
 done
-echo "  done: idle-$idle_conns"
-
-python3 - "$results" "$idle_results" "$out/summary.json" <<'PY'
-import csv, json, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-idle = {r["server"]: r for r in csv.DictReader(open(sys.argv[2]), delimiter="\t")}
-summary = {"cases": {}, "idle": idle}
-print()
-print(f"{'case':<20} {'unit':<6} {'ours':>10} {'nginx':>10} {'ratio':>6}  {'per pair':<22} {'p99 ours/nginx (ms)':<20} errors")
-for case in dict.fromkeys(r["case"] for r in rows):
-    sel = [r for r in rows if r["case"] == case]
-    by = lambda s, k: [float(r[k]) for r in sel if r["server"] == s]
-    ours, nginx = by("ours", "throughput"), by("nginx", "throughput")
-    ratios = [o / n if n else 0.0 for o, n in zip(ours, nginx)]
-    p99o, p99n = statistics.median(by("ours", "p99_ms")), statistics.median(by("nginx", "p99_ms"))
-    errs = f"{int(sum(by('ours', 'errors')))}/{int(sum(by('nginx', 'errors')))}"
-    unit = sel[0]["unit"]
-    med = statistics.median(ratios)
-    print(f"{case:<20} {unit:<6} {statistics.median(ours):>10.0f} {statistics.median(nginx):>10.0f} {med:>5.2f}x  "
-          f"{' '.join(f'{r:.2f}' for r in ratios):<22} {p99o:.2f}/{p99n:.2f}{'':<10} {errs}")
-    summary["cases"][case] = {"unit": unit, "ours": ours, "nginx": nginx, "ratios": ratios,
-                              "median_ratio": med, "p99_ms": {"ours": p99o, "nginx": p99n}}
-print()
-for s in ("ours", "nginx"):
-    r = idle[s]
-    print(f"idle {s:<6} held {r['held']} connections; new client median {r['median_ms']} ms, p99 {r['p99_ms']} ms; "
-          f"RSS {r['rss_mib']} MiB (peak {r['peak_mib']} MiB)")
-json.dump(summary, open(sys.argv[3], "w"), indent=2)
-PY
 echo
-echo "results: $results, $idle_results, $out/summary.json, $compression_results, $burst_out"
+echo "results: $out/report.md, $out/chart.png, $out/chart.svg, $out/results.tsv, $out/idle.tsv, $out/summary.json"
+if [ "$(wc -l < "$out/failures.tsv")" -gt 1 ]; then
+    echo "$me: not every server was measured:" >&2
+    tail -n +2 "$out/failures.tsv" | sed 's/^\([^\t]*\)\t\([^\t]*\)\t/  \2 (\1 mode): /' >&2
+    exit 1
+fi
