@@ -92,6 +92,11 @@ if ! scripts/ensure-tools.sh "${base_tools[@]}" "${peers[@]}"; then
     done
 fi
 ulimit -n "$(ulimit -Hn)"
+# Every server may open this many files (nginx and lighttpd are told; the others raise their soft
+# limit to the hard one themselves). lighttpd serves at most half of it as connections.
+fd_limit="$(ulimit -Hn)"
+[ "$fd_limit" = unlimited ] || [ "$fd_limit" -gt 65536 ] && fd_limit=65536
+lighttpd_connections=$((fd_limit / 2 < 16384 ? fd_limit / 2 : 16384))
 
 cargo build --release --quiet --bin http-server
 bin="${CARGO_TARGET_DIR:-target}/release/http-server"
@@ -150,7 +155,7 @@ first_line() { "$@" 2>&1 | head -n 1 || true; }
     printf '%s\n' "${cases[@]}" | tr '|' '\t'
 } > "$out/cases.tsv"
 printf 'mode\tcase\tserver\tround\tthroughput\tunit\tp99_ms\terrors\trequests\n' > "$out/results.tsv"
-printf 'mode\tserver\tround\tconnections\theld\tmedian_ms\tp99_ms\trss_mib\tpeak_mib\n' > "$out/idle.tsv"
+printf 'mode\tserver\tround\tconnections\theld\tmedian_ms\tp99_ms\trss_mib\tpeak_mib\tpss_mib\n' > "$out/idle.tsv"
 printf 'mode\tserver\twhat\n' > "$out/failures.tsv"
 for peer in "${!unavailable[@]}"; do
     for mode in "${modes[@]}"; do printf '%s\t%s\t%s\n' "$mode" "$peer" "${unavailable[$peer]}" >> "$out/failures.tsv"; done
@@ -205,7 +210,7 @@ write_config() { # NAME DIR PORT WORKERS
         nginx)
             cat > "$dir/nginx.conf" <<CONF
 worker_processes $workers;
-worker_rlimit_nofile 65536;
+worker_rlimit_nofile $fd_limit;
 pid $dir/nginx.pid;
 error_log $dir/logs/error.log warn;
 events { worker_connections 16384; }
@@ -259,8 +264,8 @@ server.port = $p
 server.pid-file = "$dir/lighttpd.pid"
 server.errorlog = "$dir/logs/error.log"
 server.max-worker = $([ "$workers" -gt 1 ] && echo "$workers" || echo 0)
-server.max-fds = 65536
-server.max-connections = 16384
+server.max-fds = $fd_limit
+server.max-connections = $lighttpd_connections
 server.max-keep-alive-requests = 100000
 server.max-keep-alive-idle = 65
 server.network-backend = "sendfile"
@@ -465,14 +470,23 @@ for mode in "${modes[@]}"; do
                 report_start_failure "$mode" "$name"
                 continue
             fi
+            conns="$idle_conns"
+            if [ "$name" = lighttpd ] && [ "$conns" -gt $((lighttpd_connections - 2)) ]; then
+                conns=$((lighttpd_connections - 2)) # room for the new clients
+                echo "$me: lighttpd holds $conns idle connections, not $idle_conns: it serves at most half its open-file limit ($fd_limit) as connections" >&2
+            fi
             # shellcheck disable=SC2046 # one argument per PID
-            result="$("${client_pin[@]}" python3 scripts/bench/idle.py "${port[$name]}" "$idle_conns" \
-                "${pid[$name]}" $(descendants "${pid[$name]}") 2>> "$out/idle.err" | sed -n 's/^RESULT //p')" || true
+            result="$("${client_pin[@]}" python3 scripts/bench/idle.py "${port[$name]}" "$conns" \
+                "${pid[$name]}" $(descendants "${pid[$name]}") 2> "$tmp/idle.err" | sed -n 's/^RESULT //p')" || true
+            cat "$tmp/idle.err" >> "$out/idle.err"
             if [ -n "$result" ]; then
-                read -r held median p99 rss peak <<< "$result"
-                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$name" "$round" "$idle_conns" "$held" "$median" "$p99" "$rss" "$peak" >> "$out/idle.tsv"
+                read -r held median p99 rss peak pss <<< "$result"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$name" "$round" "$conns" "$held" "$median" "$p99" "$rss" "$peak" "$pss" >> "$out/idle.tsv"
             else
-                failed "$mode" "$name" "idle case gave no result; see $out/idle.err"
+                mkdir -p "$out/failed"
+                rm -rf "${out:?}/failed/$mode-$name"
+                cp -r "$tmp/$mode-$name" "$out/failed/$mode-$name"
+                failed "$mode" "$name" "idle case failed: $(tail -n 1 "$tmp/idle.err"); its prefix and logs are in $out/failed/$mode-$name"
             fi
             stop_server "$name"
         done

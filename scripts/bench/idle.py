@@ -2,9 +2,11 @@
 """Holds N idle keep-alive connections to a server (each has made one request), then measures
 a new client's latency over fresh connections, and reports the server's memory.
 
-    idle.py PORT N PID [PID...]   ->  RESULT <held> <median ms> <p99 ms> <rss MiB> <peak MiB>
+    idle.py PORT N PID [PID...]   ->  RESULT <held> <median ms> <p99 ms> <rss MiB> <peak MiB> <pss MiB>
 
-RSS is summed over the PIDs (a master and its workers); peak is the sum of VmHWM. A response
+RSS is summed over the PIDs (a master and its workers); peak is the sum of VmHWM. The sums count
+pages that processes share (the binary, libraries, a master's memory its workers inherited) once
+per process; PSS (proportional set size, from smaps_rollup) splits them instead. A response
 other than 200 (such as a 503 at a connection limit) counts as a failure."""
 import resource
 import socket
@@ -33,10 +35,10 @@ def read_response(sock):
         body += sock.recv(65536)
 
 
-def memory_mib(field):
+def memory_mib(field, source="status"):
     total = 0
     for pid in pids:
-        with open(f"/proc/{pid}/status") as f:
+        with open(f"/proc/{pid}/{source}") as f:
             for line in f:
                 if line.startswith(field + ":"):
                     total += int(line.split()[1])
@@ -44,11 +46,14 @@ def memory_mib(field):
 
 
 held = []
-for _ in range(n):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(REQUEST)
-    read_response(s)
-    held.append(s)
+try:
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(REQUEST)
+        read_response(s)
+        held.append(s)
+except OSError as e:
+    sys.exit(f"idle.py: connection {len(held) + 1} of {n} failed: {e!r}")
 time.sleep(0.5)
 
 latencies = []
@@ -69,6 +74,6 @@ for s in held:  # every held connection must still be usable
     except OSError:
         pass
 print(f"RESULT {alive} {statistics.median(latencies):.3f} {latencies[98]:.3f} "
-      f"{memory_mib('VmRSS'):.1f} {memory_mib('VmHWM'):.1f}")
+      f"{memory_mib('VmRSS'):.1f} {memory_mib('VmHWM'):.1f} {memory_mib('Pss', 'smaps_rollup'):.1f}")
 for s in held:
     s.close()

@@ -157,13 +157,16 @@ for mode in modes:
 
     idle = [r for r in idle_rows if r["mode"] == mode]
     if idle:
-        conns = int(idle[0]["connections"])
+        conns = int(settings.get("idle_connections") or idle[0]["connections"])
         idle_per = {}
+        fewer = []
         for name in servers:
             mine = [r for r in idle if r["server"] == name]
             if mine:
-                idle_per[name] = {k: median([number(r[k]) for r in mine])
-                                  for k in ("held", "median_ms", "p99_ms", "rss_mib", "peak_mib")}
+                idle_per[name] = {k: median([number(r.get(k)) for r in mine])
+                                  for k in ("connections", "held", "median_ms", "p99_ms", "rss_mib", "peak_mib", "pss_mib")}
+                if idle_per[name]["connections"] != conns:
+                    fewer.append(f"{name} was given {idle_per[name]['connections']:,.0f}")
         mode_summary["idle"] = {"connections": conns, "servers": idle_per}
         say(f"{conns:,} idle keep-alive connections, each server started afresh (ours / lowest peer):")
         say("")
@@ -172,8 +175,9 @@ for mode in modes:
         for key, label, digits in (("held", "held and still answering", 0),
                                    ("median_ms", "new client, median ms", 3),
                                    ("p99_ms", "new client, p99 ms", 3),
-                                   ("rss_mib", "RSS, MiB", 1),
-                                   ("peak_mib", "peak RSS, MiB", 1)):
+                                   ("rss_mib", "RSS (summed over processes), MiB", 1),
+                                   ("peak_mib", "peak RSS, MiB", 1),
+                                   ("pss_mib", "PSS (shared pages split), MiB", 1)):
             cells = [fmt(idle_per[s][key], digits) if s in idle_per else "—" for s in servers]
             ratio = ""
             if key != "held":
@@ -183,6 +187,10 @@ for mode in modes:
                 ratio = ratio_text(ours, idle_per[lowest][key] if lowest else math.nan, lowest)
             say(f"| {label} | " + " | ".join(cells) + f" | {ratio} |")
         say("")
+        if fewer:
+            say("Fewer connections: " + "; ".join(fewer) + " (lighttpd serves at most half its open-file "
+                "limit as connections, and this machine's hard limit is below twice the count).")
+            say("")
     if down:
         for name, what in down.items():
             say(f"Not measured: {name}: {what}")
