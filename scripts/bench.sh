@@ -400,7 +400,11 @@ for spec in "${cases[@]}"; do
     runs=$((runs + ${#peers[@]} + 1))
     [[ "$spec" == "1k-c100|"* ]] && runs=$((runs + 1))
 done
-minutes=$(((${#modes[@]} * (runs * (rounds * (run_secs + 1) + warm_secs + 1) + idle_rounds * (${#peers[@]} + 1) * (5 + idle_conns / 1000)) + 59) / 60))
+# In tenths of a second: each wrk run costs about 0.15 s more than its duration, an idle case
+# about 1 s plus 0.2 s per 1,000 connections, the rest about 5 s (measured on 2 cores).
+tenths=$((${#modes[@]} * (runs * (warm_secs * 20 + 3 + rounds * (run_secs * 20 + 3)) / 2 +
+    idle_rounds * (${#peers[@]} + 1) * (10 + idle_conns / 500)) + 50))
+minutes="$(awk -v t="$tenths" 'BEGIN {m = t / 600; printf (m < 10 ? "%.1f" : "%.0f"), m}')"
 echo "$me: http-server against ${peers[*]:-no peers}: ${modes[*]} mode(s), ${#cases[@]} cases, $rounds round(s) of ${run_secs}s, idle $idle_conns; about $minutes minutes"
 : > "$out/wrk.err"
 
