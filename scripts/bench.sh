@@ -26,8 +26,8 @@
 # resident and peak memory, a new client's latency; scripts/bench/idle.py).
 #
 # Writes to target/bench/: report.md (the machine and the tables, also printed), chart.png and
-# chart.svg (throughput per case and server relative to ours), results.tsv and idle.tsv (every
-# run), summary.json, machine.tsv. A server that fails to start or dies is reported, left out,
+# chart.svg (throughput per case and server relative to ours), readme.md (ours / best peer per
+# case and mode, for the README), results.tsv and idle.tsv (every run), summary.json, machine.tsv. A server that fails to start or dies is reported, left out,
 # and makes the exit status 1; its prefix is kept in target/bench/failed/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -508,7 +508,7 @@ for fmt in png svg; do
         echo "$me: gnuplot could not draw $out/chart.$fmt; see $out/gnuplot.err" >&2
 done
 echo
-echo "results: $out/report.md, $out/chart.png, $out/chart.svg, $out/results.tsv, $out/idle.tsv, $out/summary.json"
+echo "results: $out/report.md, $out/chart.png, $out/chart.svg, $out/readme.md, $out/results.tsv, $out/idle.tsv, $out/summary.json"
 if [ "$(wc -l < "$out/failures.tsv")" -gt 1 ]; then
     echo "$me: not every server was measured:" >&2
     tail -n +2 "$out/failures.tsv" | sed 's/^\([^\t]*\)\t\([^\t]*\)\t/  \2 (\1 mode): /' >&2

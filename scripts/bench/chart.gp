@@ -48,6 +48,11 @@ if (idle) {
     file = dir.'/chart-idle.dat'
     set title title_idle
     set xrange [-0.5 : rows_idle - 0.5]
+    # Memory ratios run from a fraction to tens: a log scale keeps the small bars readable.
+    set logscale y 2
+    set yrange [0.125 : *]
+    set ytics format "%g"
+    set offsets 0, 0, 0, 0
     plot for [i=3:2+nservers] file using i:xtic(strcol(1)."\n".strcol(2)) title columnheader(i) \
              lc rgb word(colours, i - 2), \
          for [i=4:2+nservers] file using (barx($0, i - 2)):i:(label(column(i))) with labels \

@@ -5,8 +5,9 @@
 
 Reads machine.tsv, settings.tsv, cases.tsv, results.tsv, idle.tsv and failures.tsv from OUTDIR;
 prints the report (Markdown: the machine, then per mode the throughput, p99 and idle tables);
-writes OUTDIR/summary.json, and for scripts/bench/chart.gp the files chart-MODE.dat,
-chart-idle.dat and chart-vars.gp. Medians over rounds; "ours / best peer" divides our median
+writes OUTDIR/summary.json, OUTDIR/readme.md (the ratios per case and mode in one table, for
+the README), and for scripts/bench/chart.gp the files chart-MODE.dat, chart-idle.dat and
+chart-vars.gp. Medians over rounds; "ours / best peer" divides our median
 by the best peer's median (highest throughput, lowest latency or memory)."""
 import csv
 import json
@@ -217,6 +218,42 @@ with open(os.path.join(OUT, "summary.json"), "w") as f:
 print("\n".join(lines))
 
 
+# ---- the README's table: ours / best peer per case and mode -------------------------------------
+def ratio_cell(value, who):
+    return f"{value:.2f}× ({who})" if value is not None and not math.isnan(value) else "—"
+
+
+readme = [f"| case | " + " | ".join(f"{m}: ours / best peer" for m in modes) + " |",
+          "|---|" + "---:|" * len(modes)]
+for case in cases:
+    cells = []
+    for mode in modes:
+        entry = summary["modes"].get(mode, {}).get("cases", {}).get(case["id"])
+        cells.append(ratio_cell(entry["ours_over_best_peer"], entry["best_peer"]) if entry and entry["best_peer"] else "—")
+    if any(c != "—" for c in cells):
+        unit = f" ({case['unit']})" if case["unit"] != "req/s" else ""
+        readme.append(f"| {case['label']}{unit} | " + " | ".join(cells) + " |")
+idle_lines = []
+for key, label in (("peak_mib", "peak RSS"), ("median_ms", "a new client's median latency")):
+    cells = []
+    for mode in modes:
+        per = summary["modes"].get(mode, {}).get("idle", {}).get("servers", {})
+        ours = per.get("ours", {}).get(key, math.nan)
+        lowest = min((p for p in peers if p in per and not math.isnan(per[p][key])),
+                     key=lambda p: per[p][key], default=None)
+        cells.append(ratio_cell(ours / per[lowest][key], lowest) if lowest and per[lowest][key] else "—")
+    if any(c != "—" for c in cells):
+        idle_conns_text = f"{int(settings.get('idle_connections') or 0):,}"
+        readme.append(f"| {idle_conns_text} idle connections: {label}, ours / lowest peer | " + " | ".join(cells) + " |")
+versions = ", ".join(machine[k] for k in peers if k in machine)
+readme.append("")
+readme.append(f"Measured {machine.get('date', '?')} on {machine.get('cores', '?')} cores ({machine.get('cpu', '?')}, "
+              f"{machine.get('kernel', '?')}, {machine.get('os', '?')}; load average {machine.get('load at start', '?')} "
+              f"before the run), against {versions}; medians of {rounds} round(s) of {secs} s.")
+with open(os.path.join(OUT, "readme.md"), "w") as f:
+    f.write("\n".join(readme) + "\n")
+
+
 # ---- data for chart.gp --------------------------------------------------------------------------
 def gp_string(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -269,4 +306,4 @@ with open(os.path.join(OUT, "chart-vars.gp"), "w") as f:
         f.write(f"title_{mode} = " + gp_string(MODE_TITLES[mode].format(cores=cores)
                                                + ": throughput, higher is better") + "\n")
     f.write("title_idle = " + gp_string(f"{idle_conns:,} idle connections: memory and a new client's "
-                                        "latency, lower is better") + "\n")
+                                        "latency, lower is better (log scale)") + "\n")
