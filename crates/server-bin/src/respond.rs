@@ -100,7 +100,7 @@ pub fn respond(
         };
     }
     let key = resource_name(&target);
-    if let Some(hit) = cache.get(&ctx.root, &key, now) {
+    if let Some(hit) = cache.get(&key, now) {
         let content_type = mime::for_path(&hit.rel);
         let rep = Representation::plain(Source::Memory(hit.contents), hit.meta, false);
         let rep = compress_on_the_fly(ctx, req, &hit.rel, content_type, rep);
@@ -111,7 +111,7 @@ pub fn respond(
         Ok(Resolved::File { file, meta, rel }) => {
             let content_type = mime::for_path(&rel);
             let rep = choose_representation(ctx, cache, req, file, meta, &rel, now);
-            let rep = cache_if_plain(cache, &key, &rel, rep, now);
+            let rep = cache_if_plain(ctx, cache, &key, &rel, rep, now);
             let rep = compress_on_the_fly(ctx, req, &rel, content_type, rep);
             serve_file(ctx, req, reply, served_file(&rel), content_type, rep, buf)
         }
@@ -256,6 +256,7 @@ fn choose_representation<'a>(
 
 /// Reads a small file without sidecars into the worker's cache and serves it from there.
 fn cache_if_plain<'a>(
+    ctx: &Context,
     cache: &mut FileCache,
     key: &str,
     rel: &str,
@@ -274,6 +275,7 @@ fn cache_if_plain<'a>(
     }
     let contents: Arc<[u8]> = contents.into();
     cache.insert(
+        &ctx.root,
         key,
         rel,
         &rep.meta,

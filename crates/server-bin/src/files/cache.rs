@@ -1,16 +1,21 @@
-//! A per-worker cache of small files (contents and metadata), so that a hit costs a lookup
-//! (`openat2(O_PATH)`, `fstat`, `close`) instead of open, fstat, read and close.
+//! A per-worker cache of small files (contents and metadata), so that a hit costs one `read`
+//! of an inotify descriptor (which answers "nothing changed") instead of open, fstat, read and
+//! close.
 //!
-//! A hit is only served when the file's identity still matches what was cached: device, inode,
-//! size, and modification and change times to the nanosecond. A rewrite in place changes the
-//! times (the change time cannot be set back by any user), a replacement changes the inode, so a
-//! modified file is never served stale. The identity is checked through the name the request
-//! resolved to, looked up exactly as resolution opens files ([`Root::stat_beneath`]: beneath the
-//! root, race-free), never through a name the kernel would follow out of the root: a name that
-//! now leads outside, or to another file (a directory or symlink swapped by a deploy), fails the
-//! check and goes back through full resolution. (Keeping a descriptor of the file's directory
-//! and checking only the last name would save two system calls per hit, but would keep
-//! serving the old tree for a while after a directory on the path is swapped.)
+//! A file is cached only when the path to it has no symlink (checked beneath the root with
+//! `RESOLVE_NO_SYMLINKS`), so the directories a lookup of it walks are exactly the ones its
+//! path names; each of them, from the root down, and the file itself are watched with inotify
+//! before the file's identity (device, inode, size, modification and change times) is checked
+//! once more against what was read. From then on, any change that could make the name lead to
+//! other bytes (a write, even through a hard link elsewhere; a rename, removal or creation in
+//! any directory on the path, such as a deploy that swaps a directory; a permission change)
+//! puts an event in the queue before the system call that made it returns, and a hit first
+//! reads that queue: any event empties the whole cache. So a modified file is never served
+//! stale, and no name is ever followed out of the root: the watched objects were all opened
+//! beneath it. Without inotify or `/proc` (where the watches are added through the opened
+//! descriptors), nothing is cached. (Revalidating each hit by looking the path up again costs
+//! three system calls; keeping a descriptor of the file's directory and checking only the last
+//! name costs one but serves the old tree after a directory on the path is swapped.)
 //!
 //! Timestamps are only as fine as the kernel's clock tick (unless it has multigrain timestamps,
 //! Linux 6.13+), so two same-size writes within one tick could share an identity. A file that
@@ -22,13 +27,15 @@
 //! that time. Each worker owns its cache: no locks. It must not decide what is cacheable beyond
 //! size; `respond` does.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use rustix::fd::{AsRawFd, OwnedFd};
 use rustix::fs::Stat;
+use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
 
 use crate::files::resolve::Root;
 
@@ -40,6 +47,10 @@ pub const CAPACITY: usize = 8 * 1024 * 1024;
 
 /// A file whose change time is more recent than this is not cached.
 pub const RACY_WINDOW: Duration = Duration::from_secs(1);
+
+/// Inotify watches one worker's cache adds at most; files that would need more are served
+/// without the cache until a change empties it.
+pub const MAX_WATCHES: usize = 1024;
 
 /// Files remembered as having no sidecars at most (per worker).
 pub const MAX_NO_SIDECARS: usize = 4096;
@@ -108,7 +119,6 @@ pub struct Hit {
 #[derive(Debug)]
 struct Entry {
     hit: Hit,
-    identity: Identity,
     /// Until when "no sidecars" holds without probing again.
     sidecars_checked_until: Instant,
 }
@@ -118,32 +128,140 @@ struct Entry {
 pub struct FileCache {
     entries: HashMap<String, Entry>,
     bytes: usize,
+    /// Watching the cached files and their paths; `None` until the first insert (and after
+    /// a change emptied the cache).
+    watches: Option<Watches>,
     /// Files too large to cache that had no sidecars, and until when that is trusted: a large
     /// download would otherwise probe for `.br` and `.gz` on every request.
     no_sidecars: HashMap<String, Instant>,
 }
 
-impl FileCache {
-    /// The cached copy for request path `key`, if its file is unchanged and its "no sidecars"
-    /// state is recent. A stale entry is dropped.
-    pub fn get(&mut self, root: &Root, key: &str, now: Instant) -> Option<Hit> {
-        let entry = self.entries.get(key)?;
-        let current = root
-            .stat_beneath(&entry.hit.rel)
-            .ok()
-            .map(|s| Identity::of_stat(&s));
-        if current == Some(entry.identity) && now < entry.sidecars_checked_until {
-            return Some(entry.hit.clone());
+/// The inotify instance watching every cached file and the directories on its path.
+#[derive(Debug)]
+struct Watches {
+    fd: OwnedFd,
+    /// Watch descriptors added (the kernel gives one per inode, so this counts inodes).
+    added: HashSet<i32>,
+}
+
+/// What, in a directory on a cached file's path, could make the path lead to other bytes.
+const DIRECTORY_EVENTS: WatchFlags = WatchFlags::MODIFY
+    .union(WatchFlags::ATTRIB)
+    .union(WatchFlags::CLOSE_WRITE)
+    .union(WatchFlags::MOVED_FROM)
+    .union(WatchFlags::MOVED_TO)
+    .union(WatchFlags::CREATE)
+    .union(WatchFlags::DELETE)
+    .union(WatchFlags::DELETE_SELF)
+    .union(WatchFlags::MOVE_SELF)
+    .union(WatchFlags::ONLYDIR);
+
+/// What could change a cached file's bytes or metadata, through whatever name.
+const FILE_EVENTS: WatchFlags = WatchFlags::MODIFY
+    .union(WatchFlags::ATTRIB)
+    .union(WatchFlags::CLOSE_WRITE)
+    .union(WatchFlags::DELETE_SELF)
+    .union(WatchFlags::MOVE_SELF);
+
+impl Watches {
+    fn new() -> Option<Self> {
+        let fd = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).ok()?;
+        Some(Self {
+            fd,
+            added: HashSet::new(),
+        })
+    }
+
+    /// Whether any event has arrived (the queue is drained).
+    fn changed(&self) -> bool {
+        let mut buf = [0u8; 4096];
+        let mut any = false;
+        while let Ok(n) = rustix::io::read(&self.fd, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            any = true;
         }
-        self.remove(key);
-        None
+        any
+    }
+
+    /// Watches what `target` was opened on (through `/proc`, so no name is looked up again);
+    /// false if that failed or the limit is reached.
+    fn add(&mut self, target: &OwnedFd, events: WatchFlags) -> bool {
+        let path = format!("/proc/self/fd/{}", target.as_raw_fd());
+        match inotify::add_watch(&self.fd, path, events) {
+            Ok(wd) => {
+                self.added.insert(wd);
+                self.added.len() <= MAX_WATCHES
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+impl FileCache {
+    /// The cached copy for request path `key`, if nothing watched has changed and its "no
+    /// sidecars" state is recent. Any change empties the cache.
+    pub fn get(&mut self, key: &str, now: Instant) -> Option<Hit> {
+        let entry = self.entries.get(key)?;
+        if now >= entry.sidecars_checked_until {
+            self.remove(key);
+            return None;
+        }
+        let hit = entry.hit.clone();
+        if self.watches.as_ref().is_none_or(Watches::changed) {
+            self.clear();
+            return None;
+        }
+        Some(hit)
+    }
+
+    /// Forgets every entry, and the watches with them.
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.bytes = 0;
+        self.watches = None;
+    }
+
+    /// Watches `rel`'s directories (the root's too) and the file, then checks the file is still
+    /// the one described by `identity`, reached without symlinks. After this, any change that
+    /// matters raises an event.
+    fn watch(&mut self, root: &Root, rel: &str, identity: Identity) -> bool {
+        if self.watches.is_none() {
+            self.watches = Watches::new();
+        }
+        let Some(watches) = &mut self.watches else {
+            return false;
+        };
+        let mut directories = vec!["."];
+        directories.extend(rel.match_indices('/').filter_map(|(i, _)| rel.get(..i)));
+        for dir in directories {
+            let Ok(fd) = root.open_without_symlinks(dir, true) else {
+                return false;
+            };
+            if !watches.add(&fd, DIRECTORY_EVENTS) {
+                return false;
+            }
+        }
+        let Ok(file) = root.open_without_symlinks(rel, false) else {
+            return false;
+        };
+        if !watches.add(&file, FILE_EVENTS) {
+            return false;
+        }
+        rustix::fs::fstat(&file).is_ok_and(|s| Identity::of_stat(&s) == identity)
     }
 
     /// Caches `contents` of the file at `rel` (with `meta`) for request path `key`, if it is
-    /// small enough and has not changed within [`RACY_WINDOW`] of `wall` (the current time),
-    /// evicting other entries to stay within [`CAPACITY`].
+    /// small enough, has not changed within [`RACY_WINDOW`] of `wall` (the current time), and
+    /// can be watched (see the module doc), evicting other entries to stay within [`CAPACITY`].
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each is one fact of the file cached"
+    )]
     pub fn insert(
         &mut self,
+        root: &Root,
         key: &str,
         rel: &str,
         meta: &Metadata,
@@ -158,6 +276,9 @@ impl FileCache {
             return;
         }
         let identity = Identity::of_metadata(meta);
+        if !self.watch(root, rel, identity) {
+            return;
+        }
         self.remove(key);
         while self.bytes + contents.len() > CAPACITY {
             // Any victim will do: a static site's hot set is small, and keys hash randomly.
@@ -175,7 +296,6 @@ impl FileCache {
                     meta: meta.clone(),
                     contents,
                 },
-                identity,
                 sidecars_checked_until: now + SIDECAR_RECHECK,
             },
         );
@@ -232,7 +352,7 @@ mod tests {
     fn fill(cache: &mut FileCache, root: &Root, now: Instant) {
         let meta = fs::metadata(root.path().join("a.txt")).unwrap();
         let contents: Arc<[u8]> = fs::read(root.path().join("a.txt")).unwrap().into();
-        cache.insert("/a.txt", "a.txt", &meta, contents, now, later());
+        cache.insert(root, "/a.txt", "a.txt", &meta, contents, now, later());
     }
 
     #[test]
@@ -242,6 +362,7 @@ mod tests {
         let meta = fs::metadata(root.path().join("a.txt")).unwrap();
         let contents: Arc<[u8]> = fs::read(root.path().join("a.txt")).unwrap().into();
         cache.insert(
+            &root,
             "/a.txt",
             "a.txt",
             &meta,
@@ -258,7 +379,7 @@ mod tests {
         let mut cache = FileCache::default();
         let now = Instant::now();
         fill(&mut cache, &root, now);
-        assert_eq!(&*cache.get(&root, "/a.txt", now).unwrap().contents, b"one");
+        assert_eq!(&*cache.get("/a.txt", now).unwrap().contents, b"one");
     }
 
     #[test]
@@ -268,7 +389,7 @@ mod tests {
         let now = Instant::now();
         fill(&mut cache, &root, now);
         fs::write(root.path().join("a.txt"), "two").unwrap();
-        assert!(cache.get(&root, "/a.txt", now).is_none());
+        assert!(cache.get("/a.txt", now).is_none());
         assert_eq!(cache.bytes(), 0, "the stale entry is dropped");
     }
 
@@ -280,10 +401,10 @@ mod tests {
         fill(&mut cache, &root, now);
         fs::write(root.path().join("b.txt"), "one").unwrap();
         fs::rename(root.path().join("b.txt"), root.path().join("a.txt")).unwrap();
-        assert!(cache.get(&root, "/a.txt", now).is_none());
+        assert!(cache.get("/a.txt", now).is_none());
         fill(&mut cache, &root, now);
         fs::remove_file(root.path().join("a.txt")).unwrap();
-        assert!(cache.get(&root, "/a.txt", now).is_none());
+        assert!(cache.get("/a.txt", now).is_none());
     }
 
     #[test]
@@ -296,35 +417,58 @@ mod tests {
         let mut cache = FileCache::default();
         let now = Instant::now();
         let out = Arc::from(&b"out"[..]);
-        cache.insert("/d/a.txt", "d/a.txt", &meta, out, now, later());
-        assert!(cache.get(&root, "/d/a.txt", now).is_none());
+        cache.insert(&root, "/d/a.txt", "d/a.txt", &meta, out, now, later());
+        assert!(cache.get("/d/a.txt", now).is_none());
     }
 
     #[test]
-    fn a_deploy_that_swaps_the_directory_symlink_is_a_miss_at_once() {
+    fn a_deploy_that_swaps_a_directory_is_a_miss_at_once() {
         let (_dir, root) = setup();
-        for (version, text) in [("v1", "old!"), ("v2", "new!")] {
+        for (version, text) in [("site", "old!"), ("next", "new!")] {
             fs::create_dir(root.path().join(version)).unwrap();
             fs::write(root.path().join(version).join("page.html"), text).unwrap();
         }
-        std::os::unix::fs::symlink("v1", root.path().join("current")).unwrap();
-        let rel = "current/page.html";
+        let rel = "site/page.html";
         let meta = fs::metadata(root.path().join(rel)).unwrap();
         let mut cache = FileCache::default();
         let now = Instant::now();
-        cache.insert(
-            "/current/page.html",
-            rel,
-            &meta,
-            Arc::from(&b"old!"[..]),
-            now,
-            later(),
-        );
-        assert!(cache.get(&root, "/current/page.html", now).is_some());
-        // The atomic deploy: a new symlink renamed over the old one.
-        std::os::unix::fs::symlink("v2", root.path().join("next")).unwrap();
-        fs::rename(root.path().join("next"), root.path().join("current")).unwrap();
-        assert!(cache.get(&root, "/current/page.html", now).is_none());
+        let old = Arc::from(&b"old!"[..]);
+        cache.insert(&root, "/site/page.html", rel, &meta, old, now, later());
+        assert!(cache.get("/site/page.html", now).is_some());
+        fs::rename(root.path().join("site"), root.path().join("site.old")).unwrap();
+        fs::rename(root.path().join("next"), root.path().join("site")).unwrap();
+        assert!(cache.get("/site/page.html", now).is_none());
+    }
+
+    #[test]
+    fn a_file_reached_through_a_symlink_inside_the_root_is_not_cached() {
+        let (_dir, root) = setup();
+        std::os::unix::fs::symlink(".", root.path().join("here")).unwrap();
+        let meta = fs::metadata(root.path().join("here/a.txt")).unwrap();
+        let mut cache = FileCache::default();
+        let now = Instant::now();
+        let one = Arc::from(&b"one"[..]);
+        cache.insert(&root, "/here/a.txt", "here/a.txt", &meta, one, now, later());
+        assert_eq!(cache.bytes(), 0);
+    }
+
+    #[test]
+    fn a_write_through_a_hard_link_outside_the_root_is_a_miss() {
+        let (dir, root) = setup();
+        let outside = dir
+            .path()
+            .parent()
+            .unwrap()
+            .join(format!("hard-link-{}", std::process::id()));
+        fs::hard_link(root.path().join("a.txt"), &outside).unwrap();
+        let mut cache = FileCache::default();
+        let now = Instant::now();
+        fill(&mut cache, &root, now);
+        assert!(cache.get("/a.txt", now).is_some());
+        fs::write(&outside, "TWO").unwrap();
+        let miss = cache.get("/a.txt", now).is_none();
+        fs::remove_file(&outside).unwrap();
+        assert!(miss);
     }
 
     #[test]
@@ -338,12 +482,12 @@ mod tests {
         let mut cache = FileCache::default();
         let now = Instant::now();
         let one = Arc::from(&b"one"[..]);
-        cache.insert("/d/a.txt", "d/a.txt", &meta, one, now, later());
+        cache.insert(&root, "/d/a.txt", "d/a.txt", &meta, one, now, later());
         assert_eq!(cache.bytes(), 3);
         fs::rename(root.path().join("d"), root.path().join("old")).unwrap();
         std::os::unix::fs::symlink(outside.path(), root.path().join("d")).unwrap();
         // The name leads out of the root now: a miss, which full resolution refuses.
-        assert!(cache.get(&root, "/d/a.txt", now).is_none());
+        assert!(cache.get("/d/a.txt", now).is_none());
     }
 
     #[test]
@@ -366,7 +510,7 @@ mod tests {
         let mut cache = FileCache::default();
         let now = Instant::now();
         fill(&mut cache, &root, now);
-        assert!(cache.get(&root, "/a.txt", now + SIDECAR_RECHECK).is_none());
+        assert!(cache.get("/a.txt", now + SIDECAR_RECHECK).is_none());
     }
 
     #[test]
@@ -380,6 +524,7 @@ mod tests {
         let contents: Arc<[u8]> = big.into();
         for i in 0..(CAPACITY / MAX_FILE as usize) * 2 {
             cache.insert(
+                &root,
                 &format!("/k{i}"),
                 "big",
                 &meta,
@@ -399,6 +544,7 @@ mod tests {
         let now = Instant::now();
         let meta = fs::metadata(root.path().join("a.txt")).unwrap();
         cache.insert(
+            &root,
             "/a.txt",
             "a.txt",
             &meta,

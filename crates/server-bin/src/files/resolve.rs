@@ -94,8 +94,30 @@ impl Root {
     /// Opens `rel` (relative, `/`-separated, already free of `.` and `..`; `.` for the root
     /// itself) inside the root, race-free. Symlinks are followed only while they stay inside.
     fn open_beneath(&self, rel: &str, flags: OFlags) -> Result<OwnedFd, ServeError> {
+        self.open_resolving(rel, flags, ResolveFlags::empty())
+    }
+
+    /// Opens `rel` (`O_PATH`, a directory if `directory`) beneath the root only if no
+    /// component of it is a symlink: the small-file cache watches the directories of such a
+    /// path, which are then exactly the ones a lookup walks.
+    pub fn open_without_symlinks(&self, rel: &str, directory: bool) -> Result<OwnedFd, ServeError> {
+        let flags = match directory {
+            true => PATH_FLAGS | OFlags::DIRECTORY,
+            false => PATH_FLAGS,
+        };
+        self.open_resolving(rel, flags, ResolveFlags::NO_SYMLINKS)
+    }
+
+    /// `open_beneath`, with `extra` resolution flags. The component walk used without
+    /// `openat2` refuses every symlink anyway.
+    fn open_resolving(
+        &self,
+        rel: &str,
+        flags: OFlags,
+        extra: ResolveFlags,
+    ) -> Result<OwnedFd, ServeError> {
         if self.has_openat2.load(Ordering::Relaxed) {
-            let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+            let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS | extra;
             for _ in 0..RENAME_RETRIES {
                 match rustix::fs::openat2(&self.dir, rel, flags, Mode::empty(), resolve) {
                     Ok(fd) => return Ok(fd),
