@@ -48,8 +48,8 @@ pub const CAPACITY: usize = 8 * 1024 * 1024;
 /// A file whose change time is more recent than this is not cached.
 pub const RACY_WINDOW: Duration = Duration::from_secs(1);
 
-/// Inotify watches one worker's cache adds at most; files that would need more are served
-/// without the cache until a change empties it.
+/// Inotify watches one worker's cache adds at most; when an insert finds them all used (by
+/// entries since evicted, too), the cache starts over empty.
 pub const MAX_WATCHES: usize = 1024;
 
 /// Files remembered as having no sidecars at most (per worker).
@@ -227,6 +227,14 @@ impl FileCache {
     /// the one described by `identity`, reached without symlinks. After this, any change that
     /// matters raises an event.
     fn watch(&mut self, root: &Root, rel: &str, identity: Identity) -> bool {
+        if self
+            .watches
+            .as_ref()
+            .is_some_and(|w| w.added.len() >= MAX_WATCHES)
+        {
+            // Watches outlive the entries evicted since: start over rather than stop caching.
+            self.clear();
+        }
         if self.watches.is_none() {
             self.watches = Watches::new();
         }
@@ -488,6 +496,26 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), root.path().join("d")).unwrap();
         // The name leads out of the root now: a miss, which full resolution refuses.
         assert!(cache.get("/d/a.txt", now).is_none());
+    }
+
+    #[test]
+    fn when_the_watches_run_out_the_cache_starts_over_instead_of_refusing() {
+        let (_dir, root) = setup();
+        let mut cache = FileCache::default();
+        let now = Instant::now();
+        for i in 0..MAX_WATCHES {
+            let rel = format!("f{i}");
+            fs::write(root.path().join(&rel), "x").unwrap();
+            let meta = fs::metadata(root.path().join(&rel)).unwrap();
+            let key = format!("/{rel}");
+            cache.insert(&root, &key, &rel, &meta, Arc::from(&b"x"[..]), now, later());
+        }
+        fill(&mut cache, &root, now);
+        assert!(
+            cache.get("/a.txt", now).is_some(),
+            "cached after starting over"
+        );
+        assert!(cache.watches.as_ref().unwrap().added.len() < MAX_WATCHES);
     }
 
     #[test]
