@@ -19,7 +19,6 @@ const STATUSES: [StatusCode; 20] = [
     StatusCode::METHOD_NOT_ALLOWED,
     StatusCode::REQUEST_TIMEOUT,
     StatusCode::PRECONDITION_FAILED,
-    StatusCode::CONTENT_TOO_LARGE,
     StatusCode::URI_TOO_LONG,
     StatusCode::RANGE_NOT_SATISFIABLE,
     StatusCode::HEADER_FIELDS_TOO_LARGE,
