@@ -168,6 +168,12 @@ pub fn first_line(buf: &[u8]) -> &[u8] {
     strip_cr(line.get(..MAX_REQUEST_LINE).unwrap_or(line))
 }
 
+/// How many bytes of empty lines (CR and LF) `buf` starts with: what a server ignores before
+/// a request line (RFC 9112 §2.2), as [`parse_request`] does.
+pub fn empty_lines_len(buf: &[u8]) -> usize {
+    offset_of(buf, skip_empty_lines(buf))
+}
+
 /// `buf` without its leading CR and LF bytes.
 fn skip_empty_lines(mut buf: &[u8]) -> &[u8] {
     while let [b'\r' | b'\n', rest @ ..] = buf {
@@ -615,6 +621,14 @@ mod tests {
             err(fields(MAX_HEADERS + 1).as_bytes()),
             ParseError::TooManyHeaders
         );
+    }
+
+    #[test]
+    fn empty_lines_before_a_request_are_measured() {
+        assert_eq!(empty_lines_len(b"\r\n\nGET / HTTP/1.1\r\n"), 3);
+        assert_eq!(empty_lines_len(b"GET"), 0);
+        assert_eq!(empty_lines_len(b"\r\n"), 2);
+        assert_eq!(empty_lines_len(b""), 0);
     }
 
     #[test]

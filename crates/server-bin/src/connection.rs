@@ -44,7 +44,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http_core::date::HttpDate;
 use http_core::limits::{MAX_HEADERS, MAX_REQUEST_LINE};
-use http_core::{Body, EMPTY_HEADER, Method, Request, Status, Version, first_line, parse_request};
+use http_core::{
+    Body, EMPTY_HEADER, Method, Request, Status, Version, empty_lines_len, first_line,
+    parse_request,
+};
 use mio::net::TcpStream;
 use pool::{CloseReason, Handler, Next, Readiness, would_block};
 use rustix::net::SendFlags;
@@ -239,14 +242,9 @@ impl Input {
         self.len -= n;
     }
 
-    /// Drops CR and LF bytes at the start.
+    /// Drops the empty lines at the start (http-core's rule for what precedes a request).
     fn skip_empty_lines(&mut self) {
-        let blank = self
-            .bytes()
-            .iter()
-            .take_while(|&&b| b == b'\r' || b == b'\n')
-            .count();
-        self.consume(blank);
+        self.consume(empty_lines_len(self.bytes()));
     }
 
     /// Takes the buffer away (to give it back to the worker), leaving the input empty.
