@@ -3,8 +3,8 @@
 
 use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
-use std::process::Command;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
@@ -15,29 +15,37 @@ use rustix::process::Signal;
 use crate::support::{IO_TIMEOUT, Site, TestServer, read_response};
 
 /// A listening socket the test owns, as systemd would, and can hand to servers.
+///
+/// It sits at descriptor 10 or above, where a test process with other tests running beside it
+/// finds its sockets: CI once failed because `sh` (dash) takes only one-digit descriptors in a
+/// redirection.
 fn supervisor_socket() -> TcpListener {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bound = TcpListener::bind("127.0.0.1:0").unwrap();
+    let high = rustix::io::fcntl_dupfd_cloexec(&bound, 10).unwrap();
+    let listener = TcpListener::from(high);
+    assert!(listener.as_raw_fd() >= 10);
     // The child must inherit it: std opens everything close-on-exec.
     rustix::io::fcntl_setfd(&listener, rustix::io::FdFlags::empty()).unwrap();
     listener
 }
 
-/// `sh` puts the socket at descriptor 3 and sets LISTEN_PID to its own PID, which `exec` hands
-/// to the server: what systemd does, without any unsafe pre-exec hook in the test.
-fn systemd_wrapper(listener: &TcpListener) -> Vec<String> {
-    let fd = listener.as_raw_fd();
-    let script = if fd == 3 {
-        "export LISTEN_PID=$$ LISTEN_FDS=1; exec \"$0\" \"$@\"".to_owned()
-    } else {
-        format!("exec 3<&{fd} {fd}<&-; export LISTEN_PID=$$ LISTEN_FDS=1; exec \"$0\" \"$@\"")
-    };
-    vec!["sh".into(), "-c".into(), script]
-}
+/// `sh` moves the socket, handed to it as standard input, to descriptor 3 and sets LISTEN_PID to
+/// its own PID, which `exec` hands to the server: what systemd does, without any unsafe pre-exec
+/// hook in the test, whatever descriptor number the socket has in the test process.
+const SYSTEMD_WRAPPER: [&str; 3] = [
+    "sh",
+    "-c",
+    "exec 3<&0 0</dev/null; export LISTEN_PID=$$ LISTEN_FDS=1; exec \"$0\" \"$@\"",
+];
 
 fn start_activated(site: &Site, listener: &TcpListener, args: &[&str]) -> TestServer {
-    let wrapper = systemd_wrapper(listener);
-    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
-    TestServer::start_wrapped(&wrapper, &site.root(), args)
+    let socket = listener.try_clone().unwrap();
+    TestServer::start_wrapped_with_stdin(
+        &SYSTEMD_WRAPPER,
+        &site.root(),
+        args,
+        Stdio::from(OwnedFd::from(socket)),
+    )
 }
 
 #[test]

@@ -40,19 +40,29 @@ impl TestServer {
 
     /// As [`TestServer::start`], with `env` added to the environment.
     pub fn start_with_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
-        Self::spawn(&[], root, args, env, true)
+        Self::spawn(&[], root, args, env, true, Stdio::null())
     }
 
     /// As [`TestServer::start`], but run through `wrapper` (such as `prlimit --nofile=…`).
     pub fn start_wrapped(wrapper: &[&str], root: &Path, args: &[&str]) -> Self {
-        Self::spawn(wrapper, root, args, &[], true)
+        Self::spawn(wrapper, root, args, &[], true, Stdio::null())
+    }
+
+    /// As [`TestServer::start_wrapped`], with `stdin` as the wrapper's standard input.
+    pub fn start_wrapped_with_stdin(
+        wrapper: &[&str],
+        root: &Path,
+        args: &[&str],
+        stdin: Stdio,
+    ) -> Self {
+        Self::spawn(wrapper, root, args, &[], true, stdin)
     }
 
     /// As [`TestServer::start`], but stdout is read only up to the `listening on` line and then
     /// held open unread, as by a consumer that has stalled: once the pipe is full, every write
     /// to it blocks.
     pub fn start_with_unread_stdout(root: &Path, args: &[&str]) -> Self {
-        Self::spawn(&[], root, args, &[], false)
+        Self::spawn(&[], root, args, &[], false, Stdio::null())
     }
 
     fn spawn(
@@ -61,6 +71,7 @@ impl TestServer {
         args: &[&str],
         env: &[(&str, &str)],
         read_stdout: bool,
+        stdin: Stdio,
     ) -> Self {
         let bin = env!("CARGO_BIN_EXE_http-server");
         let mut command = match wrapper.split_first() {
@@ -78,7 +89,7 @@ impl TestServer {
             .arg(root)
             .args(args)
             .envs(env.iter().copied())
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
