@@ -10,7 +10,8 @@
 #   PEERS="nginx h2o" MODES=pinned SECONDS_PER_RUN=2 scripts/bench.sh --quick
 #
 # Knobs (environment): ROUNDS, SECONDS_PER_RUN, WARMUP_SECONDS, IDLE_CONNECTIONS, IDLE_ROUNDS,
-# MODES (pinned shared), PEERS (nginx h2o lighttpd caddy).
+# MODES (pinned shared), PEERS (nginx h2o lighttpd caddy), CASES (ids from the table below, for
+# example CASES="1k-close-c50 100m-c4"; IDLE_ROUNDS=0 skips the idle case).
 #
 # Installs wrk, gnuplot and the peers from Debian's packages when missing (scripts/ensure-tools.sh
 # keeps the packages from starting a system service), generates one root (target/bench/root) and
@@ -21,7 +22,8 @@
 # efficiency) and shared (every server as many workers as cores, wrk -t2, all cores shared).
 # In each mode and case every server gets a warm-up run, then each round visits the servers in
 # a rotated order; the tables give medians. In the 1 KiB c=100 case a second instance of ours,
-# with the combined access log on (stdout to /dev/null), runs beside the others. Then each
+# with the combined access log on (stdout to /dev/null), runs beside the others; in the
+# Connection: close case a third, on a socket with TCP_DEFER_ACCEPT. Then each
 # server is started afresh for the idle case (IDLE_CONNECTIONS idle keep-alive connections:
 # resident and peak memory, a new client's latency; scripts/bench/idle.py).
 #
@@ -76,11 +78,28 @@ all_cases=(
     "1m-c10|/1m.bin|10||1 MiB c=10|req/s"
     "100m-c4|/100m.bin|4||100 MiB c=4|MB/s"
 )
-if [ "$quick" = 1 ]; then
+if [ -n "${CASES:-}" ]; then
+    cases=()
+    for id in $CASES; do
+        for c in "${all_cases[@]}"; do
+            if [ "${c%%|*}" = "$id" ]; then cases+=("$c"); fi
+        done
+        if [ "${#cases[@]}" = 0 ] || [ "${cases[-1]%%|*}" != "$id" ]; then
+            echo "$me: unknown case $id (one of: ${all_cases[*]%%|*})" >&2
+            exit 2
+        fi
+    done
+elif [ "$quick" = 1 ]; then
     cases=("${all_cases[0]}" "${all_cases[2]}" "${all_cases[3]}" "${all_cases[4]}")
 else
     cases=("${all_cases[@]}")
 fi
+
+# Variants of ours, each measured in one case only: with the combined access log on, and on a
+# listening socket with TCP_DEFER_ACCEPT (what systemd's DeferAcceptSec= gives it; the server
+# cannot set that option itself, see docs/benchmarks.md).
+variants=(ours+log ours+defer)
+declare -A variant_case=([ours+log]=1k-c100 [ours+defer]=1k-close-c50)
 
 # ensure-tools installs in one apt-get call; if that fails, find out which peer cannot be had.
 base_tools=(wrk curl python3 taskset:util-linux gnuplot:gnuplot-nox)
@@ -154,7 +173,7 @@ first_line() { "$@" 2>&1 | head -n 1 || true; }
     printf 'id\tpath\tconnections\theader\tlabel\tunit\n'
     printf '%s\n' "${cases[@]}" | tr '|' '\t'
 } > "$out/cases.tsv"
-printf 'mode\tcase\tserver\tround\tthroughput\tunit\tp99_ms\terrors\trequests\n' > "$out/results.tsv"
+printf 'mode\tcase\tserver\tround\tthroughput\tunit\tp99_ms\terrors\trequests\tcpu_us\n' > "$out/results.tsv"
 printf 'mode\tserver\tround\tconnections\theld\tmedian_ms\tp99_ms\trss_mib\tpeak_mib\tpss_mib\n' > "$out/idle.tsv"
 printf 'mode\tserver\twhat\n' > "$out/failures.tsv"
 for peer in "${!unavailable[@]}"; do
@@ -313,6 +332,9 @@ start_server() { # NAME MODE WORKERS
             ours+log) cmd=("$bin" --port "$p" --threads "$workers" --access-log combined
                 --idle-timeout 65s --max-connections 16384 "$root")
                 stdout=/dev/null ;;
+            ours+defer) cmd=(python3 scripts/bench/deferred.py "$p" "$bin" --threads "$workers"
+                --access-log off --idle-timeout 65s --max-connections 16384 "$root")
+                stdout=/dev/null ;;
             nginx) cmd=(nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;') ;;
             h2o) cmd=(h2o -c "$dir/h2o.conf") ;;
             lighttpd) cmd=(lighttpd -D -f "$dir/lighttpd.conf") ;;
@@ -386,6 +408,20 @@ wrk_run() { # PORT PATH CONNECTIONS SECONDS HEADER: prints "<req/s> <p99 ms> <er
         -s scripts/bench/report.lua "http://127.0.0.1:$1$2" 2>> "$out/wrk.err" | sed -n 's/^RESULT //p'
 }
 
+# CPU time (user + system, clock ticks) used so far by a server: its main process and every
+# descendant (nginx's and lighttpd's workers, h2o's server process).
+cpu_ticks() { # NAME
+    local total=0 p fields
+    for p in ${pid[$1]} $(descendants "${pid[$1]}"); do
+        # Fields after the command name, which is in parentheses and may hold spaces.
+        fields="$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null)" || continue
+        read -r -a fields <<< "$fields"
+        total=$((total + fields[11] + fields[12]))
+    done
+    echo "$total"
+}
+clock_ticks="$(getconf CLK_TCK)"
+
 rotate() { # OFFSET ITEM...: the items, starting at OFFSET modulo their number
     local offset="$1" i
     shift
@@ -398,7 +434,9 @@ rotate() { # OFFSET ITEM...: the items, starting at OFFSET modulo their number
 runs=0
 for spec in "${cases[@]}"; do
     runs=$((runs + ${#peers[@]} + 1))
-    [[ "$spec" == "1k-c100|"* ]] && runs=$((runs + 1))
+    for variant in "${variants[@]}"; do
+        [[ "$spec" == "${variant_case[$variant]}|"* ]] && runs=$((runs + 1))
+    done
 done
 # In tenths of a second: each wrk run costs about 0.15 s more than its duration, an idle case
 # about 1 s plus 0.2 s per 1,000 connections, the rest about 5 s (measured on 2 cores).
@@ -417,8 +455,11 @@ for mode in "${modes[@]}"; do
         workers="$cores" wrk_threads=2 client_pin=()
     fi
     up=()
-    for name in ours ours+log "${peers[@]}"; do
+    for name in ours "${variants[@]}" "${peers[@]}"; do
         [ -z "${unavailable[$name]:-}" ] || continue
+        if [ -n "${variant_case[$name]:-}" ] && [[ " ${cases[*]%%|*} " != *" ${variant_case[$name]} "* ]]; then
+            continue
+        fi
         if start_server "$name" "$mode" "$workers"; then
             up+=("$name")
         elif [[ "$name" == ours* ]]; then
@@ -435,7 +476,7 @@ for mode in "${modes[@]}"; do
         IFS='|' read -r id path conns header label unit <<< "$spec"
         servers=()
         for name in "${up[@]}"; do
-            [ "$name" != ours+log ] || [ "$id" = 1k-c100 ] || continue
+            [ -z "${variant_case[$name]:-}" ] || [ "$id" = "${variant_case[$name]}" ] || continue
             [ -n "${pid[$name]:-}" ] && servers+=("$name")
         done
         for name in "${servers[@]}"; do
@@ -444,14 +485,20 @@ for mode in "${modes[@]}"; do
         for round in $(seq "$rounds"); do
             for name in $(rotate $((round - 1 + case_index)) "${servers[@]}"); do
                 [ -n "${pid[$name]:-}" ] || continue
+                ticks="$(cpu_ticks "$name")"
                 read -r rps p99 errors mbps requests <<< "$(wrk_run "${port[$name]}" "$path" "$conns" "$run_secs" "$header")" || true
+                ticks=$(($(cpu_ticks "$name") - ticks))
+                cpu_us=nan
+                if [ "${requests:-0}" -gt 0 ]; then
+                    cpu_us="$(awk -v t="$ticks" -v hz="$clock_ticks" -v n="$requests" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')"
+                fi
                 if [ -z "${rps:-}" ]; then
-                    rps=nan p99=nan errors=nan mbps=nan requests=0
+                    rps=nan p99=nan errors=nan mbps=nan requests=0 cpu_us=nan
                     echo "$me: wrk gave no result for $name, $label ($mode); see $out/wrk.err" >&2
                 fi
                 value="$rps"
                 [ "$unit" = "MB/s" ] && value="$mbps"
-                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$id" "$name" "$round" "$value" "$unit" "$p99" "$errors" "$requests" >> "$out/results.tsv"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$id" "$name" "$round" "$value" "$unit" "$p99" "$errors" "$requests" "$cpu_us" >> "$out/results.tsv"
                 if ! alive "${pid[$name]}"; then
                     failed "$mode" "$name" "died during $label, round $round; its logs: $tmp/$mode-$name/logs (removed at exit)"
                     mkdir -p "$out/failed"
@@ -468,7 +515,7 @@ for mode in "${modes[@]}"; do
     # Idle connections on fresh instances: peak RSS would otherwise be the cases' high-water mark.
     for round in $(seq "$idle_rounds"); do
         idle_servers=()
-        for name in "${up[@]}"; do [ "$name" = ours+log ] || idle_servers+=("$name"); done
+        for name in "${up[@]}"; do [ -n "${variant_case[$name]:-}" ] || idle_servers+=("$name"); done
         for name in $(rotate $((round - 1 + mode_index)) "${idle_servers[@]}"); do
             if ! start_server "$name" "$mode" "$workers"; then
                 report_start_failure "$mode" "$name"

@@ -18,6 +18,13 @@ import sys
 
 OUT = sys.argv[1]
 COLOURS = {"ours": "#c0392b", "nginx": "#2e7d32", "h2o": "#1f77b4", "lighttpd": "#f39c12", "caddy": "#8e8e8e"}
+# Variants of ours measured in one case each (scripts/bench.sh): what the table calls them and
+# their ratio's key in summary.json.
+VARIANTS = {
+    "ours+log": ("with access log on", "ours_access_log_over_best_peer"),
+    "ours+defer": ("on a TCP_DEFER_ACCEPT socket (systemd DeferAcceptSec=1)",
+                   "ours_deferred_accept_over_best_peer"),
+}
 MODE_TITLES = {
     "pinned": "Pinned: every server one worker on CPU 0, wrk -t1 on CPU 1",
     "shared": "Shared: every server {cores} workers, wrk -t2, all {cores} cores shared",
@@ -97,6 +104,7 @@ for mode in modes:
     say(header)
     say(rule)
     p99_lines = []
+    cpu_lines = []
     error_notes = []
     chart_rows = []
     for case in cases:
@@ -104,17 +112,19 @@ for mode in modes:
         if not rows:
             continue
         per = {}
-        for name in servers + ["ours+log"]:
+        for name in servers + list(VARIANTS):
             mine = [r for r in rows if r["server"] == name]
             if not mine:
                 continue
             per[name] = {
                 "values": [number(r["throughput"]) for r in mine],
                 "p99_ms": [number(r["p99_ms"]) for r in mine],
+                "cpu_us": [number(r.get("cpu_us")) for r in mine],
                 "errors": int(sum(0 if math.isnan(number(r["errors"])) else number(r["errors"]) for r in mine)),
             }
             per[name]["median"] = median(per[name]["values"])
             per[name]["p99_ms_median"] = median(per[name]["p99_ms"])
+            per[name]["cpu_us_median"] = median(per[name]["cpu_us"])
             if per[name]["errors"]:
                 error_notes.append(f"{name}, {case['label']}: {per[name]['errors']}")
         measured = [p for p in peers if p in per and not math.isnan(per[p]["median"])]
@@ -131,15 +141,26 @@ for mode in modes:
                  "ours_over_best_peer": ours / best_value if best else None,
                  "lowest_p99_peer": lowest,
                  "p99_ours_over_lowest_peer": ours_p99 / lowest_value if lowest else None}
-        if "ours+log" in per:
-            logged = per["ours+log"]["median"]
-            say(f"| {case['label']}, ours with access log on | " + fmt(logged) + " |" * len(servers)
-                + f" {ratio_text(logged, best_value, best)} |")
-            entry["ours_access_log_over_best_peer"] = logged / best_value if best else None
+        for variant, (what, key) in VARIANTS.items():
+            if variant not in per:
+                continue
+            value = per[variant]["median"]
+            say(f"| {case['label']}, ours {what} | " + fmt(value) + " |" * len(servers)
+                + f" {ratio_text(value, best_value, best)} |")
+            entry[key] = value / best_value if best else None
         mode_summary["cases"][case["id"]] = entry
         p99_cells = [fmt(per[s]["p99_ms_median"], 2) if s in per else "—" for s in servers]
         p99_lines.append(f"| {case['label']} | " + " | ".join(p99_cells)
                          + f" | {ratio_text(ours_p99, lowest_value, lowest)} |")
+        frugal = min((p for p in measured if not math.isnan(per[p]["cpu_us_median"])),
+                     key=lambda p: per[p]["cpu_us_median"], default=None)
+        ours_cpu = per.get("ours", {}).get("cpu_us_median", math.nan)
+        frugal_value = per[frugal]["cpu_us_median"] if frugal else math.nan
+        entry["least_cpu_peer"] = frugal
+        entry["cpu_ours_over_least_peer"] = ours_cpu / frugal_value if frugal else None
+        cpu_cells = [fmt(per[s]["cpu_us_median"], 1) if s in per else "—" for s in servers]
+        cpu_lines.append(f"| {case['label']} | " + " | ".join(cpu_cells)
+                         + f" | {ratio_text(ours_cpu, frugal_value, frugal)} |")
         ours_text = f"ours {ours / 1000:,.1f}k {case['unit']}" if ours >= 10000 else f"ours {fmt(ours)} {case['unit']}"
         chart_rows.append([case["label"], ours_text]
                           + [per[s]["median"] / ours if s in per and ours and not math.isnan(ours) else math.nan
@@ -150,6 +171,13 @@ for mode in modes:
     say(header.replace("best peer", "lowest peer"))
     say(rule)
     lines.extend(p99_lines)
+    say("")
+    say("Server CPU time per request, µs (user + system of the server's processes during the run,")
+    say("whichever side was the bottleneck; medians over rounds; ours / least peer):")
+    say("")
+    say(header.replace("best peer", "least peer"))
+    say(rule)
+    lines.extend(cpu_lines)
     say("")
     if error_notes:
         say("Errors counted by wrk (connect, read, write, timeout, non-2xx/3xx), summed over rounds: "
