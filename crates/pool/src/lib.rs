@@ -1,9 +1,12 @@
-//! A fixed-size pool of event-loop worker threads, fed accepted sockets through bounded inboxes.
+//! A fixed-size pool of event-loop worker threads that accept their own connections.
 //!
 //! Each worker (`pool-worker-<i>`) owns a `mio::Poll`, a `Waker`, a bounded crossbeam inbox, its
-//! connections and their deadlines. The acceptor hands it sockets with [`Pool::try_dispatch`],
-//! which gives the socket back when every inbox is full or the connection limit is reached, so
-//! the caller can shed load; nothing queues without bound.
+//! connections and their deadlines. Every worker polls the listening sockets given to
+//! [`Builder::listeners`] and accepts from them itself, so a new connection costs no hand-off
+//! between threads; a connection accepted over the connection limit goes to the caller's
+//! refusal channel ([`Builder::refusals`]) to be answered and closed there. Sockets accepted
+//! elsewhere can be handed in with [`Pool::try_dispatch`], which gives the socket back when every
+//! inbox is full or the limit is reached. Nothing queues without bound.
 //!
 //! The pool knows nothing of HTTP. Protocols plug in through [`Handler`]: one handler value per
 //! worker (per-worker state such as counters needs no lock), called with each connection's state
@@ -30,6 +33,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, TrySendError};
 use mio::Waker;
 use mio::net::TcpStream;
+
+pub(crate) use worker::Refusals;
 
 pub use error::{BuildError, DispatchError};
 pub use handler::{CloseReason, Handler, Next, Readiness};
@@ -61,6 +66,8 @@ pub struct Builder {
     inbox_capacity: usize,
     max_connections: usize,
     drain_timeout: Duration,
+    listeners: Arc<Vec<std::net::TcpListener>>,
+    refusals: Option<Refusals>,
 }
 
 impl Default for Builder {
@@ -70,6 +77,8 @@ impl Default for Builder {
             inbox_capacity: 1024,
             max_connections: 10_000,
             drain_timeout: Duration::from_secs(10),
+            listeners: Arc::new(Vec::new()),
+            refusals: None,
         }
     }
 }
@@ -104,12 +113,27 @@ impl Builder {
         self
     }
 
+    /// Listening sockets every worker accepts from (each worker polls its own duplicate of each;
+    /// they are made non-blocking). A worker stops accepting when it starts to drain.
+    pub fn listeners(&mut self, listeners: Vec<std::net::TcpListener>) -> &mut Self {
+        self.listeners = Arc::new(listeners);
+        self
+    }
+
+    /// Where a worker sends a connection it accepted over the connection limit, waking `waker`,
+    /// so that the caller can answer it (`503`) and close it. When the channel is full, or
+    /// without one, such a connection is closed at once.
+    pub fn refusals(&mut self, sender: Sender<TcpStream>, waker: Arc<Waker>) -> &mut Self {
+        self.refusals = Some(Refusals { sender, waker });
+        self
+    }
+
     /// Starts the workers, each with a handler made by `make_handler(worker_index)`.
     ///
     /// # Errors
     ///
-    /// [`BuildError`] when a poller, a waker or a thread cannot be created; workers already
-    /// started are shut down before returning.
+    /// [`BuildError`] when a poller, a waker, a listener's duplicate or a thread cannot be
+    /// created; workers already started are shut down before returning.
     pub fn spawn<H, F>(&self, mut make_handler: F) -> Result<Pool, BuildError>
     where
         H: Handler,
@@ -126,11 +150,16 @@ impl Builder {
         for index in 0..self.threads {
             let (tx, rx) = crossbeam_channel::bounded(self.inbox_capacity);
             let worker = worker::Worker::new(
-                index,
-                rx,
+                worker::Setup {
+                    index,
+                    inbox: rx,
+                    shared: Arc::clone(&shared),
+                    drain_timeout: self.drain_timeout,
+                    max_connections: self.max_connections,
+                    listeners: &self.listeners,
+                    refusals: self.refusals.clone(),
+                },
                 make_handler(index),
-                Arc::clone(&shared),
-                self.drain_timeout,
             )?;
             let waker = worker.waker();
             let thread = thread::Builder::new()
@@ -281,4 +310,14 @@ impl std::fmt::Debug for Pool {
 /// A convenience for handlers and tests: the result of `io::Error::kind() == WouldBlock`.
 pub fn would_block(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::WouldBlock
+}
+
+/// Whether an error means the process or the system ran out of descriptors or memory
+/// (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`): it passes with time, and retrying at once only
+/// burns a core.
+pub fn is_resource_exhaustion(err: &io::Error) -> bool {
+    use rustix::io::Errno;
+    [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM]
+        .iter()
+        .any(|errno| err.raw_os_error() == Some(errno.raw_os_error()))
 }

@@ -1,4 +1,5 @@
-//! One worker: an event loop over its own connections, their deadlines and its inbox.
+//! One worker: an event loop over its own connections, their deadlines, its inbox and the
+//! listening sockets it accepts from.
 //!
 //! It must never block on a socket, and it is the only thread that touches its connections.
 
@@ -10,16 +11,58 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, TryRecvError};
-use mio::net::TcpStream;
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::handler::{CloseReason, Handler, Next, Readiness};
 use crate::slab::{Key, Slab};
-use crate::{BuildError, Shared};
+use crate::{BuildError, Shared, is_resource_exhaustion};
 
 const WAKER: Token = Token(usize::MAX);
+/// Listener `i` has token `LAST_LISTENER - i`: far above any slot's token (slot index in the low
+/// 32 bits, generation above; a generation this high is never reached).
+const LAST_LISTENER: usize = usize::MAX - 1;
 const EVENTS_PER_POLL: usize = 1024;
+/// The most connections accepted from one listener per round: a burst of new connections must
+/// not keep the worker from the ones it already has. The rest wait for the next round.
+const ACCEPT_BATCH: usize = 64;
+/// How long to stop accepting when the process is out of file descriptors (or the system out of
+/// memory for sockets): the pending connections stay in the kernel's backlog, and retrying at
+/// once would burn a core.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Where connections accepted over the connection limit go to be answered and closed.
+#[derive(Debug, Clone)]
+pub(crate) struct Refusals {
+    pub(crate) sender: Sender<TcpStream>,
+    pub(crate) waker: Arc<Waker>,
+}
+
+/// What a worker is made from, besides its handler.
+pub(crate) struct Setup<'a> {
+    pub(crate) index: usize,
+    pub(crate) inbox: Receiver<TcpStream>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) listeners: &'a [std::net::TcpListener],
+    pub(crate) refusals: Option<Refusals>,
+}
+
+/// The listening sockets a worker accepts from.
+struct Acceptor {
+    /// This worker's duplicates, registered with its poller; emptied when draining starts.
+    listeners: Vec<TcpListener>,
+    /// Per listener: connections may be waiting (an event came, or the last round stopped at
+    /// [`ACCEPT_BATCH`]); registration is edge-triggered, so no new event may announce them.
+    pending: Vec<bool>,
+    /// Accepting is paused until then after running out of descriptors.
+    paused_until: Option<Instant>,
+    last_warning: Option<Instant>,
+    max_connections: usize,
+    refusals: Option<Refusals>,
+}
 
 struct Entry<C> {
     stream: TcpStream,
@@ -49,6 +92,7 @@ pub(crate) struct Worker<H: Handler> {
     poll: Poll,
     waker: Arc<Waker>,
     inbox: Receiver<TcpStream>,
+    acceptor: Acceptor,
     handler: H,
     shared: Arc<Shared>,
     conns: Slab<Entry<H::Conn>>,
@@ -62,26 +106,45 @@ pub(crate) struct Worker<H: Handler> {
     yielded: Vec<Key>,
 }
 
+impl Acceptor {
+    /// Whether accepting has work now, so the worker must not sleep in the poller.
+    fn has_work(&self, now: Instant) -> bool {
+        self.paused_until.is_none_or(|until| now >= until) && self.pending.contains(&true)
+    }
+}
+
 impl<H: Handler> Worker<H> {
-    pub(crate) fn new(
-        index: usize,
-        inbox: Receiver<TcpStream>,
-        handler: H,
-        shared: Arc<Shared>,
-        drain_timeout: Duration,
-    ) -> Result<Self, BuildError> {
+    pub(crate) fn new(setup: Setup<'_>, handler: H) -> Result<Self, BuildError> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let mut listeners = Vec::with_capacity(setup.listeners.len());
+        for (i, listener) in setup.listeners.iter().enumerate() {
+            let copy = listener.try_clone()?;
+            copy.set_nonblocking(true)?;
+            let mut copy = TcpListener::from_std(copy);
+            poll.registry()
+                .register(&mut copy, Token(LAST_LISTENER - i), Interest::READABLE)?;
+            listeners.push(copy);
+        }
         Ok(Self {
-            index,
+            index: setup.index,
             poll,
             waker,
-            inbox,
+            inbox: setup.inbox,
+            acceptor: Acceptor {
+                // Connections may have queued before the poller was there to see them arrive.
+                pending: vec![true; listeners.len()],
+                listeners,
+                paused_until: None,
+                last_warning: None,
+                max_connections: setup.max_connections,
+                refusals: setup.refusals,
+            },
             handler,
-            shared,
+            shared: setup.shared,
             conns: Slab::new(),
             timers: BinaryHeap::new(),
-            drain_timeout,
+            drain_timeout: setup.drain_timeout,
             drain_deadline: None,
             tick_at: None,
             forced_closed: 0,
@@ -97,9 +160,11 @@ impl<H: Handler> Worker<H> {
     pub(crate) fn run(mut self) -> u64 {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
         loop {
-            // Connections waiting for their next turn have work now: only look for events.
-            let timeout = match self.yielded.is_empty() {
-                true => self.poll_timeout(Instant::now()),
+            // Connections waiting for their next turn, or for accepting, are work for now:
+            // only look for events.
+            let now = Instant::now();
+            let timeout = match self.yielded.is_empty() && !self.acceptor.has_work(now) {
+                true => self.poll_timeout(now),
                 false => Some(Duration::ZERO),
             };
             if let Err(err) = self.poll.poll(&mut events, timeout) {
@@ -115,6 +180,13 @@ impl<H: Handler> Worker<H> {
                 if event.token() == WAKER {
                     continue;
                 }
+                if let Some(pending) = LAST_LISTENER
+                    .checked_sub(event.token().0)
+                    .and_then(|i| self.acceptor.pending.get_mut(i))
+                {
+                    *pending = true;
+                    continue;
+                }
                 let key = Key::from_token(event.token());
                 let readiness = Readiness {
                     read_closed: event.is_read_closed(),
@@ -126,6 +198,7 @@ impl<H: Handler> Worker<H> {
                 }
                 self.call(key, Call::Ready(readiness), now);
             }
+            self.accept(now);
             // Those that yielded last round go after every connection that became ready, so a
             // pipelining flood or a fast download shares the worker instead of holding it.
             // (Slot keys carry a generation: a key whose connection closed meanwhile is ignored.)
@@ -157,11 +230,86 @@ impl<H: Handler> Worker<H> {
 
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
         let next_timer = self.timers.peek().map(|Reverse((at, _))| *at);
-        [next_timer, self.tick_at, self.drain_deadline]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|at| at.saturating_duration_since(now))
+        [
+            next_timer,
+            self.tick_at,
+            self.drain_deadline,
+            self.acceptor.paused_until,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(now))
+    }
+
+    /// Accepts what waits on the listeners (at most [`ACCEPT_BATCH`] from each) and serves each
+    /// new connection at once, or refuses it over the connection limit.
+    fn accept(&mut self, now: Instant) {
+        if self.acceptor.paused_until.is_some_and(|until| now < until) {
+            return;
+        }
+        if self.acceptor.paused_until.take().is_some() {
+            self.acceptor.pending.fill(true);
+        }
+        for i in 0..self.acceptor.listeners.len() {
+            for _ in 0..ACCEPT_BATCH {
+                if !self.acceptor.pending.get(i).copied().unwrap_or(false) {
+                    break;
+                }
+                let Some(listener) = self.acceptor.listeners.get(i) else {
+                    break;
+                };
+                match listener.accept() {
+                    Ok((stream, _)) => self.admit(stream, now),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.acceptor.pending[i] = false;
+                    }
+                    // One connection's trouble (it was reset while queued, say): the next one
+                    // is unaffected.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                        ) => {}
+                    Err(e) => {
+                        // Out of descriptors, or a failure that retrying at once would repeat.
+                        if !is_resource_exhaustion(&e) {
+                            eprintln!("pool-worker-{}: accept: {e}", self.index);
+                        } else if self
+                            .acceptor
+                            .last_warning
+                            .is_none_or(|t| now >= t + Duration::from_secs(1))
+                        {
+                            eprintln!(
+                                "pool-worker-{}: accept: {e}; pausing accepts briefly",
+                                self.index
+                            );
+                            self.acceptor.last_warning = Some(now);
+                        }
+                        self.acceptor.paused_until = Some(now + ACCEPT_BACKOFF);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Serves a connection this worker accepted, within the connection limit.
+    fn admit(&mut self, stream: TcpStream, now: Instant) {
+        // Reserve first, as `Pool::try_dispatch` does: concurrent closes only make room.
+        let active = self.shared.active.fetch_add(1, Ordering::AcqRel);
+        if active < self.acceptor.max_connections {
+            self.open(stream, now);
+            return;
+        }
+        self.shared.active.fetch_sub(1, Ordering::AcqRel);
+        if let Some(refusals) = &self.acceptor.refusals
+            && refusals.sender.try_send(stream).is_ok()
+        {
+            // A failed wake leaves it queued until the refuser's next wake-up.
+            let _ = refusals.waker.wake();
+        }
+        // Otherwise the socket is dropped here: closed without an answer.
     }
 
     fn take_inbox(&mut self, now: Instant) {
@@ -228,6 +376,14 @@ impl<H: Handler> Worker<H> {
 
     fn start_drain(&mut self, now: Instant) {
         self.drain_deadline = Some(now + self.drain_timeout);
+        // Stop accepting. The registrations must go explicitly: the epoll set forgets a socket
+        // only when every descriptor of it is closed, and the caller may hold one.
+        for listener in &mut self.acceptor.listeners {
+            let _ = self.poll.registry().deregister(listener);
+        }
+        self.acceptor.listeners.clear();
+        self.acceptor.pending.clear();
+        self.acceptor.paused_until = None;
         for key in self.conns.keys() {
             self.call(key, Call::Drain, now);
         }

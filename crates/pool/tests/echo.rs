@@ -453,3 +453,65 @@ fn a_yielding_connection_that_keeps_getting_events_gets_no_more_turns_than_one_t
         "busy {busy_turns} turns, quiet {quiet_turns}"
     );
 }
+
+#[test]
+fn workers_accept_from_the_listeners_refuse_over_the_limit_and_stop_accepting_when_draining() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let poll = mio::Poll::new().unwrap();
+    let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).unwrap());
+    let (refused_tx, refused_rx) = crossbeam_channel::bounded(4);
+    let pool = Builder::new()
+        .threads(2)
+        .max_connections(2)
+        .listeners(vec![listener.try_clone().unwrap()])
+        .refusals(refused_tx, waker)
+        .spawn(|_| Echo::default())
+        .unwrap();
+
+    // Served without anyone calling `try_dispatch`.
+    let connect = || {
+        let client = StdStream::connect(addr).unwrap();
+        client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        client
+    };
+    let (mut a, mut b) = (connect(), connect());
+    assert_eq!(echo_round_trip(&mut a, b"one").unwrap(), b"one");
+    assert_eq!(echo_round_trip(&mut b, b"two").unwrap(), b"two");
+    assert_eq!(pool.active_connections(), 2);
+
+    // Over the limit: handed to the refusal channel, not served, not counted.
+    let mut c = connect();
+    let refused = refused_rx
+        .recv_timeout(IO_TIMEOUT)
+        .expect("the third connection is refused");
+    assert_eq!(
+        refused.peer_addr().unwrap(),
+        c.local_addr().unwrap(),
+        "the refused socket is the third client's"
+    );
+    assert_eq!(pool.active_connections(), 2);
+    drop(refused);
+    assert!(is_closed_by_server(&mut c));
+
+    // Room again once one closes.
+    a.shutdown(Shutdown::Write).unwrap();
+    assert!(is_closed_by_server(&mut a));
+    assert!(wait_until(|| pool.active_connections() == 1));
+    let mut d = connect();
+    assert_eq!(echo_round_trip(&mut d, b"four").unwrap(), b"four");
+
+    // Draining workers leave the listener alone: what connects now waits for its owner.
+    drop((b, d));
+    let report = pool.shutdown();
+    assert_eq!(report.unjoined, 0);
+    let late = connect();
+    listener.set_nonblocking(true).unwrap();
+    let mut accepted = None;
+    assert!(wait_until(|| {
+        accepted = listener.accept().ok();
+        accepted.is_some()
+    }));
+    let (late_server, _) = accepted.unwrap();
+    assert_eq!(late_server.peer_addr().unwrap(), late.local_addr().unwrap());
+}

@@ -133,13 +133,9 @@ impl From<ParseError> for ServeError {
 }
 
 /// Whether `e` says the process or the system is out of descriptors, buffers or memory for
-/// now: a reason to back off and answer `503`, not a fault of the request.
-pub fn is_resource_exhaustion(e: &io::Error) -> bool {
-    use rustix::io::Errno;
-    [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM]
-        .iter()
-        .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
-}
+/// now: a reason to back off and answer `503`, not a fault of the request. (The pool backs off
+/// accepting on the same errors.)
+pub use pool::is_resource_exhaustion;
 
 /// Maps a file-system error met while resolving a path.
 impl From<io::Error> for ServeError {

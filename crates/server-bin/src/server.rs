@@ -18,17 +18,20 @@ use crate::context::Context;
 use crate::error::StartupError;
 use crate::files::compress::{self, Compressors};
 use crate::files::resolve::Root;
-use crate::listener::{STOP, accept_loop};
 use crate::metrics::{Metrics, summary};
+use crate::refusals::{self, WAKE, refusal_loop};
 use crate::socket::{self, Listeners};
 use crate::tls::{self, Tls};
 use crate::{signals, startup};
 
-/// File descriptors kept for everything but client connections: stdio, the listener, poll
-/// instances and wakers, the signal pipe, and the refused connections the acceptor lingers on.
-/// (A connection sending a large file holds a second descriptor for the file; when those run
-/// out, that request gets `503` with `Retry-After`, and accepting pauses briefly.)
-const RESERVED_FDS: u64 = 64 + crate::listener::MAX_LINGERING as u64;
+/// File descriptors kept for everything but client connections: stdio, the listeners, the
+/// signal pipe and the like (64), per worker its poller, waker, inotify instance and duplicates
+/// of the listeners (8), and the refused connections the main thread lingers on and those
+/// queued for it. (A connection sending a large file holds a second descriptor for the file; when
+/// those run out, that request gets `503` with `Retry-After`, and accepting pauses briefly.)
+fn reserved_fds(threads: usize) -> u64 {
+    (64 + 8 * threads + refusals::MAX_LINGERING + refusals::QUEUE) as u64
+}
 
 /// Runs the server until a signal stops it.
 ///
@@ -41,16 +44,18 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         .as_ref()
         .is_some_and(|t| matches!(t.source, tls::Source::Files { .. }));
     let signals = signals::register(cert_files).map_err(|e| setup("signal handlers", e))?;
-    config.max_connections = raise_fd_limit(config.max_connections);
+    config.max_connections = raise_fd_limit(config.max_connections, config.threads);
 
     let mut listeners = socket::open(&config)?;
     let tls = match &config.tls {
         Some(settings) => Some(Arc::new(start_tls(settings, &mut listeners)?)),
         None => None,
     };
-    let mut poll = Poll::new().map_err(|e| setup("the acceptor's poller", e))?;
-    let waker =
-        Arc::new(Waker::new(poll.registry(), STOP).map_err(|e| setup("the acceptor's waker", e))?);
+    let mut poll = Poll::new().map_err(|e| setup("the main thread's poller", e))?;
+    let waker = Arc::new(
+        Waker::new(poll.registry(), WAKE).map_err(|e| setup("the main thread's waker", e))?,
+    );
+    let (refused_tx, refused_rx) = crossbeam_channel::bounded(refusals::QUEUE);
     let stop = Arc::new(AtomicBool::new(false));
     // One pending reload is enough: a SIGHUP while one waits asks for the same thing.
     let (reload_tx, reload_rx) = crossbeam_channel::bounded(1);
@@ -105,10 +110,15 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         tls,
     });
     let config = &ctx.config;
-    let mut pool = Builder::new()
+    let duplicates = listeners
+        .duplicates()
+        .map_err(|e| setup("the workers' listeners", e))?;
+    let pool = Builder::new()
         .threads(threads)
         .max_connections(config.max_connections)
         .drain_timeout(config.shutdown_timeout)
+        .listeners(duplicates)
+        .refusals(refused_tx, Arc::clone(&waker))
         .spawn(|i| {
             let log = AccessLog::new(log_format, log_sink.clone());
             HttpHandler::new(Arc::clone(&ctx), i, log)
@@ -120,17 +130,12 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
 
     startup::announce(config, &listeners, ctx.tls.as_deref());
 
-    if let Err(e) = accept_loop(
-        &mut poll,
-        &mut listeners.sockets,
-        &mut pool,
-        &ctx.metrics,
-        &stop,
-    ) {
-        eprintln!("http-server: the accept loop failed: {e}; shutting down");
+    if let Err(e) = refusal_loop(&mut poll, &refused_rx, &ctx.metrics, &stop) {
+        eprintln!("http-server: the main thread's poller failed: {e}; shutting down");
     }
-    // Closing a socket we bound makes the kernel refuse new connections during the drain; an
-    // inherited one stays open in the supervisor, so new connections wait for the next process.
+    // Closing a socket we bound makes the kernel refuse new connections during the drain (the
+    // workers close their duplicates as they start to drain); an inherited one stays open in the
+    // supervisor, so new connections wait for the next process.
     drop(listeners);
     // Compression is background work: it stops now, so the drain has the CPU.
     if let Some(compressors) = &mut compressors {
@@ -195,9 +200,10 @@ fn setup(what: &'static str, e: impl std::error::Error + Send + Sync + 'static) 
 
 /// Raises the soft `RLIMIT_NOFILE` toward the hard limit so that `max_connections` sockets fit;
 /// when the hard limit is too small, lowers the connection limit instead and says so.
-fn raise_fd_limit(max_connections: usize) -> usize {
+fn raise_fd_limit(max_connections: usize, threads: usize) -> usize {
     use rustix::process::{Resource, getrlimit, setrlimit};
-    let want = max_connections as u64 + RESERVED_FDS;
+    let reserved = reserved_fds(threads);
+    let want = max_connections as u64 + reserved;
     let mut limit = getrlimit(Resource::Nofile);
     let hard = limit.maximum.unwrap_or(u64::MAX);
     let soft = limit.current.unwrap_or(u64::MAX);
@@ -209,7 +215,7 @@ fn raise_fd_limit(max_connections: usize) -> usize {
     }
     let available = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
     if available < want {
-        let lowered = available.saturating_sub(RESERVED_FDS).max(1) as usize;
+        let lowered = available.saturating_sub(reserved).max(1) as usize;
         eprintln!(
             "http-server: warning: the open-file limit is {available}; serving at most {lowered} connections instead of {max_connections}"
         );

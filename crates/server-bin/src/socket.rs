@@ -52,6 +52,21 @@ pub struct Listeners {
     pub origin: Origin,
 }
 
+impl Listeners {
+    /// A second descriptor for each socket, in the same order, for the worker pool (whose
+    /// workers accept on them).
+    ///
+    /// # Errors
+    ///
+    /// When the process is out of descriptors.
+    pub fn duplicates(&self) -> rustix::io::Result<Vec<StdListener>> {
+        self.sockets
+            .iter()
+            .map(|socket| rustix::io::fcntl_dupfd_cloexec(socket, 0).map(StdListener::from))
+            .collect()
+    }
+}
+
 /// Opens the listening sockets the configuration asks for: `--listen-fd` first, then
 /// systemd's, else a new one bound to `--bind`/`--port`.
 ///

@@ -36,15 +36,6 @@ pub const DURATION_BUCKETS: [f64; 16] = [
     5.0, 10.0,
 ];
 
-/// Why the acceptor refused a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// Every worker's inbox was full.
-    Overload,
-    /// `--max-connections` was reached.
-    Limit,
-}
-
 /// Counters of one worker (or, merged, of all).
 #[derive(Debug, Default, Clone)]
 pub struct Shard {
@@ -189,10 +180,8 @@ pub struct CompressionSnapshot {
 pub struct Snapshot {
     /// The workers' counters added together.
     pub total: Shard,
-    /// Connections refused because every inbox was full.
-    pub refused_overload: u64,
-    /// Connections refused at the connection limit.
-    pub refused_limit: u64,
+    /// Connections answered `503` at the connection limit.
+    pub refused: u64,
     /// Access log lines dropped because stdout did not keep up.
     pub access_log_dropped: u64,
     /// Connections open now (from the pool).
@@ -212,8 +201,7 @@ pub struct Metrics {
     /// The paths admitted under [`MAX_RESOURCES`]. Shards keep their own keys, so that a hit
     /// (a path the worker has counted before) never touches this shared set.
     admitted: RwLock<HashSet<String>>,
-    refused_overload: AtomicU64,
-    refused_limit: AtomicU64,
+    refused: AtomicU64,
     access_log_dropped: AtomicU64,
     active: OnceLock<ActiveConnections>,
     started: Instant,
@@ -229,8 +217,7 @@ impl Metrics {
         Self {
             shards: (0..workers).map(|_| Mutex::default()).collect(),
             admitted: RwLock::default(),
-            refused_overload: AtomicU64::new(0),
-            refused_limit: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
             access_log_dropped: AtomicU64::new(0),
             active: OnceLock::new(),
             started: Instant::now(),
@@ -319,13 +306,9 @@ impl Metrics {
         let _ = self.active.set(gauge);
     }
 
-    /// The acceptor refused a connection.
-    pub fn refused(&self, why: Refusal) {
-        let counter = match why {
-            Refusal::Overload => &self.refused_overload,
-            Refusal::Limit => &self.refused_limit,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+    /// A connection accepted over the connection limit is being answered `503`.
+    pub fn refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The access log dropped `lines` lines: its writer's queue was full.
@@ -342,8 +325,7 @@ impl Metrics {
         }
         Snapshot {
             total,
-            refused_overload: self.refused_overload.load(Ordering::Relaxed),
-            refused_limit: self.refused_limit.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
             access_log_dropped: self.access_log_dropped.load(Ordering::Relaxed),
             connections_active: self.active.get().map_or(0, ActiveConnections::get),
             uptime: self.started.elapsed(),
@@ -446,12 +428,11 @@ mod tests {
         m.connection_opened(1);
         m.connection_opened(1);
         m.panicked(1);
-        m.refused(Refusal::Limit);
-        m.refused(Refusal::Overload);
-        m.refused(Refusal::Overload);
+        m.refused();
+        m.refused();
         let s = m.snapshot();
         assert_eq!(s.total.connections_opened, 3);
         assert_eq!(s.total.panics, 1);
-        assert_eq!((s.refused_overload, s.refused_limit), (2, 1));
+        assert_eq!(s.refused, 2);
     }
 }

@@ -75,17 +75,12 @@ pub fn render(s: &Snapshot) -> String {
         &mut out,
         "http_server_rejected_total",
         "counter",
-        "Connections answered 503 by the acceptor: every worker inbox full (overload) or the connection limit reached (limit).",
-    );
-    let _ = writeln!(
-        out,
-        "http_server_rejected_total{{reason=\"overload\"}} {}",
-        s.refused_overload
+        "Connections answered 503 without being served: the connection limit was reached (limit).",
     );
     let _ = writeln!(
         out,
         "http_server_rejected_total{{reason=\"limit\"}} {}",
-        s.refused_limit
+        s.refused
     );
 
     family(

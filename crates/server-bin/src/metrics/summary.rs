@@ -33,12 +33,11 @@ pub fn render(snapshot: &Snapshot, forced_closed: u64) -> String {
             .collect();
         let _ = writeln!(out, "responses by status: {}", statuses.join(", "));
     }
-    let refused = snapshot.refused_overload + snapshot.refused_limit;
-    if refused > 0 {
+    if snapshot.refused > 0 {
         let _ = writeln!(
             out,
-            "connections refused with 503: {refused} ({} at the connection limit, {} overload)",
-            snapshot.refused_limit, snapshot.refused_overload
+            "connections refused with 503 at the connection limit: {}",
+            snapshot.refused
         );
     }
     if forced_closed > 0 {
@@ -113,8 +112,7 @@ mod tests {
         }
         Snapshot {
             total,
-            refused_overload: 0,
-            refused_limit: 0,
+            refused: 0,
             access_log_dropped: 0,
             connections_active: 0,
             uptime: Duration::from_secs(3),
@@ -170,12 +168,11 @@ mod tests {
     #[test]
     fn mentions_refusals_forced_closes_and_an_empty_table() {
         let mut s = snapshot(&[]);
-        s.refused_limit = 2;
-        s.refused_overload = 1;
+        s.refused = 2;
         s.access_log_dropped = 5;
         let text = render(&s, 4);
         assert!(
-            text.contains("refused with 503: 3 (2 at the connection limit, 1 overload)"),
+            text.contains("refused with 503 at the connection limit: 2"),
             "{text}"
         );
         assert!(

@@ -1,29 +1,30 @@
-//! The accept loop on the main thread: accept in batches until `WouldBlock`, hand each socket to
-//! the pool, and answer `503` itself when the pool refuses one. It must not serve requests.
+//! The main thread's loop while the workers serve: it answers `503` to the connections the
+//! workers accepted over the connection limit, lingers on them until their clients have closed,
+//! and returns when a signal asks the server to stop. It must not serve requests (the workers
+//! accept and serve; see the `pool` crate).
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crossbeam_channel::Receiver;
 use http_core::date::HttpDate;
 use http_core::{StatusCode, Version};
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use pool::{DispatchError, Pool};
 
-use crate::error::is_resource_exhaustion;
-use crate::metrics::{Metrics, Refusal};
+use crate::metrics::Metrics;
 use crate::respond::Reply;
 
-/// The token of the waker that signals use to stop the loop.
-pub const STOP: Token = Token(0);
-/// Listener `i` has token `FIRST_LISTENER + i`; lingering refused connections come after them.
-const FIRST_LISTENER: usize = 1;
+/// The token of the loop's one waker (mio allows one per poller): signals wake it to stop the
+/// loop, workers when they send a refused connection.
+pub const WAKE: Token = Token(0);
+/// Lingering refused connections have tokens from here on.
+const FIRST_LINGERING: usize = 1;
 
-/// How long to pause accepting when the process is out of file descriptors: the pending
-/// connections stay in the kernel's backlog, and spinning on `accept` would burn a core.
-const FD_EXHAUSTED_BACKOFF: Duration = Duration::from_millis(100);
+/// Refused connections waiting for this loop at once; past it, workers close them unanswered.
+pub const QUEUE: usize = 64;
 
 /// Refused connections kept open at once while their request is read and discarded.
 pub const MAX_LINGERING: usize = 256;
@@ -31,33 +32,24 @@ pub const MAX_LINGERING: usize = 256;
 /// How long a refused connection may linger before it is closed regardless.
 const REJECT_LINGER: Duration = Duration::from_secs(1);
 
-/// Accepts on every listener until `stop` is set (and the `STOP` waker fires).
+/// Answers the connections that arrive on `refused` until `stop` is set (and the [`WAKE`]
+/// waker fires).
 ///
 /// # Errors
 ///
-/// Only when the poller itself fails; accept errors are logged and survived.
-pub fn accept_loop(
+/// Only when the poller itself fails.
+pub fn refusal_loop(
     poll: &mut Poll,
-    listeners: &mut [TcpListener],
-    pool: &mut Pool,
+    refused: &Receiver<TcpStream>,
     metrics: &Metrics,
     stop: &AtomicBool,
 ) -> io::Result<()> {
-    for (i, listener) in listeners.iter_mut().enumerate() {
-        poll.registry()
-            .register(listener, Token(FIRST_LISTENER + i), Interest::READABLE)?;
-    }
     let mut events = Events::with_capacity(64);
-    let mut paused_until: Option<Instant> = None;
-    let mut last_warning: Option<Instant> = None;
-    let mut rejected = Rejected::new(FIRST_LISTENER + listeners.len());
-    let mut ready = vec![false; listeners.len()];
+    let mut rejected = Rejected::new(FIRST_LINGERING);
     loop {
-        let wake_at = [paused_until, rejected.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min();
-        let timeout = wake_at.map(|t| t.saturating_duration_since(Instant::now()));
+        let timeout = rejected
+            .next_deadline()
+            .map(|t| t.saturating_duration_since(Instant::now()));
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -67,56 +59,20 @@ pub fn accept_loop(
             return Ok(());
         }
         for event in &events {
-            match event.token().0.checked_sub(FIRST_LISTENER) {
-                Some(i) if i < listeners.len() => ready[i] = true,
-                _ => rejected.ready(event.token()),
+            if event.token() != WAKE {
+                rejected.ready(event.token());
             }
         }
         rejected.expire(Instant::now());
-        // Edge-triggered: after a pause there may be no new event, so retry on the timeout too.
-        if paused_until.is_some_and(|t| Instant::now() >= t) {
-            paused_until = None;
-            ready.fill(true);
-        }
-        if paused_until.is_some() {
-            continue;
-        }
-        for (listener, ready) in listeners.iter_mut().zip(&mut ready) {
-            if !std::mem::take(ready) {
-                continue;
-            }
-            loop {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        if let Err(refused) = pool.try_dispatch(stream) {
-                            metrics.refused(match refused {
-                                DispatchError::Full(_) | DispatchError::ShuttingDown(_) => {
-                                    Refusal::Overload
-                                }
-                                DispatchError::AtLimit(_) => Refusal::Limit,
-                            });
-                            rejected.add(poll, refused.into_stream());
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if is_resource_exhaustion(&e) => {
-                        let now = Instant::now();
-                        if last_warning.is_none_or(|t| now >= t + Duration::from_secs(1)) {
-                            eprintln!("http-server: accept: {e}; pausing accepts briefly");
-                            last_warning = Some(now);
-                        }
-                        paused_until = Some(now + FD_EXHAUSTED_BACKOFF);
-                        break;
-                    }
-                    // ECONNABORTED and the like concern one connection only.
-                    Err(e) => eprintln!("http-server: accept: {e}"),
-                }
-            }
+        // Checked on every wake-up: a failed wake delays one by a round at most.
+        while let Ok(stream) = refused.try_recv() {
+            metrics.refused();
+            rejected.add(poll, stream);
         }
     }
 }
 
-/// Connections the pool refused, answered `503` and lingering until the client has closed its
+/// Connections refused at the limit, answered `503` and lingering until the client has closed its
 /// side (or [`REJECT_LINGER`] passes). Closing with the client's request still unread would send
 /// a reset, which can destroy the `503` before the client reads it.
 struct Rejected {
