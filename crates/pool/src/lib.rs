@@ -39,12 +39,42 @@ pub(crate) use worker::Refusals;
 pub use error::{BuildError, DispatchError};
 pub use handler::{CloseReason, Handler, Next, Readiness};
 
-/// What the acceptor and the workers share: a count, never connections.
-#[derive(Debug, Default)]
+/// What the workers and the pool's owner share: counts, never connections.
+#[derive(Debug)]
 struct Shared {
     /// Connections dispatched and not yet closed, across all workers: the one count of open
     /// connections in the process (the connection limit is enforced on it).
     active: AtomicUsize,
+    /// Per worker, the connections it holds or that are on their way to it: what a worker that
+    /// accepts compares to decide whether to keep a connection or pass it on.
+    loads: Box<[AtomicUsize]>,
+}
+
+impl Shared {
+    fn new(threads: usize) -> Self {
+        Self {
+            active: AtomicUsize::new(0),
+            loads: (0..threads).map(|_| AtomicUsize::new(0)).collect(),
+        }
+    }
+
+    fn load(&self, worker: usize) -> usize {
+        self.loads
+            .get(worker)
+            .map_or(usize::MAX, |l| l.load(Ordering::Acquire))
+    }
+
+    fn add_load(&self, worker: usize, n: usize) {
+        if let Some(load) = self.loads.get(worker) {
+            load.fetch_add(n, Ordering::AcqRel);
+        }
+    }
+
+    fn sub_load(&self, worker: usize, n: usize) {
+        if let Some(load) = self.loads.get(worker) {
+            load.fetch_sub(n, Ordering::AcqRel);
+        }
+    }
 }
 
 /// A read-only view of how many connections the pool holds now, for observers such as a
@@ -139,7 +169,7 @@ impl Builder {
         H: Handler,
         F: FnMut(usize) -> H,
     {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new(self.threads));
         let mut pool = Pool {
             workers: Vec::with_capacity(self.threads),
             next: 0,
@@ -147,12 +177,17 @@ impl Builder {
             drain_timeout: self.drain_timeout,
             shared: Arc::clone(&shared),
         };
+        // Every worker is made before any starts: each needs the others' hand-off channels.
+        let mut made = Vec::with_capacity(self.threads);
+        let mut peers = Vec::with_capacity(self.threads);
         for index in 0..self.threads {
             let (tx, rx) = crossbeam_channel::bounded(self.inbox_capacity);
+            let (handoff_tx, handoff_rx) = crossbeam_channel::bounded(self.inbox_capacity);
             let worker = worker::Worker::new(
                 worker::Setup {
                     index,
                     inbox: rx,
+                    handoffs: handoff_rx,
                     shared: Arc::clone(&shared),
                     drain_timeout: self.drain_timeout,
                     max_connections: self.max_connections,
@@ -161,6 +196,14 @@ impl Builder {
                 },
                 make_handler(index),
             )?;
+            peers.push(worker::Peer {
+                handoff: handoff_tx,
+                waker: worker.waker(),
+            });
+            made.push((worker, tx));
+        }
+        for (index, (mut worker, tx)) in made.into_iter().enumerate() {
+            worker.meet(peers.clone());
             let waker = worker.waker();
             let thread = thread::Builder::new()
                 .name(format!("pool-worker-{index}"))
@@ -219,12 +262,15 @@ impl Pool {
         }
         let mut stream = stream;
         for _ in 0..self.workers.len() {
-            let worker = &self.workers[self.next];
+            let index = self.next;
+            let worker = &self.workers[index];
             self.next = (self.next + 1) % self.workers.len();
             let Some(inbox) = &worker.inbox else {
                 self.shared.active.fetch_sub(1, Ordering::AcqRel);
                 return Err(DispatchError::ShuttingDown(stream));
             };
+            // Counted before it is sent: the worker may close it before this thread runs again.
+            self.shared.add_load(index, 1);
             match inbox.try_send(stream) {
                 Ok(()) => {
                     // A failed wake leaves the socket in the inbox until the next wake-up; the
@@ -232,7 +278,10 @@ impl Pool {
                     let _ = worker.waker.wake();
                     return Ok(());
                 }
-                Err(TrySendError::Full(s) | TrySendError::Disconnected(s)) => stream = s,
+                Err(TrySendError::Full(s) | TrySendError::Disconnected(s)) => {
+                    self.shared.sub_load(index, 1);
+                    stream = s;
+                }
             }
         }
         self.shared.active.fetch_sub(1, Ordering::AcqRel);

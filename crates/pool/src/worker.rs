@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
@@ -31,6 +31,17 @@ const ACCEPT_BATCH: usize = 64;
 /// memory for sockets): the pending connections stay in the kernel's backlog, and retrying at
 /// once would burn a core.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// A worker keeps a connection it accepted unless it holds more than this many connections
+/// beyond the least loaded worker; then it hands the connection over. Whichever worker wakes
+/// first accepts a whole burst, and keep-alive connections would stay where they landed.
+const IMBALANCE: usize = 2;
+
+/// Another worker, as seen by one that hands it a connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Peer {
+    pub(crate) handoff: Sender<TcpStream>,
+    pub(crate) waker: Arc<Waker>,
+}
 
 /// Where connections accepted over the connection limit go to be answered and closed.
 #[derive(Debug, Clone)]
@@ -43,6 +54,7 @@ pub(crate) struct Refusals {
 pub(crate) struct Setup<'a> {
     pub(crate) index: usize,
     pub(crate) inbox: Receiver<TcpStream>,
+    pub(crate) handoffs: Receiver<TcpStream>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) drain_timeout: Duration,
     pub(crate) max_connections: usize,
@@ -92,6 +104,10 @@ pub(crate) struct Worker<H: Handler> {
     poll: Poll,
     waker: Arc<Waker>,
     inbox: Receiver<TcpStream>,
+    /// Connections other workers accepted and passed on (already counted in this one's load).
+    handoffs: Receiver<TcpStream>,
+    /// Every worker, this one included, by index.
+    peers: Vec<Peer>,
     acceptor: Acceptor,
     handler: H,
     shared: Arc<Shared>,
@@ -131,6 +147,8 @@ impl<H: Handler> Worker<H> {
             poll,
             waker,
             inbox: setup.inbox,
+            handoffs: setup.handoffs,
+            peers: Vec::new(),
             acceptor: Acceptor {
                 // Connections may have queued before the poller was there to see them arrive.
                 pending: vec![true; listeners.len()],
@@ -154,6 +172,11 @@ impl<H: Handler> Worker<H> {
 
     pub(crate) fn waker(&self) -> Arc<Waker> {
         Arc::clone(&self.waker)
+    }
+
+    /// Tells the worker how to reach every worker (itself included), before it runs.
+    pub(crate) fn meet(&mut self, peers: Vec<Peer>) {
+        self.peers = peers;
     }
 
     /// Runs until shutdown; returns how many connections the drain deadline closed.
@@ -210,6 +233,7 @@ impl<H: Handler> Worker<H> {
             }
             // The inbox is checked every round, not only on a wake-up, so that a lost wake-up
             // can delay a socket by one round at most.
+            self.take_handoffs(now);
             self.take_inbox(now);
             self.expire_timers(now);
             self.tick_at = self.handler.tick(now);
@@ -223,6 +247,12 @@ impl<H: Handler> Worker<H> {
                     break;
                 }
             }
+        }
+        // Passed on too late to be served: closed, and no longer counted.
+        while let Ok(stream) = self.handoffs.try_recv() {
+            drop(stream);
+            self.shared.active.fetch_sub(1, Ordering::AcqRel);
+            self.shared.sub_load(self.index, 1);
         }
         self.handler.tick(Instant::now());
         self.forced_closed
@@ -294,11 +324,30 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    /// Serves a connection this worker accepted, within the connection limit.
+    /// Serves a connection this worker accepted (or hands it to a less loaded worker), within
+    /// the connection limit.
     fn admit(&mut self, stream: TcpStream, now: Instant) {
         // Reserve first, as `Pool::try_dispatch` does: concurrent closes only make room.
         let active = self.shared.active.fetch_add(1, Ordering::AcqRel);
         if active < self.acceptor.max_connections {
+            let mut stream = stream;
+            let target = self.less_loaded_peer();
+            if let Some((target, peer)) = target.and_then(|t| self.peers.get(t).map(|p| (t, p))) {
+                // Counted before it is sent: the peer may close it before this thread runs on.
+                self.shared.add_load(target, 1);
+                match peer.handoff.try_send(stream) {
+                    Ok(()) => {
+                        // A failed wake leaves it queued until the peer's next round.
+                        let _ = peer.waker.wake();
+                        return;
+                    }
+                    Err(TrySendError::Full(s) | TrySendError::Disconnected(s)) => {
+                        self.shared.sub_load(target, 1);
+                        stream = s;
+                    }
+                }
+            }
+            self.shared.add_load(self.index, 1);
             self.open(stream, now);
             return;
         }
@@ -310,6 +359,25 @@ impl<H: Handler> Worker<H> {
             let _ = refusals.waker.wake();
         }
         // Otherwise the socket is dropped here: closed without an answer.
+    }
+
+    /// The least loaded other worker, if this one holds more than [`IMBALANCE`] connections
+    /// beyond it.
+    fn less_loaded_peer(&self) -> Option<usize> {
+        let mine = self.shared.load(self.index);
+        (0..self.peers.len())
+            .filter(|&i| i != self.index)
+            .map(|i| (self.shared.load(i), i))
+            .min()
+            .filter(|&(load, _)| mine > load.saturating_add(IMBALANCE))
+            .map(|(_, i)| i)
+    }
+
+    /// Opens what other workers passed on.
+    fn take_handoffs(&mut self, now: Instant) {
+        while let Ok(stream) = self.handoffs.try_recv() {
+            self.open(stream, now);
+        }
     }
 
     fn take_inbox(&mut self, now: Instant) {
@@ -338,6 +406,7 @@ impl<H: Handler> Worker<H> {
         let Ok(conn) = opened else {
             // There is no connection state to hand to `close`: the socket is just dropped.
             self.shared.active.fetch_sub(1, Ordering::AcqRel);
+            self.shared.sub_load(self.index, 1);
             return;
         };
         let key = self.conns.insert(Entry {
@@ -464,6 +533,7 @@ impl<H: Handler> Worker<H> {
         // A panic in `close` itself has nobody left to tell (the panic hook has reported it).
         let _ = panic::catch_unwind(AssertUnwindSafe(|| handler.close(conn, reason)));
         self.shared.active.fetch_sub(1, Ordering::AcqRel);
+        self.shared.sub_load(self.index, 1);
         if reason == CloseReason::DrainDeadline {
             self.forced_closed += 1;
         }

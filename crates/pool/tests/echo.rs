@@ -515,3 +515,32 @@ fn workers_accept_from_the_listeners_refuse_over_the_limit_and_stop_accepting_wh
     let (late_server, _) = accepted.unwrap();
     assert_eq!(late_server.peer_addr().unwrap(), late.local_addr().unwrap());
 }
+
+#[test]
+fn connections_accepted_in_a_burst_are_shared_out_evenly() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // The whole burst waits in the backlog before any worker runs: whichever starts first
+    // finds all of it.
+    let mut clients: Vec<StdStream> = (0..40).map(|_| StdStream::connect(addr).unwrap()).collect();
+    let (opened_tx, opened_rx): (Vec<_>, Vec<_>) = (0..2).map(|_| mpsc::channel()).unzip();
+    let pool = Builder::new()
+        .threads(2)
+        .listeners(vec![listener.try_clone().unwrap()])
+        .spawn(|i| Echo {
+            opened: Some(opened_tx[i].clone()),
+            ..Echo::default()
+        })
+        .unwrap();
+    for client in &mut clients {
+        client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        assert_eq!(echo_round_trip(client, b"x").unwrap(), b"x");
+    }
+    assert!(wait_until(|| pool.active_connections() == 40));
+    let per_worker: Vec<usize> = opened_rx.iter().map(|rx| rx.try_iter().count()).collect();
+    assert_eq!(per_worker.iter().sum::<usize>(), 40, "{per_worker:?}");
+    assert!(
+        per_worker.iter().all(|&n| n >= 17),
+        "each worker holds about half: {per_worker:?}"
+    );
+}
