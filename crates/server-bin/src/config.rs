@@ -1,5 +1,5 @@
 //! The validated configuration every other module reads. Built once by `cli`, then shared
-//! read-only by the acceptor and the workers; it must not change after start-up.
+//! read-only by the main thread and the workers; it must not change after start-up.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! What the acceptor and every worker share: the configuration (read-only after start-up), the
+//! What the main thread and every worker share: the configuration (read-only after start-up), the
 //! counters (sharded per worker), the open document root and the compressed cache.
 
 use std::sync::Arc;

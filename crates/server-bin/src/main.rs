@@ -1,10 +1,10 @@
 //! `http-server`: a static-file HTTP/1.1 server on a fixed-size worker pool.
 //!
-//! This crate wires the others together: the command line, start-up checks, the accept loop,
-//! signals, the HTTP connection state machine, file serving, the access log and the counters.
-//! It must not parse HTTP bytes by hand (http-core does) nor own threads (the pool does, besides
-//! the signal thread, the access-log writer, the compression threads and the acceptor on the
-//! main thread).
+//! This crate wires the others together: the command line, start-up checks, the listening
+//! sockets, signals, the HTTP connection state machine, file serving, the access log and the
+//! counters. It must not parse HTTP bytes by hand (http-core does) nor own threads (the pool
+//! does, and its workers accept; besides them there are the signal thread, the access-log
+//! writer, the compression threads and the main thread, which answers refused connections).
 #![forbid(unsafe_code)]
 
 mod access_log;

@@ -1,6 +1,6 @@
 //! SIGINT and SIGTERM: the first starts a graceful shutdown, a second exits at once with
 //! status 130. The handlers are registered before any thread is spawned (signal-hook's
-//! "Limitations"); a dedicated thread turns signals into a flag plus a wake-up of the acceptor.
+//! "Limitations"); a dedicated thread turns signals into a flag plus a wake-up of the main thread.
 //! With a TLS certificate from files, SIGHUP asks the TLS reload thread to read them again.
 
 use std::io::{self, IsTerminal};
@@ -29,7 +29,7 @@ pub fn register(hup: bool) -> io::Result<Signals> {
     }
 }
 
-/// Watches for signals on a thread of its own: sets `stop` and wakes the acceptor on the first,
+/// Watches for signals on a thread of its own: sets `stop` and wakes the main thread on the first,
 /// exits the process on the second. SIGHUP goes to `reload` (a full queue already holds one).
 ///
 /// # Errors
@@ -57,7 +57,7 @@ pub fn watch(
                 if second {
                     std::process::exit(FORCED_EXIT);
                 }
-                // Set the flag first, then wake: the acceptor checks the flag after waking.
+                // Set the flag first, then wake: the main thread checks the flag after waking.
                 let _ = waker.wake();
             }
         })?;

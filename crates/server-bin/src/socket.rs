@@ -11,7 +11,7 @@
 //! A socket bound to `::` is dual-stack where the OS allows it (`IPV6_V6ONLY` off), so IPv4
 //! clients reach it too, as `::ffff:a.b.c.d`; [`is_dual_stack`] tells whether it is.
 //!
-//! This module must not accept connections; the accept loop does.
+//! This module must not accept connections; the pool's workers do.
 
 use std::env;
 use std::io;

@@ -194,7 +194,7 @@ pub struct Snapshot {
     pub compression: CompressionSnapshot,
 }
 
-/// All workers' counters, and the acceptor's.
+/// All workers' counters, and the main thread's.
 #[derive(Debug)]
 pub struct Metrics {
     shards: Vec<Mutex<Shard>>,
