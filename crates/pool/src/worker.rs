@@ -31,6 +31,10 @@ const ACCEPT_BATCH: usize = 64;
 /// memory for sockets): the pending connections stay in the kernel's backlog, and retrying at
 /// once would burn a core.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// How long to leave new connections in the backlog when the connection limit is reached and
+/// the refusal channel is full: the caller answers them once it has caught up, where accepting
+/// them now could only close them unanswered.
+const REFUSAL_BACKOFF: Duration = Duration::from_millis(10);
 /// A worker keeps a connection it accepted unless it holds more than this many connections
 /// beyond the least loaded worker; then it hands the connection over. Whichever worker wakes
 /// first accepts a whole burst, and keep-alive connections would stay where they landed.
@@ -120,6 +124,32 @@ pub(crate) struct Worker<H: Handler> {
     forced_closed: u64,
     /// Connections that yielded their turn: resumed after the next round's events.
     yielded: Vec<Key>,
+}
+
+/// Whether an `accept` error is about the one connection it would have returned, so that the
+/// next call may well succeed: `EINTR`, `ECONNABORTED`, and the network errors accept(2) says
+/// Linux passes on from the new socket and to treat like `EAGAIN` by retrying.
+fn concerns_one_connection(err: &io::Error) -> bool {
+    use rustix::io::Errno;
+    if matches!(
+        err.kind(),
+        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+    ) {
+        return true;
+    }
+    [
+        Errno::PROTO,
+        Errno::NOPROTOOPT,
+        Errno::HOSTDOWN,
+        Errno::NONET,
+        Errno::HOSTUNREACH,
+        Errno::OPNOTSUPP,
+        Errno::NETUNREACH,
+        Errno::NETDOWN,
+        Errno::PERM,
+    ]
+    .iter()
+    .any(|errno| err.raw_os_error() == Some(errno.raw_os_error()))
 }
 
 impl Acceptor {
@@ -286,6 +316,10 @@ impl<H: Handler> Worker<H> {
                 if !self.acceptor.pending.get(i).copied().unwrap_or(false) {
                     break;
                 }
+                if self.refusals_backed_up() {
+                    self.acceptor.paused_until = Some(now + REFUSAL_BACKOFF);
+                    return;
+                }
                 let Some(listener) = self.acceptor.listeners.get(i) else {
                     break;
                 };
@@ -296,11 +330,7 @@ impl<H: Handler> Worker<H> {
                     }
                     // One connection's trouble (it was reset while queued, say): the next one
                     // is unaffected.
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
-                        ) => {}
+                    Err(e) if concerns_one_connection(&e) => {}
                     Err(e) => {
                         // Out of descriptors, or a failure that retrying at once would repeat.
                         if !is_resource_exhaustion(&e) {
@@ -322,6 +352,16 @@ impl<H: Handler> Worker<H> {
                 }
             }
         }
+    }
+
+    /// Whether a connection accepted now could only be closed unanswered: the limit is reached
+    /// and the refusal channel is full.
+    fn refusals_backed_up(&self) -> bool {
+        self.acceptor
+            .refusals
+            .as_ref()
+            .is_some_and(|r| r.sender.is_full())
+            && self.shared.active.load(Ordering::Acquire) >= self.acceptor.max_connections
     }
 
     /// Serves a connection this worker accepted (or hands it to a less loaded worker), within

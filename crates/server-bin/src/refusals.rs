@@ -56,6 +56,11 @@ pub fn refusal_loop(
             Err(e) => return Err(e),
         }
         if stop.load(Ordering::Acquire) {
+            // Those still queued get their answer now; lingering ends with the loop.
+            while let Ok(stream) = refused.try_recv() {
+                metrics.refused();
+                rejected.add(poll, stream);
+            }
             return Ok(());
         }
         for event in &events {

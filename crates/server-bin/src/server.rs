@@ -110,6 +110,9 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         tls,
     });
     let config = &ctx.config;
+    // Announced before the workers start: they accept at once, and whoever reads the address
+    // and gets an answer must already find the whole start-up block.
+    startup::announce(config, &listeners, ctx.tls.as_deref());
     let duplicates = listeners
         .duplicates()
         .map_err(|e| setup("the workers' listeners", e))?;
@@ -128,11 +131,11 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     // The workers hold the only sinks now, so the writer ends once they are gone.
     drop(log_sink);
 
-    startup::announce(config, &listeners, ctx.tls.as_deref());
-
     if let Err(e) = refusal_loop(&mut poll, &refused_rx, &ctx.metrics, &stop) {
         eprintln!("http-server: the main thread's poller failed: {e}; shutting down");
     }
+    // Nobody answers refusals any more: what workers refuse from now on is closed at once.
+    drop(refused_rx);
     // Closing a socket we bound makes the kernel refuse new connections during the drain (the
     // workers close their duplicates as they start to drain); an inherited one stays open in the
     // supervisor, so new connections wait for the next process.

@@ -182,6 +182,44 @@ fn a_burst_of_500_connections_gets_only_whole_200s_or_503s() {
 }
 
 #[test]
+fn a_burst_over_the_connection_limit_is_answered_503_not_reset() {
+    raise_fd_limit();
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--threads", "2", "--max-connections", "2"]);
+    let held: Vec<_> = (0..2)
+        .map(|_| {
+            let mut reader = BufReader::new(server.connect());
+            reader
+                .get_mut()
+                .write_all(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
+            assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
+            reader
+        })
+        .collect();
+    // Far more at once than the main thread's refusal queue holds: the workers must leave the
+    // rest in the backlog rather than close them unanswered.
+    let mut burst: Vec<TcpStream> = (0..400).map(|_| server.connect()).collect();
+    for conn in &mut burst {
+        conn.write_all(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    for conn in &mut burst {
+        let status = read_until_closed(conn, IO_TIMEOUT)
+            .and_then(|raw| read_response(&mut &raw[..], false))
+            .map_or(0, |r| r.status);
+        *statuses.entry(status).or_insert(0) += 1;
+    }
+    assert_eq!(
+        statuses,
+        std::collections::BTreeMap::from([(503, 400)]),
+        "status per connection (0: reset or closed unanswered)"
+    );
+    drop(held);
+}
+
+#[test]
 fn the_51st_connection_gets_503_and_service_resumes_when_others_close() {
     let site = Site::new();
     let server = TestServer::start(&site.root(), &["--max-connections", "50"]);
