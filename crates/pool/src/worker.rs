@@ -78,6 +78,9 @@ struct Acceptor {
     last_warning: Option<Instant>,
     max_connections: usize,
     refusals: Option<Refusals>,
+    /// Refused connections the refusal channel had no room for yet, sent before accepting more
+    /// (at most [`ACCEPT_BATCH`]; past that, one is closed unanswered).
+    unsent: Vec<TcpStream>,
 }
 
 struct Entry<C> {
@@ -187,6 +190,7 @@ impl<H: Handler> Worker<H> {
                 last_warning: None,
                 max_connections: setup.max_connections,
                 refusals: setup.refusals,
+                unsent: Vec::new(),
             },
             handler,
             shared: setup.shared,
@@ -311,6 +315,10 @@ impl<H: Handler> Worker<H> {
         if self.acceptor.paused_until.take().is_some() {
             self.acceptor.pending.fill(true);
         }
+        if !self.send_refusals() {
+            self.acceptor.paused_until = Some(now + REFUSAL_BACKOFF);
+            return;
+        }
         for i in 0..self.acceptor.listeners.len() {
             for _ in 0..ACCEPT_BATCH {
                 if !self.acceptor.pending.get(i).copied().unwrap_or(false) {
@@ -354,14 +362,36 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    /// Whether a connection accepted now could only be closed unanswered: the limit is reached
-    /// and the refusal channel is full.
+    /// Whether a connection accepted now could only wait to be refused: the limit is reached
+    /// and the refusal channel is full, or refusals wait here already.
     fn refusals_backed_up(&self) -> bool {
-        self.acceptor
-            .refusals
-            .as_ref()
-            .is_some_and(|r| r.sender.is_full())
-            && self.shared.active.load(Ordering::Acquire) >= self.acceptor.max_connections
+        let Some(refusals) = &self.acceptor.refusals else {
+            return false;
+        };
+        !self.acceptor.unsent.is_empty()
+            || refusals.sender.is_full()
+                && self.shared.active.load(Ordering::Acquire) >= self.acceptor.max_connections
+    }
+
+    /// Sends what waits to be refused; whether nothing waits any more.
+    fn send_refusals(&mut self) -> bool {
+        let Some(refusals) = &self.acceptor.refusals else {
+            return true;
+        };
+        while let Some(stream) = self.acceptor.unsent.pop() {
+            match refusals.sender.try_send(stream) {
+                Ok(()) => {
+                    let _ = refusals.waker.wake();
+                }
+                Err(TrySendError::Full(stream)) => {
+                    self.acceptor.unsent.push(stream);
+                    return false;
+                }
+                // Nobody answers any more (shutting down): closed unanswered.
+                Err(TrySendError::Disconnected(_)) => self.acceptor.unsent.clear(),
+            }
+        }
+        true
     }
 
     /// Serves a connection this worker accepted (or hands it to a less loaded worker), within
@@ -392,13 +422,21 @@ impl<H: Handler> Worker<H> {
             return;
         }
         self.shared.active.fetch_sub(1, Ordering::AcqRel);
-        if let Some(refusals) = &self.acceptor.refusals
-            && refusals.sender.try_send(stream).is_ok()
-        {
+        let Some(refusals) = &self.acceptor.refusals else {
+            return; // nobody to answer it: closed here
+        };
+        match refusals.sender.try_send(stream) {
             // A failed wake leaves it queued until the refuser's next wake-up.
-            let _ = refusals.waker.wake();
+            Ok(()) => {
+                let _ = refusals.waker.wake();
+            }
+            // Another worker filled the channel first: kept until there is room (accepting
+            // pauses meanwhile), unless too many wait already.
+            Err(TrySendError::Full(stream)) if self.acceptor.unsent.len() < ACCEPT_BATCH => {
+                self.acceptor.unsent.push(stream);
+            }
+            Err(_) => {}
         }
-        // Otherwise the socket is dropped here: closed without an answer.
     }
 
     /// The least loaded other worker, if this one holds more than [`IMBALANCE`] connections

@@ -124,8 +124,18 @@ impl Rejected {
                 self.slots.push(None);
                 self.slots.len() - 1
             }
-            // Too many at once: close now and accept the risk of a reset for this one.
-            None => return,
+            // Too many at once: close now. What the client has sent so far (a request, 16 KiB
+            // at most) is read first, so that the close is a FIN behind the 503 rather than a
+            // reset that may destroy it.
+            None => {
+                let mut scratch = [0u8; 2048];
+                for _ in 0..8 {
+                    if !matches!(stream.read(&mut scratch), Ok(n) if n > 0) {
+                        break;
+                    }
+                }
+                return;
+            }
         };
         let token = Token(self.first_token + index);
         if poll
