@@ -1,10 +1,18 @@
-//! Sizes and durations as people read them (`1.12 GiB`, `10 min 40 s`), for the shutdown
-//! summary and directory listings. Rounded on purpose: it must not be used where a program reads
+//! Sizes, durations and counts as people read them (`1.12 GiB`, `10 min 40 s`, `1 request`),
+//! for the shutdown summary and directory listings. Rounded on purpose: it must not be used where a program reads
 //! the number back (the metrics and the access log keep exact values).
 
 use std::time::Duration;
 
 const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+
+/// `n` and a noun, plural unless `n` is 1: `1 request`, `2 requests`, `0 connections`.
+pub fn count(n: u64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        _ => format!("{n} {noun}s"),
+    }
+}
 
 /// `bytes` in binary units with three significant digits and no trailing zeros: `512 B`,
 /// `1.5 KiB`, `200 MiB`, `1.12 GiB`.
@@ -85,6 +93,13 @@ mod tests {
         for (bytes, text) in cases {
             assert_eq!(size(bytes), text, "{bytes}");
         }
+    }
+
+    #[test]
+    fn counts_are_singular_only_for_one() {
+        assert_eq!(count(0, "request"), "0 requests");
+        assert_eq!(count(1, "request"), "1 request");
+        assert_eq!(count(2, "connection"), "2 connections");
     }
 
     #[test]

@@ -19,10 +19,10 @@ pub fn render(snapshot: &Snapshot, forced_closed: u64) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "summary: uptime {}, {} requests, {} connections, {} sent",
+        "summary: uptime {}, {}, {}, {} sent",
         human::duration(snapshot.uptime),
-        total.requests(),
-        total.connections_opened,
+        human::count(total.requests(), "request"),
+        human::count(total.connections_opened, "connection"),
         human::size(total.bytes_sent)
     );
     if !total.statuses.is_empty() {
@@ -58,8 +58,9 @@ pub fn render(snapshot: &Snapshot, forced_closed: u64) -> String {
     if hits + misses > 0 {
         let _ = writeln!(
             out,
-            "compression saved {} ({hits} compressed responses, {misses} sent uncompressed while compressing, {:.2}s CPU)",
+            "compression saved {} ({}, {misses} sent uncompressed while compressing, {:.2}s CPU)",
             human::size(c.saved_bytes),
+            human::count(hits, "compressed response"),
             c.cpu_seconds
         );
     }
@@ -147,7 +148,7 @@ mod tests {
         let text = render(&s, 0);
         assert!(
             text.starts_with(
-                "summary: uptime 10 min 40 s, 1 requests, 0 connections, 1.12 GiB sent\n"
+                "summary: uptime 10 min 40 s, 1 request, 0 connections, 1.12 GiB sent\n"
             ),
             "{text}"
         );

@@ -354,7 +354,7 @@ fn metrics_count_hits_and_misses_and_the_summary_says_what_was_saved() {
     let stderr = server.stderr();
     // In units for people (the exact count is the metric above).
     let saved =
-        regex::Regex::new(r"compression saved [0-9.]+ (B|KiB|MiB) \(1 compressed responses,")
+        regex::Regex::new(r"compression saved [0-9.]+ (B|KiB|MiB) \(1 compressed response,")
             .unwrap();
     assert!(saved.is_match(&stderr), "{stderr}");
 }
