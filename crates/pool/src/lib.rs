@@ -48,14 +48,56 @@ struct Shared {
     /// Per worker, the connections it holds or that are on their way to it: what a worker that
     /// accepts compares to decide whether to keep a connection or pass it on.
     loads: Box<[AtomicUsize]>,
+    /// Per worker, the gate of its hand-off channel: the hand-offs being sent to it now, plus
+    /// [`HANDOFFS_CLOSED`] once it drains. A worker only leaves its loop when no hand-off is on
+    /// its way, so none is lost after its last look at the channel.
+    handoff_gates: Box<[AtomicUsize]>,
 }
+
+/// In a hand-off gate: the worker takes no more hand-offs.
+const HANDOFFS_CLOSED: usize = 1 << (usize::BITS - 1);
 
 impl Shared {
     fn new(threads: usize) -> Self {
         Self {
             active: AtomicUsize::new(0),
             loads: (0..threads).map(|_| AtomicUsize::new(0)).collect(),
+            handoff_gates: (0..threads).map(|_| AtomicUsize::new(0)).collect(),
         }
+    }
+
+    /// Enters `worker`'s hand-off gate: whether it still takes hand-offs. When it does, the
+    /// caller must [`Shared::leave_handoff`] once its send is done.
+    fn enter_handoff(&self, worker: usize) -> bool {
+        let Some(gate) = self.handoff_gates.get(worker) else {
+            return false;
+        };
+        if gate.fetch_add(1, Ordering::SeqCst) & HANDOFFS_CLOSED == 0 {
+            return true;
+        }
+        gate.fetch_sub(1, Ordering::SeqCst);
+        false
+    }
+
+    fn leave_handoff(&self, worker: usize) {
+        if let Some(gate) = self.handoff_gates.get(worker) {
+            gate.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Closes `worker`'s gate; from now on no hand-off is started to it.
+    fn close_handoffs(&self, worker: usize) {
+        if let Some(gate) = self.handoff_gates.get(worker) {
+            gate.fetch_or(HANDOFFS_CLOSED, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether a hand-off to `worker` may still be on its way (its gate is not closed, or a
+    /// send that entered before it closed has not finished).
+    fn handoffs_in_flight(&self, worker: usize) -> bool {
+        self.handoff_gates
+            .get(worker)
+            .is_some_and(|gate| gate.load(Ordering::SeqCst) != HANDOFFS_CLOSED)
     }
 
     fn load(&self, worker: usize) -> usize {

@@ -79,7 +79,7 @@ struct Acceptor {
     max_connections: usize,
     refusals: Option<Refusals>,
     /// Refused connections the refusal channel had no room for yet, sent before accepting more
-    /// (at most [`ACCEPT_BATCH`]; past that, one is closed unanswered).
+    /// (accepting pauses as soon as one waits, so in practice one; at most [`ACCEPT_BATCH`]).
     unsent: Vec<TcpStream>,
 }
 
@@ -273,7 +273,7 @@ impl<H: Handler> Worker<H> {
             self.tick_at = self.handler.tick(now);
 
             if let Some(deadline) = self.drain_deadline {
-                if self.conns.len() == 0 {
+                if self.conns.len() == 0 && !self.late_handoffs(now) {
                     break;
                 }
                 if now >= deadline {
@@ -282,7 +282,12 @@ impl<H: Handler> Worker<H> {
                 }
             }
         }
-        // Passed on too late to be served: closed, and no longer counted.
+        // Passed on too late to be served (the drain deadline closed the rest, or the poller
+        // failed): closed, and no longer counted. None can come after the wait.
+        self.shared.close_handoffs(self.index);
+        while self.shared.handoffs_in_flight(self.index) {
+            std::thread::yield_now();
+        }
         while let Ok(stream) = self.handoffs.try_recv() {
             drop(stream);
             self.shared.active.fetch_sub(1, Ordering::AcqRel);
@@ -402,10 +407,14 @@ impl<H: Handler> Worker<H> {
         if active < self.acceptor.max_connections {
             let mut stream = stream;
             let target = self.less_loaded_peer();
-            if let Some((target, peer)) = target.and_then(|t| self.peers.get(t).map(|p| (t, p))) {
+            if let Some((target, peer)) = target.and_then(|t| self.peers.get(t).map(|p| (t, p)))
+                && self.shared.enter_handoff(target)
+            {
                 // Counted before it is sent: the peer may close it before this thread runs on.
                 self.shared.add_load(target, 1);
-                match peer.handoff.try_send(stream) {
+                let sent = peer.handoff.try_send(stream);
+                self.shared.leave_handoff(target);
+                match sent {
                     Ok(()) => {
                         // A failed wake leaves it queued until the peer's next round.
                         let _ = peer.waker.wake();
@@ -449,6 +458,17 @@ impl<H: Handler> Worker<H> {
             .min()
             .filter(|&(load, _)| mine > load.saturating_add(IMBALANCE))
             .map(|(_, i)| i)
+    }
+
+    /// Before a drained worker leaves: waits for hand-offs that began before its gate closed
+    /// (a send takes no time: nothing blocks in it) and opens what came. Whether it has
+    /// connections again.
+    fn late_handoffs(&mut self, now: Instant) -> bool {
+        while self.shared.handoffs_in_flight(self.index) {
+            std::thread::yield_now();
+        }
+        self.take_handoffs(now);
+        self.conns.len() > 0
     }
 
     /// Opens what other workers passed on.
@@ -523,6 +543,7 @@ impl<H: Handler> Worker<H> {
 
     fn start_drain(&mut self, now: Instant) {
         self.drain_deadline = Some(now + self.drain_timeout);
+        self.shared.close_handoffs(self.index);
         // Stop accepting. The registrations must go explicitly: the epoll set forgets a socket
         // only when every descriptor of it is closed, and the caller may hold one.
         for listener in &mut self.acceptor.listeners {
