@@ -23,7 +23,8 @@ pub const WAKE: Token = Token(0);
 /// Lingering refused connections have tokens from here on.
 const FIRST_LINGERING: usize = 1;
 
-/// Refused connections waiting for this loop at once; past it, workers close them unanswered.
+/// Refused connections waiting for this loop at once; while it is full, workers at the limit
+/// leave new connections in the kernel's backlog.
 pub const QUEUE: usize = 64;
 
 /// Refused connections kept open at once while their request is read and discarded.
