@@ -146,12 +146,7 @@ fn an_incomplete_head_times_out_with_408() {
 fn an_idle_keep_alive_connection_is_closed_silently() {
     let site = Site::new();
     let server = TestServer::start(&site.root(), &["--idle-timeout", "300ms"]);
-    let mut reader = BufReader::new(server.connect());
-    reader
-        .get_mut()
-        .write_all(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
-    assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
+    let mut reader = server.held("/test.html");
     let mut rest = Vec::new();
     reader.read_to_end(&mut rest).unwrap();
     assert!(

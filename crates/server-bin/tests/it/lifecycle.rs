@@ -183,11 +183,7 @@ fn the_drain_deadline_bounds_shutdown_and_counts_what_it_cut() {
 fn over_the_connection_limit_clients_get_503_with_retry_after() {
     let site = Site::new();
     let server = TestServer::start(&site.root(), &["--max-connections", "1"]);
-    let mut held = BufReader::new(server.connect());
-    held.get_mut()
-        .write_all(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
-    assert_eq!(read_response(&mut held, false).unwrap().status, 200);
+    let held = server.held("/test.html");
 
     // Every refused client gets a complete 503, however many are refused in a row. (The lingering
     // close that keeps a reset from overtaking the 503 matters on real networks; on loopback the

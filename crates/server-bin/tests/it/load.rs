@@ -77,13 +77,7 @@ fn two_thousand_idle_keep_alive_connections_do_not_slow_a_new_client() {
     let server = TestServer::start(&site.root(), &["--idle-timeout", "60s"]);
     let mut idle = Vec::with_capacity(2000);
     for _ in 0..2000 {
-        let mut reader = BufReader::new(server.connect());
-        reader
-            .get_mut()
-            .write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n")
-            .unwrap();
-        assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
-        idle.push(reader);
+        idle.push(server.held("/style.css"));
     }
     for _ in 0..5 {
         let (r, took) = timed_get(&server, "/test.html");
@@ -186,17 +180,7 @@ fn a_burst_over_the_connection_limit_is_answered_503_not_reset() {
     raise_fd_limit();
     let site = Site::new();
     let server = TestServer::start(&site.root(), &["--threads", "2", "--max-connections", "2"]);
-    let held: Vec<_> = (0..2)
-        .map(|_| {
-            let mut reader = BufReader::new(server.connect());
-            reader
-                .get_mut()
-                .write_all(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n")
-                .unwrap();
-            assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
-            reader
-        })
-        .collect();
+    let held: Vec<_> = (0..2).map(|_| server.held("/test.html")).collect();
     // Far more at once than the main thread's refusal queue holds: the workers must leave the
     // rest in the backlog rather than close them unanswered.
     let mut burst: Vec<TcpStream> = (0..400).map(|_| server.connect()).collect();
@@ -225,13 +209,7 @@ fn the_51st_connection_gets_503_and_service_resumes_when_others_close() {
     let server = TestServer::start(&site.root(), &["--max-connections", "50"]);
     let mut held = Vec::new();
     for _ in 0..50 {
-        let mut reader = BufReader::new(server.connect());
-        reader
-            .get_mut()
-            .write_all(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n")
-            .unwrap();
-        assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
-        held.push(reader);
+        held.push(server.held("/test.html"));
     }
     let raw = server.raw(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n");
     let r = read_response(&mut &raw[..], false).expect("a complete 503");

@@ -188,6 +188,16 @@ impl TestServer {
         stream
     }
 
+    /// A keep-alive connection that has been served one `GET path` (asserted 200), left open:
+    /// the way tests hold connections, idle or at the limit.
+    pub fn held(&self, path: &str) -> BufReader<TcpStream> {
+        let mut reader = BufReader::new(self.connect());
+        let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
+        reader.get_mut().write_all(request.as_bytes()).unwrap();
+        assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
+        reader
+    }
+
     /// Sends `request` on a new connection and reads until the server closes it.
     pub fn raw(&self, request: &[u8]) -> Vec<u8> {
         let mut stream = self.connect();
