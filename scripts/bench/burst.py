@@ -20,27 +20,12 @@ import sys
 import threading
 import time
 
+from http1 import read_response
+
 
 def request(sock, path, extra=""):
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: b\r\n{extra}\r\n".encode())
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed")
-        buf += chunk
-    head, _, body = buf.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed")
-        body += chunk
-    return head, body
+    return read_response(sock)
 
 
 def probe(port, path, stop, out):

@@ -14,25 +14,18 @@ import statistics
 import sys
 import time
 
+from http1 import read_response
+
 port, n, pids = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 REQUEST = b"GET /1k.html HTTP/1.1\r\nHost: bench\r\n\r\n"
 
 
-def read_response(sock):
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
+def read_ok(sock):
+    head, _ = read_response(sock)
     if not head.startswith((b"HTTP/1.1 200 ", b"HTTP/1.0 200 ")):
         raise ConnectionError(head.split(b"\r\n")[0].decode(errors="replace"))
-    length = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0].split(b":")[1])
-    while len(body) < length:
-        body += sock.recv(65536)
 
 
 def memory_mib(field, source="status"):
@@ -50,7 +43,7 @@ try:
     for _ in range(n):
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         s.sendall(REQUEST)
-        read_response(s)
+        read_ok(s)
         held.append(s)
 except OSError as e:
     sys.exit(f"idle.py: connection {len(held) + 1} of {n} failed: {e!r}")
@@ -61,7 +54,7 @@ for _ in range(100):
     start = time.perf_counter()
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(REQUEST)
-    read_response(s)
+    read_ok(s)
     latencies.append((time.perf_counter() - start) * 1000)
     s.close()
 latencies.sort()
@@ -69,7 +62,7 @@ alive = 0
 for s in held:  # every held connection must still be usable
     try:
         s.sendall(REQUEST)
-        read_response(s)
+        read_ok(s)
         alive += 1
     except OSError:
         pass
