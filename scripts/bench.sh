@@ -33,6 +33,8 @@
 # and makes the exit status 1; its prefix is kept in target/bench/failed/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench/nginx.sh
+. scripts/bench/nginx.sh
 
 me="bench"
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -227,33 +229,9 @@ write_config() { # NAME DIR PORT WORKERS
     local name="$1" dir="$2" p="$3" workers="$4"
     case "$name" in
         nginx)
-            cat > "$dir/nginx.conf" <<CONF
-worker_processes $workers;
-worker_rlimit_nofile $fd_limit;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-events { worker_connections 16384; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 100000;
-    keepalive_timeout 65s;
-    open_file_cache max=10000 inactive=60s;
-    open_file_cache_valid 1s;
-    default_type application/octet-stream;
-    types { text/html html; }
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-    server {
-        listen 127.0.0.1:$p reuseport;
-        root $root;
-    }
-}
-CONF
+            nginx_config "$dir" "$workers" "$fd_limit" "127.0.0.1:$p reuseport" "$root" \
+                "    open_file_cache max=10000 inactive=60s;
+    open_file_cache_valid 1s;"
             ;;
         h2o)
             # h2o refuses to run as root without `user:`; it has no sendfile (it reads and writes).

@@ -13,6 +13,8 @@
 # server is stopped by PID at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/bench/nginx.sh
+. scripts/bench/nginx.sh
 
 pairs="${PAIRS:-3}"
 run_secs="${SECONDS_PER_RUN:-5}"
@@ -68,51 +70,17 @@ ours_pid=$!
 for _ in $(seq 100); do grep -q '^listening on' "$out/ours.out" 2>/dev/null && break; sleep 0.1; done
 ours_port="$(sed -n 's/^listening on http:\/\/127.0.0.1://p' "$out/ours.out")"
 
-nginx_port=""
-for _ in 1 2 3 4 5; do
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    mkdir -p "$prefix/logs" "$prefix/tmp"
-    cat > "$prefix/nginx.conf" <<CONF
-worker_processes $cores;
-worker_rlimit_nofile 65536;
-pid $prefix/nginx.pid;
-error_log $prefix/logs/error.log warn;
-events { worker_connections 16384; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 100000;
-    keepalive_timeout 65s;
-    default_type application/octet-stream;
-    types { text/html html; text/javascript js; }
+write_nginx_config() { # PORT
     # The compression case's peer: gzip on every response at the cheapest level. Only requests
     # with Accept-Encoding (the compression case's) are compressed.
-    gzip on;
+    nginx_config "$prefix" "$cores" 65536 "127.0.0.1:$1" "$PWD/$root" \
+        "    gzip on;
     gzip_comp_level 1;
     gzip_min_length 1024;
     gzip_types text/javascript;
-    gzip_vary on;
-    client_body_temp_path $prefix/tmp/body;
-    proxy_temp_path $prefix/tmp/proxy;
-    fastcgi_temp_path $prefix/tmp/fastcgi;
-    uwsgi_temp_path $prefix/tmp/uwsgi;
-    scgi_temp_path $prefix/tmp/scgi;
-    server {
-        listen 127.0.0.1:$port;
-        root $PWD/$root;
-    }
+    gzip_vary on;"
 }
-CONF
-    nginx -p "$prefix" -c "$prefix/nginx.conf" -g 'daemon off;' 2> "$out/nginx.err" &
-    nginx_pid=$!
-    sleep 0.5
-    if kill -0 "$nginx_pid" 2>/dev/null && curl -sf -o /dev/null "http://127.0.0.1:$port/1k.html"; then
-        nginx_port=$port; break
-    fi
-    kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; nginx_pid=""
-done
-[ -n "$nginx_port" ] || { echo "bench: nginx did not start" >&2; cat "$out/nginx.err" >&2; exit 1; }
+start_nginx "$prefix" "$out/nginx.err" http write_nginx_config
 curl -sf -o /dev/null "http://127.0.0.1:$ours_port/1k.html" || { echo "bench: http-server did not start" >&2; exit 1; }
 
 port_of() { [ "$1" = ours ] && echo "$ours_port" || echo "$nginx_port"; }

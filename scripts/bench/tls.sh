@@ -13,6 +13,8 @@
 # per connection. Results: target/bench/tls.tsv.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/bench/nginx.sh
+. scripts/bench/nginx.sh
 
 pairs="${PAIRS:-3}"
 run_secs="${SECONDS_PER_RUN:-10}"
@@ -51,48 +53,14 @@ ours_pid=$!
 for _ in $(seq 100); do grep -q '^listening on' "$out/tls/ours.out" 2>/dev/null && break; sleep 0.1; done
 ours_port="$(sed -n 's/^listening on https:\/\/127.0.0.1://p' "$out/tls/ours.out")"
 
-nginx_port=""
-for _ in 1 2 3 4 5; do
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    mkdir -p "$prefix/logs" "$prefix/tmp"
-    cat > "$prefix/nginx.conf" <<CONF
-worker_processes $cores;
-worker_rlimit_nofile 65536;
-pid $prefix/nginx.pid;
-error_log $prefix/logs/error.log warn;
-events { worker_connections 16384; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 100000;
-    keepalive_timeout 65s;
-    default_type application/octet-stream;
-    types { text/html html; }
-    client_body_temp_path $prefix/tmp/body;
-    proxy_temp_path $prefix/tmp/proxy;
-    fastcgi_temp_path $prefix/tmp/fastcgi;
-    uwsgi_temp_path $prefix/tmp/uwsgi;
-    scgi_temp_path $prefix/tmp/scgi;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_cache shared:SSL:10m;
-    server {
-        listen 127.0.0.1:$port ssl;
-        ssl_certificate $PWD/$cert;
-        ssl_certificate_key $PWD/$key;
-        root $PWD/$root;
-    }
+write_nginx_config() { # PORT
+    nginx_config "$prefix" "$cores" 65536 "127.0.0.1:$1 ssl" "$PWD/$root" \
+        "    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;" \
+        "        ssl_certificate $PWD/$cert;
+        ssl_certificate_key $PWD/$key;"
 }
-CONF
-    nginx -p "$prefix" -c "$prefix/nginx.conf" -g 'daemon off;' 2> "$out/tls/nginx.err" &
-    nginx_pid=$!
-    sleep 0.5
-    if kill -0 "$nginx_pid" 2>/dev/null && curl -sfk -o /dev/null "https://127.0.0.1:$port/1k.html"; then
-        nginx_port=$port; break
-    fi
-    kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; nginx_pid=""
-done
-[ -n "$nginx_port" ] || { echo "bench: nginx did not start" >&2; cat "$out/tls/nginx.err" >&2; exit 1; }
+start_nginx "$prefix" "$out/tls/nginx.err" https write_nginx_config
 curl -sfk -o /dev/null "https://127.0.0.1:$ours_port/1k.html" || { echo "bench: http-server did not start" >&2; exit 1; }
 
 port_of() { [ "$1" = ours ] && echo "$ours_port" || echo "$nginx_port"; }
