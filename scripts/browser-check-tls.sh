@@ -7,6 +7,9 @@
 # and the screenshot (target/browser-check-tls/index.png) must not be blank.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+me=browser-check-tls
 
 scripts/ensure-tools.sh chromium openssl python3
 cargo build --quiet --bin http-server
@@ -31,19 +34,12 @@ spki="$(openssl x509 -in "$work/cert.pem" -pubkey -noout | openssl pkey -pubin -
 "$bin" --port 0 --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" --hsts 600 www \
     > "$out/access.log" 2> "$out/server.err" &
 pid=$!
-for _ in $(seq 100); do
-    grep -q '^listening on ' "$out/access.log" 2>/dev/null && break
-    sleep 0.1
-done
-port="$(sed -n 's/^listening on https:\/\/127.0.0.1://p' "$out/access.log")"
-[ -n "$port" ] || { echo "browser-check-tls: the server did not start" >&2; cat "$out/server.err" >&2; exit 1; }
+url="$(listening_url "$out/access.log")"
+port="${url##*:}"
+[ "${url%:*}" = https://127.0.0.1 ] || { echo "browser-check-tls: the server did not start" >&2; cat "$out/server.err" >&2; exit 1; }
 
-timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-    --disable-background-networking --disable-component-update --disable-sync \
-    --hide-scrollbars --user-data-dir="$work/profile" --window-size=1024,768 \
-    --ignore-certificate-errors-spki-list="$spki" \
-    --screenshot="$out/index.png" "https://localhost:$port/" > "$work/chromium.log" 2>&1 || {
-    echo "browser-check-tls: chromium failed" >&2; cat "$work/chromium.log" >&2; exit 1; }
+chromium_run 1024 768 --ignore-certificate-errors-spki-list="$spki" \
+    --screenshot="$out/index.png" "https://localhost:$port/" > /dev/null
 sleep 0.3 # the access log is flushed at most 100 ms after each request
 
 fail=0

@@ -9,6 +9,9 @@
 # Screenshots are kept in target/browser-check/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+me=browser-check
 
 scripts/ensure-tools.sh chromium python3
 cargo build --quiet --bin http-server
@@ -67,22 +70,9 @@ HTML
 
 "$bin" --port 0 --listing "$work/root" > "$out/access.log" 2> "$out/server.err" &
 pid=$!
-for _ in $(seq 100); do
-    grep -q '^listening on ' "$out/access.log" 2>/dev/null && break
-    sleep 0.1
-done
-url="$(sed -n 's/^listening on //p' "$out/access.log")"
+url="$(listening_url "$out/access.log")"
 [ -n "$url" ] || { echo "browser-check: the server did not start" >&2; cat "$out/server.err" >&2; exit 1; }
 
-chromium_run() { # WIDTH HEIGHT ARGS...: headless Chromium at that window size
-    local width=$1 height=$2
-    shift 2
-    timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-        --disable-background-networking --disable-component-update --disable-sync \
-        --hide-scrollbars --user-data-dir="$work/profile" --window-size="$width,$height" "$@" \
-        2> "$work/chromium.log" || {
-        echo "browser-check: chromium failed on ${*: -1}" >&2; cat "$work/chromium.log" >&2; exit 1; }
-}
 shoot() { # URL PNG WIDTH HEIGHT
     chromium_run "$3" "$4" --screenshot="$2" "$1" > /dev/null
 }
@@ -156,8 +146,7 @@ page_size="$(stat -c %s "$work/root/compressed.html")"
 for coding in br zstd gzip; do
     "$bin" --port 0 --compress "$coding" "$work/root" > "$out/compress-$coding.log" 2>> "$out/server.err" &
     cpid=$!
-    for _ in $(seq 100); do grep -q '^listening on ' "$out/compress-$coding.log" 2>/dev/null && break; sleep 0.1; done
-    curl_url="$(sed -n 's/^listening on //p' "$out/compress-$coding.log")/compressed.html"
+    curl_url="$(listening_url "$out/compress-$coding.log")/compressed.html"
     for _ in $(seq 50); do
         curl -s -o /dev/null -D - -H "Accept-Encoding: $coding" "$curl_url" |
             grep -qi "^content-encoding: $coding" && break

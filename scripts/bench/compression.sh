@@ -15,6 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/bench/nginx.sh
 . scripts/bench/nginx.sh
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 pairs="${PAIRS:-3}"
 run_secs="${SECONDS_PER_RUN:-5}"
@@ -67,8 +69,8 @@ trap cleanup EXIT
 
 "$bin" --port 0 --threads "$cores" --access-log off --idle-timeout 65s "$root" > "$out/ours.out" 2> "$out/ours.err" &
 ours_pid=$!
-for _ in $(seq 100); do grep -q '^listening on' "$out/ours.out" 2>/dev/null && break; sleep 0.1; done
-ours_port="$(sed -n 's/^listening on http:\/\/127.0.0.1://p' "$out/ours.out")"
+ours_url="$(listening_url "$out/ours.out")"
+ours_port="${ours_url##*:}"
 
 write_nginx_config() { # PORT
     # The compression case's peer: gzip on every response at the cheapest level. Only requests
@@ -139,8 +141,8 @@ for flags in "" "--compress off"; do
     # shellcheck disable=SC2086
     "$bin" --port 0 --threads "$cores" --access-log off $flags "$root" > "$out/burst.out" 2> "$out/burst.err" &
     burst_pid=$!
-    for _ in $(seq 100); do grep -q '^listening on' "$out/burst.out" 2>/dev/null && break; sleep 0.1; done
-    burst_port="$(sed -n 's/^listening on http:\/\/127.0.0.1://p' "$out/burst.out")"
+    burst_url="$(listening_url "$out/burst.out")"
+    burst_port="${burst_url##*:}"
     echo "compression ${flags:-on}:" >> "$burst_out"
     python3 scripts/bench/burst.py "$burst_port" "$burst_files" /1k.html >> "$burst_out" || true
     kill -TERM "$burst_pid"; wait "$burst_pid" 2>/dev/null || true

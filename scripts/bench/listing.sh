@@ -6,6 +6,8 @@
 #   FILES=100000 ROUNDS=50 scripts/bench/listing.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 files="${FILES:-50000}"
 rounds="${ROUNDS:-20}"
 
@@ -26,10 +28,9 @@ for i in range(int(sys.argv[2])):
 PY
 "$bin" --port 0 --listing --access-log off --threads 1 "$root" > "$out" 2>&1 &
 pid=$!
-for _ in $(seq 50); do grep -q '^listening on' "$out" 2>/dev/null && break; sleep 0.1; done
-addr="$(sed -n 's|^listening on http://||p' "$out" | head -n 1)"
+url="$(listening_url "$out" 50)"
 for _ in $(seq "$rounds"); do
-    curl -s -o /dev/null -w '%{time_total}\n' "http://$addr/big/"
+    curl -s -o /dev/null -w '%{time_total}\n' "$url/big/"
 done | sort -n | awk -v files="$files" '{t[NR] = $1} END {
     printf "listing of %d files: median %.1f ms, worst %.1f ms over %d requests\n",
         files, t[int((NR + 1) / 2)] * 1000, t[NR] * 1000, NR }'

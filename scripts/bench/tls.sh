@@ -15,6 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/bench/nginx.sh
 . scripts/bench/nginx.sh
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 pairs="${PAIRS:-3}"
 run_secs="${SECONDS_PER_RUN:-10}"
@@ -50,8 +52,8 @@ trap cleanup EXIT
 "$bin" --port 0 --threads "$cores" --access-log off --idle-timeout 65s \
     --tls-cert "$cert" --tls-key "$key" "$root" > "$out/tls/ours.out" 2> "$out/tls/ours.err" &
 ours_pid=$!
-for _ in $(seq 100); do grep -q '^listening on' "$out/tls/ours.out" 2>/dev/null && break; sleep 0.1; done
-ours_port="$(sed -n 's/^listening on https:\/\/127.0.0.1://p' "$out/tls/ours.out")"
+ours_url="$(listening_url "$out/tls/ours.out")"
+ours_port="${ours_url##*:}"
 
 write_nginx_config() { # PORT
     nginx_config "$prefix" "$cores" 65536 "127.0.0.1:$1 ssl" "$PWD/$root" \
