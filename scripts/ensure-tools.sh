@@ -15,8 +15,9 @@ cd "${0%/*}/.."
 
 # What the integration tests run: curl and wget fetch files, promtool (Debian package
 # prometheus) validates the metrics exposition, prlimit lowers the descriptor limit, gzip makes
-# a sidecar, openssl s_client checks which TLS versions the server refuses.
-test_tools=(curl wget promtool:prometheus prlimit:util-linux gzip openssl)
+# a sidecar, openssl s_client checks which TLS versions the server refuses, ss (iproute2) counts
+# the packets a client received.
+test_tools=(curl wget promtool:prometheus prlimit:util-linux gzip openssl ss:iproute2)
 me="ensure-tools"
 policy="${ENSURE_TOOLS_POLICY_RC_D:-/usr/sbin/policy-rc.d}" # overridden by its test only
 

@@ -36,7 +36,7 @@
 //! The log fields of a request live in the response being sent and are gone when it is logged.
 //! This module must not parse bytes itself (http-core does) nor decide responses (`respond`).
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read};
 use std::net::{IpAddr, Shutdown};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -50,7 +50,7 @@ use http_core::{
 };
 use mio::net::TcpStream;
 use pool::{CloseReason, Handler, Next, Readiness, would_block};
-use rustix::net::SendFlags;
+use rustix::net::{SendAncillaryBuffer, SendFlags};
 
 use crate::access_log::{AccessLog, Captured, Entry};
 use crate::context::Context;
@@ -845,23 +845,31 @@ impl Outgoing {
     /// One write of what is left of the buffer. A body in memory goes in the same call
     /// (`writev`), and the head of a body sent by `sendfile` is held back (`MSG_MORE`) to leave
     /// in the same packet as the body's first bytes, as nginx's `tcp_nopush` does: one system
-    /// call and one packet fewer per response.
+    /// call and one packet fewer per response. The last segment of a final response is held
+    /// back too: the close (or the shutdown before lingering) that follows at once sends it
+    /// with the FIN, so the client handles one packet, not two, per connection.
     fn write_buffer(&self, s: &mut TcpStream, allowance: u64) -> io::Result<usize> {
         let rest = self.buf.get(self.written..).unwrap_or_default();
-        match &self.file {
+        // As `write` does through the standard library: a closed peer is an error, not SIGPIPE.
+        let last = match self.after {
+            After::KeepAlive => SendFlags::NOSIGNAL,
+            After::Close | After::Linger => SendFlags::NOSIGNAL | SendFlags::MORE,
+        };
+        let sent = match &self.file {
             Some(file) => match file.memory_front() {
                 Some(body) => {
                     let room = usize::try_from(allowance).unwrap_or(usize::MAX);
                     let body = body.get(..room.saturating_sub(rest.len())).unwrap_or(body);
-                    s.write_vectored(&[IoSlice::new(rest), IoSlice::new(body)])
+                    let parts = [IoSlice::new(rest), IoSlice::new(body)];
+                    let mut no_control = SendAncillaryBuffer::default();
+                    rustix::net::sendmsg(&*s, &parts, &mut no_control, last)
                 }
-                None if file.is_file() => {
-                    rustix::net::send(&*s, rest, SendFlags::MORE).map_err(io::Error::from)
-                }
-                None => s.write(rest),
+                None if file.is_file() => rustix::net::send(&*s, rest, last | SendFlags::MORE),
+                None => rustix::net::send(&*s, rest, last),
             },
-            None => s.write(rest),
-        }
+            None => rustix::net::send(&*s, rest, last),
+        };
+        Ok(sent?)
     }
 
     /// As [`Outgoing::send`], through TLS: the buffer, then the body a [`TLS_CHUNK`] at a time,

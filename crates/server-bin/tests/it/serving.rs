@@ -2,7 +2,7 @@
 
 use std::io::{BufReader, Read, Write};
 
-use crate::support::{Site, TestServer, read_response};
+use crate::support::{Site, TestServer, read_response, segments_in};
 
 #[test]
 fn get_returns_the_file_with_type_length_and_validators() {
@@ -190,6 +190,32 @@ fn connection_close_is_honoured() {
         rest.is_empty(),
         "the pipelined request after close must not be answered"
     );
+}
+
+/// The last response on a connection leaves in the same packet as the FIN (nginx's
+/// `tcp_nopush` does the same): one packet fewer for the client to take in per connection,
+/// which is most of what a `Connection: close` request costs it on a fast network.
+#[test]
+fn a_final_response_shares_its_last_packet_with_the_fin() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    // A keep-alive exchange: the handshake's packets, any early ACK, and the response.
+    let kept = server.held("/test.html");
+    let expected = segments_in(kept.get_ref());
+    // A plain close (nothing unread) and an error, which shuts the write side to linger.
+    for (path, status) in [("/test.html", "200"), ("/missing", "404")] {
+        let mut closed = server.connect();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        closed.write_all(request.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        closed.read_to_end(&mut raw).unwrap();
+        assert!(raw.starts_with(format!("HTTP/1.1 {status} ").as_bytes()));
+        assert_eq!(
+            segments_in(&closed),
+            expected,
+            "{path}: the FIN came in a packet of its own"
+        );
+    }
 }
 
 #[test]

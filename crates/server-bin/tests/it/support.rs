@@ -326,6 +326,24 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
+/// How many TCP segments the client end of `stream` has received (the kernel's
+/// `tcpi_segs_in`, as `ss` from iproute2 prints it).
+pub fn segments_in(stream: &TcpStream) -> u64 {
+    let (local, peer) = (stream.local_addr().unwrap(), stream.peer_addr().unwrap());
+    let out = run_ok(Command::new("ss").args([
+        "-tinH",
+        "src",
+        &local.to_string(),
+        "dst",
+        &peer.to_string(),
+    ]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .find_map(|word| word.strip_prefix("segs_in:"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no segs_in for {local} in the output of ss: {text:?}"))
+}
+
 /// Raises this test process's soft open-file limit to its hard limit (tests that hold thousands
 /// of sockets need more than a shell's usual 1,024).
 pub fn raise_fd_limit() {
