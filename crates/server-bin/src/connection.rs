@@ -259,6 +259,9 @@ impl Handler for HttpHandler {
 
     fn open(&mut self, stream: &TcpStream, now: Instant) -> Conn {
         self.ctx.metrics.connection_opened(self.worker);
+        // Its first request is read at once, and may have been sent after this round's reading
+        // of the cache's change queue.
+        self.cache.recheck();
         let (tls, redirect) = match &self.ctx.tls {
             None => (None, false),
             // Only with a redirect listener is a connection's port worth a system call.
@@ -350,6 +353,8 @@ impl Handler for HttpHandler {
     }
 
     fn tick(&mut self, now: Instant) -> Option<Instant> {
+        // The worker polls next: what it reads then may have been sent after a file changed.
+        self.cache.recheck();
         self.log.flush_if_due(now)
     }
 }
