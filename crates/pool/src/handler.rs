@@ -77,7 +77,9 @@ pub trait Handler: Send + 'static {
         let _ = (conn, reason);
     }
 
-    /// Called after each round of events, and once more before the worker exits. Returns the
+    /// Called after each round of events, and once more before the worker exits: after every
+    /// other call of the round (connections accepted, resumed or handed over included) and
+    /// before the worker polls again, so state kept per round can be reset here. Returns the
     /// latest instant at which it wants to be called again (to flush a buffer, say).
     fn tick(&mut self, now: Instant) -> Option<Instant> {
         let _ = now;

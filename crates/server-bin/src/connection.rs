@@ -494,11 +494,15 @@ impl HttpHandler {
                 c.input.head_started = (!c.input.is_empty()).then_some(now);
                 None
             }
-            // Nothing unread: a plain close sends FIN after the response, as nginx does.
-            After::Close if c.input.is_empty() => {
+            // Nothing unread, as far as the last read can tell (a read that filled its chunk
+            // may have left bytes in the socket: linger then), so close. The write side is shut
+            // first: that sends the response's held last segment with the FIN, where a close
+            // over bytes that arrived meanwhile would reset the connection and drop it.
+            After::Close if c.input.is_empty() && (c.input.drained || c.tls.is_some()) => {
                 if let Some(tls) = &mut c.tls {
                     tls.close(s);
                 }
+                let _ = s.shutdown(Shutdown::Write);
                 Some(Next::Close)
             }
             After::Close | After::Linger => {
@@ -851,8 +855,9 @@ impl Outgoing {
     /// (`writev`), and the head of a body sent by `sendfile` is held back (`MSG_MORE`) to leave
     /// in the same packet as the body's first bytes, as nginx's `tcp_nopush` does: one system
     /// call and one packet fewer per response. The last segment of a final response is held
-    /// back too: the close (or the shutdown before lingering) that follows at once sends it
-    /// with the FIN, so the client handles one packet, not two, per connection.
+    /// back too: the shutdown of the write side that follows at once (`finish_response`, before
+    /// closing or lingering) sends it with the FIN, so the client handles one packet, not two,
+    /// per connection.
     fn write_buffer(&self, s: &mut TcpStream, allowance: u64) -> io::Result<usize> {
         let rest = self.buf.get(self.written..).unwrap_or_default();
         // As `write` does through the standard library: a closed peer is an error, not SIGPIPE.

@@ -20,10 +20,13 @@
 //! reading. So a request sent after a change is never answered from the copy before it, unless
 //! it reached the worker during the round that read the queue, after the reading, on a
 //! connection already open (pipelined behind another request, or sent while the worker was
-//! still busy with that round): such a request can be one round late, which is microseconds, or a
-//! few milliseconds under heavy load. (h2o's open-file cache also lives for one turn of its
-//! event loop; nginx's `open_file_cache` and lighttpd's stat cache trust a file for a second.)
-//! Reading the queue on every hit cost a third of a cached keep-alive request's system calls.
+//! still busy with that round): such a request can be one round late. A round is microseconds
+//! on an idle worker; under load it is bounded by the turns of its connections (at most 1,024
+//! ready at once, each at most 16 responses or 1 MiB). (h2o's open-file cache also lives for
+//! one turn of its event loop; nginx's `open_file_cache` and lighttpd's stat cache trust a file
+//! for a second.) Reading the queue on every hit cost a third of a cached keep-alive request's
+//! system calls. The reading for a new connection has no test: a test cannot make a change
+//! land inside one round.
 //!
 //! Timestamps are only as fine as the kernel's clock tick (unless it has multigrain timestamps,
 //! Linux 6.13+), so two same-size writes within one tick could share an identity. A file that

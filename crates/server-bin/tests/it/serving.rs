@@ -218,6 +218,34 @@ fn a_final_response_shares_its_last_packet_with_the_fin() {
     }
 }
 
+/// A closing request that fills one of the server's reads (4,096 bytes) may have bytes behind
+/// it still in the socket. Closing over them would reset the connection, which can destroy the
+/// response on its way; the server delivers the response and its FIN, then discards the rest.
+#[test]
+fn a_closing_request_with_bytes_behind_it_gets_its_response_and_a_clean_end() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    let head = "GET /test.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Pad: ";
+    for size in [1024, 2048, 4096] {
+        let pad = "p".repeat(size - head.len() - 4);
+        let request = format!("{head}{pad}\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        let mut stream = server.connect();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        let end = stream.read_to_end(&mut raw);
+        let r = read_response(&mut &raw[..], false);
+        assert_eq!(
+            r.map(|r| (r.status, r.body)),
+            Some((200, b"<h1>test</h1>\n".to_vec())),
+            "{size}-byte request"
+        );
+        assert!(
+            end.is_ok(),
+            "{size}-byte request: the connection ended in {end:?}"
+        );
+    }
+}
+
 #[test]
 fn large_files_arrive_byte_exact() {
     let site = Site::new();
