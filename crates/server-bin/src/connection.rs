@@ -50,7 +50,7 @@ use http_core::{
 };
 use mio::net::TcpStream;
 use pool::{CloseReason, Handler, Next, Readiness, would_block};
-use rustix::net::{SendAncillaryBuffer, SendFlags};
+use rustix::net::{RecvFlags, SendAncillaryBuffer, SendFlags};
 
 use crate::access_log::{AccessLog, Captured, Entry};
 use crate::context::Context;
@@ -729,7 +729,11 @@ impl HttpHandler {
             .buf
             .get_mut(start..start + READ_CHUNK)
             .unwrap_or_default();
-        let result = s.read(room);
+        // Straight to the system call, as the writes are: the C library's `recv` is a thread
+        // cancellation point, which costs two more calls around each read.
+        let result = rustix::net::recv(&*s, room, RecvFlags::empty())
+            .map(|(n, _)| n)
+            .map_err(io::Error::from);
         let n = *result.as_ref().unwrap_or(&0);
         input.len = start + n;
         input.drained = result.is_ok() && n < READ_CHUNK && !input.peer_closed;
