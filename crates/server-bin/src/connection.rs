@@ -18,9 +18,11 @@
 //!   worker serves its other connections). A client that reads nothing for the send timeout is
 //!   closed. Pipelined requests wait in the input buffer and are answered in order.
 //! - **Lingering**: after a final response that may leave input unread (a request body, an error
-//!   such as `431` that left the stream unsynchronised, or pipelined requests after a `close`),
-//!   the write side is shut and input is discarded for at most [`LINGER_TIMEOUT`], so the client
-//!   reads the response before it could see a reset (RFC 9112 §9.6). Its buffers are gone.
+//!   such as `431` that left the stream unsynchronised, pipelined requests after a `close`, or a
+//!   last read that filled its chunk and may have left bytes in the socket), the write side is
+//!   shut and input is discarded for at most [`LINGER_TIMEOUT`], so the client reads the
+//!   response before it could see a reset (RFC 9112 §9.6). Its buffers are gone. A final
+//!   response with nothing unread is followed by the same shutdown, then the close.
 //! - **Draining** (SIGINT/SIGTERM) is a flag, not a phase: a response in flight finishes, the
 //!   pipelined requests already received are answered with `Connection: close`, an idle
 //!   connection closes (one that has sent nothing yet gets [`DRAIN_GRACE`] to do so).
