@@ -18,11 +18,11 @@
 //!   worker serves its other connections). A client that reads nothing for the send timeout is
 //!   closed. Pipelined requests wait in the input buffer and are answered in order.
 //! - **Lingering**: after a final response that may leave input unread (a request body, an error
-//!   such as `431` that left the stream unsynchronised, pipelined requests after a `close`, or a
-//!   last read that filled its chunk and may have left bytes in the socket), the write side is
-//!   shut and input is discarded for at most [`LINGER_TIMEOUT`], so the client reads the
-//!   response before it could see a reset (RFC 9112 §9.6). Its buffers are gone. A final
-//!   response with nothing unread is followed by the same shutdown, then the close.
+//!   such as `431` that left the stream unsynchronised, pipelined requests after a `close`, or
+//!   bytes still waiting in the socket), the write side is shut and input is discarded for at
+//!   most [`LINGER_TIMEOUT`], so the client reads the response before it could see a reset
+//!   (RFC 9112 §9.6). Its buffers are gone. A final response with nothing unread is followed by
+//!   the same shutdown, then the close.
 //! - **Draining** (SIGINT/SIGTERM) is a flag, not a phase: a response in flight finishes, the
 //!   pipelined requests already received are answered with `Connection: close`, an idle
 //!   connection closes (one that has sent nothing yet gets [`DRAIN_GRACE`] to do so).
@@ -496,11 +496,10 @@ impl HttpHandler {
                 c.input.head_started = (!c.input.is_empty()).then_some(now);
                 None
             }
-            // Nothing unread, as far as the last read can tell (a read that filled its chunk
-            // may have left bytes in the socket: linger then), so close. The write side is shut
-            // first: that sends the response's held last segment with the FIN, where a close
-            // over bytes that arrived meanwhile would reset the connection and drop it.
-            After::Close if c.input.is_empty() && (c.input.drained || c.tls.is_some()) => {
+            // Nothing unread (else linger), so close. The write side is shut first: that sends
+            // the response's held last segment with the FIN, where a close over bytes that
+            // arrived meanwhile would reset the connection and drop it.
+            After::Close if nothing_unread(&c.input, c.tls.is_some(), s) => {
                 if let Some(tls) = &mut c.tls {
                     tls.close(s);
                 }
@@ -962,6 +961,14 @@ fn insert_field(buf: &mut Vec<u8>, body_len: usize, line: &str) {
     if buf.get(at.saturating_sub(2)..head_end) == Some(b"\r\n\r\n".as_slice()) {
         buf.splice(at..at, line.bytes());
     }
+}
+
+/// Whether no input waits unread, in the buffer or in the socket. A short plain read says the
+/// socket had nothing more; otherwise (the last read filled its chunk, the response took more
+/// than one call, or TLS, whose reads stop at the first record) the kernel is asked.
+fn nothing_unread(input: &Input, tls: bool, s: &TcpStream) -> bool {
+    input.is_empty()
+        && ((input.drained && !tls) || rustix::io::ioctl_fionread(s).is_ok_and(|n| n == 0))
 }
 
 /// Discards input until the client closes or `until` passes; what is read counts against the

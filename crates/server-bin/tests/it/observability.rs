@@ -1,6 +1,6 @@
 //! What the server tells about itself: the Prometheus endpoint, the access log, the summary.
 
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -375,4 +375,26 @@ fn a_stdout_nobody_reads_never_stalls_serving_and_the_dropped_lines_are_counted(
     // Shutdown does not wait forever for the stalled stdout either.
     server.signal(rustix::process::Signal::TERM);
     assert_eq!(server.wait_exit(Duration::from_secs(20)).code(), Some(0));
+}
+
+/// A `Connection: close` download that took more than one turn (its last call did no read)
+/// is closed at once when nothing waits unread, not left lingering for the client to close:
+/// the open-connections gauge says so while the client still holds its end.
+#[test]
+fn a_close_download_finished_over_several_turns_is_closed_not_left_lingering() {
+    let site = Site::new();
+    let data = site.write_big("big.bin", 3 * 1024 * 1024);
+    let server = TestServer::start(&site.root(), &["--threads", "1"]);
+    let mut held = server.connect();
+    held.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    held.read_to_end(&mut raw).unwrap();
+    assert!(raw.ends_with(&data), "the whole file arrived");
+    let text = String::from_utf8(server.get("/-/metrics", "").body).unwrap();
+    assert_eq!(
+        sample(&text, "http_server_connections_active"),
+        Some(1.0),
+        "only the scrape's own connection is open"
+    );
 }
