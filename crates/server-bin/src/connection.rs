@@ -500,10 +500,7 @@ impl HttpHandler {
             // the response's held last segment with the FIN, where a close over bytes that
             // arrived meanwhile would reset the connection and drop it.
             After::Close if nothing_unread(&c.input, c.tls.is_some(), s) => {
-                if let Some(tls) = &mut c.tls {
-                    tls.close(s);
-                }
-                let _ = s.shutdown(Shutdown::Write);
+                shut_write(c.tls.as_deref_mut(), s);
                 Some(Next::Close)
             }
             After::Close | After::Linger => {
@@ -769,10 +766,7 @@ impl HttpHandler {
     /// read from now on is kept, so the input buffer goes back to the worker (10,000
     /// connections lingering after a 431 would otherwise hold a full head buffer each).
     fn start_linger(&mut self, c: &mut Conn, s: &mut TcpStream, now: Instant) {
-        if let Some(tls) = &mut c.tls {
-            tls.close(s);
-        }
-        let _ = s.shutdown(Shutdown::Write);
+        shut_write(c.tls.as_deref_mut(), s);
         c.phase = Phase::Lingering {
             until: now + LINGER_TIMEOUT,
         };
@@ -961,6 +955,15 @@ fn insert_field(buf: &mut Vec<u8>, body_len: usize, line: &str) {
     if buf.get(at.saturating_sub(2)..head_end) == Some(b"\r\n\r\n".as_slice()) {
         buf.splice(at..at, line.bytes());
     }
+}
+
+/// Ends what the server sends: TLS's `close_notify`, then the FIN, which also sends the last
+/// segment a final response held back (`MSG_MORE`).
+fn shut_write(tls: Option<&mut Session>, s: &mut TcpStream) {
+    if let Some(tls) = tls {
+        tls.close(s);
+    }
+    let _ = s.shutdown(Shutdown::Write);
 }
 
 /// Whether no input waits unread, in the buffer or in the socket. A short plain read says the
