@@ -2,8 +2,9 @@
 
 use std::io::{BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
@@ -65,6 +66,50 @@ fn a_port_in_use_fails_with_one_line_and_status_1() {
         stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_port_another_server_listens_on_fails_too_though_its_workers_share_the_port() {
+    let site = Site::new();
+    let first = TestServer::start(&site.root(), &["--threads", "2"]);
+    let port = first.addr.port().to_string();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_http-server"))
+        .args(["--port", &port, "--threads", "2", "--access-log", "off"])
+        .arg(site.root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: a second server that joined the first one's port would run until killed.
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    second
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(1),
+        "the second server still ran after {IO_TIMEOUT:?}: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert_eq!(first.get("/test.html", "").status, 200);
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use crate::support::{IO_TIMEOUT, Site, TestServer, read_response};
+use crate::support::{IO_TIMEOUT, Site, TestServer, listening_sockets, read_response};
 
 /// A listening socket the test owns, as systemd would, and can hand to servers.
 ///
@@ -74,6 +74,19 @@ fn serves_on_a_socket_passed_with_listen_fd() {
     let server = TestServer::start(&site.root(), &["--listen-fd", &fd]);
     assert_eq!(server.addr, listener.local_addr().unwrap());
     assert_eq!(server.get("/test.html", "").status, 200);
+}
+
+#[test]
+fn the_workers_share_an_inherited_socket_and_bind_none_beside_it() {
+    // Sockets of the server's own on the port would drop what waits in them at a restart.
+    let site = Site::new();
+    let listener = supervisor_socket();
+    let fd = listener.as_raw_fd().to_string();
+    let server = TestServer::start(&site.root(), &["--listen-fd", &fd, "--threads", "3"]);
+    for _ in 0..10 {
+        assert_eq!(server.get("/test.html", "").status, 200);
+    }
+    assert_eq!(listening_sockets(server.addr.port()), 1);
 }
 
 #[test]

@@ -344,6 +344,17 @@ pub fn segments_in(stream: &TcpStream) -> u64 {
         .unwrap_or_else(|| panic!("no segs_in for {local} in the output of ss: {text:?}"))
 }
 
+/// How many sockets listen on TCP port `port`, on any address (as `ss` from iproute2 lists
+/// them; descriptors duplicated from one socket count once).
+pub fn listening_sockets(port: u16) -> usize {
+    let filter = format!("sport = :{port}");
+    let out = run_ok(Command::new("ss").args(["-ltnH", &filter]));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| line.starts_with("LISTEN"))
+        .count()
+}
+
 /// Raises this test process's soft open-file limit to its hard limit (tests that hold thousands
 /// of sockets need more than a shell's usual 1,024).
 pub fn raise_fd_limit() {
