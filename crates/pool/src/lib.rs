@@ -138,7 +138,7 @@ pub struct Builder {
     inbox_capacity: usize,
     max_connections: usize,
     drain_timeout: Duration,
-    listeners: Arc<Vec<Vec<std::net::TcpListener>>>,
+    listeners: Arc<Vec<std::net::TcpListener>>,
     refusals: Option<Refusals>,
 }
 
@@ -185,13 +185,9 @@ impl Builder {
         self
     }
 
-    /// The listening sockets, one group per address: worker `i` accepts from socket
-    /// `i % group.len()` of each group (through its own duplicate, made non-blocking). A group of
-    /// one socket is shared by every worker; a group of one socket per worker (bound to the same
-    /// address with `SO_REUSEPORT`) gives each worker its own accept queue, so that a new
-    /// connection wakes only the worker the kernel queued it for. A worker stops accepting when
-    /// it starts to drain.
-    pub fn listeners(&mut self, listeners: Vec<Vec<std::net::TcpListener>>) -> &mut Self {
+    /// Listening sockets every worker accepts from (each worker polls its own duplicate of each;
+    /// they are made non-blocking). A worker stops accepting when it starts to drain.
+    pub fn listeners(&mut self, listeners: Vec<std::net::TcpListener>) -> &mut Self {
         self.listeners = Arc::new(listeners);
         self
     }

@@ -62,7 +62,7 @@ pub(crate) struct Setup<'a> {
     pub(crate) shared: Arc<Shared>,
     pub(crate) drain_timeout: Duration,
     pub(crate) max_connections: usize,
-    pub(crate) listeners: &'a [Vec<std::net::TcpListener>],
+    pub(crate) listeners: &'a [std::net::TcpListener],
     pub(crate) refusals: Option<Refusals>,
 }
 
@@ -167,18 +167,12 @@ impl<H: Handler> Worker<H> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let mut listeners = Vec::with_capacity(setup.listeners.len());
-        for group in setup.listeners {
-            let Some(listener) = group.get(setup.index % group.len().max(1)) else {
-                continue;
-            };
+        for (i, listener) in setup.listeners.iter().enumerate() {
             let copy = listener.try_clone()?;
             copy.set_nonblocking(true)?;
             let mut copy = TcpListener::from_std(copy);
-            poll.registry().register(
-                &mut copy,
-                Token(LAST_LISTENER - listeners.len()),
-                Interest::READABLE,
-            )?;
+            poll.registry()
+                .register(&mut copy, Token(LAST_LISTENER - i), Interest::READABLE)?;
             listeners.push(copy);
         }
         Ok(Self {

@@ -464,7 +464,7 @@ fn workers_accept_from_the_listeners_refuse_over_the_limit_and_stop_accepting_wh
     let pool = Builder::new()
         .threads(2)
         .max_connections(2)
-        .listeners(vec![vec![listener.try_clone().unwrap()]])
+        .listeners(vec![listener.try_clone().unwrap()])
         .refusals(refused_tx, waker)
         .spawn(|_| Echo::default())
         .unwrap();
@@ -517,33 +517,6 @@ fn workers_accept_from_the_listeners_refuse_over_the_limit_and_stop_accepting_wh
 }
 
 #[test]
-fn a_group_of_one_listener_per_worker_gives_each_worker_its_own() {
-    // Two sockets on two ports stand for an `SO_REUSEPORT` group: which worker accepted shows
-    // which socket it polls.
-    let listeners = [0, 1].map(|_| TcpListener::bind("127.0.0.1:0").unwrap());
-    let addrs = listeners.each_ref().map(|l| l.local_addr().unwrap());
-    let (opened_tx, opened_rx): (Vec<_>, Vec<_>) = (0..2).map(|_| mpsc::channel()).unzip();
-    let pool = Builder::new()
-        .threads(2)
-        .listeners(vec![listeners.into()])
-        .spawn(|i| Echo {
-            opened: Some(opened_tx[i].clone()),
-            ..Echo::default()
-        })
-        .unwrap();
-    for (worker, addr) in addrs.iter().enumerate() {
-        let mut client = StdStream::connect(addr).unwrap();
-        client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        assert_eq!(echo_round_trip(&mut client, b"x").unwrap(), b"x");
-        let per_worker: Vec<usize> = opened_rx.iter().map(|rx| rx.try_iter().count()).collect();
-        let mut expected = vec![0, 0];
-        expected[worker] = 1;
-        assert_eq!(per_worker, expected, "a client of socket {worker}");
-    }
-    assert_eq!(pool.shutdown().unjoined, 0);
-}
-
-#[test]
 fn connections_accepted_in_a_burst_are_shared_out_evenly() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -553,7 +526,7 @@ fn connections_accepted_in_a_burst_are_shared_out_evenly() {
     let (opened_tx, opened_rx): (Vec<_>, Vec<_>) = (0..2).map(|_| mpsc::channel()).unzip();
     let pool = Builder::new()
         .threads(2)
-        .listeners(vec![vec![listener.try_clone().unwrap()]])
+        .listeners(vec![listener.try_clone().unwrap()])
         .spawn(|i| Echo {
             opened: Some(opened_tx[i].clone()),
             ..Echo::default()
@@ -582,7 +555,7 @@ fn no_connection_is_lost_or_left_counted_when_workers_drain_under_a_stream_of_ne
         let addr = listener.local_addr().unwrap();
         let pool = Builder::new()
             .threads(4)
-            .listeners(vec![vec![listener]])
+            .listeners(vec![listener])
             .spawn(|_| Echo::default())
             .unwrap();
         let gauge = pool.active_gauge();

@@ -69,7 +69,7 @@ fn a_port_in_use_fails_with_one_line_and_status_1() {
 }
 
 #[test]
-fn a_port_another_server_listens_on_fails_too_though_its_workers_share_the_port() {
+fn a_port_another_of_our_servers_listens_on_fails_too() {
     let site = Site::new();
     let first = TestServer::start(&site.root(), &["--threads", "2"]);
     let port = first.addr.port().to_string();
