@@ -8,6 +8,10 @@
 //! elsewhere can be handed in with [`Pool::try_dispatch`], which gives the socket back when every
 //! inbox is full or the limit is reached. Nothing queues without bound.
 //!
+//! When each worker has a socket of its own (an `SO_REUSEPORT` group, see
+//! [`Builder::listeners`]), a `pool-watchdog` thread watches the workers' rounds and sends an
+//! idle worker to the queue of one stuck in a long call (see `watchdog.rs`).
+//!
 //! The pool knows nothing of HTTP. Protocols plug in through [`Handler`]: one handler value per
 //! worker (per-worker state such as counters needs no lock), called with each connection's state
 //! and socket on readiness, on its deadline and when the pool starts draining. A panic in a
@@ -22,6 +26,7 @@
 mod error;
 mod handler;
 mod slab;
+mod watchdog;
 mod worker;
 
 use std::io;
@@ -34,6 +39,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use mio::Waker;
 use mio::net::TcpStream;
 
+use watchdog::Watchdog;
 pub(crate) use worker::Refusals;
 
 pub use error::{BuildError, DispatchError};
@@ -138,7 +144,7 @@ pub struct Builder {
     inbox_capacity: usize,
     max_connections: usize,
     drain_timeout: Duration,
-    listeners: Arc<Vec<std::net::TcpListener>>,
+    listeners: Arc<Vec<Vec<std::net::TcpListener>>>,
     refusals: Option<Refusals>,
 }
 
@@ -185,9 +191,14 @@ impl Builder {
         self
     }
 
-    /// Listening sockets every worker accepts from (each worker polls its own duplicate of each;
-    /// they are made non-blocking). A worker stops accepting when it starts to drain.
-    pub fn listeners(&mut self, listeners: Vec<std::net::TcpListener>) -> &mut Self {
+    /// The listening sockets, one group per address; socket `i % group.len()` of each group is
+    /// worker `i`'s own. A group of one socket is shared by every worker. A group of one socket
+    /// per worker (bound to one address with `SO_REUSEPORT`) gives each worker its own accept
+    /// queue: a new connection wakes only the owner of the socket the kernel queued it on, and
+    /// while that worker is stuck in a long round the watchdog sends another to accept for it.
+    /// Each worker holds its own duplicate of every socket (made non-blocking) and polls its
+    /// own; it stops accepting when it starts to drain.
+    pub fn listeners(&mut self, listeners: Vec<Vec<std::net::TcpListener>>) -> &mut Self {
         self.listeners = Arc::new(listeners);
         self
     }
@@ -218,6 +229,7 @@ impl Builder {
             max_connections: self.max_connections,
             drain_timeout: self.drain_timeout,
             shared: Arc::clone(&shared),
+            watchdog: None,
         };
         // Every worker is made before any starts: each needs the others' hand-off channels.
         let mut made = Vec::with_capacity(self.threads);
@@ -244,8 +256,18 @@ impl Builder {
             });
             made.push((worker, tx));
         }
+        // With sockets of their own, a stuck worker's queue is seen by no other worker.
+        let own_sockets = self.threads > 1 && self.listeners.iter().any(|group| group.len() > 1);
+        let mut shifts = Vec::new();
+        if own_sockets {
+            let wakers = peers.iter().map(|p| Arc::clone(&p.waker)).collect();
+            let (watchdog, made_shifts) = Watchdog::start(wakers, Arc::clone(&shared))?;
+            pool.watchdog = Some(watchdog);
+            shifts = made_shifts;
+        }
+        let mut shifts = shifts.into_iter();
         for (index, (mut worker, tx)) in made.into_iter().enumerate() {
-            worker.meet(peers.clone());
+            worker.meet(peers.clone(), shifts.next());
             let waker = worker.waker();
             let thread = thread::Builder::new()
                 .name(format!("pool-worker-{index}"))
@@ -275,6 +297,7 @@ pub struct Pool {
     max_connections: usize,
     drain_timeout: Duration,
     shared: Arc<Shared>,
+    watchdog: Option<Watchdog>,
 }
 
 /// How a shutdown went.
@@ -354,6 +377,8 @@ impl Pool {
     }
 
     fn stop_and_join(&mut self) -> ShutdownReport {
+        // Draining workers accept nothing, so there is nothing left to take over.
+        drop(self.watchdog.take());
         // Disconnection is the signal: once the senders are gone, each worker drains its inbox,
         // sees `Disconnected` and starts draining its connections.
         for worker in &mut self.workers {

@@ -17,6 +17,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::handler::{CloseReason, Handler, Next, Readiness};
 use crate::slab::{Key, Slab};
+use crate::watchdog::Shift;
 use crate::{BuildError, Shared, is_resource_exhaustion};
 
 const WAKER: Token = Token(usize::MAX);
@@ -62,14 +63,32 @@ pub(crate) struct Setup<'a> {
     pub(crate) shared: Arc<Shared>,
     pub(crate) drain_timeout: Duration,
     pub(crate) max_connections: usize,
-    pub(crate) listeners: &'a [std::net::TcpListener],
+    pub(crate) listeners: &'a [Vec<std::net::TcpListener>],
     pub(crate) refusals: Option<Refusals>,
+}
+
+/// Which workers a socket of a group belongs to: worker `i` owns socket `i % of`.
+#[derive(Debug, Clone, Copy)]
+struct Owner {
+    socket: usize,
+    of: usize,
+}
+
+impl Owner {
+    fn is(self, worker: usize) -> bool {
+        worker % self.of.max(1) == self.socket
+    }
 }
 
 /// The listening sockets a worker accepts from.
 struct Acceptor {
-    /// This worker's duplicates, registered with its poller; emptied when draining starts.
+    /// This worker's duplicates; emptied when draining starts. The first
+    /// [`Acceptor::own_listeners`] are its own (one per group), registered with its poller;
+    /// the rest are other workers' sockets, accepted from only when the watchdog asks.
     listeners: Vec<TcpListener>,
+    own_listeners: usize,
+    /// Whose each of the other workers' sockets is, in the order they follow the own ones.
+    owners: Vec<Owner>,
     /// Per listener: connections may be waiting (an event came, or the last round stopped at
     /// [`ACCEPT_BATCH`]); registration is edge-triggered, so no new event may announce them.
     pending: Vec<bool>,
@@ -127,6 +146,8 @@ pub(crate) struct Worker<H: Handler> {
     forced_closed: u64,
     /// Connections that yielded their turn: resumed after the next round's events.
     yielded: Vec<Key>,
+    /// This worker's rounds as the watchdog sees them (when workers have sockets of their own).
+    shift: Option<Shift>,
 }
 
 /// Whether an `accept` error is about the one connection it would have returned, so that the
@@ -166,14 +187,38 @@ impl<H: Handler> Worker<H> {
     pub(crate) fn new(setup: Setup<'_>, handler: H) -> Result<Self, BuildError> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let mut listeners = Vec::with_capacity(setup.listeners.len());
-        for (i, listener) in setup.listeners.iter().enumerate() {
-            let copy = listener.try_clone()?;
-            copy.set_nonblocking(true)?;
-            let mut copy = TcpListener::from_std(copy);
+        // This worker's own socket of each group first (registered), then the other workers'
+        // (never registered: accepted from only when the watchdog asks, see `begin_round`).
+        let mut own = Vec::with_capacity(setup.listeners.len());
+        let mut others = Vec::new();
+        for group in setup.listeners {
+            let mine = setup.index % group.len().max(1);
+            for (j, listener) in group.iter().enumerate() {
+                let copy = listener.try_clone()?;
+                copy.set_nonblocking(true)?;
+                let copy = TcpListener::from_std(copy);
+                match j == mine {
+                    true => own.push(copy),
+                    false => others.push((
+                        copy,
+                        Owner {
+                            socket: j,
+                            of: group.len(),
+                        },
+                    )),
+                }
+            }
+        }
+        for (slot, listener) in own.iter_mut().enumerate() {
             poll.registry()
-                .register(&mut copy, Token(LAST_LISTENER - i), Interest::READABLE)?;
-            listeners.push(copy);
+                .register(listener, Token(LAST_LISTENER - slot), Interest::READABLE)?;
+        }
+        let own_listeners = own.len();
+        let mut listeners = own;
+        let mut owners = Vec::with_capacity(others.len());
+        for (listener, owner) in others {
+            listeners.push(listener);
+            owners.push(owner);
         }
         Ok(Self {
             index: setup.index,
@@ -184,7 +229,13 @@ impl<H: Handler> Worker<H> {
             peers: Vec::new(),
             acceptor: Acceptor {
                 // Connections may have queued before the poller was there to see them arrive.
-                pending: vec![true; listeners.len()],
+                pending: listeners
+                    .iter()
+                    .enumerate()
+                    .map(|(slot, _)| slot < own_listeners)
+                    .collect(),
+                own_listeners,
+                owners,
                 listeners,
                 paused_until: None,
                 last_warning: None,
@@ -201,6 +252,7 @@ impl<H: Handler> Worker<H> {
             tick_at: None,
             forced_closed: 0,
             yielded: Vec::new(),
+            shift: None,
         })
     }
 
@@ -208,9 +260,34 @@ impl<H: Handler> Worker<H> {
         Arc::clone(&self.waker)
     }
 
-    /// Tells the worker how to reach every worker (itself included), before it runs.
-    pub(crate) fn meet(&mut self, peers: Vec<Peer>) {
+    /// Tells the worker how to reach every worker (itself included), and gives it its shift
+    /// with the watchdog if there is one, before it runs.
+    pub(crate) fn meet(&mut self, peers: Vec<Peer>, shift: Option<Shift>) {
         self.peers = peers;
+        self.shift = shift;
+    }
+
+    /// Marks this worker's round begun, and the sockets of the worker the watchdog asks it to
+    /// take over as worth an accept.
+    fn begin_round(&mut self) {
+        let Some(shift) = &mut self.shift else {
+            return;
+        };
+        shift.begin();
+        let Some(stuck) = shift.take_over_request() else {
+            return;
+        };
+        let own = self.acceptor.own_listeners;
+        for (owner, pending) in self
+            .acceptor
+            .owners
+            .iter()
+            .zip(self.acceptor.pending.iter_mut().skip(own))
+        {
+            if owner.is(stuck) {
+                *pending = true;
+            }
+        }
     }
 
     /// Runs until shutdown; returns how many connections the drain deadline closed.
@@ -224,7 +301,12 @@ impl<H: Handler> Worker<H> {
                 true => self.poll_timeout(now),
                 false => Some(Duration::ZERO),
             };
-            if let Err(err) = self.poll.poll(&mut events, timeout) {
+            if let Some(shift) = &mut self.shift {
+                shift.end();
+            }
+            let polled = self.poll.poll(&mut events, timeout);
+            self.begin_round();
+            if let Err(err) = polled {
                 if err.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
@@ -546,10 +628,13 @@ impl<H: Handler> Worker<H> {
         self.shared.close_handoffs(self.index);
         // Stop accepting. The registrations must go explicitly: the epoll set forgets a socket
         // only when every descriptor of it is closed, and the caller may hold one.
-        for listener in &mut self.acceptor.listeners {
+        let own = self.acceptor.own_listeners;
+        for listener in self.acceptor.listeners.iter_mut().take(own) {
             let _ = self.poll.registry().deregister(listener);
         }
         self.acceptor.listeners.clear();
+        self.acceptor.own_listeners = 0;
+        self.acceptor.owners.clear();
         self.acceptor.pending.clear();
         self.acceptor.paused_until = None;
         for key in self.conns.keys() {

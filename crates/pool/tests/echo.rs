@@ -464,7 +464,7 @@ fn workers_accept_from_the_listeners_refuse_over_the_limit_and_stop_accepting_wh
     let pool = Builder::new()
         .threads(2)
         .max_connections(2)
-        .listeners(vec![listener.try_clone().unwrap()])
+        .listeners(vec![vec![listener.try_clone().unwrap()]])
         .refusals(refused_tx, waker)
         .spawn(|_| Echo::default())
         .unwrap();
@@ -516,6 +516,68 @@ fn workers_accept_from_the_listeners_refuse_over_the_limit_and_stop_accepting_wh
     assert_eq!(late_server.peer_addr().unwrap(), late.local_addr().unwrap());
 }
 
+/// Two workers, each with a socket of its own: two sockets on two ports stand for an
+/// `SO_REUSEPORT` group. Worker 0's `open` waits for `gate`, if given. Returns the pool, the
+/// sockets' addresses and, per worker, where it reports each connection it opens.
+fn two_workers_with_a_socket_each(
+    gate: Option<mpsc::Receiver<()>>,
+) -> (Pool, [std::net::SocketAddr; 2], Vec<mpsc::Receiver<()>>) {
+    let listeners = [0, 1].map(|_| TcpListener::bind("127.0.0.1:0").unwrap());
+    let addrs = listeners.each_ref().map(|l| l.local_addr().unwrap());
+    let gate = gate.map(|g| Arc::new(Mutex::new(g)));
+    let (opened_tx, opened_rx): (Vec<_>, Vec<_>) = (0..2).map(|_| mpsc::channel()).unzip();
+    let pool = Builder::new()
+        .threads(2)
+        .listeners(vec![listeners.into()])
+        .spawn(|i| Echo {
+            opened: Some(opened_tx[i].clone()),
+            gate: gate.clone().filter(|_| i == 0),
+            ..Echo::default()
+        })
+        .unwrap();
+    (pool, addrs, opened_rx)
+}
+
+#[test]
+fn a_group_of_one_listener_per_worker_gives_each_worker_its_own() {
+    // Which worker accepted shows which socket it polls.
+    let (pool, addrs, opened_rx) = two_workers_with_a_socket_each(None);
+    for (worker, addr) in addrs.iter().enumerate() {
+        let mut client = StdStream::connect(addr).unwrap();
+        client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        assert_eq!(echo_round_trip(&mut client, b"x").unwrap(), b"x");
+        let per_worker: Vec<usize> = opened_rx.iter().map(|rx| rx.try_iter().count()).collect();
+        let mut expected = vec![0, 0];
+        expected[worker] = 1;
+        assert_eq!(per_worker, expected, "a client of socket {worker}");
+    }
+    assert_eq!(pool.shutdown().unjoined, 0);
+}
+
+#[test]
+fn connections_queued_for_a_stuck_worker_are_taken_over_by_another() {
+    // Worker 0 blocks in a call (the gate in `open`) with a client queued behind it on its own
+    // socket: without the watchdog only worker 0 would ever accept that client.
+    let (go_tx, gate_rx) = mpsc::channel();
+    let (pool, [first, _], opened_rx) = two_workers_with_a_socket_each(Some(gate_rx));
+    // Dropped before the pool (on failure too), which lets worker 0 go.
+    let go = go_tx;
+    let mut stuck_client = StdStream::connect(first).unwrap();
+    stuck_client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    opened_rx[0]
+        .recv_timeout(IO_TIMEOUT)
+        .expect("worker 0 took the first client");
+
+    let mut queued = StdStream::connect(first).unwrap();
+    queued.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    assert_eq!(echo_round_trip(&mut queued, b"late").unwrap(), b"late");
+    assert!(opened_rx[1].try_recv().is_ok(), "worker 1 served it");
+
+    go.send(()).unwrap();
+    assert_eq!(echo_round_trip(&mut stuck_client, b"x").unwrap(), b"x");
+    assert_eq!(pool.shutdown().unjoined, 0);
+}
+
 #[test]
 fn connections_accepted_in_a_burst_are_shared_out_evenly() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -526,7 +588,7 @@ fn connections_accepted_in_a_burst_are_shared_out_evenly() {
     let (opened_tx, opened_rx): (Vec<_>, Vec<_>) = (0..2).map(|_| mpsc::channel()).unzip();
     let pool = Builder::new()
         .threads(2)
-        .listeners(vec![listener.try_clone().unwrap()])
+        .listeners(vec![vec![listener.try_clone().unwrap()]])
         .spawn(|i| Echo {
             opened: Some(opened_tx[i].clone()),
             ..Echo::default()
@@ -555,7 +617,7 @@ fn no_connection_is_lost_or_left_counted_when_workers_drain_under_a_stream_of_ne
         let addr = listener.local_addr().unwrap();
         let pool = Builder::new()
             .threads(4)
-            .listeners(vec![listener])
+            .listeners(vec![vec![listener]])
             .spawn(|_| Echo::default())
             .unwrap();
         let gauge = pool.active_gauge();

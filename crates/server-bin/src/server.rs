@@ -25,8 +25,8 @@ use crate::tls::{self, Tls};
 use crate::{signals, startup};
 
 /// File descriptors kept for everything but client connections: stdio, the listeners, the
-/// signal pipe and the like (64), per worker its poller, waker, inotify instance and duplicates
-/// of the listeners (8), and the refused connections the main thread lingers on and those
+/// signal pipe and the like (64), per worker its poller, waker, inotify instance and its
+/// listening sockets (8), and the refused connections the main thread lingers on and those
 /// queued for it. (A connection sending a large file holds a second descriptor for the file; when
 /// those run out, that request gets `503` with `Retry-After`, and accepting pauses briefly.)
 fn reserved_fds(threads: usize) -> u64 {
@@ -110,17 +110,17 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         tls,
     });
     let config = &ctx.config;
+    let worker_listeners = listeners
+        .for_workers(threads)
+        .map_err(|e| setup("the workers' listeners", e))?;
     // Announced before the workers start: they accept at once, and whoever reads the address
     // and gets an answer must already find the whole start-up block.
     startup::announce(config, &listeners, ctx.tls.as_deref());
-    let duplicates = listeners
-        .duplicates()
-        .map_err(|e| setup("the workers' listeners", e))?;
     let pool = Builder::new()
         .threads(threads)
         .max_connections(config.max_connections)
         .drain_timeout(config.shutdown_timeout)
-        .listeners(duplicates)
+        .listeners(worker_listeners)
         .refusals(refused_tx, Arc::clone(&waker))
         .spawn(|i| {
             let log = AccessLog::new(log_format, log_sink.clone());
@@ -136,8 +136,8 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     }
     // Nobody answers refusals any more: what workers refuse from now on is closed at once.
     drop(refused_rx);
-    // Closing a socket we bound makes the kernel refuse new connections during the drain (the
-    // workers close their duplicates as they start to drain); an inherited one stays open in the
+    // Closing the sockets we bound makes the kernel refuse new connections during the drain
+    // (the workers close theirs as they start to drain); an inherited one stays open in the
     // supervisor, so new connections wait for the next process.
     drop(listeners);
     // Compression is background work: it stops now, so the drain has the CPU.
@@ -185,7 +185,7 @@ fn start_tls(settings: &tls::Settings, listeners: &mut Listeners) -> Result<Tls,
     if let Some(port) = settings.redirect_http {
         let addr = std::net::SocketAddr::new(first.ip(), port);
         let bind_error = |source| StartupError::Bind { addr, source };
-        let socket = mio::net::TcpListener::bind(addr).map_err(bind_error)?;
+        let socket = socket::listen_on(addr).map_err(bind_error)?;
         let local = socket.local_addr().map_err(bind_error)?;
         tls.redirect_port = local.port();
         listeners.sockets.push(socket);

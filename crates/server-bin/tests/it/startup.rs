@@ -1,9 +1,10 @@
-//! What the server says at start, and who can reach it: `::` takes IPv4 clients too.
+//! What the server says at start, and who can reach it: `::` takes IPv4 clients too, and every
+//! worker accepts on a socket of its own.
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 
-use crate::support::{IO_TIMEOUT, Site, TestServer, read_response};
+use crate::support::{IO_TIMEOUT, Site, TestServer, listening_sockets, read_response};
 
 /// `GET /test.html` on a new connection to `addr`.
 fn get_from(addr: SocketAddr) -> u16 {
@@ -101,4 +102,18 @@ fn binding_the_ipv6_wildcard_is_dual_stack_even_where_the_system_default_is_ipv6
         return;
     }
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ipv4 200\n");
+}
+
+#[test]
+fn each_worker_accepts_from_a_socket_of_its_own_on_the_port() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--threads", "3"]);
+    // An answer means the workers run, and their sockets are bound before any starts.
+    assert_eq!(get_from(server.addr), 200);
+    assert_eq!(listening_sockets(server.addr.port()), 3);
+    // The kernel spreads new connections over the three: each is answered, so every socket has
+    // a worker polling it.
+    for _ in 0..30 {
+        assert_eq!(get_from(server.addr), 200);
+    }
 }

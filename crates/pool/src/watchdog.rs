@@ -1,0 +1,221 @@
+//! The watchdog: when workers accept from sockets of their own, it sends an idle worker to
+//! accept the connections queued for one that is stuck in a long round (a slow handler call),
+//! which no other worker would otherwise see.
+//!
+//! Each worker publishes a round counter ([`Rounds`]): odd while it works through a round, even
+//! while it waits for events. The watchdog sleeps while every worker waits; the first worker to
+//! start a round after that wakes it (at most once per [`STUCK_AFTER`], so this costs the
+//! workers an atomic store per round and nothing per request). Awake, it looks every
+//! [`STUCK_AFTER`]: a worker seen in the same round twice has been in it that long, and the
+//! least loaded worker that is not stuck is asked to accept from the stuck one's sockets (it
+//! keeps doing so until they are empty; the next look asks again if the worker is still stuck).
+//! A worker that has exited is left marked as in a round, so its queue is taken over too.
+//!
+//! It must not accept or touch a connection itself: the workers do.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use mio::Waker;
+
+/// How long a worker may stay in one round before its queued connections go to another. A
+/// round of ordinary work takes microseconds to a few milliseconds.
+pub(crate) const STUCK_AFTER: Duration = Duration::from_millis(10);
+
+/// No worker is asked to take over.
+const NONE: usize = 0;
+
+/// What the workers and the watchdog share.
+#[derive(Debug)]
+pub(crate) struct Rounds {
+    /// Per worker: its round counter, odd while in a round.
+    counters: Box<[AtomicU64]>,
+    /// Per worker: `1 +` the index of the worker whose sockets it is asked to accept from, or
+    /// [`NONE`].
+    take_over: Box<[AtomicUsize]>,
+    /// Whether the watchdog is awake (looking every [`STUCK_AFTER`]).
+    awake: AtomicBool,
+    /// Set when the pool shuts down.
+    stop: AtomicBool,
+}
+
+impl Rounds {
+    pub(crate) fn new(workers: usize) -> Self {
+        Self {
+            counters: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            take_over: (0..workers).map(|_| AtomicUsize::new(NONE)).collect(),
+            awake: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    /// Publishes `worker`'s round counter `round`. SeqCst, with the watchdog's going to sleep:
+    /// either the watchdog sees a round begun, or the worker sees it asleep and wakes it.
+    fn publish(&self, worker: usize, round: u64) {
+        if let Some(counter) = self.counters.get(worker) {
+            counter.store(round, Ordering::SeqCst);
+        }
+    }
+
+    fn take_over_request(&self, worker: usize) -> Option<usize> {
+        let asked = self.take_over.get(worker)?.swap(NONE, Ordering::AcqRel);
+        asked.checked_sub(1)
+    }
+}
+
+/// A worker's side: its counter, and the bell that wakes the watchdog.
+#[derive(Debug)]
+pub(crate) struct Shift {
+    index: usize,
+    round: u64,
+    rounds: Arc<Rounds>,
+    bell: Sender<()>,
+}
+
+impl Shift {
+    /// Marks the start of a round, waking the watchdog if it sleeps.
+    pub(crate) fn begin(&mut self) {
+        self.round = self.round.wrapping_add(1) | 1;
+        self.rounds.publish(self.index, self.round);
+        if !self.rounds.awake.load(Ordering::SeqCst)
+            && !self.rounds.awake.swap(true, Ordering::SeqCst)
+        {
+            // Full means a ring is pending already.
+            let _ = self.bell.try_send(());
+        }
+    }
+
+    /// The worker whose sockets this one is asked to accept from now, if any (asked once).
+    pub(crate) fn take_over_request(&self) -> Option<usize> {
+        self.rounds.take_over_request(self.index)
+    }
+
+    /// Marks the end of a round: the worker is about to wait for events.
+    pub(crate) fn end(&mut self) {
+        self.round = self.round.wrapping_add(1) & !1;
+        self.rounds.publish(self.index, self.round);
+    }
+}
+
+impl Drop for Shift {
+    /// An exited worker stays "in a round" for good, so that its queue goes to the others.
+    fn drop(&mut self) {
+        self.rounds.publish(self.index, self.round | 1);
+    }
+}
+
+/// The running watchdog; dropping it stops and joins the thread.
+#[derive(Debug)]
+pub(crate) struct Watchdog {
+    rounds: Arc<Rounds>,
+    bell: Sender<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watchdog {
+    /// Starts the watchdog over `wakers.len()` workers and returns it with one [`Shift`] per
+    /// worker.
+    pub(crate) fn start(
+        wakers: Vec<Arc<Waker>>,
+        loads: Arc<crate::Shared>,
+    ) -> std::io::Result<(Self, Vec<Shift>)> {
+        let workers = wakers.len();
+        let rounds = Arc::new(Rounds::new(workers));
+        let (bell, ring) = crossbeam_channel::bounded(1);
+        let shifts = (0..workers)
+            .map(|index| Shift {
+                index,
+                round: 0,
+                rounds: Arc::clone(&rounds),
+                bell: bell.clone(),
+            })
+            .collect();
+        let watched = Arc::clone(&rounds);
+        let thread = thread::Builder::new()
+            .name("pool-watchdog".into())
+            .spawn(move || watch(&watched, &wakers, &loads, &ring))?;
+        let watchdog = Self {
+            rounds,
+            bell,
+            thread: Some(thread),
+        };
+        Ok((watchdog, shifts))
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.rounds.stop.store(true, Ordering::SeqCst);
+        if let Err(TrySendError::Full(())) = self.bell.try_send(()) {
+            // A ring is pending: the watchdog wakes for it and sees `stop`.
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn watch(rounds: &Rounds, wakers: &[Arc<Waker>], loads: &crate::Shared, ring: &Receiver<()>) {
+    let workers = wakers.len();
+    let mut seen = vec![0u64; workers];
+    loop {
+        if rounds.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if !rounds.awake.load(Ordering::SeqCst) {
+            if ring.recv().is_err() {
+                return;
+            }
+            // Awake now: the first look is a full interval away.
+            for (last, counter) in seen.iter_mut().zip(&rounds.counters) {
+                *last = counter.load(Ordering::SeqCst);
+            }
+            continue;
+        }
+        match ring.recv_timeout(STUCK_AFTER) {
+            Ok(()) => continue,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let now: Vec<u64> = rounds
+            .counters
+            .iter()
+            .map(|c| c.load(Ordering::SeqCst))
+            .collect();
+        if now.iter().all(|round| round % 2 == 0) {
+            rounds.awake.store(false, Ordering::SeqCst);
+            // A worker that began a round before it could see the watchdog asleep did not
+            // ring: look once more.
+            if rounds
+                .counters
+                .iter()
+                .all(|c| c.load(Ordering::SeqCst) % 2 == 0)
+            {
+                continue;
+            }
+            rounds.awake.store(true, Ordering::SeqCst);
+        }
+        let stuck: Vec<bool> = now
+            .iter()
+            .zip(&seen)
+            .map(|(round, last)| round % 2 == 1 && round == last)
+            .collect();
+        for (victim, _) in stuck.iter().enumerate().filter(|(_, s)| **s) {
+            let helper = (0..workers)
+                .filter(|&w| !stuck.get(w).copied().unwrap_or(true))
+                .min_by_key(|&w| loads.load(w));
+            if let (Some(helper), Some(slot)) =
+                (helper, helper.and_then(|h| rounds.take_over.get(h)))
+            {
+                slot.store(victim + 1, Ordering::Release);
+                if let Some(waker) = wakers.get(helper) {
+                    let _ = waker.wake();
+                }
+            }
+        }
+        seen = now;
+    }
+}
