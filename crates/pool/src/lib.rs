@@ -8,9 +8,10 @@
 //! elsewhere can be handed in with [`Pool::try_dispatch`], which gives the socket back when every
 //! inbox is full or the limit is reached. Nothing queues without bound.
 //!
-//! When each worker has a socket of its own (an `SO_REUSEPORT` group, see
-//! [`Builder::listeners`]), a `pool-watchdog` thread watches the workers' rounds and sends an
-//! idle worker to the queue of one stuck in a long call (see `watchdog.rs`).
+//! With more than one worker, a `pool-watchdog` thread watches the workers' rounds: no
+//! connection is passed on to a worker stuck in a long call, and when each worker has a socket
+//! of its own (an `SO_REUSEPORT` group, see [`Builder::listeners`]), an idle worker is sent to
+//! the stuck one's queue (see `watchdog.rs`).
 //!
 //! The pool knows nothing of HTTP. Protocols plug in through [`Handler`]: one handler value per
 //! worker (per-worker state such as counters needs no lock), called with each connection's state
@@ -256,10 +257,8 @@ impl Builder {
             });
             made.push((worker, tx));
         }
-        // With sockets of their own, a stuck worker's queue is seen by no other worker.
-        let own_sockets = self.threads > 1 && self.listeners.iter().any(|group| group.len() > 1);
         let mut shifts = Vec::new();
-        if own_sockets {
+        if self.threads > 1 {
             let wakers = peers.iter().map(|p| Arc::clone(&p.waker)).collect();
             let (watchdog, made_shifts) = Watchdog::start(wakers, Arc::clone(&shared))?;
             pool.watchdog = Some(watchdog);

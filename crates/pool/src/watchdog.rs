@@ -1,14 +1,16 @@
-//! The watchdog: when workers accept from sockets of their own, it sends an idle worker to
-//! accept the connections queued for one that is stuck in a long round (a slow handler call),
-//! which no other worker would otherwise see.
+//! The watchdog: finds workers stuck in a long round (a slow handler call), so that no
+//! connection is passed on to them, and when workers accept from sockets of their own, sends
+//! an idle worker to accept the connections queued for a stuck one, which no other worker
+//! would otherwise see.
 //!
 //! Each worker publishes a round counter ([`Rounds`]): odd while it works through a round, even
 //! while it waits for events. The watchdog sleeps while every worker waits; the first worker to
 //! start a round after that wakes it (at most once per [`STUCK_AFTER`], so this costs the
 //! workers an atomic store per round and nothing per request). Awake, it looks every
-//! [`STUCK_AFTER`]: a worker seen in the same round twice has been in it that long, and the
-//! least loaded worker that is not stuck is asked to accept from the stuck one's sockets (it
-//! keeps doing so until they are empty; the next look asks again if the worker is still stuck).
+//! [`STUCK_AFTER`]: a worker seen in the same round twice has been in it that long. It is
+//! marked stuck until a look finds it moving (workers pass no connection to a stuck one), and
+//! the least loaded worker that is not stuck is asked to accept from its sockets (it keeps
+//! doing so until they are empty; the next look asks again if the worker is still stuck).
 //! A worker that has exited is left marked as in a round, so its queue is taken over too.
 //!
 //! It must not accept or touch a connection itself: the workers do.
@@ -36,6 +38,8 @@ pub(crate) struct Rounds {
     /// Per worker: `1 +` the index of the worker whose sockets it is asked to accept from, or
     /// [`NONE`].
     take_over: Box<[AtomicUsize]>,
+    /// Per worker: whether the last look found it stuck.
+    stuck: Box<[AtomicBool]>,
     /// Whether the watchdog is awake (looking every [`STUCK_AFTER`]).
     awake: AtomicBool,
     /// Set when the pool shuts down.
@@ -47,6 +51,7 @@ impl Rounds {
         Self {
             counters: (0..workers).map(|_| AtomicU64::new(0)).collect(),
             take_over: (0..workers).map(|_| AtomicUsize::new(NONE)).collect(),
+            stuck: (0..workers).map(|_| AtomicBool::new(false)).collect(),
             awake: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         }
@@ -91,6 +96,14 @@ impl Shift {
     /// The worker whose sockets this one is asked to accept from now, if any (asked once).
     pub(crate) fn take_over_request(&self) -> Option<usize> {
         self.rounds.take_over_request(self.index)
+    }
+
+    /// Whether the watchdog's last look found `worker` stuck.
+    pub(crate) fn is_stuck(&self, worker: usize) -> bool {
+        self.rounds
+            .stuck
+            .get(worker)
+            .is_some_and(|s| s.load(Ordering::Acquire))
     }
 
     /// Marks the end of a round: the worker is about to wait for events.
@@ -186,6 +199,9 @@ fn watch(rounds: &Rounds, wakers: &[Arc<Waker>], loads: &crate::Shared, ring: &R
             .map(|c| c.load(Ordering::SeqCst))
             .collect();
         if now.iter().all(|round| round % 2 == 0) {
+            for stuck in &rounds.stuck {
+                stuck.store(false, Ordering::Release);
+            }
             rounds.awake.store(false, Ordering::SeqCst);
             // A worker that began a round before it could see the watchdog asleep did not
             // ring: look once more.
@@ -203,6 +219,10 @@ fn watch(rounds: &Rounds, wakers: &[Arc<Waker>], loads: &crate::Shared, ring: &R
             .zip(&seen)
             .map(|(round, last)| round % 2 == 1 && round == last)
             .collect();
+        // Marked before any take-over is asked for: a worker taking over passes nothing back.
+        for (flag, &is_stuck) in rounds.stuck.iter().zip(&stuck) {
+            flag.store(is_stuck, Ordering::Release);
+        }
         for (victim, _) in stuck.iter().enumerate().filter(|(_, s)| **s) {
             let helper = (0..workers)
                 .filter(|&w| !stuck.get(w).copied().unwrap_or(true))

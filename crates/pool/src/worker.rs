@@ -530,12 +530,13 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    /// The least loaded other worker, if this one holds more than [`IMBALANCE`] connections
-    /// beyond it.
+    /// The least loaded other worker that is not stuck in a long round, if this one holds more
+    /// than [`IMBALANCE`] connections beyond it.
     fn less_loaded_peer(&self) -> Option<usize> {
         let mine = self.shared.load(self.index);
         (0..self.peers.len())
             .filter(|&i| i != self.index)
+            .filter(|&i| !self.shift.as_ref().is_some_and(|s| s.is_stuck(i)))
             .map(|i| (self.shared.load(i), i))
             .min()
             .filter(|&(load, _)| mine > load.saturating_add(IMBALANCE))

@@ -555,11 +555,11 @@ fn a_group_of_one_listener_per_worker_gives_each_worker_its_own() {
 }
 
 #[test]
-fn connections_queued_for_a_stuck_worker_are_taken_over_by_another() {
+fn connections_queued_for_a_stuck_worker_are_taken_over_and_none_is_passed_to_it() {
     // Worker 0 blocks in a call (the gate in `open`) with a client queued behind it on its own
     // socket: without the watchdog only worker 0 would ever accept that client.
     let (go_tx, gate_rx) = mpsc::channel();
-    let (pool, [first, _], opened_rx) = two_workers_with_a_socket_each(Some(gate_rx));
+    let (pool, [first, second], opened_rx) = two_workers_with_a_socket_each(Some(gate_rx));
     // Dropped before the pool (on failure too), which lets worker 0 go.
     let go = go_tx;
     let mut stuck_client = StdStream::connect(first).unwrap();
@@ -573,8 +573,21 @@ fn connections_queued_for_a_stuck_worker_are_taken_over_by_another() {
     assert_eq!(echo_round_trip(&mut queued, b"late").unwrap(), b"late");
     assert!(opened_rx[1].try_recv().is_ok(), "worker 1 served it");
 
+    // Worker 1 now holds more than its share beyond the stuck worker: it would pass new
+    // connections on to the least loaded worker, but not to one that is stuck.
+    let held: Vec<StdStream> = (0..6)
+        .map(|_| {
+            let mut client = StdStream::connect(second).unwrap();
+            client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            assert_eq!(echo_round_trip(&mut client, b"held").unwrap(), b"held");
+            client
+        })
+        .collect();
+    assert_eq!(opened_rx[1].try_iter().count(), 6);
+
     go.send(()).unwrap();
     assert_eq!(echo_round_trip(&mut stuck_client, b"x").unwrap(), b"x");
+    drop(held);
     assert_eq!(pool.shutdown().unjoined, 0);
 }
 
