@@ -9,14 +9,15 @@
 //! workers an atomic store per round and nothing per request). Awake, it looks every
 //! [`STUCK_AFTER`]: a worker seen in the same round twice has been in it that long. It is
 //! marked stuck until a look finds it moving (workers pass no connection to a stuck one), and
-//! the least loaded worker that is not stuck is asked to accept from its sockets (it keeps
-//! doing so until they are empty; the next look asks again if the worker is still stuck).
+//! as many of the least loaded other workers as there are stuck ones are asked to accept from
+//! the stuck ones' sockets (each keeps at it until they are empty; the next look asks again
+//! while any is still stuck).
 //! A worker that has exited is left marked as in a round, so its queue is taken over too.
 //!
 //! It must not accept or touch a connection itself: the workers do.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -27,17 +28,14 @@ use mio::Waker;
 /// round of ordinary work takes microseconds to a few milliseconds.
 pub(crate) const STUCK_AFTER: Duration = Duration::from_millis(10);
 
-/// No worker is asked to take over.
-const NONE: usize = 0;
-
 /// What the workers and the watchdog share.
 #[derive(Debug)]
 pub(crate) struct Rounds {
     /// Per worker: its round counter, odd while in a round.
     counters: Box<[AtomicU64]>,
-    /// Per worker: `1 +` the index of the worker whose sockets it is asked to accept from, or
-    /// [`NONE`].
-    take_over: Box<[AtomicUsize]>,
+    /// Per worker: whether it is asked to accept from the sockets of the workers marked
+    /// stuck.
+    take_over: Box<[AtomicBool]>,
     /// Per worker: whether the last look found it stuck.
     stuck: Box<[AtomicBool]>,
     /// Whether the watchdog is awake (looking every [`STUCK_AFTER`]).
@@ -50,7 +48,7 @@ impl Rounds {
     pub(crate) fn new(workers: usize) -> Self {
         Self {
             counters: (0..workers).map(|_| AtomicU64::new(0)).collect(),
-            take_over: (0..workers).map(|_| AtomicUsize::new(NONE)).collect(),
+            take_over: (0..workers).map(|_| AtomicBool::new(false)).collect(),
             stuck: (0..workers).map(|_| AtomicBool::new(false)).collect(),
             awake: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -65,9 +63,10 @@ impl Rounds {
         }
     }
 
-    fn take_over_request(&self, worker: usize) -> Option<usize> {
-        let asked = self.take_over.get(worker)?.swap(NONE, Ordering::AcqRel);
-        asked.checked_sub(1)
+    fn asked_to_take_over(&self, worker: usize) -> bool {
+        self.take_over
+            .get(worker)
+            .is_some_and(|asked| asked.swap(false, Ordering::AcqRel))
     }
 }
 
@@ -93,9 +92,9 @@ impl Shift {
         }
     }
 
-    /// The worker whose sockets this one is asked to accept from now, if any (asked once).
-    pub(crate) fn take_over_request(&self) -> Option<usize> {
-        self.rounds.take_over_request(self.index)
+    /// Whether this worker is asked to accept from the stuck workers' sockets (asked once).
+    pub(crate) fn asked_to_take_over(&self) -> bool {
+        self.rounds.asked_to_take_over(self.index)
     }
 
     /// Whether the watchdog's last look found `worker` stuck.
@@ -223,17 +222,19 @@ fn watch(rounds: &Rounds, wakers: &[Arc<Waker>], loads: &crate::Shared, ring: &R
         for (flag, &is_stuck) in rounds.stuck.iter().zip(&stuck) {
             flag.store(is_stuck, Ordering::Release);
         }
-        for (victim, _) in stuck.iter().enumerate().filter(|(_, s)| **s) {
-            let helper = (0..workers)
-                .filter(|&w| !stuck.get(w).copied().unwrap_or(true))
-                .min_by_key(|&w| loads.load(w));
-            if let (Some(helper), Some(slot)) =
-                (helper, helper.and_then(|h| rounds.take_over.get(h)))
-            {
-                slot.store(victim + 1, Ordering::Release);
-                if let Some(waker) = wakers.get(helper) {
-                    let _ = waker.wake();
-                }
+        // Each stuck worker gets a helper, the least loaded first; a helper takes over from
+        // every stuck worker, so a helper that is slow to come does not leave one unserved.
+        let mut helpers: Vec<usize> = (0..workers)
+            .filter(|&w| !stuck.get(w).copied().unwrap_or(true))
+            .collect();
+        helpers.sort_by_key(|&w| loads.load(w));
+        let victims = stuck.iter().filter(|s| **s).count();
+        for &helper in helpers.iter().take(victims) {
+            if let Some(asked) = rounds.take_over.get(helper) {
+                asked.store(true, Ordering::Release);
+            }
+            if let Some(waker) = wakers.get(helper) {
+                let _ = waker.wake();
             }
         }
         seen = now;

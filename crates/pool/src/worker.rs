@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
+use rustix::net::SocketFlags;
 
 use crate::handler::{CloseReason, Handler, Next, Readiness};
 use crate::slab::{Key, Slab};
@@ -63,32 +64,32 @@ pub(crate) struct Setup<'a> {
     pub(crate) shared: Arc<Shared>,
     pub(crate) drain_timeout: Duration,
     pub(crate) max_connections: usize,
-    pub(crate) listeners: &'a [Vec<std::net::TcpListener>],
+    pub(crate) listeners: &'a Arc<Vec<Vec<std::net::TcpListener>>>,
     pub(crate) refusals: Option<Refusals>,
 }
 
-/// Which workers a socket of a group belongs to: worker `i` owns socket `i % of`.
-#[derive(Debug, Clone, Copy)]
-struct Owner {
-    socket: usize,
-    of: usize,
-}
-
-impl Owner {
-    fn is(self, worker: usize) -> bool {
-        worker % self.of.max(1) == self.socket
-    }
+/// What an `accept` came to, for the loop around it.
+enum Accepted {
+    /// Served or refused, or a failure of that one connection: accept again.
+    More,
+    /// Nothing waits.
+    Empty,
+    /// Out of descriptors or the like: accepting pauses.
+    Pause,
 }
 
 /// The listening sockets a worker accepts from.
 struct Acceptor {
-    /// This worker's duplicates; emptied when draining starts. The first
-    /// [`Acceptor::own_listeners`] are its own (one per group), registered with its poller;
-    /// the rest are other workers' sockets, accepted from only when the watchdog asks.
+    /// This worker's duplicates of its own socket of each group, registered with its poller;
+    /// emptied when draining starts.
     listeners: Vec<TcpListener>,
-    own_listeners: usize,
-    /// Whose each of the other workers' sockets is, in the order they follow the own ones.
-    owners: Vec<Owner>,
+    /// Every group's sockets, when some group has a socket per worker: those of a worker the
+    /// watchdog finds stuck are accepted from by another. Dropped when draining starts, so that
+    /// the sockets close once every worker drains.
+    groups: Option<Arc<Vec<Vec<std::net::TcpListener>>>>,
+    /// The sockets (group, index in it) of stuck workers this worker is accepting from, until
+    /// each is empty.
+    taking_over: Vec<(usize, usize)>,
     /// Per listener: connections may be waiting (an event came, or the last round stopped at
     /// [`ACCEPT_BATCH`]); registration is edge-triggered, so no new event may announce them.
     pending: Vec<bool>,
@@ -179,7 +180,8 @@ fn concerns_one_connection(err: &io::Error) -> bool {
 impl Acceptor {
     /// Whether accepting has work now, so the worker must not sleep in the poller.
     fn has_work(&self, now: Instant) -> bool {
-        self.paused_until.is_none_or(|until| now >= until) && self.pending.contains(&true)
+        self.paused_until.is_none_or(|until| now >= until)
+            && (self.pending.contains(&true) || !self.taking_over.is_empty())
     }
 }
 
@@ -187,39 +189,23 @@ impl<H: Handler> Worker<H> {
     pub(crate) fn new(setup: Setup<'_>, handler: H) -> Result<Self, BuildError> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        // This worker's own socket of each group first (registered), then the other workers'
-        // (never registered: accepted from only when the watchdog asks, see `begin_round`).
-        let mut own = Vec::with_capacity(setup.listeners.len());
-        let mut others = Vec::new();
-        for group in setup.listeners {
-            let mine = setup.index % group.len().max(1);
-            for (j, listener) in group.iter().enumerate() {
-                let copy = listener.try_clone()?;
-                copy.set_nonblocking(true)?;
-                let copy = TcpListener::from_std(copy);
-                match j == mine {
-                    true => own.push(copy),
-                    false => others.push((
-                        copy,
-                        Owner {
-                            socket: j,
-                            of: group.len(),
-                        },
-                    )),
-                }
-            }
-        }
-        for (slot, listener) in own.iter_mut().enumerate() {
+        let mut listeners = Vec::with_capacity(setup.listeners.len());
+        for (slot, group) in setup.listeners.iter().enumerate() {
+            let Some(listener) = group.get(setup.index % group.len().max(1)) else {
+                continue;
+            };
+            let copy = listener.try_clone()?;
+            copy.set_nonblocking(true)?;
+            let mut copy = TcpListener::from_std(copy);
             poll.registry()
-                .register(listener, Token(LAST_LISTENER - slot), Interest::READABLE)?;
+                .register(&mut copy, Token(LAST_LISTENER - slot), Interest::READABLE)?;
+            listeners.push(copy);
         }
-        let own_listeners = own.len();
-        let mut listeners = own;
-        let mut owners = Vec::with_capacity(others.len());
-        for (listener, owner) in others {
-            listeners.push(listener);
-            owners.push(owner);
-        }
+        let groups = setup
+            .listeners
+            .iter()
+            .any(|group| group.len() > 1)
+            .then(|| Arc::clone(setup.listeners));
         Ok(Self {
             index: setup.index,
             poll,
@@ -229,14 +215,10 @@ impl<H: Handler> Worker<H> {
             peers: Vec::new(),
             acceptor: Acceptor {
                 // Connections may have queued before the poller was there to see them arrive.
-                pending: listeners
-                    .iter()
-                    .enumerate()
-                    .map(|(slot, _)| slot < own_listeners)
-                    .collect(),
-                own_listeners,
-                owners,
+                pending: vec![true; listeners.len()],
                 listeners,
+                groups,
+                taking_over: Vec::new(),
                 paused_until: None,
                 last_warning: None,
                 max_connections: setup.max_connections,
@@ -267,25 +249,25 @@ impl<H: Handler> Worker<H> {
         self.shift = shift;
     }
 
-    /// Marks this worker's round begun, and the sockets of the worker the watchdog asks it to
-    /// take over as worth an accept.
+    /// Marks this worker's round begun; when the watchdog asks, notes the sockets of every
+    /// worker it found stuck as to be accepted from.
     fn begin_round(&mut self) {
         let Some(shift) = &mut self.shift else {
             return;
         };
         shift.begin();
-        let Some(stuck) = shift.take_over_request() else {
+        if !shift.asked_to_take_over() {
+            return;
+        }
+        let Some(groups) = &self.acceptor.groups else {
             return;
         };
-        let own = self.acceptor.own_listeners;
-        for (owner, pending) in self
-            .acceptor
-            .owners
-            .iter()
-            .zip(self.acceptor.pending.iter_mut().skip(own))
-        {
-            if owner.is(stuck) {
-                *pending = true;
+        for (g, group) in groups.iter().enumerate() {
+            // Socket `j` of a group with a socket per worker is worker `j`'s own.
+            for j in (0..group.len()).filter(|&j| group.len() > 1 && shift.is_stuck(j)) {
+                if j != self.index % group.len() && !self.acceptor.taking_over.contains(&(g, j)) {
+                    self.acceptor.taking_over.push((g, j));
+                }
             }
         }
     }
@@ -418,33 +400,82 @@ impl<H: Handler> Worker<H> {
                 let Some(listener) = self.acceptor.listeners.get(i) else {
                     break;
                 };
-                match listener.accept() {
-                    Ok((stream, _)) => self.admit(stream, now),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.acceptor.pending[i] = false;
-                    }
-                    // One connection's trouble (it was reset while queued, say): the next one
-                    // is unaffected.
-                    Err(e) if concerns_one_connection(&e) => {}
-                    Err(e) => {
-                        // Out of descriptors, or a failure that retrying at once would repeat.
-                        if !is_resource_exhaustion(&e) {
-                            eprintln!("pool-worker-{}: accept: {e}", self.index);
-                        } else if self
-                            .acceptor
-                            .last_warning
-                            .is_none_or(|t| now >= t + Duration::from_secs(1))
-                        {
-                            eprintln!(
-                                "pool-worker-{}: accept: {e}; pausing accepts briefly",
-                                self.index
-                            );
-                            self.acceptor.last_warning = Some(now);
-                        }
-                        self.acceptor.paused_until = Some(now + ACCEPT_BACKOFF);
+                let accepted = listener.accept().map(|(stream, _)| stream);
+                match self.admit_accepted(accepted, now) {
+                    Accepted::More => {}
+                    Accepted::Empty => self.acceptor.pending[i] = false,
+                    Accepted::Pause => return,
+                }
+            }
+        }
+        self.take_over(now);
+    }
+
+    /// Accepts (at most [`ACCEPT_BATCH`] each round) from the stuck workers' sockets this
+    /// worker was asked to take over, until each is empty.
+    fn take_over(&mut self, now: Instant) {
+        let Some(groups) = self.acceptor.groups.clone() else {
+            return;
+        };
+        let mut k = 0;
+        while let Some(&(g, j)) = self.acceptor.taking_over.get(k) {
+            let mut empty = true;
+            if let Some(listener) = groups.get(g).and_then(|group| group.get(j)) {
+                for _ in 0..ACCEPT_BATCH {
+                    if self.refusals_backed_up() {
+                        self.acceptor.paused_until = Some(now + REFUSAL_BACKOFF);
                         return;
                     }
+                    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+                    let accepted = rustix::net::accept_with(listener, flags)
+                        .map(|fd| TcpStream::from_std(std::net::TcpStream::from(fd)))
+                        .map_err(io::Error::from);
+                    match self.admit_accepted(accepted, now) {
+                        Accepted::More => empty = false,
+                        Accepted::Empty => {
+                            empty = true;
+                            break;
+                        }
+                        Accepted::Pause => return,
+                    }
                 }
+            }
+            if empty {
+                self.acceptor.taking_over.swap_remove(k);
+            } else {
+                k += 1;
+            }
+        }
+    }
+
+    /// Serves what an `accept` gave; whether to accept from that socket again.
+    fn admit_accepted(&mut self, accepted: io::Result<TcpStream>, now: Instant) -> Accepted {
+        match accepted {
+            Ok(stream) => {
+                self.admit(stream, now);
+                Accepted::More
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Accepted::Empty,
+            // One connection's trouble (it was reset while queued, say): the next one is
+            // unaffected.
+            Err(e) if concerns_one_connection(&e) => Accepted::More,
+            Err(e) => {
+                // Out of descriptors, or a failure that retrying at once would repeat.
+                if !is_resource_exhaustion(&e) {
+                    eprintln!("pool-worker-{}: accept: {e}", self.index);
+                } else if self
+                    .acceptor
+                    .last_warning
+                    .is_none_or(|t| now >= t + Duration::from_secs(1))
+                {
+                    eprintln!(
+                        "pool-worker-{}: accept: {e}; pausing accepts briefly",
+                        self.index
+                    );
+                    self.acceptor.last_warning = Some(now);
+                }
+                self.acceptor.paused_until = Some(now + ACCEPT_BACKOFF);
+                Accepted::Pause
             }
         }
     }
@@ -629,14 +660,13 @@ impl<H: Handler> Worker<H> {
         self.shared.close_handoffs(self.index);
         // Stop accepting. The registrations must go explicitly: the epoll set forgets a socket
         // only when every descriptor of it is closed, and the caller may hold one.
-        let own = self.acceptor.own_listeners;
-        for listener in self.acceptor.listeners.iter_mut().take(own) {
+        for listener in &mut self.acceptor.listeners {
             let _ = self.poll.registry().deregister(listener);
         }
         self.acceptor.listeners.clear();
-        self.acceptor.own_listeners = 0;
-        self.acceptor.owners.clear();
         self.acceptor.pending.clear();
+        self.acceptor.groups = None;
+        self.acceptor.taking_over.clear();
         self.acceptor.paused_until = None;
         for key in self.conns.keys() {
             self.call(key, Call::Drain, now);

@@ -516,22 +516,26 @@ fn workers_accept_from_the_listeners_refuse_over_the_limit_and_stop_accepting_wh
     assert_eq!(late_server.peer_addr().unwrap(), late.local_addr().unwrap());
 }
 
-/// Two workers, each with a socket of its own: two sockets on two ports stand for an
-/// `SO_REUSEPORT` group. Worker 0's `open` waits for `gate`, if given. Returns the pool, the
-/// sockets' addresses and, per worker, where it reports each connection it opens.
-fn two_workers_with_a_socket_each(
-    gate: Option<mpsc::Receiver<()>>,
-) -> (Pool, [std::net::SocketAddr; 2], Vec<mpsc::Receiver<()>>) {
-    let listeners = [0, 1].map(|_| TcpListener::bind("127.0.0.1:0").unwrap());
-    let addrs = listeners.each_ref().map(|l| l.local_addr().unwrap());
-    let gate = gate.map(|g| Arc::new(Mutex::new(g)));
-    let (opened_tx, opened_rx): (Vec<_>, Vec<_>) = (0..2).map(|_| mpsc::channel()).unzip();
+/// `workers` workers, each with a socket of its own: sockets on different ports stand for an
+/// `SO_REUSEPORT` group. Workers below `gated` wait for `gate` in their first `open`. Returns
+/// the pool, the sockets' addresses and, per worker, where it reports each connection it opens.
+fn workers_with_a_socket_each(
+    workers: usize,
+    gated: usize,
+    gate: mpsc::Receiver<()>,
+) -> (Pool, Vec<std::net::SocketAddr>, Vec<mpsc::Receiver<()>>) {
+    let listeners: Vec<TcpListener> = (0..workers)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let addrs = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+    let gate = Arc::new(Mutex::new(gate));
+    let (opened_tx, opened_rx): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::channel()).unzip();
     let pool = Builder::new()
-        .threads(2)
-        .listeners(vec![listeners.into()])
+        .threads(workers)
+        .listeners(vec![listeners])
         .spawn(|i| Echo {
             opened: Some(opened_tx[i].clone()),
-            gate: gate.clone().filter(|_| i == 0),
+            gate: (i < gated).then(|| Arc::clone(&gate)),
             ..Echo::default()
         })
         .unwrap();
@@ -541,7 +545,8 @@ fn two_workers_with_a_socket_each(
 #[test]
 fn a_group_of_one_listener_per_worker_gives_each_worker_its_own() {
     // Which worker accepted shows which socket it polls.
-    let (pool, addrs, opened_rx) = two_workers_with_a_socket_each(None);
+    let (_, no_gate) = mpsc::channel();
+    let (pool, addrs, opened_rx) = workers_with_a_socket_each(2, 0, no_gate);
     for (worker, addr) in addrs.iter().enumerate() {
         let mut client = StdStream::connect(addr).unwrap();
         client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -559,7 +564,8 @@ fn connections_queued_for_a_stuck_worker_are_taken_over_and_none_is_passed_to_it
     // Worker 0 blocks in a call (the gate in `open`) with a client queued behind it on its own
     // socket: without the watchdog only worker 0 would ever accept that client.
     let (go_tx, gate_rx) = mpsc::channel();
-    let (pool, [first, second], opened_rx) = two_workers_with_a_socket_each(Some(gate_rx));
+    let (pool, addrs, opened_rx) = workers_with_a_socket_each(2, 1, gate_rx);
+    let (first, second) = (addrs[0], addrs[1]);
     // Dropped before the pool (on failure too), which lets worker 0 go.
     let go = go_tx;
     let mut stuck_client = StdStream::connect(first).unwrap();
@@ -588,6 +594,44 @@ fn connections_queued_for_a_stuck_worker_are_taken_over_and_none_is_passed_to_it
     go.send(()).unwrap();
     assert_eq!(echo_round_trip(&mut stuck_client, b"x").unwrap(), b"x");
     drop(held);
+    assert_eq!(pool.shutdown().unjoined, 0);
+}
+
+#[test]
+fn the_queues_of_two_stuck_workers_are_both_taken_over() {
+    // Workers 0 and 1 block in a call; worker 2 is busy with a connection that keeps yielding,
+    // so it starts round after round (found by review: asked to help one stuck worker after
+    // the other, it only ever helped the second).
+    let (go_tx, gate_rx) = mpsc::channel();
+    let (pool, addrs, opened_rx) = workers_with_a_socket_each(3, 2, gate_rx);
+    let go = go_tx;
+    let mut spinner = StdStream::connect(addrs[2]).unwrap();
+    spinner.write_all(b"spin").unwrap();
+    opened_rx[2].recv_timeout(IO_TIMEOUT).unwrap();
+    let stuck: Vec<StdStream> = (0..2)
+        .map(|w| {
+            let client = StdStream::connect(addrs[w]).unwrap();
+            opened_rx[w].recv_timeout(IO_TIMEOUT).unwrap();
+            client
+        })
+        .collect();
+    for addr in &addrs[..2] {
+        for _ in 0..3 {
+            let mut queued = StdStream::connect(addr).unwrap();
+            queued.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            assert_eq!(
+                echo_round_trip(&mut queued, b"late").unwrap(),
+                b"late",
+                "a client queued on {addr}"
+            );
+        }
+    }
+    assert_eq!(
+        opened_rx[2].try_iter().count(),
+        6,
+        "worker 2 served them all"
+    );
+    drop((go, stuck, spinner));
     assert_eq!(pool.shutdown().unjoined, 0);
 }
 
