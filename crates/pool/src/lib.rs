@@ -1,8 +1,8 @@
 //! A fixed-size pool of event-loop worker threads that accept their own connections.
 //!
 //! Each worker (`pool-worker-<i>`) owns a `mio::Poll`, a `Waker`, a bounded crossbeam inbox, its
-//! connections and their deadlines. Every worker polls the listening sockets given to
-//! [`Builder::listeners`] and accepts from them itself, so a new connection costs no hand-off
+//! connections and their deadlines. Every worker polls its listening sockets (given to
+//! [`Builder::listeners`]) and accepts from them itself, so a new connection costs no hand-off
 //! between threads; a connection accepted over the connection limit goes to the caller's
 //! refusal channel ([`Builder::refusals`]) to be answered and closed there. Sockets accepted
 //! elsewhere can be handed in with [`Pool::try_dispatch`], which gives the socket back when every
@@ -192,13 +192,13 @@ impl Builder {
         self
     }
 
-    /// The listening sockets, one group per address; socket `i % group.len()` of each group is
-    /// worker `i`'s own. A group of one socket is shared by every worker. A group of one socket
-    /// per worker (bound to one address with `SO_REUSEPORT`) gives each worker its own accept
-    /// queue: a new connection wakes only the owner of the socket the kernel queued it on, and
-    /// while that worker is stuck in a long round the watchdog sends another to accept for it.
-    /// Each worker holds its own duplicate of every socket (made non-blocking) and polls its
-    /// own; it stops accepting when it starts to drain.
+    /// The listening sockets, one group per address: either one socket, which every worker
+    /// polls, or one per worker (bound to one address with `SO_REUSEPORT`), socket `i` being
+    /// worker `i`'s own; [`Builder::spawn`] refuses other sizes. With a socket each, a new
+    /// connection wakes only the owner of the socket the kernel queued it on, and while that
+    /// worker is stuck in a long round the watchdog sends another to accept for it (through
+    /// the group, which the workers share until they drain). Each worker polls a duplicate of
+    /// its own socket (made non-blocking) and stops accepting when it starts to drain.
     pub fn listeners(&mut self, listeners: Vec<Vec<std::net::TcpListener>>) -> &mut Self {
         self.listeners = Arc::new(listeners);
         self
@@ -216,13 +216,26 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`BuildError`] when a poller, a waker, a listener's duplicate or a thread cannot be
-    /// created; workers already started are shut down before returning.
+    /// [`BuildError`] when a group of listeners has neither one socket nor one per worker, or
+    /// a poller, a waker, a listener's duplicate or a thread cannot be created; workers already
+    /// started are shut down before returning.
     pub fn spawn<H, F>(&self, mut make_handler: F) -> Result<Pool, BuildError>
     where
         H: Handler,
         F: FnMut(usize) -> H,
     {
+        if let Some(group) = self
+            .listeners
+            .iter()
+            .find(|group| group.len() != 1 && group.len() != self.threads)
+        {
+            let message = format!(
+                "a group of {} listening sockets for {} workers (one, or one per worker)",
+                group.len(),
+                self.threads
+            );
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message).into());
+        }
         let shared = Arc::new(Shared::new(self.threads));
         let mut pool = Pool {
             workers: Vec::with_capacity(self.threads),

@@ -5,14 +5,16 @@
 //!
 //! Each worker publishes a round counter ([`Rounds`]): odd while it works through a round, even
 //! while it waits for events. The watchdog sleeps while every worker waits; the first worker to
-//! start a round after that wakes it (at most once per [`STUCK_AFTER`], so this costs the
-//! workers an atomic store per round and nothing per request). Awake, it looks every
-//! [`STUCK_AFTER`]: a worker seen in the same round twice has been in it that long. It is
-//! marked stuck until a look finds it moving (workers pass no connection to a stuck one), and
-//! as many of the least loaded other workers as there are stuck ones are asked to accept from
-//! the stuck ones' sockets (each keeps at it until they are empty; the next look asks again
-//! while any is still stuck).
-//! A worker that has exited is left marked as in a round, so its queue is taken over too.
+//! start a round after that wakes it (at most once per [`STUCK_AFTER`]). A round costs a
+//! worker two stores to its own cache line and two loads of lines the watchdog rarely
+//! writes; nothing per request. Awake, it looks every [`STUCK_AFTER`]: a worker seen in the
+//! same round twice has been in it that long. It is marked stuck until a look finds it moving
+//! (workers pass no connection to a stuck one), and as many of the least loaded other workers
+//! as there are stuck ones are asked to accept from the stuck ones' sockets (each keeps at it
+//! until they are empty; the next look asks again while any is still stuck).
+//!
+//! A worker that has exited (its poller failed) is left marked as in a round, so its queue is
+//! taken over too; the watchdog then keeps looking, and asking, for the life of the pool.
 //!
 //! It must not accept or touch a connection itself: the workers do.
 
@@ -31,8 +33,9 @@ pub(crate) const STUCK_AFTER: Duration = Duration::from_millis(10);
 /// What the workers and the watchdog share.
 #[derive(Debug)]
 pub(crate) struct Rounds {
-    /// Per worker: its round counter, odd while in a round.
-    counters: Box<[AtomicU64]>,
+    /// Per worker: its round counter, odd while in a round (each on a cache line of its own:
+    /// every worker writes its own twice a round).
+    counters: Box<[Padded<AtomicU64>]>,
     /// Per worker: whether it is asked to accept from the sockets of the workers marked
     /// stuck.
     take_over: Box<[AtomicBool]>,
@@ -47,7 +50,7 @@ pub(crate) struct Rounds {
 impl Rounds {
     pub(crate) fn new(workers: usize) -> Self {
         Self {
-            counters: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            counters: (0..workers).map(|_| Padded(AtomicU64::new(0))).collect(),
             take_over: (0..workers).map(|_| AtomicBool::new(false)).collect(),
             stuck: (0..workers).map(|_| AtomicBool::new(false)).collect(),
             awake: AtomicBool::new(false),
@@ -55,18 +58,26 @@ impl Rounds {
         }
     }
 
-    /// Publishes `worker`'s round counter `round`. SeqCst, with the watchdog's going to sleep:
-    /// either the watchdog sees a round begun, or the worker sees it asleep and wakes it.
-    fn publish(&self, worker: usize, round: u64) {
+    /// Publishes `worker`'s round counter `round`. A round's start is SeqCst, as is the
+    /// watchdog's going to sleep: either the watchdog sees the round begun, or the worker sees
+    /// it asleep and wakes it.
+    fn publish(&self, worker: usize, round: u64, order: Ordering) {
         if let Some(counter) = self.counters.get(worker) {
-            counter.store(round, Ordering::SeqCst);
+            counter.0.store(round, order);
         }
     }
 
-    fn asked_to_take_over(&self, worker: usize) -> bool {
-        self.take_over
+    fn counter(&self, worker: usize) -> u64 {
+        self.counters
             .get(worker)
-            .is_some_and(|asked| asked.swap(false, Ordering::AcqRel))
+            .map_or(0, |c| c.0.load(Ordering::SeqCst))
+    }
+
+    fn asked_to_take_over(&self, worker: usize) -> bool {
+        // Loaded first: a swap would write the line every round.
+        self.take_over.get(worker).is_some_and(|asked| {
+            asked.load(Ordering::Acquire) && asked.swap(false, Ordering::AcqRel)
+        })
     }
 }
 
@@ -83,7 +94,8 @@ impl Shift {
     /// Marks the start of a round, waking the watchdog if it sleeps.
     pub(crate) fn begin(&mut self) {
         self.round = self.round.wrapping_add(1) | 1;
-        self.rounds.publish(self.index, self.round);
+        self.rounds
+            .publish(self.index, self.round, Ordering::SeqCst);
         if !self.rounds.awake.load(Ordering::SeqCst)
             && !self.rounds.awake.swap(true, Ordering::SeqCst)
         {
@@ -108,14 +120,16 @@ impl Shift {
     /// Marks the end of a round: the worker is about to wait for events.
     pub(crate) fn end(&mut self) {
         self.round = self.round.wrapping_add(1) & !1;
-        self.rounds.publish(self.index, self.round);
+        self.rounds
+            .publish(self.index, self.round, Ordering::Release);
     }
 }
 
 impl Drop for Shift {
     /// An exited worker stays "in a round" for good, so that its queue goes to the others.
     fn drop(&mut self) {
-        self.rounds.publish(self.index, self.round | 1);
+        self.rounds
+            .publish(self.index, self.round | 1, Ordering::SeqCst);
     }
 }
 
@@ -182,8 +196,8 @@ fn watch(rounds: &Rounds, wakers: &[Arc<Waker>], loads: &crate::Shared, ring: &R
                 return;
             }
             // Awake now: the first look is a full interval away.
-            for (last, counter) in seen.iter_mut().zip(&rounds.counters) {
-                *last = counter.load(Ordering::SeqCst);
+            for (worker, last) in seen.iter_mut().enumerate() {
+                *last = rounds.counter(worker);
             }
             continue;
         }
@@ -192,23 +206,15 @@ fn watch(rounds: &Rounds, wakers: &[Arc<Waker>], loads: &crate::Shared, ring: &R
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
-        let now: Vec<u64> = rounds
-            .counters
-            .iter()
-            .map(|c| c.load(Ordering::SeqCst))
-            .collect();
-        if now.iter().all(|round| round % 2 == 0) {
-            for stuck in &rounds.stuck {
-                stuck.store(false, Ordering::Release);
+        let now: Vec<u64> = (0..workers).map(|w| rounds.counter(w)).collect();
+        if now.iter().all(|round| round.is_multiple_of(2)) {
+            for flag in &rounds.stuck {
+                set(flag, false);
             }
             rounds.awake.store(false, Ordering::SeqCst);
             // A worker that began a round before it could see the watchdog asleep did not
             // ring: look once more.
-            if rounds
-                .counters
-                .iter()
-                .all(|c| c.load(Ordering::SeqCst) % 2 == 0)
-            {
+            if (0..workers).all(|w| rounds.counter(w).is_multiple_of(2)) {
                 continue;
             }
             rounds.awake.store(true, Ordering::SeqCst);
@@ -216,11 +222,11 @@ fn watch(rounds: &Rounds, wakers: &[Arc<Waker>], loads: &crate::Shared, ring: &R
         let stuck: Vec<bool> = now
             .iter()
             .zip(&seen)
-            .map(|(round, last)| round % 2 == 1 && round == last)
+            .map(|(round, last)| !round.is_multiple_of(2) && round == last)
             .collect();
         // Marked before any take-over is asked for: a worker taking over passes nothing back.
         for (flag, &is_stuck) in rounds.stuck.iter().zip(&stuck) {
-            flag.store(is_stuck, Ordering::Release);
+            set(flag, is_stuck);
         }
         // Each stuck worker gets a helper, the least loaded first; a helper takes over from
         // every stuck worker, so a helper that is slow to come does not leave one unserved.
@@ -240,3 +246,16 @@ fn watch(rounds: &Rounds, wakers: &[Arc<Waker>], loads: &crate::Shared, ring: &R
         seen = now;
     }
 }
+
+/// Stores `value` in `flag` unless it holds it already: the workers read these flags, and a
+/// store, even of the same value, takes the line from their caches.
+fn set(flag: &AtomicBool, value: bool) {
+    if flag.load(Ordering::Relaxed) != value {
+        flag.store(value, Ordering::Release);
+    }
+}
+
+/// A value alone on its cache line (128 bytes: two lines, for CPUs that fetch pairs).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Padded<T>(T);

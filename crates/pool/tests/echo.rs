@@ -598,6 +598,24 @@ fn connections_queued_for_a_stuck_worker_are_taken_over_and_none_is_passed_to_it
 }
 
 #[test]
+fn a_group_of_listeners_neither_shared_nor_one_per_worker_is_refused() {
+    // A third socket for two workers would be nobody's own: its clients would wait forever.
+    let listeners: Vec<TcpListener> = (0..3)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let built = Builder::new()
+        .threads(2)
+        .listeners(vec![listeners])
+        .spawn(|_| Echo::default());
+    let err = built.expect_err("refused");
+    let source = std::error::Error::source(&err).map(ToString::to_string);
+    assert_eq!(
+        source.as_deref(),
+        Some("a group of 3 listening sockets for 2 workers (one, or one per worker)")
+    );
+}
+
+#[test]
 fn the_queues_of_two_stuck_workers_are_both_taken_over() {
     // Workers 0 and 1 block in a call; worker 2 is busy with a connection that keeps yielding,
     // so it starts round after round (found by review: asked to help one stuck worker after

@@ -137,8 +137,9 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     // Nobody answers refusals any more: what workers refuse from now on is closed at once.
     drop(refused_rx);
     // Closing the sockets we bound makes the kernel refuse new connections during the drain
-    // (the workers close theirs as they start to drain); an inherited one stays open in the
-    // supervisor, so new connections wait for the next process.
+    // (once every worker has started to drain and let go of its own and of the shared group; a
+    // worker in a long call delays that, and connections queued meanwhile are reset); an
+    // inherited one stays open in the supervisor, so new connections wait for the next process.
     drop(listeners);
     // Compression is background work: it stops now, so the drain has the CPU.
     if let Some(compressors) = &mut compressors {
