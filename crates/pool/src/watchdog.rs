@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use mio::Waker;
 
 /// How long a worker may stay in one round before its queued connections go to another. A
@@ -175,9 +175,8 @@ impl Watchdog {
 impl Drop for Watchdog {
     fn drop(&mut self) {
         self.rounds.stop.store(true, Ordering::SeqCst);
-        if let Err(TrySendError::Full(())) = self.bell.try_send(()) {
-            // A ring is pending: the watchdog wakes for it and sees `stop`.
-        }
+        // When the bell is full, a ring is pending: the watchdog wakes for it and sees `stop`.
+        let _ = self.bell.try_send(());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -147,7 +147,7 @@ pub(crate) struct Worker<H: Handler> {
     forced_closed: u64,
     /// Connections that yielded their turn: resumed after the next round's events.
     yielded: Vec<Key>,
-    /// This worker's rounds as the watchdog sees them (when workers have sockets of their own).
+    /// This worker's rounds as the watchdog sees them (with more than one worker).
     shift: Option<Shift>,
 }
 
