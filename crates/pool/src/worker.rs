@@ -262,9 +262,9 @@ impl<H: Handler> Worker<H> {
         let Some(groups) = &self.acceptor.groups else {
             return;
         };
-        for (g, group) in groups.iter().enumerate() {
-            // Socket `j` of a group with a socket per worker is worker `j`'s own.
-            for j in (0..group.len()).filter(|&j| group.len() > 1 && shift.is_stuck(j)) {
+        // Socket `j` of a group with a socket per worker is worker `j`'s own.
+        for (g, group) in groups.iter().enumerate().filter(|(_, g)| g.len() > 1) {
+            for j in (0..group.len()).filter(|&j| shift.is_stuck(j)) {
                 if j != self.index % group.len() && !self.acceptor.taking_over.contains(&(g, j)) {
                     self.acceptor.taking_over.push((g, j));
                 }
@@ -414,6 +414,10 @@ impl<H: Handler> Worker<H> {
     /// Accepts (at most [`ACCEPT_BATCH`] each round) from the stuck workers' sockets this
     /// worker was asked to take over, until each is empty.
     fn take_over(&mut self, now: Instant) {
+        // Checked first: this runs every round, and the clone is an atomic write.
+        if self.acceptor.taking_over.is_empty() {
+            return;
+        }
         let Some(groups) = self.acceptor.groups.clone() else {
             return;
         };
