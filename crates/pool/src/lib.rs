@@ -145,6 +145,7 @@ pub struct Builder {
     inbox_capacity: usize,
     max_connections: usize,
     drain_timeout: Duration,
+    stuck_after: Duration,
     listeners: Arc<Vec<Vec<std::net::TcpListener>>>,
     refusals: Option<Refusals>,
 }
@@ -156,6 +157,7 @@ impl Default for Builder {
             inbox_capacity: 1024,
             max_connections: 10_000,
             drain_timeout: Duration::from_secs(10),
+            stuck_after: watchdog::STUCK_AFTER,
             listeners: Arc::new(Vec::new()),
             refusals: None,
         }
@@ -189,6 +191,16 @@ impl Builder {
     /// How long workers may keep serving in-flight connections after shutdown begins.
     pub fn drain_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.drain_timeout = timeout;
+        self
+    }
+
+    /// How long a worker may stay in one round (one wake-up's work) before the watchdog counts
+    /// it as stuck: no connection is passed on to it, and its own socket's queue is accepted
+    /// from by another worker (default 10 ms; at least 1 ms). The watchdog cannot tell a slow
+    /// handler call from a worker the scheduler left waiting that long on a busy machine; both
+    /// make its connections wait.
+    pub fn stuck_after(&mut self, after: Duration) -> &mut Self {
+        self.stuck_after = after.max(Duration::from_millis(1));
         self
     }
 
@@ -273,7 +285,8 @@ impl Builder {
         let mut shifts = Vec::new();
         if self.threads > 1 {
             let wakers = peers.iter().map(|p| Arc::clone(&p.waker)).collect();
-            let (watchdog, made_shifts) = Watchdog::start(wakers, Arc::clone(&shared))?;
+            let (watchdog, made_shifts) =
+                Watchdog::start(wakers, Arc::clone(&shared), self.stuck_after)?;
             pool.watchdog = Some(watchdog);
             shifts = made_shifts;
         }

@@ -5,13 +5,14 @@
 //!
 //! Each worker publishes a round counter ([`Rounds`]): odd while it works through a round, even
 //! while it waits for events. The watchdog sleeps while every worker waits; the first worker to
-//! start a round after that wakes it (at most once per [`STUCK_AFTER`]). A round costs a
-//! worker two stores to its own cache line and two loads of lines the watchdog rarely
-//! writes; nothing per request. Awake, it looks every [`STUCK_AFTER`]: a worker seen in the
-//! same round twice has been in it that long. It is marked stuck until a look finds it moving
-//! (workers pass no connection to a stuck one), and as many of the least loaded other workers
-//! as there are stuck ones are asked to accept from the stuck ones' sockets (each keeps at it
-//! until they are empty; the next look asks again while any is still stuck).
+//! start a round after that wakes it (at most once per look). A round costs a worker two
+//! stores to its own cache line and two loads of lines the watchdog rarely writes; nothing per
+//! request. Awake, it looks every interval (`Builder::stuck_after`, [`STUCK_AFTER`] unless
+//! set): a worker seen in the same round twice has been in it that long. It is marked stuck
+//! until a look finds it moving (workers pass no connection to a stuck one), and as many of
+//! the least loaded other workers as there are stuck ones are asked to accept from the stuck
+//! ones' sockets (each keeps at it until they are empty; the next look asks again while any is
+//! still stuck).
 //!
 //! A worker that has exited (its poller failed) is left marked as in a round, so its queue is
 //! taken over too; the watchdog then keeps looking, and asking, for the life of the pool.
@@ -26,8 +27,9 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use mio::Waker;
 
-/// How long a worker may stay in one round before its queued connections go to another. A
-/// round of ordinary work takes microseconds to a few milliseconds.
+/// How long a worker may stay in one round, unless the builder says otherwise, before its
+/// queued connections go to another. A round of ordinary work takes microseconds to a few
+/// milliseconds.
 pub(crate) const STUCK_AFTER: Duration = Duration::from_millis(10);
 
 /// What the workers and the watchdog share.
@@ -41,7 +43,7 @@ pub(crate) struct Rounds {
     take_over: Box<[AtomicBool]>,
     /// Per worker: whether the last look found it stuck.
     stuck: Box<[AtomicBool]>,
-    /// Whether the watchdog is awake (looking every [`STUCK_AFTER`]).
+    /// Whether the watchdog is awake (looking every interval).
     awake: AtomicBool,
     /// Set when the pool shuts down.
     stop: AtomicBool,
@@ -142,11 +144,12 @@ pub(crate) struct Watchdog {
 }
 
 impl Watchdog {
-    /// Starts the watchdog over `wakers.len()` workers and returns it with one [`Shift`] per
-    /// worker.
+    /// Starts the watchdog over `wakers.len()` workers, looking `every` so often while any
+    /// works, and returns it with one [`Shift`] per worker.
     pub(crate) fn start(
         wakers: Vec<Arc<Waker>>,
         loads: Arc<crate::Shared>,
+        every: Duration,
     ) -> std::io::Result<(Self, Vec<Shift>)> {
         let workers = wakers.len();
         let rounds = Arc::new(Rounds::new(workers));
@@ -162,7 +165,7 @@ impl Watchdog {
         let watched = Arc::clone(&rounds);
         let thread = thread::Builder::new()
             .name("pool-watchdog".into())
-            .spawn(move || watch(&watched, &wakers, &loads, &ring))?;
+            .spawn(move || watch(&watched, &wakers, &loads, &ring, every))?;
         let watchdog = Self {
             rounds,
             bell,
@@ -183,7 +186,13 @@ impl Drop for Watchdog {
     }
 }
 
-fn watch(rounds: &Rounds, wakers: &[Arc<Waker>], loads: &crate::Shared, ring: &Receiver<()>) {
+fn watch(
+    rounds: &Rounds,
+    wakers: &[Arc<Waker>],
+    loads: &crate::Shared,
+    ring: &Receiver<()>,
+    every: Duration,
+) {
     let workers = wakers.len();
     let mut seen = vec![0u64; workers];
     loop {
@@ -200,7 +209,7 @@ fn watch(rounds: &Rounds, wakers: &[Arc<Waker>], loads: &crate::Shared, ring: &R
             }
             continue;
         }
-        match ring.recv_timeout(STUCK_AFTER) {
+        match ring.recv_timeout(every) {
             Ok(()) => continue,
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,

@@ -10,6 +10,12 @@ use mio::net::TcpStream;
 use pool::{Builder, CloseReason, DispatchError, Handler, Next, Pool, Readiness, would_block};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// For tests of where connections go: longer than any of them runs, so that a worker the
+/// scheduler leaves waiting on a busy machine is never taken for stuck (the watchdog would
+/// then, rightly, send its connections elsewhere).
+const NEVER_STUCK: Duration = Duration::from_secs(60);
+/// The default: what the take-over tests rely on.
+const STUCK_AFTER: Duration = Duration::from_millis(10);
 
 /// Echoes every byte back. Sending `panic` makes the handler panic; during a drain a connection
 /// that has sent `busy` stays open (an in-flight response that never finishes).
@@ -517,12 +523,14 @@ fn workers_accept_from_the_listeners_refuse_over_the_limit_and_stop_accepting_wh
 }
 
 /// `workers` workers, each with a socket of its own: sockets on different ports stand for an
-/// `SO_REUSEPORT` group. Workers below `gated` wait for `gate` in their first `open`. Returns
-/// the pool, the sockets' addresses and, per worker, where it reports each connection it opens.
+/// `SO_REUSEPORT` group. Workers below `gated` wait for `gate` in their first `open`; a worker
+/// in one round for `stuck_after` counts as stuck. Returns the pool, the sockets' addresses
+/// and, per worker, where it reports each connection it opens.
 fn workers_with_a_socket_each(
     workers: usize,
     gated: usize,
     gate: mpsc::Receiver<()>,
+    stuck_after: Duration,
 ) -> (Pool, Vec<std::net::SocketAddr>, Vec<mpsc::Receiver<()>>) {
     let listeners: Vec<TcpListener> = (0..workers)
         .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
@@ -532,6 +540,7 @@ fn workers_with_a_socket_each(
     let (opened_tx, opened_rx): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::channel()).unzip();
     let pool = Builder::new()
         .threads(workers)
+        .stuck_after(stuck_after)
         .listeners(vec![listeners])
         .spawn(|i| Echo {
             opened: Some(opened_tx[i].clone()),
@@ -546,7 +555,7 @@ fn workers_with_a_socket_each(
 fn a_group_of_one_listener_per_worker_gives_each_worker_its_own() {
     // Which worker accepted shows which socket it polls.
     let (_, no_gate) = mpsc::channel();
-    let (pool, addrs, opened_rx) = workers_with_a_socket_each(2, 0, no_gate);
+    let (pool, addrs, opened_rx) = workers_with_a_socket_each(2, 0, no_gate, NEVER_STUCK);
     for (worker, addr) in addrs.iter().enumerate() {
         let mut client = StdStream::connect(addr).unwrap();
         client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -564,7 +573,7 @@ fn connections_queued_for_a_stuck_worker_are_taken_over_and_none_is_passed_to_it
     // Worker 0 blocks in a call (the gate in `open`) with a client queued behind it on its own
     // socket: without the watchdog only worker 0 would ever accept that client.
     let (go_tx, gate_rx) = mpsc::channel();
-    let (pool, addrs, opened_rx) = workers_with_a_socket_each(2, 1, gate_rx);
+    let (pool, addrs, opened_rx) = workers_with_a_socket_each(2, 1, gate_rx, STUCK_AFTER);
     let (first, second) = (addrs[0], addrs[1]);
     // Dropped before the pool (on failure too), which lets worker 0 go.
     let go = go_tx;
@@ -621,7 +630,7 @@ fn the_queues_of_two_stuck_workers_are_both_taken_over() {
     // so it starts round after round (found by review: asked to help one stuck worker after
     // the other, it only ever helped the second).
     let (go_tx, gate_rx) = mpsc::channel();
-    let (pool, addrs, opened_rx) = workers_with_a_socket_each(3, 2, gate_rx);
+    let (pool, addrs, opened_rx) = workers_with_a_socket_each(3, 2, gate_rx, STUCK_AFTER);
     let go = go_tx;
     let mut spinner = StdStream::connect(addrs[2]).unwrap();
     spinner.write_all(b"spin").unwrap();
@@ -663,6 +672,7 @@ fn connections_accepted_in_a_burst_are_shared_out_evenly() {
     let (opened_tx, opened_rx): (Vec<_>, Vec<_>) = (0..2).map(|_| mpsc::channel()).unzip();
     let pool = Builder::new()
         .threads(2)
+        .stuck_after(NEVER_STUCK)
         .listeners(vec![vec![listener.try_clone().unwrap()]])
         .spawn(|i| Echo {
             opened: Some(opened_tx[i].clone()),
