@@ -208,6 +208,12 @@ fn large_echo_resumes_partial_writes() {
     result.unwrap();
     let payload: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
     let mut reader = client.try_clone().unwrap();
+    // The echo reads all it can before it writes: on a busy machine it may take in most of
+    // the 4 MB before the first byte comes back. A worker that lost a partial write would
+    // leave the reader waiting for good.
+    reader
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     let expected = payload.len();
     let read = thread::spawn(move || {
         let mut got = vec![0u8; expected];

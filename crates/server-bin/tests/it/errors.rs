@@ -187,6 +187,7 @@ fn a_panic_while_preparing_a_response_is_a_500_one_line_and_a_log_entry() {
         &["--threads", "1"],
         &[("HTTP_SERVER_PANIC_PATH", "/boom"), ("RUST_BACKTRACE", "1")],
     );
+    let started = Instant::now();
     for _ in 0..50 {
         let r = server.get("/boom", "");
         assert_eq!(r.status, 500);
@@ -201,7 +202,12 @@ fn a_panic_while_preparing_a_response_is_a_500_one_line_and_a_log_entry() {
     assert!(server.wait_for_log("\"GET /boom HTTP/1.1\" 500"));
     let stderr = server.stderr();
     let reports = stderr.lines().filter(|l| l.contains("panic in")).count();
-    assert!((1..=5).contains(&reports), "{reports} reports: {stderr}");
+    // One a second at most: a slow machine that takes longer over the 50 may print more.
+    let seconds = usize::try_from(started.elapsed().as_secs()).unwrap_or(usize::MAX);
+    assert!(
+        (1..=seconds.saturating_add(1).min(49)).contains(&reports),
+        "{reports} reports in {seconds} s: {stderr}"
+    );
     assert!(!stderr.contains("backtrace"), "{stderr}");
     let metrics = server.get("/-/metrics", "");
     let text = String::from_utf8_lossy(&metrics.body);

@@ -171,12 +171,13 @@ fn sigint_during_a_large_download_lets_it_finish_then_exits_0() {
     reader.read_exact(&mut body).unwrap();
 
     server.signal(Signal::INT);
-    std::thread::sleep(Duration::from_millis(300));
-    // New connections are refused while the download drains.
-    assert!(
-        std::net::TcpStream::connect_timeout(&server.addr, IO_TIMEOUT).is_err(),
-        "still accepting"
-    );
+    // New connections are refused while the download drains (once the server has taken the
+    // signal: polled, as a busy machine may take a while).
+    let end = std::time::Instant::now() + IO_TIMEOUT;
+    while std::net::TcpStream::connect_timeout(&server.addr, IO_TIMEOUT).is_ok() {
+        assert!(std::time::Instant::now() < end, "still accepting");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     let mut rest = Vec::new();
     reader.read_to_end(&mut rest).unwrap();
@@ -200,7 +201,13 @@ fn a_second_signal_exits_at_once_with_130() {
     // A download nobody reads keeps the drain busy.
     let stalled = server.stalled_download("/big.bin");
     server.signal(Signal::INT);
-    std::thread::sleep(Duration::from_millis(200));
+    // Two signals that arrive before the server has read the first are one (signals do not
+    // queue): the second is sent once the first has been taken.
+    assert!(
+        server.wait_for_stderr("SIGINT: finishing in-flight responses"),
+        "{}",
+        server.stderr()
+    );
     server.signal(Signal::INT);
     let status = server.wait_exit(Duration::from_secs(5));
     assert_eq!(status.code(), Some(130));
@@ -227,7 +234,11 @@ fn the_drain_deadline_bounds_shutdown_and_counts_what_it_cut() {
 #[test]
 fn over_the_connection_limit_clients_get_503_with_retry_after() {
     let site = Site::new();
-    let server = TestServer::start(&site.root(), &["--max-connections", "1"]);
+    // Idle connections live longer than the test: the held one must not time out meanwhile.
+    let server = TestServer::start(
+        &site.root(),
+        &["--max-connections", "1", "--idle-timeout", "60s"],
+    );
     let held = server.held("/test.html");
 
     // Every refused client gets a complete 503, however many are refused in a row. (The lingering

@@ -51,8 +51,9 @@ fn slowloris_connections_cost_nobody_else_and_get_408() {
     while started.elapsed() < Duration::from_millis(2500) {
         let (r, took) = timed_get(&server, "/test.html");
         assert_eq!(r.status, 200);
+        // A client held behind the slow ones would wait for their 3 s header timeout.
         assert!(
-            took < Duration::from_secs(1),
+            took < Duration::from_secs(2),
             "a normal request took {took:?}"
         );
         if Instant::now() >= next_trickle {
@@ -179,7 +180,18 @@ fn a_burst_of_500_connections_gets_only_whole_200s_or_503s() {
 fn a_burst_over_the_connection_limit_is_answered_503_not_reset() {
     raise_fd_limit();
     let site = Site::new();
-    let server = TestServer::start(&site.root(), &["--threads", "2", "--max-connections", "2"]);
+    // Idle connections live longer than the test: the held ones must not time out meanwhile.
+    let server = TestServer::start(
+        &site.root(),
+        &[
+            "--threads",
+            "2",
+            "--max-connections",
+            "2",
+            "--idle-timeout",
+            "60s",
+        ],
+    );
     let held: Vec<_> = (0..2).map(|_| server.held("/test.html")).collect();
     // Far more at once than the main thread's refusal queue holds: the workers must leave the
     // rest in the backlog rather than close them unanswered.
@@ -323,17 +335,29 @@ fn a_pipelining_flood_cannot_hold_a_worker_and_shutdown_still_joins_it() {
         let _ = flood.write_all(&requests);
     });
     thread::sleep(Duration::from_millis(300)); // let the flood fill the socket buffers
-    let slowest = (0..10)
-        .map(|_| {
-            let (r, took) = timed_get(&server, "/small.txt");
-            assert_eq!(r.status, 200);
-            took
-        })
-        .max()
-        .unwrap();
+    // A worker held by the flood keeps another client waiting 150 ms or more, every time; one
+    // that shares answers in about a millisecond. A busy machine can slow a whole series, so
+    // one series of three with none over 100 ms passes.
+    let mut slowest = Vec::new();
+    for _ in 0..3 {
+        let series = (0..10)
+            .map(|_| {
+                let (r, took) = timed_get(&server, "/small.txt");
+                assert_eq!(r.status, 200);
+                took
+            })
+            .max()
+            .unwrap();
+        slowest.push(series);
+        if series < Duration::from_millis(100) {
+            break;
+        }
+    }
     assert!(
-        slowest < Duration::from_millis(100),
-        "another client waited {slowest:?} behind the flood"
+        slowest
+            .last()
+            .is_some_and(|&s| s < Duration::from_millis(100)),
+        "another client waited behind the flood; slowest per series: {slowest:?}"
     );
     server.signal(Signal::INT);
     let status = server.wait_exit(Duration::from_secs(15));

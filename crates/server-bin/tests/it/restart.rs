@@ -140,8 +140,15 @@ fn a_restart_on_an_inherited_socket_loses_no_request() {
             }
         })
     };
-    thread::sleep(Duration::from_millis(500));
-    let before = ok.load(Ordering::Relaxed);
+    // Waited for, not slept on: on a busy machine the client may need more than a moment.
+    let served = |more_than: usize| {
+        let end = Instant::now() + Duration::from_secs(10);
+        while ok.load(Ordering::Relaxed) <= more_than && Instant::now() < end {
+            thread::sleep(Duration::from_millis(10));
+        }
+        ok.load(Ordering::Relaxed)
+    };
+    let before = served(0);
     old.signal(Signal::TERM);
     let new = start_activated(&site, &listener, &[]);
     assert_eq!(
@@ -149,7 +156,8 @@ fn a_restart_on_an_inherited_socket_loses_no_request() {
         Some(0),
         "the old process drains and exits 0"
     );
-    thread::sleep(Duration::from_millis(500));
+    served(before);
+    thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);
     client.join().unwrap();
 
@@ -186,6 +194,12 @@ fn health_is_ok_while_serving_and_503_once_draining() {
     let mut first = vec![0u8; 1024];
     reader.read_exact(&mut first).unwrap();
     server.signal(Signal::TERM);
+    assert!(
+        server.wait_for_stderr("SIGTERM: finishing in-flight responses"),
+        "{}",
+        server.stderr()
+    );
+    // The signal is taken; the main thread starts the drain a moment later.
     thread::sleep(Duration::from_millis(200));
     let mut rest = Vec::new();
     reader.read_to_end(&mut rest).unwrap();
