@@ -200,6 +200,7 @@ fn a_panic_while_preparing_a_response_is_a_500_one_line_and_a_log_entry() {
         "the worker lives on"
     );
     assert!(server.wait_for_log("\"GET /boom HTTP/1.1\" 500"));
+    assert!(server.wait_for_stderr("panic in"), "{}", server.stderr());
     let stderr = server.stderr();
     let reports = stderr.lines().filter(|l| l.contains("panic in")).count();
     // One a second at most: a slow machine that takes longer over the 50 may print more.

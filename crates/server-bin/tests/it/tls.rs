@@ -501,7 +501,7 @@ fn a_self_signed_certificate_serves_and_its_fingerprint_is_printed() {
     }
     let der = conn.peer_certificates().unwrap()[0].to_vec();
     assert!(
-        server.stderr().contains(&sha256_hex(&der)),
+        server.wait_for_stderr(&sha256_hex(&der)),
         "{}",
         server.stderr()
     );
