@@ -144,7 +144,7 @@ pub(crate) struct Watchdog {
 }
 
 impl Watchdog {
-    /// Starts the watchdog over `wakers.len()` workers, looking `every` so often while any
+    /// Starts the watchdog over `wakers.len()` workers, looking once per `every` while any
     /// works, and returns it with one [`Shift`] per worker.
     pub(crate) fn start(
         wakers: Vec<Arc<Waker>>,
