@@ -155,41 +155,40 @@ pub fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
 /// construction. Two servers started in the same instant could both pass; that is all this
 /// leaves open.
 fn claim(addr: SocketAddr) -> io::Result<()> {
-    let probe =
-        rustix::net::socket_with(family(addr), SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
-    // As the real socket has them: TIME_WAIT left by an earlier run is no conflict, and `::`
+    // Set up as the real socket is: TIME_WAIT left by an earlier run is no conflict, and `::`
     // conflicts with an IPv4 listener on the port too.
-    sockopt::set_socket_reuseaddr(&probe, true)?;
-    if addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
-        let _ = sockopt::set_ipv6_v6only(&probe, false);
-    }
+    let probe = socket_for(addr)?;
     Ok(rustix::net::bind(&probe, &addr)?)
 }
 
 /// What `mio`'s `TcpListener::bind` does (`SO_REUSEADDR`, then bind and listen), plus
 /// `SO_REUSEPORT` so that the workers' sockets can share the address, `TCP_NODELAY` (see
-/// [`no_delay`]), and `::` accepting IPv4 where the OS allows: Linux's default comes from the
-/// `net.ipv6.bindv6only` sysctl and other systems default to IPv6 only, so it is set here.
+/// [`no_delay`]), and `::` accepting IPv4 where the OS allows (see [`socket_for`]).
 fn open_listener(addr: SocketAddr) -> io::Result<rustix::fd::OwnedFd> {
-    let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
-    let socket = rustix::net::socket_with(family(addr), SocketType::STREAM, flags, None)?;
-    sockopt::set_socket_reuseaddr(&socket, true)?;
+    let socket = socket_for(addr)?;
     sockopt::set_socket_reuseport(&socket, true)?;
-    if addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
-        // Where policy forbids it the socket stays IPv6-only, and the start-up block says so.
-        let _ = sockopt::set_ipv6_v6only(&socket, false);
-    }
     rustix::net::bind(&socket, &addr)?;
     rustix::net::listen(&socket, BACKLOG)?;
     no_delay(&socket)?;
     Ok(socket)
 }
 
-fn family(addr: SocketAddr) -> AddressFamily {
-    match addr {
+/// A TCP socket for `addr`, not yet bound: non-blocking, `SO_REUSEADDR`, and for `::` IPv4
+/// too where the OS allows (Linux's default comes from the `net.ipv6.bindv6only` sysctl and
+/// other systems default to IPv6 only, so it is set here).
+fn socket_for(addr: SocketAddr) -> io::Result<rustix::fd::OwnedFd> {
+    let family = match addr {
         SocketAddr::V4(_) => AddressFamily::INET,
         SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
+    let socket = rustix::net::socket_with(family, SocketType::STREAM, flags, None)?;
+    sockopt::set_socket_reuseaddr(&socket, true)?;
+    if addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
+        // Where policy forbids it the socket stays IPv6-only, and the start-up block says so.
+        let _ = sockopt::set_ipv6_v6only(&socket, false);
     }
+    Ok(socket)
 }
 
 /// Whether `socket`, listening on `addr`, takes IPv4 clients on an IPv6 wildcard address.
