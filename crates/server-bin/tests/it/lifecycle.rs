@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use crate::support::{IO_TIMEOUT, Site, TestServer, read_response};
+use crate::support::{IO_TIMEOUT, Site, TestServer, read_response, wait_until};
 
 #[test]
 fn a_missing_root_fails_with_one_line_and_status_1() {
@@ -173,11 +173,12 @@ fn sigint_during_a_large_download_lets_it_finish_then_exits_0() {
     server.signal(Signal::INT);
     // New connections are refused while the download drains (once the server has taken the
     // signal: polled, as a busy machine may take a while).
-    let end = std::time::Instant::now() + IO_TIMEOUT;
-    while std::net::TcpStream::connect_timeout(&server.addr, IO_TIMEOUT).is_ok() {
-        assert!(std::time::Instant::now() < end, "still accepting");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        wait_until(IO_TIMEOUT, || {
+            std::net::TcpStream::connect_timeout(&server.addr, IO_TIMEOUT).is_err()
+        }),
+        "still accepting"
+    );
 
     let mut rest = Vec::new();
     reader.read_to_end(&mut rest).unwrap();

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use crate::support::{IO_TIMEOUT, Response, Site, TestServer, raise_fd_limit, read_response};
+use crate::support::{
+    IO_TIMEOUT, Response, Site, TestServer, raise_fd_limit, read_response, wait_until,
+};
 
 /// A normal client's request on a new connection, with how long it took.
 fn timed_get(server: &TestServer, path: &str) -> (Response, Duration) {
@@ -246,15 +248,14 @@ fn the_51st_connection_gets_503_and_service_resumes_when_others_close() {
     );
 
     held.truncate(40);
-    let end = Instant::now() + IO_TIMEOUT;
-    loop {
-        let raw = server.raw(b"GET /test.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-        if read_response(&mut &raw[..], false).is_some_and(|r| r.status == 200) {
-            break;
-        }
-        assert!(Instant::now() < end, "service did not resume");
-        thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        wait_until(IO_TIMEOUT, || {
+            let raw =
+                server.raw(b"GET /test.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+            read_response(&mut &raw[..], false).is_some_and(|r| r.status == 200)
+        }),
+        "service did not resume"
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use crate::support::{IO_TIMEOUT, Site, TestServer, listening_sockets, read_response};
+use crate::support::{IO_TIMEOUT, Site, TestServer, listening_sockets, read_response, wait_until};
 
 /// A listening socket the test owns, as systemd would, and can hand to servers.
 ///
@@ -143,10 +143,9 @@ fn a_restart_on_an_inherited_socket_loses_no_request() {
     // A hundred requests before the restart and after it (at most 10 s each way): waited
     // for, not slept on, as on a busy machine the client may need more than a moment.
     let served = |more_than: usize| {
-        let end = Instant::now() + Duration::from_secs(10);
-        while ok.load(Ordering::Relaxed) <= more_than && Instant::now() < end {
-            thread::sleep(Duration::from_millis(10));
-        }
+        wait_until(Duration::from_secs(10), || {
+            ok.load(Ordering::Relaxed) > more_than
+        });
         ok.load(Ordering::Relaxed)
     };
     let before = served(100);

@@ -270,14 +270,7 @@ impl TestServer {
     /// Waits (at most [`IO_TIMEOUT`]) until stderr contains `needle`; stdout and stderr are
     /// separate pipes, so stderr can lag what stdout already shows.
     pub fn wait_for_stderr(&self, needle: &str) -> bool {
-        let end = Instant::now() + IO_TIMEOUT;
-        while Instant::now() < end {
-            if self.stderr().contains(needle) {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        false
+        wait_until(IO_TIMEOUT, || self.stderr().contains(needle))
     }
 
     /// Everything written to stderr so far.
@@ -288,14 +281,9 @@ impl TestServer {
     /// Waits (at most [`IO_TIMEOUT`]) for an access-log line containing `needle`; the log is
     /// flushed in batches, so a line can lag its response by up to 100 ms.
     pub fn wait_for_log(&self, needle: &str) -> bool {
-        let end = Instant::now() + IO_TIMEOUT;
-        while Instant::now() < end {
-            if self.stdout_lines().iter().any(|l| l.contains(needle)) {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        false
+        wait_until(IO_TIMEOUT, || {
+            self.stdout_lines().iter().any(|l| l.contains(needle))
+        })
     }
 
     /// Every stdout line so far (the first is `listening on`, then the access log).
@@ -310,6 +298,21 @@ impl Drop for TestServer {
             let _ = self.child.kill();
         }
         let _ = self.child.wait();
+    }
+}
+
+/// Asks `done` every 20 ms until it says yes (true) or `limit` passes (false): for what a
+/// busy machine may take a while to show.
+pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
     }
 }
 
