@@ -631,6 +631,33 @@ fn a_group_of_listeners_neither_shared_nor_one_per_worker_is_refused() {
 }
 
 #[test]
+fn a_worker_in_a_call_shorter_than_the_stuck_threshold_keeps_its_queue() {
+    // As the take-over test, with a threshold longer than the call: the queued client waits
+    // for worker 0 instead of going to worker 1.
+    let (go_tx, gate_rx) = mpsc::channel();
+    let (pool, addrs, opened_rx) = workers_with_a_socket_each(2, 1, gate_rx, NEVER_STUCK);
+    let go = go_tx;
+    let mut busy_client = StdStream::connect(addrs[0]).unwrap();
+    busy_client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    opened_rx[0].recv_timeout(IO_TIMEOUT).unwrap();
+    let mut queued = StdStream::connect(addrs[0]).unwrap();
+    queued.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    queued.write_all(b"late").unwrap();
+    // With the default threshold worker 1 takes it within 20 ms.
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(opened_rx[1].try_iter().count(), 0, "worker 1 took it over");
+    go.send(()).unwrap();
+    go.send(()).unwrap();
+    let mut got = [0u8; 4];
+    queued.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"late");
+    assert_eq!(opened_rx[0].try_iter().count(), 1, "worker 0 served it");
+    assert_eq!(echo_round_trip(&mut busy_client, b"x").unwrap(), b"x");
+    drop((go, busy_client, queued));
+    assert_eq!(pool.shutdown().unjoined, 0);
+}
+
+#[test]
 fn the_queues_of_two_stuck_workers_are_both_taken_over() {
     // Workers 0 and 1 block in a call; worker 2 is busy with a connection that keeps yielding,
     // so it starts round after round (found by review: asked to help one stuck worker after
