@@ -177,6 +177,13 @@ fn concerns_one_connection(err: &io::Error) -> bool {
     .any(|errno| err.raw_os_error() == Some(errno.raw_os_error()))
 }
 
+/// Which socket of a listening group is worker `index`'s own: a group has either a socket per
+/// worker (socket `j` is worker `j`'s, which is also how the watchdog numbers a stuck worker's
+/// socket) or one socket that every worker shares.
+fn own_socket(index: usize, group_len: usize) -> usize {
+    index % group_len.max(1)
+}
+
 impl Acceptor {
     /// Whether accepting has work now, so the worker must not sleep in the poller.
     fn has_work(&self, now: Instant) -> bool {
@@ -191,7 +198,7 @@ impl<H: Handler> Worker<H> {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let mut listeners = Vec::with_capacity(setup.listeners.len());
         for (slot, group) in setup.listeners.iter().enumerate() {
-            let Some(listener) = group.get(setup.index % group.len().max(1)) else {
+            let Some(listener) = group.get(own_socket(setup.index, group.len())) else {
                 continue;
             };
             let copy = listener.try_clone()?;
@@ -262,10 +269,10 @@ impl<H: Handler> Worker<H> {
         let Some(groups) = &self.acceptor.groups else {
             return;
         };
-        // Socket `j` of a group with a socket per worker is worker `j`'s own.
         for (g, group) in groups.iter().enumerate().filter(|(_, g)| g.len() > 1) {
             for j in (0..group.len()).filter(|&j| shift.is_stuck(j)) {
-                if j != self.index % group.len() && !self.acceptor.taking_over.contains(&(g, j)) {
+                let own = own_socket(self.index, group.len());
+                if j != own && !self.acceptor.taking_over.contains(&(g, j)) {
                     self.acceptor.taking_over.push((g, j));
                 }
             }
