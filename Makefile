@@ -67,6 +67,7 @@ test:  ## formatting check, clippy and every test; ends with "test: N passed, N 
 	  run "$(CARGO)" fmt --all -- --check && \
 	  run "$(CARGO)" fmt --manifest-path fuzz/Cargo.toml -- --check && \
 	  run "$(CARGO)" clippy --workspace --all-targets -- -D warnings && \
+	  run "$(CARGO)" clippy --manifest-path fuzz/Cargo.toml --bins -- -D warnings && \
 	  run "$(CARGO)" test --workspace; } | tee "$$log"; status=$$?; \
 	awk -v status=$$status '/^test result:/ {p += $$4; f += $$6} \
 	    /^ensure-tools-test: passed/ {p++} /^ensure-tools-test: FAILED/ {f++} \
