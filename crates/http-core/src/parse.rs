@@ -105,6 +105,9 @@ pub fn parse_request<'b, 'h>(
 
         let name = header.name;
         if name.eq_ignore_ascii_case("host") {
+            if !is_host(header.value) {
+                return Err(ParseError::Host);
+            }
             hosts = hosts.saturating_add(1);
         } else if name.eq_ignore_ascii_case("content-length") {
             let n = parse_content_length(header.value)?;
@@ -166,6 +169,13 @@ pub fn first_line(buf: &[u8]) -> &[u8] {
     let rest = skip_empty_lines(buf);
     let line = split_once(rest, b'\n').map_or(rest, |(line, _)| line);
     strip_cr(line.get(..MAX_REQUEST_LINE).unwrap_or(line))
+}
+
+/// Whether the request in `buf` is a `HEAD`, as far as its request line shows: a response to
+/// it has no content even when an error is found later in the head (RFC 9110 §9.3.2), since
+/// the client reads it as the answer to a `HEAD`.
+pub fn is_head_request(buf: &[u8]) -> bool {
+    first_line(buf).starts_with(b"HEAD ")
 }
 
 /// How many bytes of empty lines (CR and LF) `buf` starts with: what a server ignores before
@@ -233,6 +243,66 @@ fn parse_field(line: &[u8]) -> Result<Header<'_>, ParseError> {
     }
     let name = std::str::from_utf8(name).map_err(|_| ParseError::HeaderField)?;
     Ok(Header { name, value })
+}
+
+/// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2): a bracketed IP literal or
+/// a registered name (possibly empty, as RFC 9112 §3.2 asks of a client without an authority),
+/// then an optional run of digits. Anything else, such as a space, `/`, `@` or a second colon,
+/// makes the request one a server must refuse (RFC 9112 §3.2).
+fn is_host(value: &[u8]) -> bool {
+    let (host, port) = match value {
+        [b'[', rest @ ..] => {
+            let Some(end) = rest.iter().position(|&b| b == b']') else {
+                return false;
+            };
+            let (literal, after) = rest.split_at(end);
+            let literal_ok = !literal.is_empty()
+                && literal
+                    .iter()
+                    .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':');
+            if !literal_ok {
+                return false;
+            }
+            // `after` starts with the `]`.
+            match after.get(1..).unwrap_or_default() {
+                [] => (&[][..], None),
+                [b':', port @ ..] => (&[][..], Some(port)),
+                _ => return false,
+            }
+        }
+        _ => match split_once(value, b':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (value, None),
+        },
+    };
+    is_reg_name(host) && port.is_none_or(|p| p.iter().all(u8::is_ascii_digit))
+}
+
+/// `reg-name = *( unreserved / pct-encoded / sub-delims )` (RFC 3986 §3.2.2).
+fn is_reg_name(name: &[u8]) -> bool {
+    let mut rest = name;
+    while let [b, tail @ ..] = rest {
+        rest = match b {
+            b'%' => match tail {
+                [h, l, after @ ..] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => after,
+                _ => return false,
+            },
+            &b if is_unreserved(b) || is_sub_delim(b) => tail,
+            _ => return false,
+        };
+    }
+    true
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+fn is_sub_delim(b: u8) -> bool {
+    matches!(
+        b,
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+    )
 }
 
 /// `Content-Length = 1*DIGIT`, also accepting a list of identical values (RFC 9110 §8.6).
@@ -506,6 +576,48 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    #[test]
+    fn a_host_that_is_not_a_host_and_port_is_refused() {
+        for host in [
+            "a b", "a/b", "a, b", "user@a", "a:b", "a:1:2", "[::1", "[::1]x", "[]", "a%zz",
+            "[::1]:8a", "a\\b",
+        ] {
+            let head = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            assert_eq!(err(head.as_bytes()), ParseError::Host, "Host: {host}");
+        }
+    }
+
+    #[test]
+    fn names_addresses_and_ports_are_hosts() {
+        for host in [
+            "example.com",
+            "example.com:8080",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:8080",
+            "[v1.fe80::a+en1]",
+            "xn--caf-dma.example",
+            "a%41b",
+            "a,b",
+            "a:",
+            "",
+        ] {
+            let head = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            assert!(outcome(head.as_bytes()).unwrap().is_some(), "Host: {host}");
+        }
+    }
+
+    #[test]
+    fn a_head_request_is_known_by_its_line_alone() {
+        assert!(is_head_request(
+            b"HEAD / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"
+        ));
+        assert!(is_head_request(b"\r\nHEAD /x HTTP/1.2\r\n"));
+        assert!(!is_head_request(b"GET / HTTP/1.1\r\n\r\n"));
+        assert!(!is_head_request(b"HEADER / HTTP/1.1\r\n\r\n"));
+        assert!(!is_head_request(b"head / HTTP/1.1\r\n\r\n"));
     }
 
     #[test]

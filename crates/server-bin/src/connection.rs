@@ -48,7 +48,7 @@ use http_core::date::HttpDate;
 use http_core::limits::{MAX_HEADERS, MAX_REQUEST_LINE};
 use http_core::{
     Body, EMPTY_HEADER, Method, Request, Status, Version, empty_lines_len, first_line,
-    parse_request,
+    is_head_request, parse_request,
 };
 use mio::net::TcpStream;
 use pool::{CloseReason, Handler, Next, Readiness, would_block};
@@ -576,12 +576,14 @@ impl HttpHandler {
 
     /// An error response after which the connection closes, because the input can no longer
     /// be trusted to start a request (malformed or incomplete head). The request line, or what
-    /// there is of it, is kept for the log; the input buffer goes back at once.
+    /// there is of it, is kept for the log; the input buffer goes back at once. A `HEAD` gets
+    /// no content, whatever made its head unacceptable.
     fn error_response(&mut self, c: &mut Conn, err: ServeError, now: Instant) -> Box<Outgoing> {
+        let head_only = is_head_request(c.input.bytes());
         self.closing_response(c, now, |buf, date| {
             let reply = Reply {
                 version: Version::Http11,
-                head_only: false,
+                head_only,
                 keep_alive: false,
                 date,
             };

@@ -32,6 +32,9 @@ fn malformed_requests_get_400_and_close_and_the_next_client_is_served() {
         b"GARBAGE\r\n\r\n",
         b"GET / HTTP/1.1\r\n\r\n",                                // no Host
         b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",          // two Hosts
+        b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",                   // not a host
+        b"GET / HTTP/1.1\r\nHost: user@a/b\r\n\r\n",              // not a host
+        b"GET / HTTP/1.1\r\nHost: a:b\r\n\r\n",                   // not a port
         b"GET / HTTP/1.1\r\nHost : t\r\n\r\n",                    // space before colon
         b"GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n  folded\r\n\r\n", // obs-fold
         b"GET / HTTP/1.1\r\nHost: t\r\nX: a\x00b\r\n\r\n",        // NUL in a value
@@ -52,6 +55,28 @@ fn malformed_requests_get_400_and_close_and_the_next_client_is_served() {
     }
     let ok = server.request("GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(ok.status, 200);
+}
+
+#[test]
+fn a_head_refused_for_its_head_gets_a_response_without_content() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    let cases: &[(&[u8], &str)] = &[
+        (b"HEAD / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "400"),
+        (b"HEAD / HTTP/1.1\r\n\r\n", "400"),
+        (b"HEAD / HTTP/1.2\r\nHost: a\r\n\r\n", "505"),
+    ];
+    for (request, status) in cases {
+        let raw = server.raw(request);
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{text:?}");
+        // The head says how long a GET's body would be, and nothing follows it.
+        assert!(!text.contains("Content-Length: 0\r\n"), "{text:?}");
+        assert!(
+            text.ends_with("\r\n\r\n"),
+            "content after the head: {text:?}"
+        );
+    }
 }
 
 #[test]
