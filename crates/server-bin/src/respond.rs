@@ -327,6 +327,7 @@ fn compress_on_the_fly<'a>(
         };
     }
     if req.header("if-none-match").is_some() {
+        // Only the tag decides here: If-None-Match puts If-Modified-Since out of play.
         let etag = file_etag(&rep.meta, tag);
         let validators = Validators {
             etag: &etag,
@@ -392,7 +393,10 @@ fn serve_file(
     buf: &mut Vec<u8>,
 ) -> Response {
     let len = rep.len;
-    let last_modified = last_modified(&rep.meta);
+    // A file dated in the future (a clock set wrong, timestamps kept from an archive) counts as
+    // modified now: a Last-Modified later than Date is forbidden (RFC 9110 §8.8.2.1), and a
+    // client that kept the future date would take every later version for unmodified.
+    let last_modified = last_modified(&rep.meta).min(reply.date.unix_secs());
     let etag = file_etag(&rep.meta, rep.tag);
     let validators = Validators {
         etag: &etag,

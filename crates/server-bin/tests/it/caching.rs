@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use http_core::date::parse_http_date;
+
 use crate::support::{Site, TestServer, read_response};
 
 const OLD_DATE: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
@@ -170,6 +172,33 @@ fn rewriting_a_file_changes_its_etag_and_revalidation_then_fails() {
             .status,
         200
     );
+}
+
+#[test]
+fn a_file_dated_in_the_future_is_last_modified_no_later_than_now() {
+    let site = Site::new();
+    let path = site.write("future.txt", b"from the future\n");
+    let year_2100 = std::time::UNIX_EPOCH + std::time::Duration::from_secs(4_102_444_800);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(year_2100)
+        .unwrap();
+    let server = TestServer::start(&site.root(), &[]);
+    for r in [
+        server.get("/future.txt", ""),
+        server.head("/future.txt", ""),
+    ] {
+        assert_eq!(r.status, 200);
+        let seconds = |field| parse_http_date(r.header(field).unwrap().as_bytes()).unwrap();
+        assert!(
+            seconds("last-modified") <= seconds("date"),
+            "Last-Modified {:?} after Date {:?}",
+            r.header("last-modified"),
+            r.header("date")
+        );
+    }
 }
 
 #[test]
