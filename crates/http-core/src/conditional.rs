@@ -4,7 +4,7 @@
 //! Pure: the validators and the request are passed in. It must not build responses.
 
 use crate::date::parse_http_date;
-use crate::etag::{ETag, parse_list, parse_one};
+use crate::etag::{ETag, TagList, parse_list, parse_one};
 use crate::{Method, Request};
 
 /// A representation's validators.
@@ -35,8 +35,8 @@ pub enum Precondition {
 pub fn evaluate(req: &Request<'_, '_>, v: Validators<'_>) -> Precondition {
     let get_or_head = matches!(req.method, Method::Get | Method::Head);
     // Step 1 and 2: the client's update must not be lost.
-    if let Some(list) = req.header("if-match").and_then(parse_list) {
-        if !list.any_strong(v.etag) {
+    if let Some(matched) = any_tag(req, "if-match", |list| list.any_strong(v.etag)) {
+        if !matched {
             return Precondition::Failed;
         }
     } else if let Some(since) = req.header("if-unmodified-since").and_then(parse_http_date)
@@ -45,8 +45,8 @@ pub fn evaluate(req: &Request<'_, '_>, v: Validators<'_>) -> Precondition {
         return Precondition::Failed;
     }
     // Step 3 and 4: the client's cache may be current.
-    if let Some(list) = req.header("if-none-match").and_then(parse_list) {
-        if list.any_weak(v.etag) {
+    if let Some(matched) = any_tag(req, "if-none-match", |list| list.any_weak(v.etag)) {
+        if matched {
             return if get_or_head {
                 Precondition::NotModified
             } else {
@@ -60,6 +60,22 @@ pub fn evaluate(req: &Request<'_, '_>, v: Validators<'_>) -> Precondition {
         return Precondition::NotModified;
     }
     Precondition::Proceed
+}
+
+/// Whether `matches` holds for the entity-tag list of field `name`, all of whose lines form one
+/// list (RFC 9110 §5.3): `None` when the field is absent, or a line of it is not such a list
+/// (the field is then ignored, as an invalid one must be).
+fn any_tag(
+    req: &Request<'_, '_>,
+    name: &str,
+    matches: impl Fn(&TagList<'_>) -> bool,
+) -> Option<bool> {
+    let mut found = None;
+    for value in req.values(name) {
+        let list = parse_list(value)?;
+        found = Some(found == Some(true) || matches(&list));
+    }
+    found
 }
 
 /// Whether a `Range` may be honoured given the request's `If-Range` (RFC 9110 §13.1.5): yes
@@ -148,6 +164,22 @@ mod tests {
             check("GET", "If-None-Match: \"other\"\r\n"),
             Precondition::Proceed
         );
+    }
+
+    #[test]
+    fn tag_lists_split_over_several_lines_are_one_list() {
+        let tag = ours();
+        let split = |name: &str| format!("{name}: \"x\"\r\n{name}: {tag}\r\n");
+        assert_eq!(
+            check("GET", &split("If-None-Match")),
+            Precondition::NotModified
+        );
+        assert_eq!(check("GET", &split("If-Match")), Precondition::Proceed);
+        let neither = "If-Match: \"x\"\r\nIf-Match: \"y\"\r\n";
+        assert_eq!(check("GET", neither), Precondition::Failed);
+        // A line that is not a list of tags makes the whole field invalid, hence ignored.
+        let broken = format!("If-Match: \"x\"\r\nIf-Match: {tag} junk\r\n");
+        assert_eq!(check("GET", &broken), Precondition::Proceed);
     }
 
     #[test]

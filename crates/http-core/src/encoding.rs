@@ -37,13 +37,20 @@ impl Coding {
 }
 
 /// The coding to send among `available` (in the server's preference order): the one the client
-/// weighs highest, ties going to the server's preference. `None` when the client sent no
-/// `Accept-Encoding`, or accepts none of them (`q=0`, or not listed and no `*`).
-pub fn choose(accept_encoding: Option<&[u8]>, available: &[Coding]) -> Option<Coding> {
-    let value = accept_encoding?;
+/// weighs highest, ties going to the server's preference. `accept_encoding` holds the values
+/// of the request's `Accept-Encoding` lines, which form one list (RFC 9110 §5.3). `None` when
+/// the client sent no `Accept-Encoding`, or accepts none of them (`q=0`, or not listed and no
+/// `*`).
+pub fn choose<'v, L>(accept_encoding: L, available: &[Coding]) -> Option<Coding>
+where
+    L: IntoIterator<Item = &'v [u8]>,
+    L::IntoIter: Clone,
+{
+    let lines = accept_encoding.into_iter();
+    lines.clone().next()?;
     let mut best: Option<(u16, Coding)> = None;
     for &coding in available {
-        let q = weight(value, coding);
+        let q = weight(lines.clone(), coding);
         if q > 0 && best.is_none_or(|(bq, _)| q > bq) {
             best = Some((q, coding));
         }
@@ -52,9 +59,9 @@ pub fn choose(accept_encoding: Option<&[u8]>, available: &[Coding]) -> Option<Co
 }
 
 /// The client's weight for `coding` in thousandths: its own entry, else `*`'s, else 0.
-fn weight(value: &[u8], coding: Coding) -> u16 {
+fn weight<'v>(lines: impl Iterator<Item = &'v [u8]>, coding: Coding) -> u16 {
     let mut star = None;
-    for item in value.split(|&b| b == b',') {
+    for item in lines.flat_map(|value| value.split(|&b| b == b',')) {
         let mut params = item.split(|&b| b == b';');
         let name = params.next().unwrap_or_default().trim_ascii();
         if name.is_empty() {
@@ -162,7 +169,19 @@ mod tests {
 
     #[test]
     fn only_available_codings_are_chosen() {
-        assert_eq!(choose(Some(b"br, gzip"), &[Gzip]), Some(Gzip));
-        assert_eq!(choose(Some(b"br"), &[Gzip]), None);
+        assert_eq!(choose(Some(&b"br, gzip"[..]), &[Gzip]), Some(Gzip));
+    }
+
+    #[test]
+    fn accept_encoding_lines_form_one_list() {
+        let lines: [&[u8]; 2] = [b"identity", b"gzip"];
+        assert_eq!(choose(lines, &[Br, Gzip]), Some(Gzip));
+        let lines: [&[u8]; 2] = [b"gzip;q=0.5", b"br"];
+        assert_eq!(choose(lines, &[Br, Gzip]), Some(Br));
+        let lines: [&[u8]; 2] = [b"*;q=0", b"gzip"];
+        assert_eq!(choose(lines, &[Br, Gzip]), Some(Gzip));
+        let none: [&[u8]; 0] = [];
+        assert_eq!(choose(none, &[Br, Gzip]), None);
+        assert_eq!(choose(Some(&b"br"[..]), &[Gzip]), None);
     }
 }

@@ -145,9 +145,16 @@ pub struct Request<'b, 'h> {
 impl<'b> Request<'b, '_> {
     /// The value of the first field called `name` (case-insensitive), if any.
     pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        self.values(name).next()
+    }
+
+    /// The values of every field line called `name` (case-insensitive), in order. The lines of
+    /// a list-valued field form one list (RFC 9110 §5.3), so a reader of such a field must
+    /// take them all, not only [`Request::header`]'s first.
+    pub fn values<'r>(&'r self, name: &'r str) -> impl Iterator<Item = &'b [u8]> + Clone + 'r {
         self.headers
             .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
             .map(|h| h.value)
     }
 }

@@ -237,7 +237,7 @@ fn choose_representation<'a>(
         cache.note_no_sidecars(rel, now);
     }
     let available: Vec<Coding> = sidecars.iter().map(|(c, ..)| *c).collect();
-    match encoding::choose(req.header("accept-encoding"), &available) {
+    match encoding::choose(req.values("accept-encoding"), &available) {
         Some(chosen) => {
             let index = sidecars
                 .iter()
@@ -311,7 +311,7 @@ fn compress_on_the_fly<'a>(
         varies: true,
         ..rep
     };
-    let Some(coding) = encoding::choose(req.header("accept-encoding"), compression.codings())
+    let Some(coding) = encoding::choose(req.values("accept-encoding"), compression.codings())
     else {
         return rep;
     };

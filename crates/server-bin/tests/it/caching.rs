@@ -62,6 +62,23 @@ fn if_none_match_with_the_current_tag_is_304_without_a_body() {
 }
 
 #[test]
+fn tag_lists_split_over_several_lines_are_read_as_one() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    let etag = server
+        .get("/test.html", "")
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let split = |name: &str| format!("{name}: \"other\"\r\n{name}: {etag}\r\n");
+    let r = server.get("/test.html", &split("If-None-Match"));
+    assert_eq!(r.status, 304);
+    assert_eq!(server.get("/test.html", &split("If-Match")).status, 200);
+    let neither = "If-Match: \"other\"\r\nIf-Match: \"another\"\r\n";
+    assert_eq!(server.get("/test.html", neither).status, 412);
+}
+
+#[test]
 fn a_304_keeps_the_connection_usable() {
     use std::io::{BufReader, Write};
     let site = Site::new();

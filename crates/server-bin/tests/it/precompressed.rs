@@ -38,6 +38,13 @@ fn the_preferred_accepted_coding_is_served_with_the_original_type() {
         );
         assert_eq!(r.header("vary"), Some("Accept-Encoding"), "{accept}");
     }
+    // Lines of the field form one list (RFC 9110 §5.3), not just the first of them.
+    let r = server.get(
+        "/app.css",
+        "Accept-Encoding: identity\r\nAccept-Encoding: gzip\r\n",
+    );
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert_eq!(r.body, b"GZIP-BYTES");
 }
 
 #[test]
