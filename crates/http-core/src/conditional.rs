@@ -62,6 +62,24 @@ pub fn evaluate(req: &Request<'_, '_>, v: Validators<'_>) -> Precondition {
     Precondition::Proceed
 }
 
+/// [`evaluate`] for a representation without validators, such as a page the server makes
+/// (RFC 9110 §13.1): `If-Match` holds only as `*` (a current representation exists),
+/// `If-None-Match` fails only as `*`, and the dates, with nothing to compare them to, are
+/// ignored.
+pub fn evaluate_unvalidated(req: &Request<'_, '_>) -> Precondition {
+    let any = |list: &TagList<'_>| matches!(list, TagList::Any);
+    if any_tag(req, "if-match", any) == Some(false) {
+        return Precondition::Failed;
+    }
+    if any_tag(req, "if-none-match", any) == Some(true) {
+        return match req.method {
+            Method::Get | Method::Head => Precondition::NotModified,
+            _ => Precondition::Failed,
+        };
+    }
+    Precondition::Proceed
+}
+
 /// Whether `matches` holds for the entity-tag list of field `name`, all of whose lines form one
 /// list (RFC 9110 §5.3): `None` when the field is absent, or a line of it is not such a list
 /// (the field is then ignored, as an invalid one must be).
@@ -180,6 +198,25 @@ mod tests {
         // A line that is not a list of tags makes the whole field invalid, hence ignored.
         let broken = format!("If-Match: \"x\"\r\nIf-Match: {tag} junk\r\n");
         assert_eq!(check("GET", &broken), Precondition::Proceed);
+    }
+
+    #[test]
+    fn without_validators_only_a_star_can_decide() {
+        let check = |fields: &str| {
+            let raw = format!("GET / HTTP/1.1\r\nHost: h\r\n{fields}\r\n");
+            let mut slots = [EMPTY_HEADER; MAX_HEADERS];
+            let Ok(Status::Complete((req, _))) = parse_request(raw.as_bytes(), &mut slots) else {
+                panic!("bad test request {raw:?}");
+            };
+            evaluate_unvalidated(&req)
+        };
+        assert_eq!(check(""), Precondition::Proceed);
+        assert_eq!(check("If-Match: *\r\n"), Precondition::Proceed);
+        assert_eq!(check("If-Match: \"x\"\r\n"), Precondition::Failed);
+        assert_eq!(check("If-None-Match: *\r\n"), Precondition::NotModified);
+        assert_eq!(check("If-None-Match: \"x\"\r\n"), Precondition::Proceed);
+        let dates = format!("If-Modified-Since: {AFTER}\r\nIf-Unmodified-Since: {BEFORE}\r\n");
+        assert_eq!(check(&dates), Precondition::Proceed);
     }
 
     #[test]

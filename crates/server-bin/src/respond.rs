@@ -90,12 +90,15 @@ pub fn respond(
     panic_on_request(&target);
     let config = &ctx.config;
     if config.metrics_path.as_deref() == Some(target.path.as_str()) {
-        return serve_metrics(ctx, reply, buf);
+        return serve_metrics(ctx, req, reply, buf);
     }
     if config.health_path.as_deref() == Some(target.path.as_str()) {
         // A balancer that sees 503 stops sending here at once, before the listener goes away.
         return match draining {
-            false => reply.generated(buf, "text/plain; charset=utf-8", "no-store", "ok\n", None),
+            false => {
+                let text = "text/plain; charset=utf-8";
+                reply.generated(req, buf, text, "no-store", "ok\n", None)
+            }
             true => reply.error(buf, ServeError::Unavailable),
         };
     }
@@ -116,7 +119,7 @@ pub fn respond(
             serve_file(ctx, req, reply, served_file(&rel), content_type, rep, buf)
         }
         Ok(Resolved::Directory { dir, rel }) if config.listing => {
-            serve_listing(ctx, reply, dir, &rel, &target, buf)
+            serve_listing(ctx, req, reply, dir, &rel, &target, buf)
         }
         // Says only what the start-up block says too: no path, no file names.
         Ok(Resolved::Directory { .. }) => reply.explained(buf, ServeError::Forbidden, NO_LISTING),
@@ -521,6 +524,7 @@ fn serve_file(
 
 fn serve_listing(
     ctx: &Context,
+    req: &Request<'_, '_>,
     reply: Reply<'_>,
     dir: OwnedFd,
     rel: &str,
@@ -532,13 +536,25 @@ fn serve_listing(
     };
     // A listing changes whenever the directory does; caches must always ask.
     let resource = Some(resource_name(target));
-    reply.generated(buf, "text/html; charset=utf-8", "no-cache", &html, resource)
+    reply.generated(
+        req,
+        buf,
+        "text/html; charset=utf-8",
+        "no-cache",
+        &html,
+        resource,
+    )
 }
 
 /// The Prometheus exposition of every counter, fresh on each request.
-fn serve_metrics(ctx: &Context, reply: Reply<'_>, buf: &mut Vec<u8>) -> Response {
+fn serve_metrics(
+    ctx: &Context,
+    req: &Request<'_, '_>,
+    reply: Reply<'_>,
+    buf: &mut Vec<u8>,
+) -> Response {
     let text = prometheus::render(&ctx.metrics.snapshot());
-    reply.generated(buf, prometheus::CONTENT_TYPE, "no-store", &text, None)
+    reply.generated(req, buf, prometheus::CONTENT_TYPE, "no-store", &text, None)
 }
 
 /// A multipart boundary: 32 hex digits from the standard library's randomly keyed hasher, so a
@@ -563,15 +579,26 @@ pub struct Reply<'a> {
 }
 
 impl Reply<'_> {
-    /// A `200` whose body the server made (a listing, the metrics), sent inline.
+    /// A `200` whose body the server made (a listing, the metrics), sent inline, unless the
+    /// request's preconditions say otherwise: such a page has no validators, so only `*` in
+    /// `If-Match` or `If-None-Match` can pass or fail (`412`, `304`).
     fn generated(
         self,
+        req: &Request<'_, '_>,
         buf: &mut Vec<u8>,
         content_type: &str,
         cache_control: &str,
         body: &str,
         resource: Option<String>,
     ) -> Response {
+        match conditional::evaluate_unvalidated(req) {
+            Precondition::Proceed => {}
+            Precondition::NotModified => {
+                let fields = [("Cache-Control", cache_control)];
+                return self.simple(buf, StatusCode::NOT_MODIFIED, &fields);
+            }
+            Precondition::Failed => return self.error(buf, ServeError::PreconditionFailed),
+        }
         ResponseHead::new(buf, StatusCode::OK, self.date.as_str())
             .header("Content-Type", content_type)
             .content_length(body.len() as u64)

@@ -32,6 +32,28 @@ fn without_listing_a_directory_without_index_is_403() {
 }
 
 #[test]
+fn pages_the_server_makes_answer_preconditions_as_having_no_validators() {
+    let site = listing_site();
+    let server = TestServer::start(&site.root(), &["--listing"]);
+    for path in ["/files/", "/-/metrics"] {
+        assert_eq!(
+            server.get(path, "If-Match: \"x\"\r\n").status,
+            412,
+            "{path}"
+        );
+        assert_eq!(server.get(path, "If-Match: *\r\n").status, 200, "{path}");
+        let r = server.get(path, "If-None-Match: *\r\n");
+        assert_eq!(r.status, 304, "{path}");
+        assert!(r.body.is_empty(), "{path}");
+        assert_eq!(
+            server.get(path, "If-None-Match: \"x\"\r\n").status,
+            200,
+            "{path}"
+        );
+    }
+}
+
+#[test]
 fn listing_shows_entries_directories_first_with_a_parent_link() {
     let site = listing_site();
     let server = TestServer::start(&site.root(), &["--listing"]);
