@@ -256,10 +256,12 @@ fn is_host(value: &[u8]) -> bool {
                 return false;
             };
             let (literal, after) = rest.split_at(end);
+            // IPv6 (with an RFC 6874 zone, `%25eth0`) or IPvFuture; the exact forms need not
+            // be checked, only that nothing in it could end the authority.
             let literal_ok = !literal.is_empty()
                 && literal
                     .iter()
-                    .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':');
+                    .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':' || b == b'%');
             if !literal_ok {
                 return false;
             }
@@ -598,6 +600,7 @@ mod tests {
             "[::1]",
             "[::1]:8080",
             "[v1.fe80::a+en1]",
+            "[fe80::1%25eth0]:80",
             "xn--caf-dma.example",
             "a%41b",
             "a,b",
