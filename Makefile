@@ -67,7 +67,7 @@ test:  ## formatting check, clippy and every test; ends with "test: N passed, N 
 	  run "$(CARGO)" fmt --all -- --check && \
 	  run "$(CARGO)" fmt --manifest-path fuzz/Cargo.toml -- --check && \
 	  run "$(CARGO)" clippy --workspace --all-targets -- -D warnings && \
-	  run "$(CARGO)" clippy --manifest-path fuzz/Cargo.toml --bins -- -D warnings && \
+	  run "$(CARGO)" clippy --manifest-path fuzz/Cargo.toml --bins --no-default-features -- -D warnings && \
 	  run "$(CARGO)" test --workspace; } | tee "$$log"; status=$$?; \
 	awk -v status=$$status '/^test result:/ {p += $$4; f += $$6} \
 	    /^ensure-tools-test: passed/ {p++} /^ensure-tools-test: FAILED/ {f++} \
@@ -95,11 +95,13 @@ fuzz:  ## every fuzz target for FUZZ_SECONDS each (nightly toolchain; not part o
 fmt:  ## format the code
 	"$(CARGO)" fmt --all
 
-lint:  ## clippy with warnings as errors
+lint:  ## clippy with warnings as errors, on the workspace and the fuzz targets
 	"$(CARGO)" clippy --workspace --all-targets -- -D warnings
+	"$(CARGO)" clippy --manifest-path fuzz/Cargo.toml --bins --no-default-features -- -D warnings
 
 check-clean-clone:  ## what CI does, on a fresh clone of the committed tree
 	scripts/check-clean-clone.sh
 
-clean:  ## remove target/
+clean:  ## remove target/ (and the fuzz targets' fuzz/target/)
 	"$(CARGO)" clean
+	"$(CARGO)" clean --manifest-path fuzz/Cargo.toml
