@@ -90,6 +90,10 @@ fn any_tag(
 ) -> Option<bool> {
     let mut found = None;
     for value in req.values(name) {
+        // An empty line adds only empty elements, which a recipient ignores (RFC 9110 §5.6.1).
+        if value.iter().all(|&b| matches!(b, b' ' | b'\t' | b',')) {
+            continue;
+        }
         let list = parse_list(value)?;
         found = Some(found == Some(true) || matches(&list));
     }
@@ -195,6 +199,9 @@ mod tests {
         assert_eq!(check("GET", &split("If-Match")), Precondition::Proceed);
         let neither = "If-Match: \"x\"\r\nIf-Match: \"y\"\r\n";
         assert_eq!(check("GET", neither), Precondition::Failed);
+        // Empty lines add nothing, and take nothing away.
+        let with_empty = format!("If-None-Match: {tag}\r\nIf-None-Match:\r\nIf-None-Match: ,\r\n");
+        assert_eq!(check("GET", &with_empty), Precondition::NotModified);
         // A line that is not a list of tags makes the whole field invalid, hence ignored.
         let broken = format!("If-Match: \"x\"\r\nIf-Match: {tag} junk\r\n");
         assert_eq!(check("GET", &broken), Precondition::Proceed);
