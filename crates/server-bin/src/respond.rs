@@ -96,8 +96,12 @@ pub fn respond(
         // A balancer that sees 503 stops sending here at once, before the listener goes away.
         return match draining {
             false => {
-                let text = "text/plain; charset=utf-8";
-                reply.generated(req, buf, text, "no-store", "ok\n", None)
+                let page = Page {
+                    content_type: "text/plain; charset=utf-8",
+                    cache_control: "no-store",
+                    resource: None,
+                };
+                serve_page(req, reply, page, buf, || Ok("ok\n".to_owned()))
             }
             true => reply.error(buf, ServeError::Unavailable),
         };
@@ -531,19 +535,16 @@ fn serve_listing(
     target: &Target<'_>,
     buf: &mut Vec<u8>,
 ) -> Response {
-    let Ok(html) = listing::render(&ctx.root, dir, rel, &target.path, target.query) else {
-        return reply.error(buf, ServeError::Forbidden);
+    let page = Page {
+        content_type: "text/html; charset=utf-8",
+        // A listing changes whenever the directory does; caches must always ask.
+        cache_control: "no-cache",
+        resource: Some(resource_name(target)),
     };
-    // A listing changes whenever the directory does; caches must always ask.
-    let resource = Some(resource_name(target));
-    reply.generated(
-        req,
-        buf,
-        "text/html; charset=utf-8",
-        "no-cache",
-        &html,
-        resource,
-    )
+    serve_page(req, reply, page, buf, || {
+        listing::render(&ctx.root, dir, rel, &target.path, target.query)
+            .map_err(|_| ServeError::Forbidden)
+    })
 }
 
 /// The Prometheus exposition of every counter, fresh on each request.
@@ -553,8 +554,51 @@ fn serve_metrics(
     reply: Reply<'_>,
     buf: &mut Vec<u8>,
 ) -> Response {
-    let text = prometheus::render(&ctx.metrics.snapshot());
-    reply.generated(req, buf, prometheus::CONTENT_TYPE, "no-store", &text, None)
+    let page = Page {
+        content_type: prometheus::CONTENT_TYPE,
+        cache_control: "no-store",
+        resource: None,
+    };
+    serve_page(req, reply, page, buf, || {
+        Ok(prometheus::render(&ctx.metrics.snapshot()))
+    })
+}
+
+/// How a page the server makes (a listing, the metrics, health) is sent.
+struct Page<'a> {
+    content_type: &'a str,
+    cache_control: &'a str,
+    /// The resource it is counted under, if any.
+    resource: Option<String>,
+}
+
+/// A page the server makes with `make`, unless the request's preconditions stop it first (a
+/// huge directory is costly to read for a `304`): such a page has no validators, so only `*`
+/// in `If-Match` or `If-None-Match` can pass or fail (`412`, `304`, the latter counted under
+/// its resource as a file's is).
+fn serve_page(
+    req: &Request<'_, '_>,
+    reply: Reply<'_>,
+    page: Page<'_>,
+    buf: &mut Vec<u8>,
+    make: impl FnOnce() -> Result<String, ServeError>,
+) -> Response {
+    match conditional::evaluate_unvalidated(req) {
+        Precondition::Proceed => {}
+        Precondition::NotModified => {
+            let fields = [("Cache-Control", page.cache_control)];
+            let response = reply.simple(buf, StatusCode::NOT_MODIFIED, &fields);
+            return Response {
+                resource: page.resource,
+                ..response
+            };
+        }
+        Precondition::Failed => return reply.error(buf, ServeError::PreconditionFailed),
+    }
+    match make() {
+        Ok(body) => reply.generated(buf, page, &body),
+        Err(e) => reply.error(buf, e),
+    }
 }
 
 /// A multipart boundary: 32 hex digits from the standard library's randomly keyed hasher, so a
@@ -579,30 +623,12 @@ pub struct Reply<'a> {
 }
 
 impl Reply<'_> {
-    /// A `200` whose body the server made (a listing, the metrics), sent inline, unless the
-    /// request's preconditions say otherwise: such a page has no validators, so only `*` in
-    /// `If-Match` or `If-None-Match` can pass or fail (`412`, `304`).
-    fn generated(
-        self,
-        req: &Request<'_, '_>,
-        buf: &mut Vec<u8>,
-        content_type: &str,
-        cache_control: &str,
-        body: &str,
-        resource: Option<String>,
-    ) -> Response {
-        match conditional::evaluate_unvalidated(req) {
-            Precondition::Proceed => {}
-            Precondition::NotModified => {
-                let fields = [("Cache-Control", cache_control)];
-                return self.simple(buf, StatusCode::NOT_MODIFIED, &fields);
-            }
-            Precondition::Failed => return self.error(buf, ServeError::PreconditionFailed),
-        }
+    /// A `200` carrying `page`, whose body the server made, inline.
+    fn generated(self, buf: &mut Vec<u8>, page: Page<'_>, body: &str) -> Response {
         ResponseHead::new(buf, StatusCode::OK, self.date.as_str())
-            .header("Content-Type", content_type)
+            .header("Content-Type", page.content_type)
             .content_length(body.len() as u64)
-            .header("Cache-Control", cache_control)
+            .header("Cache-Control", page.cache_control)
             .finish(self.version, self.keep_alive);
         if !self.head_only {
             buf.extend_from_slice(body.as_bytes());
@@ -612,7 +638,7 @@ impl Reply<'_> {
             keep_alive: self.keep_alive,
             file: None,
             body_len: if self.head_only { 0 } else { body.len() as u64 },
-            resource,
+            resource: page.resource,
         }
     }
 

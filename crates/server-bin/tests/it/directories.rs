@@ -34,7 +34,8 @@ fn without_listing_a_directory_without_index_is_403() {
 #[test]
 fn pages_the_server_makes_answer_preconditions_as_having_no_validators() {
     let site = listing_site();
-    let server = TestServer::start(&site.root(), &["--listing"]);
+    // One worker: each response is counted before the next request is read.
+    let server = TestServer::start(&site.root(), &["--listing", "--threads", "1"]);
     for path in ["/files/", "/-/metrics"] {
         assert_eq!(
             server.get(path, "If-Match: \"x\"\r\n").status,
@@ -51,6 +52,10 @@ fn pages_the_server_makes_answer_preconditions_as_having_no_validators() {
             "{path}"
         );
     }
+    // The listing's 200s and its 304, as a file's are; not the 412.
+    let metrics = String::from_utf8(server.get("/-/metrics", "").body).unwrap();
+    let counted = "http_server_resource_requests_total{path=\"/files/\"} 3\n";
+    assert!(metrics.contains(counted), "{metrics}");
 }
 
 #[test]
