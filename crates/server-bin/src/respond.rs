@@ -110,7 +110,7 @@ pub fn respond(
     if let Some(hit) = cache.get(&key, now) {
         let content_type = mime::for_path(&hit.rel);
         let rep = Representation::plain(Source::Memory(hit.contents), hit.meta, false);
-        let rep = compress_on_the_fly(ctx, req, &hit.rel, content_type, rep);
+        let rep = compress_on_the_fly(ctx, req, date, &hit.rel, content_type, rep);
         let resource = served_file(&hit.rel);
         return serve_file(ctx, req, reply, resource, content_type, rep, buf);
     }
@@ -119,7 +119,7 @@ pub fn respond(
             let content_type = mime::for_path(&rel);
             let rep = choose_representation(ctx, cache, req, file, meta, &rel, now);
             let rep = cache_if_plain(ctx, cache, &key, &rel, rep, now);
-            let rep = compress_on_the_fly(ctx, req, &rel, content_type, rep);
+            let rep = compress_on_the_fly(ctx, req, date, &rel, content_type, rep);
             serve_file(ctx, req, reply, served_file(&rel), content_type, rep, buf)
         }
         Ok(Resolved::Directory { dir, rel }) if config.listing => {
@@ -304,6 +304,7 @@ fn cache_if_plain<'a>(
 fn compress_on_the_fly<'a>(
     ctx: &'a Context,
     req: &Request<'_, '_>,
+    date: &HttpDate,
     rel: &str,
     content_type: &str,
     rep: Representation<'a>,
@@ -334,11 +335,10 @@ fn compress_on_the_fly<'a>(
         };
     }
     if req.header("if-none-match").is_some() {
-        // Only the tag decides here: If-None-Match puts If-Modified-Since out of play.
         let etag = file_etag(&rep.meta, tag);
         let validators = Validators {
             etag: &etag,
-            last_modified: last_modified(&rep.meta),
+            last_modified: last_modified(&rep.meta, date),
         };
         if conditional::evaluate(req, validators) == Precondition::NotModified {
             // `serve_file` comes to the same 304 from the same tag, before any body is read.
@@ -366,8 +366,14 @@ fn file_etag(meta: &Metadata, tag: Option<&str>) -> ETag {
     )
 }
 
-fn last_modified(meta: &Metadata) -> u64 {
-    u64::try_from(meta.mtime()).unwrap_or(0)
+/// A representation's modification time for validators and `Last-Modified`, in seconds. A
+/// file dated in the future (a clock set wrong, timestamps kept from an archive) counts as
+/// modified now: a Last-Modified later than Date is forbidden (RFC 9110 §8.8.2.1), and a client
+/// that kept the future date would take every later version for unmodified.
+fn last_modified(meta: &Metadata, date: &HttpDate) -> u64 {
+    u64::try_from(meta.mtime())
+        .unwrap_or(0)
+        .min(date.unix_secs())
 }
 
 /// The fields every response about a file representation carries (RFC 9110 §15.4.5 asks a 304
@@ -400,10 +406,7 @@ fn serve_file(
     buf: &mut Vec<u8>,
 ) -> Response {
     let len = rep.len;
-    // A file dated in the future (a clock set wrong, timestamps kept from an archive) counts as
-    // modified now: a Last-Modified later than Date is forbidden (RFC 9110 §8.8.2.1), and a
-    // client that kept the future date would take every later version for unmodified.
-    let last_modified = last_modified(&rep.meta).min(reply.date.unix_secs());
+    let last_modified = last_modified(&rep.meta, reply.date);
     let etag = file_etag(&rep.meta, rep.tag);
     let validators = Validators {
         etag: &etag,

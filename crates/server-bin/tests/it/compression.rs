@@ -243,6 +243,39 @@ fn a_compressed_tag_revalidates_to_304_before_the_copy_is_made_again() {
 }
 
 #[test]
+fn a_file_dated_in_the_future_counts_as_modified_now_for_its_compressed_tag_too() {
+    let site = Site::new();
+    let path = site.write("app.js", &script());
+    let year_2100 = std::time::UNIX_EPOCH + Duration::from_secs(4_102_444_800);
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(year_2100)
+        .unwrap();
+    let first = TestServer::start(&site.root(), &[]);
+    let tag = until_encoded(&first, "/app.js", &accept("br"), "br")
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    drop(first);
+    // With the cache empty, the tag is checked before any copy is made: If-Unmodified-Since a
+    // day from now holds for a file that counts as modified now, so the tag decides (304).
+    let second = TestServer::start(&site.root(), &[]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let tomorrow = http_core::date::HttpDate::from_unix(now + 86_400);
+    let fields = format!(
+        "{}If-None-Match: {tag}\r\nIf-Unmodified-Since: {}\r\n",
+        accept("br"),
+        tomorrow.as_str()
+    );
+    assert_eq!(second.get("/app.js", &fields).status, 304);
+}
+
+#[test]
 fn head_and_ranges_agree_with_the_compressed_get() {
     let site = Site::new();
     site.write("app.js", &script());
