@@ -7,15 +7,16 @@
 //!
 //! The directory arrives as a descriptor that resolution opened race-free beneath the root, and
 //! every entry is looked at relative to it (`statx`), never by a path that could lead elsewhere.
-//! Memory and system calls are bounded whatever the directory's size: every name is read (in
-//! `getdents` batches) and ranked, but only the first [`MAX_ENTRIES`] in the listing's order
-//! are kept, and only those are looked at (`statx`) and shown; the page says how many were left
-//! out. Reading the names still takes time in proportion to the directory (about 140 ms of a
-//! worker for 300,000 names on ext4, most of it in the kernel; nginx and lighttpd read them
-//! too, and show them all). Names are HTML-escaped and links percent-encoded, so no file name can inject markup or a
-//! link elsewhere. Hidden names are never listed, nor symlinks whose target leaves the root,
-//! special files, or names that are not UTF-8 (no request could reach them). It must not decide
-//! whether a listing is allowed; `respond` does.
+//! Memory and the calls per entry are bounded whatever the directory's size: every name is
+//! read (in `getdents` batches) and ranked, but only the first [`MAX_ENTRIES`] in the
+//! listing's order are kept, and only those are looked at (`statx`) and shown; the page says
+//! how many were left out. Reading the names still takes time in proportion to the directory
+//! (about 140 ms of a worker for 300,000 names on ext4, most of it in the kernel; nginx and
+//! lighttpd read them too, and show them all). Names are HTML-escaped and links
+//! percent-encoded, so no file name can inject markup or a link elsewhere. Hidden names are
+//! never listed, nor symlinks whose target leaves the root, special files, or names that are
+//! not UTF-8 (no request could reach them). It must not decide whether a listing is allowed;
+//! `respond` does.
 
 use std::collections::BinaryHeap;
 use std::fmt::Write as _;
@@ -145,10 +146,10 @@ fn read_entries(root: &Root, dir: OwnedFd, rel: &str) -> io::Result<(Vec<Entry>,
     Ok((entries, skipped))
 }
 
-/// A key whose byte order is case-insensitive natural order: runs of digits compare as numbers
-/// (`2` before `10`), other characters by their lowercase. Computed once per name, so sorting
-/// tens of thousands of names compares bytes rather than re-parsing them (names equal under it,
-/// such as `a01` and `a1`, are ordered by the name itself).
+/// Writes into `key` (emptied first) a key whose byte order is case-insensitive natural order:
+/// runs of digits compare as numbers (`2` before `10`), other characters by their lowercase.
+/// Computed once per name, so ranking many names compares bytes rather than re-parsing them
+/// (names equal under it, such as `a01` and `a1`, are ordered by the name itself).
 fn natural_key(name: &str, key: &mut Vec<u8>) {
     key.clear();
     let mut rest = name;
