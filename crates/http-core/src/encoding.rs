@@ -17,6 +17,14 @@ pub enum Coding {
 }
 
 impl Coding {
+    /// The coding an `Accept-Encoding` name stands for (case-insensitive; `x-gzip` is gzip).
+    fn named(name: &[u8]) -> Option<Self> {
+        [Self::Br, Self::Zstd, Self::Gzip]
+            .into_iter()
+            .find(|c| name.eq_ignore_ascii_case(c.token().as_bytes()))
+            .or_else(|| name.eq_ignore_ascii_case(b"x-gzip").then_some(Self::Gzip))
+    }
+
     /// The token in `Content-Encoding`.
     pub fn token(self) -> &'static str {
         match self {
@@ -41,16 +49,31 @@ impl Coding {
 /// of the request's `Accept-Encoding` lines, which form one list (RFC 9110 §5.3). `None` when
 /// the client sent no `Accept-Encoding`, or accepts none of them (`q=0`, or not listed and no
 /// `*`).
-pub fn choose<'v, L>(accept_encoding: L, available: &[Coding]) -> Option<Coding>
-where
-    L: IntoIterator<Item = &'v [u8]>,
-    L::IntoIter: Clone,
-{
-    let lines = accept_encoding.into_iter();
-    lines.clone().next()?;
+pub fn choose<'v>(
+    accept_encoding: impl IntoIterator<Item = &'v [u8]>,
+    available: &[Coding],
+) -> Option<Coding> {
+    // One pass over the entries: each coding's weight is its first entry's, else the last
+    // `*`'s, else 0.
+    let mut own = PerCoding::default();
+    let mut star = None;
+    let mut sent = false;
+    for value in accept_encoding {
+        sent = true;
+        for (name, q) in value.split(|&b| b == b',').filter_map(entry) {
+            if name == b"*" {
+                star = Some(q);
+            } else if let Some(coding) = Coding::named(name) {
+                own.weight(coding).get_or_insert(q);
+            }
+        }
+    }
+    if !sent {
+        return None;
+    }
     let mut best: Option<(u16, Coding)> = None;
     for &coding in available {
-        let q = weight(lines.clone(), coding);
+        let q = own.weight(coding).or(star).unwrap_or(0);
         if q > 0 && best.is_none_or(|(bq, _)| q > bq) {
             best = Some((q, coding));
         }
@@ -58,34 +81,40 @@ where
     best.map(|(_, coding)| coding)
 }
 
-/// The client's weight for `coding` in thousandths: its own entry, else `*`'s, else 0.
-fn weight<'v>(lines: impl Iterator<Item = &'v [u8]>, coding: Coding) -> u16 {
-    let mut star = None;
-    for item in lines.flat_map(|value| value.split(|&b| b == b',')) {
-        let mut params = item.split(|&b| b == b';');
-        let name = params.next().unwrap_or_default().trim_ascii();
-        if name.is_empty() {
-            continue;
-        }
-        let q = params
-            .find_map(|p| {
-                let p = p.trim_ascii();
-                let rest = p.strip_prefix(b"q=").or_else(|| p.strip_prefix(b"Q="))?;
-                Some(qvalue(rest.trim_ascii()))
-            })
-            .unwrap_or(Some(1000));
-        // A malformed weight makes the entry unusable rather than accepted.
-        let q = q.unwrap_or(0);
-        let matches = name.eq_ignore_ascii_case(coding.token().as_bytes())
-            || (coding == Coding::Gzip && name.eq_ignore_ascii_case(b"x-gzip"));
-        if matches {
-            return q;
-        }
-        if name == b"*" {
-            star = Some(q);
+/// The weight each coding's own entry gave it, if any.
+#[derive(Default)]
+struct PerCoding {
+    br: Option<u16>,
+    zstd: Option<u16>,
+    gzip: Option<u16>,
+}
+
+impl PerCoding {
+    fn weight(&mut self, coding: Coding) -> &mut Option<u16> {
+        match coding {
+            Coding::Br => &mut self.br,
+            Coding::Zstd => &mut self.zstd,
+            Coding::Gzip => &mut self.gzip,
         }
     }
-    star.unwrap_or(0)
+}
+
+/// One `Accept-Encoding` entry's coding name and weight in thousandths; `None` for an empty
+/// element. A malformed weight makes the entry unusable (0) rather than accepted.
+fn entry(item: &[u8]) -> Option<(&[u8], u16)> {
+    let mut params = item.split(|&b| b == b';');
+    let name = params.next().unwrap_or_default().trim_ascii();
+    if name.is_empty() {
+        return None;
+    }
+    let q = params
+        .find_map(|p| {
+            let p = p.trim_ascii();
+            let rest = p.strip_prefix(b"q=").or_else(|| p.strip_prefix(b"Q="))?;
+            Some(qvalue(rest.trim_ascii()))
+        })
+        .unwrap_or(Some(1000));
+    Some((name, q.unwrap_or(0)))
 }
 
 /// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`, in thousandths.
@@ -144,6 +173,9 @@ mod tests {
         assert_eq!(pick("br;q=0, *"), Some(Gzip));
         assert_eq!(pick("gzip;Q=1.000"), Some(Gzip));
         assert_eq!(pick("x-gzip"), Some(Gzip));
+        // A coding's first entry decides; `*` the last one.
+        assert_eq!(pick("br;q=0, gzip;q=0, br"), None);
+        assert_eq!(pick("*;q=0, *, br;q=0"), Some(Gzip));
     }
 
     #[test]
