@@ -463,8 +463,10 @@ impl HttpHandler {
                 c.tls = None;
                 c.input.head_started.get_or_insert(now);
                 let port = self.ctx.tls.as_ref().map_or(0, |t| t.https_port);
-                let out =
-                    self.closing_response(c, now, |buf, date| replies::plain_http(port, date, buf));
+                let head_only = is_head_request(c.input.bytes());
+                let out = self.closing_response(c, now, |buf, date| {
+                    replies::plain_http(port, head_only, date, buf)
+                });
                 c.phase = Phase::Sending(out);
                 None
             }

@@ -6,7 +6,7 @@
 
 use http_core::ResponseHead;
 use http_core::date::HttpDate;
-use http_core::{Request, StatusCode, Version, target};
+use http_core::{Method, Request, StatusCode, Version, target};
 
 use crate::respond::Response;
 
@@ -19,6 +19,7 @@ pub fn redirect(
     date: &HttpDate,
     buf: &mut Vec<u8>,
 ) -> Response {
+    let head_only = req.method == Method::Head;
     let host = req.header("host").and_then(host_without_port);
     let Some(host) = host else {
         // No usable Host: there is no URL to send the client to.
@@ -27,6 +28,7 @@ pub fn redirect(
             StatusCode::BAD_REQUEST,
             date,
             req.version,
+            head_only,
             "400 Bad Request: this port only redirects to HTTPS, and needs a Host field\n",
             None,
         );
@@ -37,6 +39,7 @@ pub fn redirect(
             StatusCode::BAD_REQUEST,
             date,
             req.version,
+            head_only,
             "400 Bad Request\n",
             None,
         );
@@ -51,23 +54,25 @@ pub fn redirect(
         location.push_str(&target::encode_query(query));
     }
     let body = format!("308 Permanent Redirect: {location}\n");
-    let mut response = simple(
+    simple(
         buf,
         StatusCode::PERMANENT_REDIRECT,
         date,
         req.version,
+        head_only,
         &body,
         Some(&location),
-    );
-    if req.method == http_core::Method::Head {
-        buf.truncate(buf.len() - body.len());
-        response.body_len = 0;
-    }
-    response
+    )
 }
 
-/// `400` for a client that spoke plain HTTP to the TLS port, naming the URL to use instead.
-pub fn plain_http(https_port: u16, date: &HttpDate, buf: &mut Vec<u8>) -> Response {
+/// `400` for a client that spoke plain HTTP to the TLS port, naming the URL to use instead
+/// (to a `HEAD`, the head alone).
+pub fn plain_http(
+    https_port: u16,
+    head_only: bool,
+    date: &HttpDate,
+    buf: &mut Vec<u8>,
+) -> Response {
     let body = format!(
         "400 Bad Request: this port speaks HTTPS. Use https://HOST:{https_port}/ instead of http://.\n"
     );
@@ -76,17 +81,20 @@ pub fn plain_http(https_port: u16, date: &HttpDate, buf: &mut Vec<u8>) -> Respon
         StatusCode::BAD_REQUEST,
         date,
         Version::Http11,
+        head_only,
         &body,
         None,
     )
 }
 
-/// A short plain-text response after which the connection closes.
+/// A short plain-text response after which the connection closes; `head_only` (a `HEAD`)
+/// leaves its body out.
 fn simple(
     buf: &mut Vec<u8>,
     status: StatusCode,
     date: &HttpDate,
     version: Version,
+    head_only: bool,
     body: &str,
     location: Option<&str>,
 ) -> Response {
@@ -98,6 +106,7 @@ fn simple(
         .header("Cache-Control", "no-store")
         .content_length(body.len() as u64)
         .finish(version, false);
+    let body = if head_only { "" } else { body };
     buf.extend_from_slice(body.as_bytes());
     Response {
         status,

@@ -304,7 +304,15 @@ fn plain_http_on_the_tls_port_gets_400_naming_https_and_is_closed() {
     assert!(text.contains("this port speaks HTTPS"), "{text}");
     assert!(!text.contains("<h1>test</h1>"), "{text}");
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(metrics(&pki, &server).contains("reason=\"plain_http\"} 1\n"));
+    // To a HEAD, the same head without its body.
+    let out = server.raw(b"HEAD /test.html HTTP/1.1\r\nHost: t\r\n\r\n");
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+    assert!(
+        text.ends_with("\r\n\r\n"),
+        "content after the head: {text:?}"
+    );
+    assert!(metrics(&pki, &server).contains("reason=\"plain_http\"} 2\n"));
 }
 
 #[test]
@@ -403,6 +411,18 @@ fn the_redirect_listener_answers_308_to_the_https_url() {
         .trim_end_matches(" to https")
         .parse()
         .unwrap();
+    // Without a Host there is nowhere to send the client: 400, and to a HEAD no body.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(b"HEAD / HTTP/1.0\r\n\r\n").unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+    assert!(
+        text.ends_with("\r\n\r\n"),
+        "content after the head: {text:?}"
+    );
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.write_all(b"GET /docs/a%20b?x=1 HTTP/1.1\r\nHost: example.test:8080\r\n\r\n")
