@@ -2,7 +2,9 @@
 //! panics, and the outcomes keep RFC 9110 §13's promises that do not depend on parsing.
 #![no_main]
 
-use http_core::conditional::{Precondition, Validators, evaluate, if_range_allows};
+use http_core::conditional::{
+    Precondition, Validators, evaluate, evaluate_unvalidated, if_range_allows,
+};
 use http_core::etag::ETag;
 use http_core::{Body, Header, Method, Request, Version};
 use libfuzzer_sys::fuzz_target;
@@ -54,6 +56,17 @@ fuzz_target!(|data: &[u8]| {
     }
     if outcome == Precondition::NotModified {
         assert!(matches!(method, Method::Get | Method::Head));
+    }
+    // Without validators only `*` in If-Match or If-None-Match decides; nothing else stops it.
+    let unvalidated = evaluate_unvalidated(&req);
+    if unvalidated == Precondition::NotModified {
+        assert!(matches!(method, Method::Get | Method::Head));
+    }
+    if headers
+        .iter()
+        .all(|h| h.name != "if-match" && h.name != "if-none-match")
+    {
+        assert_eq!(unvalidated, Precondition::Proceed);
     }
 
     assert!(if_range_allows(None, v, now));

@@ -1,9 +1,9 @@
-//! The request parser on arbitrary bytes: it must not panic, and any prefix must answer
-//! `Partial` or exactly what the whole input answers.
+//! The request parser on arbitrary bytes: it must not panic, any prefix must answer `Partial`
+//! or exactly what the whole input answers, and a parsed `HEAD` is one `is_head_request` sees.
 #![no_main]
 
 use http_core::limits::MAX_HEADERS;
-use http_core::{EMPTY_HEADER, ParseError, Status, parse_request};
+use http_core::{EMPTY_HEADER, Method, ParseError, Status, is_head_request, parse_request};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, PartialEq)]
@@ -19,6 +19,7 @@ fn parse(buf: &[u8]) -> Outcome {
         Ok(Status::Complete((req, len))) => {
             assert!(len <= buf.len());
             assert!(req.headers.len() <= MAX_HEADERS);
+            assert_eq!(req.method == Method::Head, is_head_request(buf));
             Outcome::Complete(req.line.to_vec(), req.headers.len(), len)
         }
         Ok(Status::Partial) => Outcome::Partial,
