@@ -283,13 +283,6 @@ impl<H: Handler> Worker<H> {
     pub(crate) fn run(mut self) -> u64 {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
         loop {
-            // Connections waiting for their next turn, or for accepting, are work for now:
-            // only look for events.
-            let now = Instant::now();
-            let timeout = match self.yielded.is_empty() && !self.acceptor.has_work(now) {
-                true => self.poll_timeout(now),
-                false => Some(Duration::ZERO),
-            };
             if let Some(shift) = &mut self.shift {
                 shift.end();
             }
@@ -298,10 +291,18 @@ impl<H: Handler> Worker<H> {
             // they send meanwhile are then waiting for the next round; a worker that went
             // straight on would be preempted in the middle of a round, and the connections it
             // had not reached would wait a whole time slice (measured: p99 8 ms against 1.1 ms,
-            // docs/benchmarks.md). Alone on its CPU, the call returns at once.
+            // docs/benchmarks.md). Alone on its CPU, the call returns at once. It comes before
+            // the poll's timeout is taken, so time spent yielded does not delay a deadline.
             if !events.is_empty() {
                 std::thread::yield_now();
             }
+            // Connections waiting for their next turn, or for accepting, are work for now:
+            // only look for events.
+            let now = Instant::now();
+            let timeout = match self.yielded.is_empty() && !self.acceptor.has_work(now) {
+                true => self.poll_timeout(now),
+                false => Some(Duration::ZERO),
+            };
             let polled = self.poll.poll(&mut events, timeout);
             self.begin_round();
             if let Err(err) = polled {
