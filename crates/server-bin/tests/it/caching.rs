@@ -4,7 +4,7 @@ use std::io::Write;
 
 use http_core::date::parse_http_date;
 
-use crate::support::{Site, TestServer, read_response};
+use crate::support::{Site, TestServer, read_response, set_mtime};
 
 const OLD_DATE: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
 const FUTURE_DATE: &str = "Fri, 01 Jan 2100 00:00:00 GMT";
@@ -196,12 +196,7 @@ fn a_file_dated_in_the_future_is_last_modified_no_later_than_now() {
     let site = Site::new();
     let path = site.write("future.txt", b"from the future\n");
     let year_2100 = std::time::UNIX_EPOCH + std::time::Duration::from_secs(4_102_444_800);
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(year_2100)
-        .unwrap();
+    set_mtime(&path, year_2100);
     let server = TestServer::start(&site.root(), &[]);
     for r in [
         server.get("/future.txt", ""),
@@ -229,12 +224,7 @@ fn a_file_rewritten_with_its_mtime_set_back_gets_a_new_etag() {
     let etag = before.header("etag").unwrap().to_owned();
     let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
     site.write("test.html", b"<h1>TEST</h1>\n");
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    set_mtime(&path, mtime);
     let after = server.get("/test.html", "");
     assert_eq!(after.body, b"<h1>TEST</h1>\n");
     assert_eq!(

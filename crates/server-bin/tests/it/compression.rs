@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use crate::support::{Response, Site, TestServer, run_ok};
+use crate::support::{Response, Site, TestServer, run_ok, set_mtime};
 
 /// How long a test waits for a compressed copy: the racy window (1 s) plus compression by a
 /// low-priority thread on a loaded 2-core machine. A passing test waits about a second.
@@ -247,12 +247,7 @@ fn a_file_dated_in_the_future_counts_as_modified_now_for_its_compressed_tag_too(
     let site = Site::new();
     let path = site.write("app.js", &script());
     let year_2100 = std::time::UNIX_EPOCH + Duration::from_secs(4_102_444_800);
-    fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(year_2100)
-        .unwrap();
+    set_mtime(&path, year_2100);
     let first = TestServer::start(&site.root(), &[]);
     let tag = until_encoded(&first, "/app.js", &accept("br"), "br")
         .header("etag")

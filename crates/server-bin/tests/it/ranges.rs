@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use crate::support::{Site, TestServer, run_ok};
+use crate::support::{Site, TestServer, run_ok, set_mtime};
 
 fn slice(data: &[u8], start: usize, end_inclusive: usize) -> &[u8] {
     &data[start..=end_inclusive]
@@ -139,15 +139,6 @@ fn if_range_with_a_date_not_a_second_before_the_response_sends_the_whole_file() 
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
-
-fn set_mtime(path: &std::path::Path, time: SystemTime) {
-    fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(time)
-        .unwrap();
-}
 
 #[test]
 fn two_ranges_come_as_multipart_byteranges() {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Socket timeouts: long enough for a loaded CI machine, short enough that a hang fails fast.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -360,6 +360,16 @@ pub fn listening_sockets(port: u16) -> usize {
 
 /// Raises this test process's soft open-file limit to its hard limit (tests that hold thousands
 /// of sockets need more than a shell's usual 1,024).
+/// Sets the modification time of the file at `path`.
+pub fn set_mtime(path: &Path, time: SystemTime) {
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(time)
+        .unwrap();
+}
+
 pub fn raise_fd_limit() {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let mut limit = getrlimit(Resource::Nofile);
