@@ -14,8 +14,16 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// scheduler leaves waiting on a busy machine is never taken for stuck (the watchdog would
 /// then, rightly, send its connections elsewhere).
 const NEVER_STUCK: Duration = Duration::from_secs(60);
+
 /// The default: what the take-over tests rely on.
 const STUCK_AFTER: Duration = Duration::from_millis(10);
+
+/// A client connected to `addr` whose reads give up after [`IO_TIMEOUT`].
+fn client(addr: impl std::net::ToSocketAddrs) -> StdStream {
+    let client = StdStream::connect(addr).unwrap();
+    client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    client
+}
 
 /// Echoes every byte back. Sending `panic` makes the handler panic; during a drain a connection
 /// that has sent `busy` stays open (an in-flight response that never finishes).
@@ -137,8 +145,7 @@ impl Rig {
     }
 
     fn connect(&mut self) -> (StdStream, Result<(), DispatchError>) {
-        let client = StdStream::connect(self.listener.local_addr().unwrap()).unwrap();
-        client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let client = client(self.listener.local_addr().unwrap());
         let (server, _) = self.listener.accept().unwrap();
         server.set_nonblocking(true).unwrap();
         let result = self.pool.try_dispatch(TcpStream::from_std(server));
@@ -482,11 +489,7 @@ fn workers_accept_from_the_listeners_refuse_over_the_limit_and_stop_accepting_wh
         .unwrap();
 
     // Served without anyone calling `try_dispatch`.
-    let connect = || {
-        let client = StdStream::connect(addr).unwrap();
-        client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        client
-    };
+    let connect = || client(addr);
     let (mut a, mut b) = (connect(), connect());
     assert_eq!(echo_round_trip(&mut a, b"one").unwrap(), b"one");
     assert_eq!(echo_round_trip(&mut b, b"two").unwrap(), b"two");
@@ -563,8 +566,7 @@ fn a_group_of_one_listener_per_worker_gives_each_worker_its_own() {
     let (_, no_gate) = mpsc::channel();
     let (pool, addrs, opened_rx) = workers_with_a_socket_each(2, 0, no_gate, NEVER_STUCK);
     for (worker, addr) in addrs.iter().enumerate() {
-        let mut client = StdStream::connect(addr).unwrap();
-        client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let mut client = client(addr);
         assert_eq!(echo_round_trip(&mut client, b"x").unwrap(), b"x");
         let per_worker: Vec<usize> = opened_rx.iter().map(|rx| rx.try_iter().count()).collect();
         let mut expected = vec![0, 0];
@@ -583,14 +585,12 @@ fn connections_queued_for_a_stuck_worker_are_taken_over_and_none_is_passed_to_it
     let (first, second) = (addrs[0], addrs[1]);
     // Dropped before the pool (on failure too), which lets worker 0 go.
     let go = go_tx;
-    let mut stuck_client = StdStream::connect(first).unwrap();
-    stuck_client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut stuck_client = client(first);
     opened_rx[0]
         .recv_timeout(IO_TIMEOUT)
         .expect("worker 0 took the first client");
 
-    let mut queued = StdStream::connect(first).unwrap();
-    queued.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut queued = client(first);
     assert_eq!(echo_round_trip(&mut queued, b"late").unwrap(), b"late");
     assert!(opened_rx[1].try_recv().is_ok(), "worker 1 served it");
 
@@ -598,8 +598,7 @@ fn connections_queued_for_a_stuck_worker_are_taken_over_and_none_is_passed_to_it
     // connections on to the least loaded worker, but not to one that is stuck.
     let held: Vec<StdStream> = (0..6)
         .map(|_| {
-            let mut client = StdStream::connect(second).unwrap();
-            client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            let mut client = client(second);
             assert_eq!(echo_round_trip(&mut client, b"held").unwrap(), b"held");
             client
         })
@@ -637,11 +636,9 @@ fn a_worker_in_a_call_shorter_than_the_stuck_threshold_keeps_its_queue() {
     let (go_tx, gate_rx) = mpsc::channel();
     let (pool, addrs, opened_rx) = workers_with_a_socket_each(2, 1, gate_rx, NEVER_STUCK);
     let go = go_tx;
-    let mut busy_client = StdStream::connect(addrs[0]).unwrap();
-    busy_client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut busy_client = client(addrs[0]);
     opened_rx[0].recv_timeout(IO_TIMEOUT).unwrap();
-    let mut queued = StdStream::connect(addrs[0]).unwrap();
-    queued.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut queued = client(addrs[0]);
     queued.write_all(b"late").unwrap();
     // With the default threshold worker 1 takes it within 20 ms.
     thread::sleep(Duration::from_millis(300));
@@ -677,8 +674,7 @@ fn the_queues_of_two_stuck_workers_are_both_taken_over() {
         .collect();
     for addr in &addrs[..2] {
         for _ in 0..3 {
-            let mut queued = StdStream::connect(addr).unwrap();
-            queued.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            let mut queued = client(addr);
             assert_eq!(
                 echo_round_trip(&mut queued, b"late").unwrap(),
                 b"late",
