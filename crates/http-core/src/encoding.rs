@@ -17,11 +17,19 @@ pub enum Coding {
 }
 
 impl Coding {
-    /// The coding an `Accept-Encoding` name stands for (case-insensitive; `x-gzip` is gzip).
-    fn named(name: &[u8]) -> Option<Self> {
-        [Self::Br, Self::Zstd, Self::Gzip]
+    /// Every coding, in the server's order of preference.
+    pub const ALL: [Self; 3] = [Self::Br, Self::Zstd, Self::Gzip];
+
+    /// The coding whose token is `name` (case-insensitive).
+    pub fn from_token(name: &[u8]) -> Option<Self> {
+        Self::ALL
             .into_iter()
             .find(|c| name.eq_ignore_ascii_case(c.token().as_bytes()))
+    }
+
+    /// The coding an `Accept-Encoding` name stands for: its token, or `x-gzip` for gzip.
+    fn named(name: &[u8]) -> Option<Self> {
+        Self::from_token(name)
             .or_else(|| name.eq_ignore_ascii_case(b"x-gzip").then_some(Self::Gzip))
     }
 

@@ -268,7 +268,7 @@ fn coding_list(s: &str) -> Result<CodingList, String> {
         return Err("name at least one of br, zstd, gzip, or 'off'".into());
     }
     // The server's order, whatever the command line's: ties go to the smaller output.
-    let ordered = [Coding::Br, Coding::Zstd, Coding::Gzip]
+    let ordered = Coding::ALL
         .into_iter()
         .filter(|c| named.contains(c))
         .collect();

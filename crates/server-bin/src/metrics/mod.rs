@@ -81,7 +81,7 @@ impl Shard {
 }
 
 /// The codings compression counters are kept for, in the order of their arrays.
-pub const CODINGS: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
+pub const CODINGS: [Coding; 3] = Coding::ALL;
 
 fn coding_index(coding: Coding) -> usize {
     match coding {

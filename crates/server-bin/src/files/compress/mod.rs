@@ -259,8 +259,7 @@ pub fn start(
             }
         }
     }
-    let tags =
-        [Coding::Br, Coding::Zstd, Coding::Gzip].map(|c| format!("{}.{}", c.token(), levels.of(c)));
+    let tags = Coding::ALL.map(|c| format!("{}.{}", c.token(), levels.of(c)));
     let compression = Compression {
         settings,
         tags,
