@@ -5,7 +5,7 @@
 
 use crate::date::parse_http_date;
 use crate::etag::{ETag, TagList, parse_list, parse_one};
-use crate::{Method, Request};
+use crate::{Fields, Method};
 
 /// A representation's validators.
 #[derive(Debug, Clone, Copy)]
@@ -32,20 +32,20 @@ pub enum Precondition {
 /// Malformed `If-Match`/`If-None-Match` lists and invalid dates are ignored, as if absent
 /// (§13.1.3, §13.1.4). `If-None-Match` takes precedence over `If-Modified-Since`, which is only
 /// evaluated for GET and HEAD.
-pub fn evaluate(req: &Request<'_, '_>, v: Validators<'_>) -> Precondition {
-    let get_or_head = matches!(req.method, Method::Get | Method::Head);
+pub fn evaluate(method: Method, fields: Fields<'_, '_>, v: Validators<'_>) -> Precondition {
+    let get_or_head = matches!(method, Method::Get | Method::Head);
     // Step 1 and 2: the client's update must not be lost.
-    if let Some(matched) = any_tag(req, "if-match", |list| list.any_strong(v.etag)) {
+    if let Some(matched) = any_tag(fields, "if-match", |list| list.any_strong(v.etag)) {
         if !matched {
             return Precondition::Failed;
         }
-    } else if let Some(since) = req.header("if-unmodified-since").and_then(parse_http_date)
+    } else if let Some(since) = fields.get("if-unmodified-since").and_then(parse_http_date)
         && v.last_modified > since
     {
         return Precondition::Failed;
     }
     // Step 3 and 4: the client's cache may be current.
-    if let Some(matched) = any_tag(req, "if-none-match", |list| list.any_weak(v.etag)) {
+    if let Some(matched) = any_tag(fields, "if-none-match", |list| list.any_weak(v.etag)) {
         if matched {
             return if get_or_head {
                 Precondition::NotModified
@@ -54,7 +54,7 @@ pub fn evaluate(req: &Request<'_, '_>, v: Validators<'_>) -> Precondition {
             };
         }
     } else if get_or_head
-        && let Some(since) = req.header("if-modified-since").and_then(parse_http_date)
+        && let Some(since) = fields.get("if-modified-since").and_then(parse_http_date)
         && v.last_modified <= since
     {
         return Precondition::NotModified;
@@ -66,13 +66,13 @@ pub fn evaluate(req: &Request<'_, '_>, v: Validators<'_>) -> Precondition {
 /// (RFC 9110 §13.1): `If-Match` holds only as `*` (a current representation exists),
 /// `If-None-Match` fails only as `*`, and the dates, with nothing to compare them to, are
 /// ignored.
-pub fn evaluate_unvalidated(req: &Request<'_, '_>) -> Precondition {
+pub fn evaluate_unvalidated(method: Method, fields: Fields<'_, '_>) -> Precondition {
     let any = |list: &TagList<'_>| matches!(list, TagList::Any);
-    if any_tag(req, "if-match", any) == Some(false) {
+    if any_tag(fields, "if-match", any) == Some(false) {
         return Precondition::Failed;
     }
-    if any_tag(req, "if-none-match", any) == Some(true) {
-        return match req.method {
+    if any_tag(fields, "if-none-match", any) == Some(true) {
+        return match method {
             Method::Get | Method::Head => Precondition::NotModified,
             _ => Precondition::Failed,
         };
@@ -84,12 +84,12 @@ pub fn evaluate_unvalidated(req: &Request<'_, '_>) -> Precondition {
 /// list (RFC 9110 §5.3): `None` when the field is absent, or a line of it is not such a list
 /// (the field is then ignored, as an invalid one must be).
 fn any_tag(
-    req: &Request<'_, '_>,
+    fields: Fields<'_, '_>,
     name: &str,
     matches: impl Fn(&TagList<'_>) -> bool,
 ) -> Option<bool> {
     let mut found = None;
-    for value in req.values(name) {
+    for value in fields.values(name) {
         // An empty line adds only empty elements, which a recipient ignores (RFC 9110 §5.6.1).
         if value.iter().all(|&b| matches!(b, b' ' | b'\t' | b',')) {
             continue;
@@ -145,7 +145,8 @@ mod tests {
             panic!("bad test request {raw:?}");
         };
         evaluate(
-            &req,
+            req.method,
+            req.fields(),
             Validators {
                 etag: &etag,
                 last_modified: MODIFIED,
@@ -215,7 +216,7 @@ mod tests {
             let Ok(Status::Complete((req, _))) = parse_request(raw.as_bytes(), &mut slots) else {
                 panic!("bad test request {raw:?}");
             };
-            evaluate_unvalidated(&req)
+            evaluate_unvalidated(req.method, req.fields())
         };
         assert_eq!(check(""), Precondition::Proceed);
         assert_eq!(check("If-Match: *\r\n"), Precondition::Proceed);

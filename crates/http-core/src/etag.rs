@@ -52,6 +52,11 @@ impl ETag {
         &self.0
     }
 
+    /// The tag as sent in the `ETag` field, without copying it.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
     /// The opaque part, without the quotes.
     fn opaque(&self) -> &[u8] {
         // Built by `for_file`, always quoted; the fallback is unreachable.

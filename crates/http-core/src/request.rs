@@ -142,17 +142,44 @@ pub struct Request<'b, 'h> {
     pub keep_alive: bool,
 }
 
-impl<'b> Request<'b, '_> {
+impl<'b, 'h> Request<'b, 'h> {
     /// The value of the first field called `name` (case-insensitive), if any.
     pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        self.fields().get(name)
+    }
+
+    /// The values of every field line called `name` (case-insensitive), in order; see
+    /// [`Fields::values`].
+    pub fn values<'r>(&'r self, name: &'r str) -> impl Iterator<Item = &'b [u8]> + Clone + 'r {
+        self.fields().values(name)
+    }
+
+    /// The header fields as a [`Fields`] view, which is what readers of fields take, so that
+    /// fields decoded from another protocol (HTTP/2's HPACK) can be read the same way.
+    pub fn fields(&self) -> Fields<'h, 'b> {
+        Fields(self.headers)
+    }
+}
+
+/// A read-only view of a request's header fields, whatever protocol carried them: the field
+/// lines in the order received, names compared case-insensitively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fields<'h, 'b>(pub &'h [Header<'b>]);
+
+impl<'h, 'b> Fields<'h, 'b> {
+    /// The value of the first field called `name` (case-insensitive), if any.
+    pub fn get(self, name: &str) -> Option<&'b [u8]> {
         self.values(name).next()
     }
 
     /// The values of every field line called `name` (case-insensitive), in order. The lines of
     /// a list-valued field form one list (RFC 9110 §5.3), so a reader of such a field must
-    /// take them all, not only [`Request::header`]'s first.
-    pub fn values<'r>(&'r self, name: &'r str) -> impl Iterator<Item = &'b [u8]> + Clone + 'r {
-        self.headers
+    /// take them all, not only [`Fields::get`]'s first.
+    pub fn values<'r>(self, name: &'r str) -> impl Iterator<Item = &'b [u8]> + Clone + 'r
+    where
+        'h: 'r,
+    {
+        self.0
             .iter()
             .filter(move |h| h.name.eq_ignore_ascii_case(name))
             .map(|h| h.value)

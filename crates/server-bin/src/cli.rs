@@ -150,6 +150,17 @@ pub fn parse() -> Result<Config, StartupError> {
     config_from(Args::parse())
 }
 
+/// The configuration the flags `args` give for serving `root`, for the tests of the modules
+/// that read a configuration.
+#[cfg(test)]
+pub fn config_for_tests(root: &std::path::Path, args: &[&str]) -> Config {
+    let root = root.to_str().expect("a UTF-8 test root");
+    let all = ["http-server", "--root", root]
+        .into_iter()
+        .chain(args.iter().copied());
+    config_from(Args::try_parse_from(all).expect("valid test flags")).expect("a usable test root")
+}
+
 /// The root served when none is given: `make` runs the server in the checkout, next to `www/`.
 const DEFAULT_ROOT: &str = "www";
 

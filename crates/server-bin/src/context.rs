@@ -1,5 +1,7 @@
-//! What the main thread and every worker share: the configuration (read-only after start-up), the
-//! counters (sharded per worker), the open document root and the compressed cache.
+//! What the main thread and every worker share for answering requests: the configuration
+//! (read-only after start-up), the counters (sharded per worker), the open document root and
+//! the compressed cache. (The TLS setup belongs to the transport, which the connection hands
+//! it to.)
 
 use std::sync::Arc;
 
@@ -17,8 +19,6 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// The document root, opened once; the compression threads read beneath it too.
     pub root: Arc<Root>,
-    /// The TLS setup, when the server speaks HTTPS.
-    pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
     /// On-the-fly compression (its cache and queue); `None` when off.
     pub compression: Option<Compression>,
 }

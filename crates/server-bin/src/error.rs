@@ -95,6 +95,8 @@ pub enum ServeError {
     /// The file exists but may not be served (outside the root, unreadable, a directory
     /// without an index).
     Forbidden,
+    /// A directory without an index file, while listings are off.
+    NoListing,
     /// A method this server knows but does not allow on files.
     MethodNotAllowed,
     /// `If-Match` or `If-Unmodified-Since` did not hold.
@@ -115,7 +117,7 @@ impl ServeError {
         match self {
             Self::Parse(e) => e.status(),
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::NoListing => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -187,6 +189,7 @@ mod tests {
             ServeError::Parse(ParseError::RequestLine),
             ServeError::NotFound,
             ServeError::Forbidden,
+            ServeError::NoListing,
             ServeError::MethodNotAllowed,
             ServeError::PreconditionFailed,
             ServeError::RangeNotSatisfiable(0),

@@ -13,17 +13,21 @@ mod config;
 mod connection;
 mod context;
 mod error;
+mod exchange;
 mod files;
+mod http1;
 mod human;
 mod metrics;
 mod panic_hook;
 mod refusals;
-mod respond;
 mod server;
+mod service;
 mod signals;
 mod socket;
 mod startup;
-mod tls;
+mod transport;
+
+use transport::tls;
 
 use std::process::ExitCode;
 

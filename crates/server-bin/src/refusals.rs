@@ -9,13 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::Receiver;
+use http_core::Version;
 use http_core::date::HttpDate;
-use http_core::{StatusCode, Version};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+use crate::error::ServeError;
+use crate::exchange::{Body, reply};
+use crate::http1::encode;
 use crate::metrics::Metrics;
-use crate::respond::Reply;
 
 /// The token of the loop's one waker (mio allows one per poller): signals wake it to stop the
 /// loop, workers when they send a refused connection.
@@ -104,17 +106,11 @@ impl Rejected {
             .map_or(0, |d| d.as_secs());
         let date = HttpDate::from_unix(secs);
         let mut buf = Vec::with_capacity(256);
-        Reply {
-            version: Version::Http11,
-            head_only: false,
-            keep_alive: false,
-            date: &date,
+        let response = reply::error(ServeError::Unavailable, false);
+        encode::head(&mut buf, &response, &date, Version::Http11, false);
+        if let Body::Bytes(text) = &response.body {
+            buf.extend_from_slice(text);
         }
-        .status(
-            &mut buf,
-            StatusCode::SERVICE_UNAVAILABLE,
-            &[("Retry-After", "1")],
-        );
         let _ = stream.write_all(&buf);
         let _ = stream.shutdown(Shutdown::Write);
 

@@ -78,8 +78,8 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         })?,
     );
     let metrics = Arc::new(Metrics::new(threads));
-    if let Some(tls) = &tls {
-        metrics.tls.enable(tls.body_path.is_kernel());
+    if tls.is_some() {
+        metrics.tls.enable();
     }
     let (compression, mut compressors) = match config.compress.clone() {
         Some(settings) => {
@@ -107,7 +107,6 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         root,
         compression,
         config,
-        tls,
     });
     let config = &ctx.config;
     let worker_listeners = listeners
@@ -115,7 +114,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         .map_err(|e| setup("the workers' listeners", e))?;
     // Announced before the workers start: they accept at once, and whoever reads the address
     // and gets an answer must already find the whole start-up block.
-    startup::announce(config, &listeners, ctx.tls.as_deref());
+    startup::announce(config, &listeners, tls.as_deref());
     let pool = Builder::new()
         .threads(threads)
         .max_connections(config.max_connections)
@@ -124,7 +123,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         .refusals(refused_tx, Arc::clone(&waker))
         .spawn(|i| {
             let log = AccessLog::new(log_format, log_sink.clone());
-            HttpHandler::new(Arc::clone(&ctx), i, log)
+            HttpHandler::new(Arc::clone(&ctx), tls.clone(), i, log)
         })
         .map_err(|e| setup("the worker pool", e))?;
     ctx.metrics.observe_connections(pool.active_gauge());

@@ -1,9 +1,13 @@
-//! Response bodies taken from files: copied behind the head when small, sent with `sendfile`
-//! from the page cache when large, or written from a worker's cached copy. A body is a queue of
-//! segments, so that a `multipart/byteranges` response interleaves part heads (bytes) with
-//! ranges of the source, each file range still going by `sendfile`. This module must not decide
-//! which bytes a response needs.
+//! Response bodies as a queue of segments: ranges of a source (an open file, or a worker's
+//! cached copy of one) and bytes the server made (a multipart part head, a generated page), so
+//! that a `multipart/byteranges` body interleaves part heads with ranges of the file and each
+//! file range can still go by `sendfile`.
+//!
+//! This module says which bytes come next ([`FileBody::next`]) and reads them when the caller
+//! needs them in memory ([`FileBody::read_chunk`]); the transport decides how they reach the
+//! socket. It must not touch sockets, nor decide which bytes a response needs.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
@@ -11,50 +15,45 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use http_core::range::{ByteRange, Multipart};
-use rustix::fd::AsFd;
-use rustix::io::Errno;
-
-/// Bodies up to this size are copied into the write buffer behind the head, so head and body
-/// leave in one write; larger ones go by `sendfile` after the head.
-pub const INLINE_BODY_MAX: u64 = 16 * 1024;
-
-/// Largest single `sendfile` call; how much one connection may send per turn is the caller's
-/// allowance.
-const SENDFILE_CHUNK: usize = 1 << 20;
 
 #[derive(Debug)]
 enum Segment {
-    /// Bytes made by the server (a multipart part head), and how many are already sent.
-    Bytes(Vec<u8>, usize),
+    /// Bytes made by the server, and how many are already sent.
+    Bytes(Cow<'static, [u8]>, usize),
     /// Bytes `offset..end` of the source still to send.
     Range { offset: u64, end: u64 },
 }
 
-/// Where a body's bytes come from.
+/// Where a body's ranges come from.
 #[derive(Debug)]
 pub enum Source {
     /// An open file.
     File(File),
-    /// A worker's cached copy of a small file.
+    /// A cached copy of a file (the small-file cache, a compressed copy).
     Memory(Arc<[u8]>),
+}
+
+/// The next bytes of a body.
+#[derive(Debug)]
+pub enum Next<'a> {
+    /// In memory.
+    Bytes(&'a [u8]),
+    /// `len` bytes of `file` from `offset`: for `sendfile`, or to be read.
+    File {
+        /// The file.
+        file: &'a File,
+        /// Where they start.
+        offset: u64,
+        /// How many.
+        len: u64,
+    },
 }
 
 /// A body still to be sent: ranges of a source, possibly between server-made bytes.
 #[derive(Debug)]
 pub struct FileBody {
-    source: Source,
+    source: Option<Source>,
     segments: VecDeque<Segment>,
-}
-
-/// What a call to [`FileBody::send`] achieved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sent {
-    /// Everything has been sent.
-    Done,
-    /// The socket cannot take more now.
-    Blocked,
-    /// The allowance for this call is used up; the socket may take more.
-    Paused,
 }
 
 impl FileBody {
@@ -67,47 +66,75 @@ impl FileBody {
                 end: offset + len,
             });
         }
-        Self { source, segments }
+        Self {
+            source: Some(source),
+            segments,
+        }
     }
 
     /// A `multipart/byteranges` body laid out by `layout`.
     pub fn multipart(source: Source, layout: Multipart) -> Self {
         let mut segments = VecDeque::with_capacity(layout.parts.len() * 2 + 1);
         for (head, ByteRange { start, end }) in layout.parts {
-            segments.push_back(Segment::Bytes(head, 0));
+            segments.push_back(Segment::Bytes(Cow::Owned(head), 0));
             segments.push_back(Segment::Range {
                 offset: start,
                 end: end + 1,
             });
         }
-        segments.push_back(Segment::Bytes(layout.trailer, 0));
-        Self { source, segments }
-    }
-
-    /// The next bytes to send when they are in memory (a cached file), so the caller can write
-    /// them in the same call as the head before them.
-    pub fn memory_front(&self) -> Option<&[u8]> {
-        match (&self.source, self.segments.front()?) {
-            (Source::Memory(bytes), Segment::Range { offset, end }) => {
-                bytes.get(usize::try_from(*offset).ok()?..usize::try_from(*end).ok()?)
-            }
-            _ => None,
+        segments.push_back(Segment::Bytes(Cow::Owned(layout.trailer), 0));
+        Self {
+            source: Some(source),
+            segments,
         }
     }
 
-    /// Marks `n` bytes of [`FileBody::memory_front`] as sent.
-    pub fn advance_memory(&mut self, n: usize) {
-        if let Some(Segment::Range { offset, end }) = self.segments.front_mut() {
-            *offset = (*offset + n as u64).min(*end);
-            if offset == end {
-                self.segments.pop_front();
-            }
+    /// Bytes the server made, such as a generated page.
+    pub fn bytes(bytes: Cow<'static, [u8]>) -> Self {
+        let mut segments = VecDeque::with_capacity(1);
+        if !bytes.is_empty() {
+            segments.push_back(Segment::Bytes(bytes, 0));
+        }
+        Self {
+            source: None,
+            segments,
         }
     }
 
-    /// Whether the body goes by `sendfile` (so the head before it may wait to share a packet).
-    pub fn is_file(&self) -> bool {
-        matches!(self.source, Source::File(_))
+    /// The next bytes to send; `None` once the body is done.
+    pub fn next(&self) -> Option<Next<'_>> {
+        match self.segments.front()? {
+            Segment::Bytes(bytes, sent) => Some(Next::Bytes(bytes.get(*sent..)?)),
+            Segment::Range { offset, end } => match self.source.as_ref()? {
+                Source::File(file) => Some(Next::File {
+                    file,
+                    offset: *offset,
+                    len: end - offset,
+                }),
+                Source::Memory(bytes) => {
+                    let range = usize::try_from(*offset).ok()?..usize::try_from(*end).ok()?;
+                    Some(Next::Bytes(bytes.get(range)?))
+                }
+            },
+        }
+    }
+
+    /// Marks `n` bytes of [`FileBody::next`] as sent (at most what it offered).
+    pub fn advance(&mut self, n: usize) {
+        let done = match self.segments.front_mut() {
+            Some(Segment::Bytes(bytes, sent)) => {
+                *sent = (*sent + n).min(bytes.len());
+                *sent == bytes.len()
+            }
+            Some(Segment::Range { offset, end }) => {
+                *offset = (*offset + n as u64).min(*end);
+                offset == end
+            }
+            None => false,
+        };
+        if done {
+            self.segments.pop_front();
+        }
     }
 
     /// Bytes not yet sent.
@@ -127,160 +154,112 @@ impl FileBody {
     ///
     /// Any read error, or `UnexpectedEof` if the file has shrunk since it was opened; `buf` is
     /// then left as it was.
-    pub fn read_into(self, buf: &mut Vec<u8>) -> io::Result<()> {
+    pub fn read_into(mut self, buf: &mut Vec<u8>) -> io::Result<()> {
         let start = buf.len();
-        for segment in &self.segments {
-            let read = match segment {
-                Segment::Bytes(bytes, sent) => {
-                    buf.extend_from_slice(&bytes[*sent..]);
-                    Ok(())
+        loop {
+            let most = usize::try_from(self.remaining()).unwrap_or(usize::MAX);
+            match self.read_chunk(buf, most) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => {
+                    buf.truncate(start);
+                    return Err(e);
                 }
-                Segment::Range { offset, end } => match &self.source {
-                    Source::File(file) => {
-                        let at = buf.len();
-                        let len = usize::try_from(end - offset)
-                            .map_err(|_| io::ErrorKind::InvalidInput)?;
-                        buf.resize(at + len, 0);
-                        file.read_exact_at(&mut buf[at..], *offset)
-                    }
-                    Source::Memory(bytes) => {
-                        buf.extend_from_slice(&bytes[*offset as usize..*end as usize]);
-                        Ok(())
-                    }
-                },
-            };
-            if let Err(e) = read {
-                buf.truncate(start);
-                return Err(e);
             }
         }
-        Ok(())
     }
 
     /// Appends the next at most `max` bytes of the body to `buf` and counts them as gone: for
-    /// transports that must see the bytes (TLS encrypts them), where `sendfile` cannot serve.
-    /// Returns how many were appended; 0 once the body is done.
+    /// transports that must see the bytes (TLS encrypts them, HTTP/2 frames them), where
+    /// `sendfile` cannot serve. Returns how many were appended; 0 once the body is done.
     ///
     /// # Errors
     ///
-    /// Read errors, and `UnexpectedEof` if the file has shrunk (as for [`FileBody::send`]).
+    /// Read errors, and `UnexpectedEof` if the file has shrunk: the promised length can no
+    /// longer be met, so the caller must end the response abnormally.
     pub fn read_chunk(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
-        let Self { source, segments } = self;
-        while let Some(segment) = segments.front_mut() {
-            let n = match segment {
-                Segment::Bytes(bytes, sent) => {
-                    let end = bytes.len().min(*sent + max);
-                    buf.extend_from_slice(&bytes[*sent..end]);
-                    let n = end - *sent;
-                    *sent = end;
-                    if *sent == bytes.len() {
-                        segments.pop_front();
-                    }
-                    n
-                }
-                Segment::Range { offset, end } => {
-                    let want = usize::try_from(*end - *offset).map_or(max, |left| left.min(max));
-                    let n = match source {
-                        Source::File(file) => {
-                            let at = buf.len();
-                            buf.resize(at + want, 0);
-                            let read = loop {
-                                match file.read_at(&mut buf[at..], *offset) {
-                                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                                    other => break other,
-                                }
-                            };
-                            let n = *read.as_ref().unwrap_or(&0);
-                            buf.truncate(at + n);
-                            match read {
-                                Ok(0) if want > 0 => {
-                                    return Err(io::ErrorKind::UnexpectedEof.into());
-                                }
-                                Ok(n) => n,
-                                Err(e) => return Err(e),
-                            }
-                        }
-                        Source::Memory(bytes) => {
-                            let from = *offset as usize;
-                            buf.extend_from_slice(&bytes[from..from + want]);
-                            want
-                        }
-                    };
-                    *offset += n as u64;
-                    if *offset == *end {
-                        segments.pop_front();
-                    }
-                    n
-                }
-            };
-            if n > 0 || max == 0 {
-                return Ok(n);
+        let n = match self.next() {
+            None => return Ok(0),
+            Some(Next::Bytes(bytes)) => {
+                let n = bytes.len().min(max);
+                buf.extend_from_slice(bytes.get(..n).unwrap_or_default());
+                n
             }
+            Some(Next::File { file, offset, len }) => {
+                let want = usize::try_from(len).map_or(max, |len| len.min(max));
+                read_at(file, offset, want, buf)?
+            }
+        };
+        self.advance(n);
+        Ok(n)
+    }
+}
+
+/// Appends `want` bytes of `file` from `offset` to `buf` (fewer if one read gives fewer).
+fn read_at(file: &File, offset: u64, want: usize, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let at = buf.len();
+    buf.resize(at + want, 0);
+    let read = loop {
+        match file.read_at(buf.get_mut(at..).unwrap_or_default(), offset) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => break other,
         }
-        Ok(0)
+    };
+    let n = *read.as_ref().unwrap_or(&0);
+    buf.truncate(at + n);
+    match read {
+        Ok(0) if want > 0 => Err(io::ErrorKind::UnexpectedEof.into()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(mut body: FileBody, chunk: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while body.read_chunk(&mut out, chunk).unwrap() > 0 {}
+        assert_eq!(body.remaining(), 0);
+        out
     }
 
-    /// Sends until done, until the socket would block, or until `allowance` bytes have gone,
-    /// adding the bytes sent to `sent_bytes`.
-    ///
-    /// # Errors
-    ///
-    /// Socket errors, and `UnexpectedEof` if the file has shrunk: the promised Content-Length
-    /// can no longer be met, so the caller must close the connection.
-    pub fn send(
-        &mut self,
-        socket: impl AsFd,
-        sent_bytes: &mut u64,
-        allowance: u64,
-    ) -> io::Result<Sent> {
-        let mut left = allowance;
-        while let Some(segment) = self.segments.front_mut() {
-            if left == 0 {
-                return Ok(Sent::Paused);
-            }
-            let most = usize::try_from(left).unwrap_or(usize::MAX);
-            let progress = match segment {
-                Segment::Bytes(bytes, sent) => {
-                    let end = bytes.len().min(*sent + most);
-                    rustix::io::write(&socket, &bytes[*sent..end]).map(|n| {
-                        *sent += n;
-                        (n, *sent == bytes.len())
-                    })
-                }
-                Segment::Range { offset, end } => match &self.source {
-                    Source::File(file) => {
-                        let want = usize::try_from(*end - *offset)
-                            .unwrap_or(usize::MAX)
-                            .min(SENDFILE_CHUNK)
-                            .min(most);
-                        match rustix::fs::sendfile(&socket, file, Some(offset), want) {
-                            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                            result => result.map(|n| (n, *offset == *end)),
-                        }
-                    }
-                    Source::Memory(bytes) => {
-                        let stop = (*end).min(*offset + left);
-                        let rest = &bytes[*offset as usize..stop as usize];
-                        rustix::io::write(&socket, rest).map(|n| {
-                            *offset += n as u64;
-                            (n, *offset == *end)
-                        })
-                    }
-                },
-            };
-            match progress {
-                Ok((n, finished)) => {
-                    *sent_bytes += n as u64;
-                    left = left.saturating_sub(n as u64);
-                    if finished {
-                        self.segments.pop_front();
-                    }
-                }
-                Err(Errno::AGAIN) => return Ok(Sent::Blocked),
-                Err(Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(Sent::Done)
+    #[test]
+    fn a_multipart_body_interleaves_part_heads_with_ranges_of_the_source() {
+        let source = Source::Memory(Arc::from(&b"0123456789"[..]));
+        let ranges = [
+            ByteRange { start: 1, end: 2 },
+            ByteRange { start: 7, end: 8 },
+        ];
+        let layout = Multipart::new(&ranges, 10, "text/plain", "B").unwrap();
+        let body = FileBody::multipart(source, layout);
+        let text = String::from_utf8(drain(body, 3)).unwrap();
+        let parts: Vec<&str> = text.split("--B").collect();
+        assert!(parts[1].ends_with("\r\n\r\n12\r\n"), "{text:?}");
+        assert!(parts[2].ends_with("\r\n\r\n78\r\n"), "{text:?}");
+        assert_eq!(parts[3], "--\r\n");
+    }
+
+    #[test]
+    fn a_file_that_shrank_is_an_unexpected_end() {
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, b"abc").unwrap();
+        let mut body = FileBody::range(Source::File(file), 1, 10);
+        let mut out = Vec::new();
+        assert_eq!(body.read_chunk(&mut out, 100).unwrap(), 2);
+        let err = body.read_chunk(&mut out, 100).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(out, b"bc");
+    }
+
+    #[test]
+    fn advancing_through_bytes_and_ranges_ends_the_body() {
+        let mut body = FileBody::bytes(Cow::Borrowed(b"hello"));
+        assert!(matches!(body.next(), Some(Next::Bytes(b"hello"))));
+        body.advance(2);
+        assert!(matches!(body.next(), Some(Next::Bytes(b"llo"))));
+        body.advance(3);
+        assert!(body.next().is_none());
+        assert!(FileBody::bytes(Cow::Borrowed(b"")).next().is_none());
     }
 }

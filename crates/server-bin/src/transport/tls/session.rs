@@ -1,9 +1,9 @@
 //! One TLS connection's record layer, driven by the worker's event loop: a rustls
 //! `ServerConnection` fed from and flushed to the non-blocking socket (`read_tls`/`write_tls`),
-//! never waiting on it. Reads hand plaintext to the connection's input buffer; writes take
-//! plaintext while rustls's send buffer ([`SEND_BUFFER`]) has room, so a client that stops
-//! reading holds at most that much encrypted output, and the caller sees `WouldBlock` as from
-//! a plain socket.
+//! never waiting on it. The handshake is driven by [`Session::handshake`] until it completes;
+//! then reads hand plaintext to the caller's buffer, and writes take plaintext while rustls's
+//! send buffer ([`SEND_BUFFER`]) has room, so a client that stops reading holds at most that
+//! much encrypted output, and the caller sees `WouldBlock` as from a plain socket.
 //!
 //! It tells plain HTTP from TLS by the first byte (a TLS record starts with `0x16`, a
 //! handshake), so that the connection can answer a `400` naming HTTPS instead of an opaque
@@ -12,9 +12,11 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use mio::net::TcpStream;
 use pool::would_block;
 use rustls::{ServerConfig, ServerConnection};
+
+use crate::metrics::tls::Failure;
+use crate::transport::socket::{Raw, Socket};
 
 /// Encrypted bytes waiting for the socket, at most (rustls's default, stated here because the
 /// memory per connection depends on it). Four full records: enough for one `writev` to fill a
@@ -32,70 +34,29 @@ const MAX_BARREN_CIPHERTEXT: usize = 256 * 1024;
 /// The first byte of a TLS handshake record (RFC 8446 §5.1, `ContentType.handshake`).
 const HANDSHAKE_RECORD: u8 = 0x16;
 
-/// Why a read ended other than with plaintext, EOF or `WouldBlock`.
+/// Where a handshake stands after [`Session::handshake`].
 #[derive(Debug)]
-pub enum ReadError {
-    /// The socket failed (including `WouldBlock`: nothing to read now).
-    Io(io::Error),
-    /// The client spoke plain HTTP; what it sent has been appended to the caller's buffer.
-    PlainHttp,
-    /// The TLS protocol failed (an alert has been sent if the socket took it).
-    Tls(rustls::Error),
-}
-
-/// Why a handshake did not complete, for the metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// Plain HTTP on the TLS port.
-    PlainHttp,
-    /// No protocol version, cipher suite or group in common (an old client, `-tls1_1`).
-    Incompatible,
-    /// The client offered ALPN without `http/1.1`.
-    NoApplicationProtocol,
-    /// The client sent an alert (it did not trust the certificate, say).
-    AlertReceived,
-    /// Bytes that are not a well-formed handshake.
-    Malformed,
-    /// The handshake did not complete within the header timeout.
-    Timeout,
-    /// The client closed during the handshake.
+pub enum Handshake {
+    /// Complete: plaintext may follow (some may already be buffered).
+    Done,
+    /// Waiting for the client (or for room in the socket to send the server's flight).
+    Pending,
+    /// The client spoke plain HTTP; these are the bytes it sent first.
+    PlainHttp(Vec<u8>),
+    /// The handshake failed (an alert has been sent if the socket took it).
+    Failed(Failure),
+    /// The client closed, or the socket failed, before the handshake completed.
     Closed,
 }
 
-impl Failure {
-    /// Every reason, in the order the metrics print them.
-    pub const ALL: [Self; 7] = [
-        Self::PlainHttp,
-        Self::Incompatible,
-        Self::NoApplicationProtocol,
-        Self::AlertReceived,
-        Self::Malformed,
-        Self::Timeout,
-        Self::Closed,
-    ];
-
-    /// The metric label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::PlainHttp => "plain_http",
-            Self::Incompatible => "incompatible",
-            Self::NoApplicationProtocol => "no_alpn",
-            Self::AlertReceived => "alert_received",
-            Self::Malformed => "malformed",
-            Self::Timeout => "timeout",
-            Self::Closed => "closed",
-        }
-    }
-
-    /// The reason a rustls error stands for.
-    pub fn of(e: &rustls::Error) -> Self {
-        use rustls::Error as E;
-        match e {
-            E::PeerIncompatible(_) => Self::Incompatible,
-            E::NoApplicationProtocol => Self::NoApplicationProtocol,
-            E::AlertReceived(_) => Self::AlertReceived,
-            _ => Self::Malformed,
-        }
+/// The reason a rustls error stands for.
+pub fn failure_of(e: &rustls::Error) -> Failure {
+    use rustls::Error as E;
+    match e {
+        E::PeerIncompatible(_) => Failure::Incompatible,
+        E::NoApplicationProtocol => Failure::NoApplicationProtocol,
+        E::AlertReceived(_) => Failure::AlertReceived,
+        _ => Failure::Malformed,
     }
 }
 
@@ -103,12 +64,8 @@ impl Failure {
 #[derive(Debug)]
 pub struct Session {
     conn: ServerConnection,
-    /// The first byte has been looked at.
-    checked_first_byte: bool,
     /// Some ciphertext has arrived (the handshake's time limit runs from then).
     received: bool,
-    /// The completed handshake has been reported by [`Session::take_established`].
-    reported: bool,
 }
 
 impl Session {
@@ -122,9 +79,7 @@ impl Session {
         conn.set_buffer_limit(Some(SEND_BUFFER));
         Ok(Self {
             conn,
-            checked_first_byte: false,
             received: false,
-            reported: false,
         })
     }
 
@@ -152,13 +107,48 @@ impl Session {
         self.conn.alpn_protocol()
     }
 
-    /// `true` once, the first time it is asked after the handshake completed.
-    pub fn take_established(&mut self) -> bool {
-        if self.reported || self.conn.is_handshaking() {
-            return false;
+    /// Drives the handshake as far as the socket allows: reads the client's flights, sends the
+    /// server's. Ciphertext read past the client's last flight stays buffered in rustls for
+    /// [`Session::read`].
+    pub fn handshake(&mut self, s: &mut impl Socket) -> Handshake {
+        let mut raw = [0u8; READ_CHUNK];
+        loop {
+            match self.flush(s) {
+                Ok(_) if !self.conn.is_handshaking() => return Handshake::Done,
+                Ok(true) => {}
+                Ok(false) => return Handshake::Pending,
+                Err(_) => return Handshake::Closed,
+            }
+            let n = match s.recv(&mut raw) {
+                Ok(0) => return Handshake::Closed,
+                Ok(n) => n,
+                Err(e) if would_block(&e) => return Handshake::Pending,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return Handshake::Closed,
+            };
+            let chunk = raw.get(..n).unwrap_or_default();
+            if !self.received && chunk.first() != Some(&HANDSHAKE_RECORD) {
+                return Handshake::PlainHttp(chunk.to_vec());
+            }
+            self.received = true;
+            if let Err(e) = self.feed(chunk) {
+                // rustls has queued the alert that tells the client why.
+                let _ = self.flush(s);
+                return match e {
+                    Fed::Tls(e) => Handshake::Failed(failure_of(&e)),
+                    Fed::Io => Handshake::Closed,
+                };
+            }
         }
-        self.reported = true;
-        true
+    }
+
+    /// Hands ciphertext to rustls and processes it.
+    fn feed(&mut self, mut rest: &[u8]) -> Result<(), Fed> {
+        while !rest.is_empty() {
+            self.conn.read_tls(&mut rest).map_err(|_| Fed::Io)?;
+            self.conn.process_new_packets().map_err(Fed::Tls)?;
+        }
+        Ok(())
     }
 
     /// Moves encrypted output to the socket. `Ok(true)` when none is left, `Ok(false)` when
@@ -167,9 +157,9 @@ impl Session {
     /// # Errors
     ///
     /// Socket errors other than `WouldBlock`.
-    pub fn flush(&mut self, s: &mut TcpStream) -> io::Result<bool> {
+    pub fn flush(&mut self, s: &mut impl Socket) -> io::Result<bool> {
         while self.conn.wants_write() {
-            match self.conn.write_tls(s) {
+            match self.conn.write_tls(&mut Raw(s)) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(_) => {}
                 Err(e) if would_block(&e) => return Ok(false),
@@ -180,14 +170,15 @@ impl Session {
         Ok(true)
     }
 
-    /// Reads from the socket until some plaintext arrives, appending it to `out`; sends what the
-    /// handshake owes on the way. `Ok(0)` when the client has closed.
+    /// Reads from the socket until some plaintext arrives, appending it to `out`. `Ok(0)` when
+    /// the client has closed.
     ///
     /// # Errors
     ///
-    /// [`ReadError::Io`] with `WouldBlock` when the socket has nothing more now; the others
-    /// end the connection.
-    pub fn read(&mut self, s: &mut TcpStream, out: &mut Vec<u8>) -> Result<usize, ReadError> {
+    /// `WouldBlock` when the socket has nothing more now; socket errors; `InvalidData` when
+    /// the TLS protocol fails (an alert has been sent if the socket took it) or the client
+    /// streams ciphertext that yields no plaintext.
+    pub fn read(&mut self, s: &mut impl Socket, out: &mut Vec<u8>) -> io::Result<usize> {
         let mut raw = [0u8; READ_CHUNK];
         let mut barren = 0;
         loop {
@@ -196,33 +187,24 @@ impl Session {
                 Plain::Closed => return Ok(0),
                 Plain::None => {}
             }
-            self.flush(s).map_err(ReadError::Io)?;
-            let n = match s.read(&mut raw) {
+            self.flush(s)?;
+            let n = match s.recv(&mut raw) {
                 Ok(0) => return Ok(0),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(ReadError::Io(e)),
+                Err(e) => return Err(e),
             };
-            let mut rest = raw.get(..n).unwrap_or_default();
-            if !self.checked_first_byte {
-                self.checked_first_byte = true;
-                if rest.first() != Some(&HANDSHAKE_RECORD) {
-                    out.extend_from_slice(rest);
-                    return Err(ReadError::PlainHttp);
-                }
-            }
-            self.received = true;
             barren += n;
             if barren > MAX_BARREN_CIPHERTEXT {
-                return Err(ReadError::Io(io::ErrorKind::InvalidData.into()));
+                return Err(io::ErrorKind::InvalidData.into());
             }
+            let mut rest = raw.get(..n).unwrap_or_default();
             let mut got = 0;
             while !rest.is_empty() {
-                self.conn.read_tls(&mut rest).map_err(ReadError::Io)?;
-                if let Err(e) = self.conn.process_new_packets() {
-                    // rustls has queued the alert that tells the client why.
+                self.conn.read_tls(&mut rest)?;
+                if self.conn.process_new_packets().is_err() {
                     let _ = self.flush(s);
-                    return Err(ReadError::Tls(e));
+                    return Err(io::ErrorKind::InvalidData.into());
                 }
                 // Take plaintext as it comes, so rustls's own plaintext limit is never hit.
                 match self.take_plaintext(out) {
@@ -231,8 +213,8 @@ impl Session {
                     Plain::Closed | Plain::None => {}
                 }
             }
-            // The handshake's next flight, or a TLS 1.3 session ticket after it.
-            self.flush(s).map_err(ReadError::Io)?;
+            // A TLS 1.3 session ticket, or an alert, may be owed.
+            self.flush(s)?;
             if got > 0 {
                 return Ok(got);
             }
@@ -269,7 +251,7 @@ impl Session {
     /// # Errors
     ///
     /// `WouldBlock` when the buffer is full and the socket takes nothing; socket errors.
-    pub fn write(&mut self, s: &mut TcpStream, data: &[u8]) -> io::Result<usize> {
+    pub fn write(&mut self, s: &mut impl Socket, data: &[u8]) -> io::Result<usize> {
         let mut n = self.conn.writer().write(data)?;
         if n == 0 && !data.is_empty() {
             if !self.flush(s)? {
@@ -281,10 +263,16 @@ impl Session {
     }
 
     /// Queues `close_notify` and sends what the socket takes (the connection closes next).
-    pub fn close(&mut self, s: &mut TcpStream) {
+    pub fn close(&mut self, s: &mut impl Socket) {
         self.conn.send_close_notify();
         let _ = self.flush(s);
     }
+}
+
+/// Why feeding ciphertext failed.
+enum Fed {
+    Io,
+    Tls(rustls::Error),
 }
 
 enum Plain {

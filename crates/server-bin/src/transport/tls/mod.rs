@@ -1,6 +1,7 @@
 //! HTTPS: the rustls configuration every TLS connection shares, where its certificate comes from
-//! (PEM files, or one generated at start-up), reloading that certificate without dropping
-//! connections, and which path response bodies take (kernel TLS or copies through rustls).
+//! (PEM files, or one generated at start-up), and reloading that certificate without dropping
+//! connections. Response bodies are read from files in chunks and encrypted by rustls (no
+//! kernel TLS yet; the start-up line says whether this kernel offers it).
 //!
 //! Policy, fixed here and nowhere else: TLS 1.3 and 1.2 only; rustls's `ring` cipher suites,
 //! which are all AEAD with forward secrecy (TLS 1.3: AES-256-GCM, AES-128-GCM,
@@ -8,11 +9,9 @@
 //! of preference wins; ALPN offers only `http/1.1` (a client that offers ALPN without it is
 //! refused with `no_application_protocol`, RFC 7301 §3.2).
 //!
-//! The per-connection record layer lives in [`session`]; the 308 redirect listener's and the
-//! plain-HTTP-on-the-TLS-port responses in [`replies`]. This module must not touch sockets nor
+//! The per-connection record layer lives in [`session`]. This module must not touch sockets nor
 //! block a worker: certificates are read on the main thread at start-up and on the reload thread.
 
-pub mod replies;
 pub mod self_signed;
 pub mod session;
 
@@ -133,16 +132,17 @@ pub struct Tls {
     provider: Arc<CryptoProvider>,
     /// What the command line asked for.
     pub settings: Settings,
-    /// The `Strict-Transport-Security` field line, ready to insert into a head.
-    pub hsts_line: Option<String>,
+    /// The `Strict-Transport-Security` value every response over TLS carries, if asked for.
+    pub hsts: Option<Arc<str>>,
     /// SHA-256 of the leaf certificate served now, for people comparing fingerprints.
     pub fingerprint: String,
     /// The TLS listener's port, for the URLs the redirect and the plain-HTTP `400` name.
     pub https_port: u16,
     /// The port plain-HTTP clients are redirected from, once bound (0 when there is none).
     pub redirect_port: u16,
-    /// Which path response bodies take.
-    pub body_path: BodyPath,
+    /// Whether this kernel could take the record layer (`tls` among `tcp_available_ulp`),
+    /// for the start-up line.
+    pub kernel_tls: bool,
 }
 
 impl Tls {
@@ -170,19 +170,19 @@ impl Tls {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         // The suites are listed strongest first; let that order decide, not the client's.
         config.ignore_client_order = true;
-        let hsts_line = settings
+        let hsts = settings
             .hsts
-            .map(|secs| format!("Strict-Transport-Security: max-age={secs}\r\n"));
+            .map(|secs| Arc::from(format!("max-age={secs}")));
         Ok(Self {
             config: Arc::new(config),
             keys,
             provider,
             settings,
-            hsts_line,
+            hsts,
             fingerprint,
             https_port: 443,
             redirect_port: 0,
-            body_path: BodyPath::detect(),
+            kernel_tls: kernel_has_tls(),
         })
     }
 
@@ -212,51 +212,24 @@ impl Tls {
             Source::Files { cert, .. } => format!("certificate {}", cert.display()),
             Source::SelfSigned => "self-signed certificate (in memory)".to_owned(),
         };
+        let bodies = match self.kernel_tls {
+            true => "kernel TLS is available but not used",
+            false => "this kernel has no TLS module: no kTLS",
+        };
         format!(
-            "TLS 1.3/1.2, ALPN http/1.1, {source}, SHA-256 {}; bodies: {}",
-            self.fingerprint,
-            self.body_path.describe()
+            "TLS 1.3/1.2, ALPN http/1.1, {source}, SHA-256 {}; bodies: copied through rustls in 16 KiB chunks ({bodies})",
+            self.fingerprint
         )
     }
 }
 
-/// How response bodies reach a TLS client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BodyPath {
-    /// Kernel TLS could take the record layer after the handshake (and `sendfile` would stay);
-    /// this build does not hand it over yet, so bodies are still copied through rustls.
-    KernelAvailable,
-    /// The kernel has no TLS (`tls` is not among `tcp_available_ulp`): file chunks are read
-    /// into rustls and encrypted in user space, with bounded buffers.
-    Copied,
-}
-
-impl BodyPath {
-    /// Looks at `/proc/sys/net/ipv4/tcp_available_ulp`, which lists `tls` once the kernel's TLS
-    /// module is built in or loaded.
-    pub fn detect() -> Self {
-        let ulps = fs::read_to_string("/proc/sys/net/ipv4/tcp_available_ulp").unwrap_or_default();
-        match ulps.split_whitespace().any(|u| u == "tls") {
-            true => Self::KernelAvailable,
-            false => Self::Copied,
-        }
-    }
-
-    /// Whether the kernel does the record layer (never, yet; see [`BodyPath::KernelAvailable`]).
-    pub fn is_kernel(&self) -> bool {
-        false
-    }
-
-    fn describe(&self) -> &'static str {
-        match self {
-            Self::KernelAvailable => {
-                "kernel TLS is available but not used; copied through rustls in 16 KiB chunks"
-            }
-            Self::Copied => {
-                "copied through rustls in 16 KiB chunks (this kernel has no TLS module: no kTLS)"
-            }
-        }
-    }
+/// Whether the kernel's TLS module is built in or loaded: `/proc/sys/net/ipv4/tcp_available_ulp`
+/// lists `tls` then.
+fn kernel_has_tls() -> bool {
+    fs::read_to_string("/proc/sys/net/ipv4/tcp_available_ulp")
+        .unwrap_or_default()
+        .split_whitespace()
+        .any(|u| u == "tls")
 }
 
 /// Reads a PEM chain and key and checks that they belong together.

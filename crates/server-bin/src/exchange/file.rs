@@ -1,0 +1,371 @@
+//! A file response: which representation of the file goes out (the file itself, a precompressed
+//! sidecar, or a copy compressed on the fly), its validators and preconditions, and the ranges
+//! asked for.
+//!
+//! It must not read bodies (the codec sends them from the [`FileBody`]), nor compress (the
+//! compression threads do, off the workers).
+
+use std::fs::{File, Metadata};
+use std::hash::{BuildHasher, RandomState};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use http_core::StatusCode;
+use http_core::conditional::{self, Precondition, Validators};
+use http_core::date::HttpDate;
+use http_core::encoding::{self, Coding};
+use http_core::etag::ETag;
+use http_core::range::{self, Multipart, Ranges};
+
+use super::Request;
+use super::reply;
+use super::response::{Body, Fields, Response, Text};
+use crate::context::Context;
+use crate::error::ServeError;
+use crate::files::body::{FileBody, Source};
+use crate::files::cache::{self, FileCache};
+use crate::files::resolve::sidecar;
+
+/// Codings offered for precompressed sidecars, in order of preference.
+const SIDECAR_CODINGS: [Coding; 2] = [Coding::Br, Coding::Gzip];
+
+/// The representation chosen for a file: itself, a precompressed sidecar, or a copy compressed
+/// on the fly.
+pub struct Representation<'a> {
+    source: Source,
+    /// The metadata of the file the validators come from: the sidecar for a sidecar, else the
+    /// file itself (also for its compressed copies).
+    meta: Metadata,
+    /// Bytes in `source`.
+    len: u64,
+    coding: Option<Coding>,
+    /// What tells this representation's `ETag` apart from the others of the same file version:
+    /// the coding, and for on-the-fly output its level.
+    tag: Option<&'a str>,
+    /// Sidecars exist (so the small-file cache must not keep the file).
+    sidecars: bool,
+    /// Responses vary with `Accept-Encoding`: sidecars exist or the file is compressed on the
+    /// fly (RFC 9110 §12.5.5: also on its identity responses).
+    varies: bool,
+    /// The identity size this representation replaces, for on-the-fly output (bytes saved).
+    replaces: Option<u64>,
+}
+
+impl Representation<'_> {
+    /// The file itself, from `source`.
+    pub fn plain(source: Source, meta: Metadata, sidecars: bool) -> Self {
+        Self {
+            source,
+            len: meta.len(),
+            meta,
+            coding: None,
+            tag: None,
+            sidecars,
+            varies: sidecars,
+            replaces: None,
+        }
+    }
+}
+
+/// The file's own bytes or a precompressed sidecar the client accepts.
+pub fn choose<'a>(
+    ctx: &Context,
+    cache: &mut FileCache,
+    req: &Request<'_, '_>,
+    file: File,
+    meta: Metadata,
+    rel: &str,
+    now: Instant,
+) -> Representation<'a> {
+    let plain = |file, meta, sidecars| Representation::plain(Source::File(file), meta, sidecars);
+    if !ctx.config.precompressed || cache.has_no_sidecars(rel, now) {
+        return plain(file, meta, false);
+    }
+    let mut sidecars: Vec<(Coding, File, Metadata)> = SIDECAR_CODINGS
+        .iter()
+        .filter_map(|&c| sidecar(&ctx.root, rel, &meta, c).map(|(f, m)| (c, f, m)))
+        .collect();
+    let any = !sidecars.is_empty();
+    if !any {
+        cache.note_no_sidecars(rel, now);
+    }
+    let available: Vec<Coding> = sidecars.iter().map(|(c, ..)| *c).collect();
+    match encoding::choose(req.fields.values("accept-encoding"), &available) {
+        Some(chosen) => {
+            let index = sidecars
+                .iter()
+                .position(|(c, ..)| *c == chosen)
+                .unwrap_or_default();
+            let (coding, file, meta) = sidecars.swap_remove(index);
+            Representation {
+                coding: Some(coding),
+                tag: Some(coding.token()),
+                ..plain(file, meta, true)
+            }
+        }
+        None => plain(file, meta, any),
+    }
+}
+
+/// Reads a small file without sidecars into the worker's cache and serves it from there.
+pub fn cache_if_plain<'a>(
+    ctx: &Context,
+    cache: &mut FileCache,
+    key: &str,
+    rel: &str,
+    rep: Representation<'a>,
+    now: Instant,
+) -> Representation<'a> {
+    let Source::File(file) = &rep.source else {
+        return rep;
+    };
+    if rep.sidecars || rep.coding.is_some() || rep.meta.len() > cache::MAX_FILE {
+        return rep;
+    }
+    let mut contents = vec![0; rep.meta.len() as usize];
+    if file.read_exact_at(&mut contents, 0).is_err() {
+        return rep;
+    }
+    let contents: Arc<[u8]> = contents.into();
+    cache.insert(
+        &ctx.root,
+        key,
+        rel,
+        &rep.meta,
+        Arc::clone(&contents),
+        now,
+        SystemTime::now(),
+    );
+    Representation {
+        source: Source::Memory(contents),
+        ..rep
+    }
+}
+
+/// Swaps in the compressed copy of a compressible file when the client accepts one of the
+/// codings on offer and no sidecar was chosen (a sidecar the client accepts wins: the site
+/// built it on purpose). Without a copy in the cache yet, the identity goes out and the file is
+/// queued for compression, unless the request is a revalidation of the compressed copy's tag,
+/// which is answered 304 without the bytes: the tag is known from the file's identity alone.
+pub fn compress_on_the_fly<'a>(
+    ctx: &'a Context,
+    req: &Request<'_, '_>,
+    date: &HttpDate,
+    rel: &str,
+    content_type: &str,
+    rep: Representation<'a>,
+) -> Representation<'a> {
+    let Some(compression) = &ctx.compression else {
+        return rep;
+    };
+    if rep.coding.is_some() || !compression.applies(content_type, rep.len) {
+        return rep;
+    }
+    let rep = Representation {
+        varies: true,
+        ..rep
+    };
+    let accepted = req.fields.values("accept-encoding");
+    let Some(coding) = encoding::choose(accepted, compression.codings()) else {
+        return rep;
+    };
+    let tag = Some(compression.tag(coding));
+    if let Some(body) = compression.lookup(rel, &rep.meta, coding) {
+        return Representation {
+            len: body.len() as u64,
+            source: Source::Memory(body),
+            coding: Some(coding),
+            tag,
+            replaces: Some(rep.len),
+            ..rep
+        };
+    }
+    if req.fields.get("if-none-match").is_some() {
+        let etag = file_etag(&rep.meta, tag);
+        let validators = Validators {
+            etag: &etag,
+            last_modified: last_modified(&rep.meta, date),
+        };
+        if conditional::evaluate(req.method, req.fields, validators) == Precondition::NotModified {
+            // `serve` comes to the same 304 from the same tag, before any body is read.
+            return Representation {
+                source: Source::Memory(Arc::from(&[][..])),
+                len: 0,
+                coding: Some(coding),
+                tag,
+                ..rep
+            };
+        }
+    }
+    rep
+}
+
+/// The strong `ETag` of a representation: the file version's, plus `tag` for encoded ones.
+fn file_etag(meta: &Metadata, tag: Option<&str>) -> ETag {
+    let nanos = |secs: i64, nsec: i64| i128::from(secs) * 1_000_000_000 + i128::from(nsec);
+    ETag::for_file(
+        meta.ino(),
+        meta.len(),
+        nanos(meta.mtime(), meta.mtime_nsec()),
+        nanos(meta.ctime(), meta.ctime_nsec()),
+        tag,
+    )
+}
+
+/// A representation's modification time for validators and `Last-Modified`, in seconds. A
+/// file dated in the future (a clock set wrong, timestamps kept from an archive) counts as
+/// modified now: a Last-Modified later than Date is forbidden (RFC 9110 §8.8.2.1), and a client
+/// that kept the future date would take every later version for unmodified.
+fn last_modified(meta: &Metadata, date: &HttpDate) -> u64 {
+    u64::try_from(meta.mtime())
+        .unwrap_or(0)
+        .min(date.unix_secs())
+}
+
+/// Appends the fields every response about a file representation carries (RFC 9110 §15.4.5
+/// asks a 304 for the same validators and `Vary` a 200 would have).
+fn with_file_fields(
+    mut fields: Fields,
+    ctx: &Context,
+    etag: ETag,
+    last_modified: u64,
+    varies: bool,
+) -> Fields {
+    fields.push("ETag", etag.into_string());
+    fields.push(
+        "Last-Modified",
+        Text::Date(HttpDate::from_unix(last_modified)),
+    );
+    fields.push("Cache-Control", ctx.config.cache_control.clone());
+    if varies {
+        fields.push("Vary", "Accept-Encoding");
+    }
+    fields
+}
+
+/// What a file response sends: the whole file, one range, or several as multipart.
+enum Plan {
+    /// `Ranges::Partial` here always holds exactly one range.
+    Ranges(Ranges),
+    Multipart(Multipart),
+}
+
+/// The response for `rep`, a representation of the file counted as `resource`: `304` or `412`
+/// when the preconditions say so, else `200` or `206` with the ranges asked for.
+pub fn serve(
+    ctx: &Context,
+    req: &Request<'_, '_>,
+    date: &HttpDate,
+    resource: String,
+    content_type: &'static str,
+    rep: Representation<'_>,
+) -> Response {
+    let len = rep.len;
+    let last_modified = last_modified(&rep.meta, date);
+    let etag = file_etag(&rep.meta, rep.tag);
+    let validators = Validators {
+        etag: &etag,
+        last_modified,
+    };
+    let plan = match conditional::evaluate(req.method, req.fields, validators) {
+        Precondition::Proceed => plan(req, validators, date, len, content_type),
+        Precondition::NotModified => {
+            let fields = with_file_fields(Fields::new(), ctx, etag, last_modified, rep.varies);
+            return Response {
+                resource: Some(resource),
+                ..reply::not_modified(fields)
+            };
+        }
+        Precondition::Failed => {
+            return reply::error(ServeError::PreconditionFailed, req.head_only());
+        }
+    };
+    let (status, content_type, content_range, body) = match plan {
+        Plan::Ranges(Ranges::Whole) => (
+            StatusCode::OK,
+            Text::Static(content_type),
+            None,
+            FileBody::range(rep.source, 0, len),
+        ),
+        Plan::Ranges(Ranges::Partial(ranges)) => {
+            let r = ranges[0];
+            let body = FileBody::range(rep.source, r.start, r.len());
+            let range = Some(r.content_range(len));
+            (
+                StatusCode::PARTIAL_CONTENT,
+                Text::Static(content_type),
+                range,
+                body,
+            )
+        }
+        Plan::Multipart(layout) => {
+            let multipart_type = Text::Owned(layout.content_type.clone());
+            let body = FileBody::multipart(rep.source, layout);
+            (StatusCode::PARTIAL_CONTENT, multipart_type, None, body)
+        }
+        Plan::Ranges(Ranges::Unsatisfiable) => {
+            return reply::error(ServeError::RangeNotSatisfiable(len), req.head_only());
+        }
+    };
+    let body_len = body.remaining();
+    if let (Some(identity_len), StatusCode::OK, false) = (rep.replaces, status, req.head_only())
+        && let Some(compression) = &ctx.compression
+    {
+        compression.saved(identity_len.saturating_sub(body_len));
+    }
+    let mut fields = Fields::new();
+    fields.push("Content-Type", content_type);
+    if let Some(coding) = rep.coding {
+        fields.push("Content-Encoding", coding.token());
+    }
+    if let Some(content_range) = content_range {
+        fields.push("Content-Range", content_range);
+    }
+    fields.push("Accept-Ranges", "bytes");
+    Response {
+        status,
+        fields: with_file_fields(fields, ctx, etag, last_modified, rep.varies),
+        content_length: Some(body_len),
+        body: match req.head_only() {
+            true => Body::Empty,
+            false => Body::File(body),
+        },
+        resource: Some(resource),
+    }
+}
+
+/// The ranges to send. Several ranges whose multipart body could not even be measured get the
+/// whole file.
+fn plan(
+    req: &Request<'_, '_>,
+    validators: Validators<'_>,
+    date: &HttpDate,
+    len: u64,
+    content_type: &str,
+) -> Plan {
+    let if_range = req.fields.get("if-range");
+    let ranges = match req.fields.get("range") {
+        Some(value) if conditional::if_range_allows(if_range, validators, date.unix_secs()) => {
+            range::parse(value, len)
+        }
+        _ => Ranges::Whole,
+    };
+    match ranges {
+        Ranges::Partial(ranges) if ranges.len() > 1 => {
+            match Multipart::new(&ranges, len, content_type, &boundary()) {
+                Some(layout) => Plan::Multipart(layout),
+                None => Plan::Ranges(Ranges::Whole),
+            }
+        }
+        other => Plan::Ranges(other),
+    }
+}
+
+/// A multipart boundary: 32 hex digits from the standard library's randomly keyed hasher, so a
+/// file cannot be crafted to contain the boundary of its own response.
+fn boundary() -> String {
+    let a = RandomState::new().hash_one(0u8);
+    let b = RandomState::new().hash_one(1u8);
+    format!("{a:016x}{b:016x}")
+}

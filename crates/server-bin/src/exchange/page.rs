@@ -1,0 +1,116 @@
+//! Pages the server makes rather than reads: directory listings, the Prometheus metrics and the
+//! health answer.
+//!
+//! Such a page has no validators, so only `*` in `If-Match` or `If-None-Match` can pass or fail
+//! (`412`, `304`); preconditions are checked before the page is made (a huge directory is costly
+//! to read for a `304`). It must not read files itself (`files::listing` does).
+
+use std::borrow::Cow;
+
+use http_core::StatusCode;
+use http_core::conditional::{self, Precondition};
+use http_core::target::Target;
+use rustix::fd::OwnedFd;
+
+use super::response::{Body, Fields, Response};
+use super::{Request, reply};
+use crate::context::Context;
+use crate::error::ServeError;
+use crate::files::listing;
+use crate::metrics::prometheus;
+
+/// How a page is sent.
+struct Page {
+    content_type: &'static str,
+    cache_control: &'static str,
+    /// The resource it is counted under, if any.
+    resource: Option<String>,
+}
+
+/// The listing of the directory `dir`, found at `rel` and asked for as `target`, counted under
+/// `resource`.
+pub fn listing(
+    ctx: &Context,
+    req: &Request<'_, '_>,
+    dir: OwnedFd,
+    rel: &str,
+    target: &Target<'_>,
+    resource: String,
+) -> Response {
+    let page = Page {
+        content_type: "text/html; charset=utf-8",
+        // A listing changes whenever the directory does; caches must always ask.
+        cache_control: "no-cache",
+        resource: Some(resource),
+    };
+    serve(req, page, || {
+        listing::render(&ctx.root, dir, rel, &target.path, target.query)
+            .map_err(|_| ServeError::Forbidden)
+    })
+}
+
+/// The Prometheus exposition of every counter, fresh on each request.
+pub fn metrics(ctx: &Context, req: &Request<'_, '_>) -> Response {
+    let page = Page {
+        content_type: prometheus::CONTENT_TYPE,
+        cache_control: "no-store",
+        resource: None,
+    };
+    serve(req, page, || {
+        Ok(prometheus::render(&ctx.metrics.snapshot()))
+    })
+}
+
+/// `ok` while serving; `503` once shutting down, so that a balancer stops sending here at once,
+/// before the listener goes away.
+pub fn health(req: &Request<'_, '_>, draining: bool) -> Response {
+    if draining {
+        return reply::error(ServeError::Unavailable, req.head_only());
+    }
+    let page = Page {
+        content_type: "text/plain; charset=utf-8",
+        cache_control: "no-store",
+        resource: None,
+    };
+    serve(req, page, || Ok("ok\n".to_owned()))
+}
+
+/// `page`, made by `make` unless the request's preconditions stop it first (a `304` is counted
+/// under the page's resource, as a file's is).
+fn serve(
+    req: &Request<'_, '_>,
+    page: Page,
+    make: impl FnOnce() -> Result<String, ServeError>,
+) -> Response {
+    match conditional::evaluate_unvalidated(req.method, req.fields) {
+        Precondition::Proceed => {}
+        Precondition::NotModified => {
+            let mut fields = Fields::new();
+            fields.push("Cache-Control", page.cache_control);
+            return Response {
+                resource: page.resource,
+                ..reply::not_modified(fields)
+            };
+        }
+        Precondition::Failed => {
+            return reply::error(ServeError::PreconditionFailed, req.head_only());
+        }
+    }
+    let text = match make() {
+        Ok(text) => text,
+        Err(e) => return reply::error(e, req.head_only()),
+    };
+    let mut fields = Fields::new();
+    fields.push("Content-Type", page.content_type);
+    fields.push("Cache-Control", page.cache_control);
+    Response {
+        status: StatusCode::OK,
+        fields,
+        content_length: Some(text.len() as u64),
+        body: match req.head_only() {
+            true => Body::Empty,
+            false => Body::Bytes(Cow::Owned(text.into_bytes())),
+        },
+        resource: page.resource,
+    }
+}

@@ -1,0 +1,269 @@
+//! Every small response the server makes, made by one function ([`small`]): errors, redirects,
+//! `304` for pages, `204` to `OPTIONS`, and the two responses that exist only because of HTTPS
+//! (`308` from the plain-HTTP redirect listener to `https://`, and the `400` for plain HTTP sent
+//! to the TLS port: nginx answers its own 497 there; a standard status with a body that says
+//! what to do is clearer to every client).
+//!
+//! A small response has a short `text/plain` body (none where the status forbids content, none
+//! sent to a `HEAD`). Where a `Location` is built from the request, its path and query are
+//! re-encoded, so nothing from the request reaches a field unescaped. This module must not touch
+//! files or sockets, nor decide which error a request gets.
+
+use std::borrow::Cow;
+
+use http_core::target::{self, Target};
+use http_core::{Method, StatusCode};
+
+use super::Request;
+use super::response::{Body, Fields, Response};
+use crate::error::ServeError;
+
+/// The methods a static file accepts, for `Allow` (RFC 9110 §10.2.1).
+pub const ALLOW: &str = "GET, HEAD, OPTIONS";
+
+/// The body of the 403 for a directory without `index.html` while listings are off, so that
+/// whoever opens a shared folder in a browser learns why it is not listed.
+const NO_LISTING: &str = "403 Forbidden\nThis folder has no index.html, and directory listings \
+     are off (the server's --listing option turns them on).\n";
+
+/// The one maker of small responses: `status` with `fields` and, where the status allows
+/// content, `text` (by default the status line's code and reason) as a plain-text body, left
+/// out for a `HEAD` but still measured in `Content-Length`.
+pub fn small(
+    status: StatusCode,
+    mut fields: Fields,
+    text: Option<Cow<'static, str>>,
+    head_only: bool,
+) -> Response {
+    if status.forbids_content() {
+        return Response {
+            status,
+            fields,
+            content_length: None,
+            body: Body::Empty,
+            resource: None,
+        };
+    }
+    let text = text.unwrap_or_else(|| Cow::Owned(format!("{status}\n")));
+    fields.push("Content-Type", "text/plain; charset=utf-8");
+    let content_length = Some(text.len() as u64);
+    let body = match (head_only, text) {
+        (true, _) => Body::Empty,
+        (false, Cow::Borrowed(s)) => Body::Bytes(Cow::Borrowed(s.as_bytes())),
+        (false, Cow::Owned(s)) => Body::Bytes(Cow::Owned(s.into_bytes())),
+    };
+    Response {
+        status,
+        fields,
+        content_length,
+        body,
+        resource: None,
+    }
+}
+
+/// The error response for `err`: a short text naming the status, never stored by caches
+/// (`Cache-Control: no-store`), with the fields its status needs (`Allow` on 405,
+/// `Retry-After` on 503, `Content-Range` on 416).
+pub fn error(err: ServeError, head_only: bool) -> Response {
+    let mut fields = Fields::new();
+    fields.push("Cache-Control", "no-store");
+    let mut text = None;
+    match err {
+        ServeError::MethodNotAllowed => fields.push("Allow", ALLOW),
+        ServeError::Unavailable => fields.push("Retry-After", "1"),
+        ServeError::RangeNotSatisfiable(len) => {
+            fields.push("Content-Range", format!("bytes */{len}"));
+        }
+        ServeError::NoListing => text = Some(Cow::Borrowed(NO_LISTING)),
+        _ => {}
+    }
+    small(err.status(), fields, text, head_only)
+}
+
+/// `204` to `OPTIONS`, naming the methods a file accepts.
+pub fn options() -> Response {
+    let mut fields = Fields::new();
+    fields.push("Allow", ALLOW);
+    small(StatusCode::NO_CONTENT, fields, None, false)
+}
+
+/// `301` to the same directory with its slash, query kept (RFC 9110 §15.4.2).
+pub fn directory_redirect(target: &Target<'_>, head_only: bool) -> Response {
+    let mut location = target::encode_path(&target.path);
+    location.push('/');
+    push_query(&mut location, target.query);
+    let mut fields = Fields::new();
+    fields.push("Location", location);
+    small(StatusCode::MOVED_PERMANENTLY, fields, None, head_only)
+}
+
+/// `304` with the fields a `200` would have carried that RFC 9110 §15.4.5 asks for.
+pub fn not_modified(fields: Fields) -> Response {
+    small(StatusCode::NOT_MODIFIED, fields, None, true)
+}
+
+/// `308 Permanent Redirect` to `https://HOST[:PORT]TARGET` (RFC 9110 §15.4.9: unlike 301 the
+/// method is kept), for the plain-HTTP redirect listener. The host is the request's `Host`
+/// without its port; the path and query are re-encoded.
+pub fn https_redirect(req: &Request<'_, '_>, https_port: u16) -> Response {
+    let head_only = req.method == Method::Head;
+    let no_store = || {
+        let mut fields = Fields::new();
+        fields.push("Cache-Control", "no-store");
+        fields
+    };
+    let Some(host) = req.fields.get("host").and_then(host_without_port) else {
+        // No usable Host: there is no URL to send the client to.
+        let text = "400 Bad Request: this port only redirects to HTTPS, and needs a Host field\n";
+        return small(
+            StatusCode::BAD_REQUEST,
+            no_store(),
+            Some(text.into()),
+            head_only,
+        );
+    };
+    let Ok(decoded) = target::decode(req.target) else {
+        return small(StatusCode::BAD_REQUEST, no_store(), None, head_only);
+    };
+    let mut location = format!("https://{host}");
+    if https_port != 443 {
+        location.push_str(&format!(":{https_port}"));
+    }
+    location.push_str(&target::encode_path(&decoded.path));
+    push_query(&mut location, decoded.query);
+    let text = format!("308 Permanent Redirect: {location}\n");
+    let mut fields = no_store();
+    fields.push("Location", location);
+    small(
+        StatusCode::PERMANENT_REDIRECT,
+        fields,
+        Some(text.into()),
+        head_only,
+    )
+}
+
+/// `400` for a client that spoke plain HTTP to the TLS port, naming the URL to use instead.
+pub fn plain_http_on_tls_port(https_port: u16, head_only: bool) -> Response {
+    let text = format!(
+        "400 Bad Request: this port speaks HTTPS. Use https://HOST:{https_port}/ instead of http://.\n"
+    );
+    let mut fields = Fields::new();
+    fields.push("Cache-Control", "no-store");
+    small(
+        StatusCode::BAD_REQUEST,
+        fields,
+        Some(text.into()),
+        head_only,
+    )
+}
+
+fn push_query(location: &mut String, query: Option<&[u8]>) {
+    if let Some(query) = query {
+        location.push('?');
+        location.push_str(&target::encode_query(query));
+    }
+}
+
+/// The host part of a `Host` value (`name`, `name:port`, `[v6]`, `[v6]:port`), if it is one
+/// that can go into a URL unchanged: letters, digits, `.`, `-`, and a bracketed IPv6 address.
+fn host_without_port(value: &[u8]) -> Option<&str> {
+    let value = std::str::from_utf8(value).ok()?.trim();
+    let host = if value.starts_with('[') {
+        let end = value.find(']')?;
+        value.get(..=end)?
+    } else {
+        value.split(':').next()?
+    };
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-[]:".contains(c);
+    (!host.is_empty() && host.chars().all(allowed)).then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use http_core::target::decode;
+
+    use super::*;
+
+    fn body(r: &Response) -> &[u8] {
+        match &r.body {
+            Body::Bytes(b) => b,
+            _ => b"",
+        }
+    }
+
+    #[test]
+    fn redirect_locations_are_encoded_and_keep_the_query() {
+        let location = |raw: &[u8]| {
+            let r = directory_redirect(&decode(raw).unwrap(), false);
+            r.fields.get("location").unwrap().as_str().to_owned()
+        };
+        assert_eq!(
+            location(b"/a%20b/caf%C3%A9?q=%22x%22"),
+            "/a%20b/caf%C3%A9/?q=%22x%22"
+        );
+        assert_eq!(location(b"/docs?x=1&y"), "/docs/?x=1&y");
+    }
+
+    #[test]
+    fn a_head_gets_the_length_of_the_text_it_does_not_get() {
+        let get = error(ServeError::NotFound, false);
+        let head = error(ServeError::NotFound, true);
+        assert_eq!(body(&get), b"404 Not Found\n");
+        assert!(matches!(head.body, Body::Empty));
+        assert_eq!(head.content_length, get.content_length);
+        assert_eq!(head.fields, get.fields);
+    }
+
+    #[test]
+    fn statuses_without_content_have_no_type_length_or_body() {
+        let r = options();
+        assert_eq!(r.content_length, None);
+        assert!(r.fields.get("content-type").is_none());
+        assert_eq!(r.fields.get("allow").map(|v| v.as_str()), Some(ALLOW));
+        let r = not_modified(Fields::new());
+        assert_eq!(r.content_length, None);
+        assert!(matches!(r.body, Body::Empty));
+    }
+
+    #[test]
+    fn errors_carry_the_fields_their_status_needs() {
+        let field = |e, name| {
+            error(e, false)
+                .fields
+                .get(name)
+                .map(|v| v.as_str().to_owned())
+        };
+        assert_eq!(
+            field(ServeError::MethodNotAllowed, "allow").as_deref(),
+            Some(ALLOW)
+        );
+        assert_eq!(
+            field(ServeError::Unavailable, "retry-after").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            field(ServeError::RangeNotSatisfiable(7), "content-range").as_deref(),
+            Some("bytes */7")
+        );
+        assert_eq!(
+            field(ServeError::NotFound, "cache-control").as_deref(),
+            Some("no-store")
+        );
+    }
+
+    #[test]
+    fn hosts_lose_their_port_and_keep_brackets() {
+        assert_eq!(host_without_port(b"example.com:8080"), Some("example.com"));
+        assert_eq!(host_without_port(b"example.com"), Some("example.com"));
+        assert_eq!(host_without_port(b"[::1]:8080"), Some("[::1]"));
+        assert_eq!(host_without_port(b"10.0.0.2"), Some("10.0.0.2"));
+    }
+
+    #[test]
+    fn hosts_that_could_change_the_url_are_refused() {
+        assert_eq!(host_without_port(b"evil.com/x"), None);
+        assert_eq!(host_without_port(b"a@b"), None);
+        assert_eq!(host_without_port(b""), None);
+        assert_eq!(host_without_port(b"\"x\""), None);
+    }
+}

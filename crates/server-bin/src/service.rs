@@ -1,0 +1,208 @@
+//! What one worker's connections share, whatever their protocol: the exchange with the worker's
+//! small-file cache (a panic in it contained and answered `500`), the `Date` clock, spare
+//! buffers, and the access log and counters a finished response goes to.
+//!
+//! One value per worker, owned by its handler: nothing here is locked. It must not know about
+//! sockets, transports or any HTTP version.
+
+use std::net::IpAddr;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http_core::date::HttpDate;
+
+use crate::access_log::{AccessLog, Captured, Entry};
+use crate::context::Context;
+use crate::error::ServeError;
+use crate::exchange::{self, Request, Response, reply};
+use crate::files::cache::FileCache;
+
+/// Spare buffers a worker keeps for reuse, and the largest capacity worth keeping: enough to
+/// spare most allocations, little enough not to look like per-connection memory.
+const SPARE_BUFFERS: usize = 64;
+const SPARE_CAPACITY_MAX: usize = 64 * 1024;
+
+/// One worker's shared state.
+#[derive(Debug)]
+pub struct Service {
+    ctx: Arc<Context>,
+    worker: usize,
+    cache: FileCache,
+    clock: Clock,
+    log: AccessLog,
+    spare: Vec<Vec<u8>>,
+}
+
+/// A response finished (or cut short), as the log and the counters see it.
+#[derive(Debug)]
+pub struct Record<'a> {
+    /// The client's address, when the log wants it.
+    pub peer: Option<IpAddr>,
+    /// The TLS version, over TLS.
+    pub tls: Option<&'static str>,
+    /// The status sent.
+    pub status: u16,
+    /// What the per-resource counters count.
+    pub resource: Option<&'a str>,
+    /// Body bytes actually sent.
+    pub body_sent: u64,
+    /// When the request's first byte arrived.
+    pub started: Instant,
+    /// The wall-clock second it arrived, for the log.
+    pub time: u64,
+    /// What the log prints of the request.
+    pub log: Option<&'a Captured>,
+}
+
+/// The `Date` value, formatted once per second.
+#[derive(Debug)]
+struct Clock {
+    secs: u64,
+    date: HttpDate,
+}
+
+impl Clock {
+    fn now(&mut self) -> (u64, HttpDate) {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if secs != self.secs {
+            self.secs = secs;
+            self.date = HttpDate::from_unix(secs);
+        }
+        (self.secs, self.date)
+    }
+}
+
+impl Service {
+    /// The state of worker `worker`, logging into `log`.
+    pub fn new(ctx: Arc<Context>, worker: usize, log: AccessLog) -> Self {
+        Self {
+            ctx,
+            worker,
+            cache: FileCache::default(),
+            clock: Clock {
+                secs: u64::MAX,
+                date: HttpDate::from_unix(0),
+            },
+            log,
+            spare: Vec::new(),
+        }
+    }
+
+    /// What every thread shares.
+    pub fn ctx(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// The current second and its `Date` value.
+    pub fn now(&mut self) -> (u64, HttpDate) {
+        self.clock.now()
+    }
+
+    /// The response to `req`. A panic in the exchange is a bug, reported in one line by the
+    /// panic hook: the request is answered `500` (nothing has been sent yet), the cache the
+    /// panic may have left half-updated is dropped, and the second value says it happened so
+    /// that the connection closes after the response and counts it.
+    pub fn respond(
+        &mut self,
+        req: &Request<'_, '_>,
+        date: &HttpDate,
+        draining: bool,
+        now: Instant,
+    ) -> (Response, bool) {
+        let (ctx, cache) = (&self.ctx, &mut self.cache);
+        let made = panic::catch_unwind(AssertUnwindSafe(|| {
+            exchange::respond(ctx, cache, req, date, draining, now)
+        }));
+        match made {
+            Ok(response) => (response, false),
+            Err(_) => {
+                self.cache = FileCache::default();
+                (reply::error(ServeError::Internal, req.head_only()), true)
+            }
+        }
+    }
+
+    /// Keeps what the access log prints of a request; `None` when the log is off.
+    pub fn capture(
+        &self,
+        line: &[u8],
+        referer: Option<&[u8]>,
+        user_agent: Option<&[u8]>,
+    ) -> Option<Captured> {
+        self.log.capture(line, referer, user_agent)
+    }
+
+    /// Whether the access log is on (so a connection's peer address is worth a system call).
+    pub fn logs(&self) -> bool {
+        self.log.enabled()
+    }
+
+    /// Logs a response and counts it (also one cut short). The clock is read here rather than
+    /// taken from the event round, which began before the response was written.
+    pub fn record(&mut self, r: &Record<'_>, now: Instant) {
+        let now = now.max(Instant::now());
+        let took: Duration = now.saturating_duration_since(r.started);
+        let metrics = &self.ctx.metrics;
+        metrics.response(self.worker, r.status, r.resource, r.body_sent, took);
+        let Some(log) = r.log else { return };
+        let entry = Entry {
+            remote: r.peer,
+            time: r.time,
+            request_line: log.request_line(),
+            status: r.status,
+            bytes: r.body_sent,
+            referer: log.referer(),
+            user_agent: log.user_agent(),
+            duration: took,
+            tls: r.tls,
+        };
+        self.log.record(&entry, now);
+    }
+
+    /// A connection was handed to this worker.
+    pub fn connection_opened(&self) {
+        self.ctx.metrics.connection_opened(self.worker);
+    }
+
+    /// A panic closed a connection (or was answered `500`).
+    pub fn panicked(&self) {
+        self.ctx.metrics.panicked(self.worker);
+    }
+
+    /// Before the worker polls, or a new connection is read: what arrives next may have been
+    /// sent after a file changed, so the cache must look at its change queue again.
+    pub fn recheck(&mut self) {
+        self.cache.recheck();
+    }
+
+    /// Hands the log's buffer over if due; returns when it next will be.
+    pub fn flush_log_if_due(&mut self, now: Instant) -> Option<Instant> {
+        self.log.flush_if_due(now)
+    }
+
+    /// A spare buffer, as it was given back: its length is initialised memory (for input) and
+    /// must be cleared before it is written to as a `Vec` (for output).
+    pub fn take_buffer(&mut self) -> Vec<u8> {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    /// A spare buffer, emptied, to write into.
+    pub fn take_output_buffer(&mut self) -> Vec<u8> {
+        let mut buf = self.take_buffer();
+        buf.clear();
+        buf
+    }
+
+    /// Takes a buffer back for reuse, unless it is too large to be worth keeping.
+    pub fn give_buffer(&mut self, buf: Vec<u8>) {
+        if buf.capacity() > 0
+            && buf.capacity() <= SPARE_CAPACITY_MAX
+            && self.spare.len() < SPARE_BUFFERS
+        {
+            self.spare.push(buf);
+        }
+    }
+}
