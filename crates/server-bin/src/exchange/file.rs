@@ -281,32 +281,14 @@ pub fn serve(
             return reply::error(ServeError::PreconditionFailed, req.head_only());
         }
     };
-    let (status, content_type, content_range, body) = match plan {
-        Plan::Ranges(Ranges::Whole) => (
-            StatusCode::OK,
-            Text::Static(content_type),
-            None,
-            FileBody::range(rep.source, 0, len),
-        ),
-        Plan::Ranges(Ranges::Partial(ranges)) => {
-            let r = ranges[0];
-            let body = FileBody::range(rep.source, r.start, r.len());
-            let range = Some(r.content_range(len));
-            (
-                StatusCode::PARTIAL_CONTENT,
-                Text::Static(content_type),
-                range,
-                body,
-            )
-        }
-        Plan::Multipart(layout) => {
-            let multipart_type = Text::Owned(layout.content_type.clone());
-            let body = FileBody::multipart(rep.source, layout);
-            (StatusCode::PARTIAL_CONTENT, multipart_type, None, body)
-        }
-        Plan::Ranges(Ranges::Unsatisfiable) => {
-            return reply::error(ServeError::RangeNotSatisfiable(len), req.head_only());
-        }
+    let Some(Ranged {
+        status,
+        content_type,
+        content_range,
+        body,
+    }) = ranged(plan, rep.source, len, content_type)
+    else {
+        return reply::error(ServeError::RangeNotSatisfiable(len), req.head_only());
     };
     let body_len = body.remaining();
     if let (Some(identity_len), StatusCode::OK, false) = (rep.replaces, status, req.head_only())
@@ -333,6 +315,44 @@ pub fn serve(
         },
         resource: Some(resource),
     }
+}
+
+/// A file response's status, its type (which a multipart body changes), its `Content-Range`,
+/// and its body.
+struct Ranged {
+    status: StatusCode,
+    content_type: Text,
+    content_range: Option<String>,
+    body: FileBody,
+}
+
+/// What `plan` sends of `source` (`len` bytes of type `content_type`); `None` when no range
+/// is satisfiable.
+fn ranged(plan: Plan, source: Source, len: u64, content_type: &'static str) -> Option<Ranged> {
+    Some(match plan {
+        Plan::Ranges(Ranges::Whole) => Ranged {
+            status: StatusCode::OK,
+            content_type: Text::Static(content_type),
+            content_range: None,
+            body: FileBody::range(source, 0, len),
+        },
+        Plan::Ranges(Ranges::Partial(ranges)) => {
+            let r = ranges.first()?;
+            Ranged {
+                status: StatusCode::PARTIAL_CONTENT,
+                content_type: Text::Static(content_type),
+                content_range: Some(r.content_range(len)),
+                body: FileBody::range(source, r.start, r.len()),
+            }
+        }
+        Plan::Multipart(layout) => Ranged {
+            status: StatusCode::PARTIAL_CONTENT,
+            content_type: Text::Owned(layout.content_type.clone()),
+            content_range: None,
+            body: FileBody::multipart(source, layout),
+        },
+        Plan::Ranges(Ranges::Unsatisfiable) => return None,
+    })
 }
 
 /// The ranges to send. Several ranges whose multipart body could not even be measured get the

@@ -34,13 +34,10 @@ use std::io::{self, IoSlice};
 
 use pool::would_block;
 
-use self::socket::Socket;
+use self::socket::{READ_CHUNK, Socket};
 pub use self::tls::session::Handshake;
 use self::tls::session::Session;
 use crate::files::body::{FileBody, Next};
-
-/// Bytes asked of the socket per read.
-pub const READ_CHUNK: usize = 4096;
 
 /// Body bytes read from a file per step on a TLS connection: one full TLS record.
 pub const TLS_CHUNK: usize = 16 * 1024;

@@ -13,6 +13,9 @@ use std::net::Shutdown;
 use mio::net::TcpStream;
 use rustix::net::{RecvFlags, SendAncillaryBuffer, SendFlags};
 
+/// Bytes asked of the socket per read (plain data, or TLS ciphertext).
+pub const READ_CHUNK: usize = 4096;
+
 /// A connected, non-blocking stream socket: `WouldBlock` when it cannot go on now.
 pub trait Socket {
     /// Reads into `buf`; `Ok(0)` when the peer has closed its side.

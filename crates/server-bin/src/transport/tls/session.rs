@@ -16,15 +16,12 @@ use pool::would_block;
 use rustls::{ServerConfig, ServerConnection};
 
 use crate::metrics::tls::Failure;
-use crate::transport::socket::{Raw, Socket};
+use crate::transport::socket::{READ_CHUNK, Raw, Socket};
 
 /// Encrypted bytes waiting for the socket, at most (rustls's default, stated here because the
 /// memory per connection depends on it). Four full records: enough for one `writev` to fill a
 /// socket buffer's worth of progress.
 pub const SEND_BUFFER: usize = 64 * 1024;
-
-/// Ciphertext taken from the socket per read.
-const READ_CHUNK: usize = 4096;
 
 /// Ciphertext one read may consume without yielding a byte of plaintext. A handshake flight is
 /// far smaller; a client streaming records that decrypt to nothing (empty or padding-only
