@@ -13,6 +13,7 @@ mod config;
 mod connection;
 mod context;
 mod error;
+mod escape;
 mod files;
 mod human;
 mod metrics;
