@@ -185,7 +185,11 @@ fn start_tls(settings: &tls::Settings, listeners: &mut Listeners) -> Result<Tls,
     tls.https_port = first.port();
     if let Some(port) = settings.redirect_http {
         let addr = std::net::SocketAddr::new(first.ip(), port);
-        let bind_error = |source| StartupError::Bind { addr, source };
+        let bind_error = |source| StartupError::Bind {
+            addr,
+            option: "--redirect-http",
+            source,
+        };
         let socket = socket::listen_on(addr).map_err(bind_error)?;
         let local = socket.local_addr().map_err(bind_error)?;
         tls.redirect_port = local.port();

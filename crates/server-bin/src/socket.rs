@@ -130,7 +130,11 @@ pub fn open(config: &Config) -> Result<Listeners, StartupError> {
 }
 
 fn bind(addr: SocketAddr) -> Result<Listeners, StartupError> {
-    let bind_error = |source| StartupError::Bind { addr, source };
+    let bind_error = |source| StartupError::Bind {
+        addr,
+        option: "--port",
+        source,
+    };
     let socket = listen_on(addr).map_err(bind_error)?;
     let local = socket.local_addr().map_err(bind_error)?;
     Ok(Listeners {
