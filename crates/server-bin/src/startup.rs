@@ -86,13 +86,29 @@ pub fn announce(config: &Config, listeners: &Listeners, tls: Option<&Tls>) {
     if let Some(tls) = tls {
         block.push_str(&format!("  tls       {}\n", tls.describe()));
         if tls.settings.source == tls::Source::SelfSigned {
-            block.push_str(&format!(
-                "  trust     the certificate is self-signed: check its fingerprint above in the browser, or skip the check with curl -k https://localhost:{}/\n",
-                tls.https_port
-            ));
+            block.push_str(&trust_lines(tls.pin.as_deref(), tls.https_port));
         }
     }
     eprint!("{block}");
+}
+
+/// How to trust a self-signed certificate: in a browser by its fingerprint; with curl and wget
+/// by its key's pin, which they check in place of the issuer check it cannot pass (without
+/// the pin, `-k` and `--no-check-certificate` would accept any key).
+fn trust_lines(pin: Option<&str>, port: u16) -> String {
+    let url = format!("https://localhost:{port}/");
+    let mut out =
+        "  trust     the certificate is self-signed: compare its fingerprint above with the browser's\n"
+            .to_owned();
+    match pin {
+        Some(pin) => out.push_str(&format!(
+            "            curl -k --pinnedpubkey {pin} {url}\n            wget --no-check-certificate --pinnedpubkey={pin} {url}\n"
+        )),
+        None => out.push_str(&format!(
+            "            curl -k {url}   (wget --no-check-certificate)\n"
+        )),
+    }
+    out
 }
 
 /// What a listening address reaches, after the address itself.

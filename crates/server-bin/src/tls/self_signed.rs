@@ -2,7 +2,10 @@
 //! `localhost`, the host name and every address the server answers on, so that HTTPS on a LAN
 //! takes one flag. Nothing is written to disk; each start makes a new key, and the start-up
 //! message prints its SHA-256 fingerprint for people to compare with what their browser shows.
-//! It is valid from a day before it is made (a client whose clock is a little behind accepts
+//! Browsers let people compare that fingerprint; curl and wget check a key instead: [`pin`]
+//! gives the `sha256//…` value their `--pinnedpubkey` takes, with which they accept this key and
+//! no other while skipping the issuer check (`-k`, `--no-check-certificate`) that a
+//! self-signed certificate cannot pass. It is valid from a day before it is made (a client whose clock is a little behind accepts
 //! it) for about a year ([`VALIDITY`]), dates a certificate viewer shows without surprise.
 //!
 //! This module must not decide the names (start-up does: [`names_for`]) nor serve anything.
@@ -81,6 +84,32 @@ pub fn generate(provider: &CryptoProvider, names: &[String]) -> Result<Certified
     CertifiedKey::from_der(chain, key_der, provider).map_err(CertError::Rejected)
 }
 
+/// The key's pin as curl's and wget's `--pinnedpubkey` take it: `sha256//` and the base64 of the
+/// SHA-256 of its `SubjectPublicKeyInfo`; `None` when the signing key cannot tell its public key.
+pub fn pin(key: &CertifiedKey) -> Option<String> {
+    let spki = key.key.public_key()?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, spki.as_ref());
+    Some(format!("sha256//{}", base64(digest.as_ref())))
+}
+
+/// Standard base64 with padding (RFC 4648 §4).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [0, 1, 2].map(|i| chunk.get(i).copied().unwrap_or(0));
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// The day (UTC) `since_epoch` falls on, as `rcgen::date_time_ymd` takes it (midnight of it).
 fn civil_day(since_epoch: Duration) -> (i32, u8, u8) {
     let day = Civil::from_unix(since_epoch.as_secs());
@@ -124,6 +153,23 @@ mod tests {
         let until = [before, after].map(|t| utc_time(t.as_secs() + 365 * day));
         assert!(from.iter().any(|f| has(f)), "not before one of {from:?}");
         assert!(until.iter().any(|u| has(u)), "not after one of {until:?}");
+    }
+
+    #[test]
+    fn base64_is_rfc_4648s() {
+        // RFC 4648 §10's test vectors.
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+        assert_eq!(base64(&[0xfb, 0xff]), "+/8=");
     }
 
     #[test]

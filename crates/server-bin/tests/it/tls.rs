@@ -496,13 +496,56 @@ fn sighup_reloads_the_certificate_and_keeps_open_connections() {
 fn a_self_signed_certificate_serves_and_its_fingerprint_is_printed() {
     let site = Site::new();
     let server = TestServer::start(&site.root(), &["--tls-self-signed"]);
-    assert!(server.wait_for_stderr("curl -k"), "{}", server.stderr());
+    assert!(
+        server.wait_for_stderr("wget --no-check"),
+        "{}",
+        server.stderr()
+    );
+    // The commands printed work as they are, and check the key they name.
+    let stderr = server.stderr();
+    let command = |program: &str| -> Vec<String> {
+        let line = stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(&format!("{program} ")))
+            .unwrap_or_else(|| panic!("no {program} line: {stderr}"));
+        line.split_whitespace().map(str::to_owned).collect()
+    };
+    let curl = command("curl");
+    assert!(curl.iter().any(|a| a == "--pinnedpubkey"), "{curl:?}");
     let out = run_ok(
         Command::new("curl")
-            .args(["-sS", "-k", "--fail", "--max-time", "20", "-w", "%{certs}"])
+            .args(&curl[1..curl.len() - 1])
+            .args(["-sS", "--fail", "--max-time", "20"])
             .arg(server.url("/test.html")),
     );
     assert!(out.stdout.starts_with(b"<h1>test</h1>\n"));
+    let wget = command("wget");
+    let out = run_ok(
+        Command::new("wget")
+            .args(&wget[1..wget.len() - 1])
+            .args(["-q", "-O", "-", "--tries", "1", "--timeout", "20"])
+            .arg(server.url("/test.html")),
+    );
+    assert!(out.stdout.starts_with(b"<h1>test</h1>\n"));
+    // Another key's pin is refused: one base64 digit changed.
+    let wrong: Vec<String> = wget[1..wget.len() - 1]
+        .iter()
+        .map(|a| match a.split_once("sha256//") {
+            Some((flag, pin)) => {
+                let other = if pin.starts_with('A') { 'B' } else { 'A' };
+                format!("{flag}sha256//{other}{}", &pin[1..])
+            }
+            None => a.clone(),
+        })
+        .collect();
+    let refused = Command::new("wget")
+        .args(&wrong)
+        .args(["-q", "-O", "-", "--tries", "1", "--timeout", "20"])
+        .arg(server.url("/test.html"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "{refused:?}");
     // The certificate the server presents is the one whose fingerprint it printed.
     let mut tcp = server.connect();
     let verifier = Arc::new(AcceptAny);
