@@ -11,8 +11,9 @@ use http_core::{Method, Request, StatusCode, Version, target};
 use crate::respond::Response;
 
 /// `308 Permanent Redirect` to `https://HOST[:PORT]TARGET` (RFC 9110 §15.4.9: unlike 301 the
-/// method is kept). The host is the request's `Host` without its port; the path and query are
-/// re-encoded, so nothing from the request reaches the header unescaped.
+/// method is kept). The host is that of an absolute-form target when there is one (RFC 9112
+/// §3.2.2: it wins over `Host`), else the request's `Host`, without its port; the path and
+/// query are re-encoded, so nothing from the request reaches the header unescaped.
 pub fn redirect(
     req: &Request<'_, '_>,
     https_port: u16,
@@ -20,7 +21,9 @@ pub fn redirect(
     buf: &mut Vec<u8>,
 ) -> Response {
     let head_only = req.method == Method::Head;
-    let host = req.header("host").and_then(host_without_port);
+    let host = target::authority(req.target)
+        .or_else(|| req.header("host"))
+        .and_then(host_without_port);
     let Some(host) = host else {
         // No usable Host: there is no URL to send the client to.
         return simple(
@@ -141,6 +144,50 @@ mod tests {
         assert_eq!(host_without_port(b"example.com"), Some("example.com"));
         assert_eq!(host_without_port(b"[::1]:8080"), Some("[::1]"));
         assert_eq!(host_without_port(b"10.0.0.2"), Some("10.0.0.2"));
+    }
+
+    fn redirect_of(request: &[u8]) -> (Response, String) {
+        let mut headers = [http_core::EMPTY_HEADER; 16];
+        let req = match http_core::parse_request(request, &mut headers) {
+            Ok(http_core::Status::Complete((req, _))) => req,
+            other => panic!("{other:?}"),
+        };
+        let date = HttpDate::from_unix(0);
+        let mut buf = Vec::new();
+        let response = redirect(&req, 8443, &date, &mut buf);
+        (response, String::from_utf8(buf).unwrap())
+    }
+
+    fn location(head: &str) -> Option<&str> {
+        head.lines().find_map(|l| l.strip_prefix("Location: "))
+    }
+
+    #[test]
+    fn an_absolute_form_targets_authority_wins_over_host() {
+        let (response, head) = redirect_of(
+            b"GET http://right.example:8080/a?b=1 HTTP/1.1\r\nHost: wrong.example\r\n\r\n",
+        );
+        assert_eq!(response.status, StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(
+            location(&head),
+            Some("https://right.example:8443/a?b=1"),
+            "{head}"
+        );
+        // Userinfo has no place in the URL sent back.
+        let (response, _) =
+            redirect_of(b"GET http://user@evil.example/ HTTP/1.1\r\nHost: good\r\n\r\n");
+        assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn the_location_carries_no_quote_angle_bracket_space_or_control_byte() {
+        let (_, head) =
+            redirect_of(b"GET /p?q=<script>\"x\"%zz\x80\xff HTTP/1.1\r\nHost: h.example\r\n\r\n");
+        let location = location(&head).unwrap_or_else(|| panic!("{head}"));
+        assert_eq!(
+            location,
+            "https://h.example:8443/p?q=%3Cscript%3E%22x%22%25zz%80%FF"
+        );
     }
 
     #[test]

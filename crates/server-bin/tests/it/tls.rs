@@ -433,6 +433,23 @@ fn the_redirect_listener_answers_308_to_the_https_url() {
         r.header("location"),
         Some(format!("https://example.test:{}/docs/a%20b?x=1", server.addr.port()).as_str())
     );
+    // An absolute-form target's authority wins over Host (RFC 9112 §3.2.2), and what the query
+    // holds that a URL may not is encoded.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(b"GET http://right.test/a?<b>=\"c\" HTTP/1.1\r\nHost: wrong.test\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut BufReader::new(s), false).unwrap();
+    assert_eq!(
+        r.header("location"),
+        Some(
+            format!(
+                "https://right.test:{}/a?%3Cb%3E=%22c%22",
+                server.addr.port()
+            )
+            .as_str()
+        )
+    );
     // curl follows it to the file.
     let out = run_ok(
         Command::new("curl")
