@@ -131,7 +131,13 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     // The workers hold the only sinks now, so the writer ends once they are gone.
     drop(log_sink);
 
-    if let Err(e) = refusal_loop(&mut poll, &refused_rx, &ctx.metrics, &stop) {
+    if let Err(e) = refusal_loop(
+        &mut poll,
+        &refused_rx,
+        &ctx.metrics,
+        &stop,
+        ctx.tls.as_deref(),
+    ) {
         eprintln!("http-server: the main thread's poller failed: {e}; shutting down");
     }
     // Nobody answers refusals any more: what workers refuse from now on is closed at once.

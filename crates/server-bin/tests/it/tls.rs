@@ -397,6 +397,38 @@ fn random_bytes_as_a_client_hello_never_hang_or_crash_a_worker() {
 }
 
 #[test]
+fn a_tls_client_refused_at_the_connection_limit_gets_a_503_it_can_read() {
+    let (pki, site) = (Pki::new(), Site::new());
+    let server = serve(&pki, &site, &["--threads", "1", "--max-connections", "1"]);
+    // Takes the only slot (a connection counts from its accept, handshake or not).
+    let held = server.connect();
+    let mut s = BufReader::new(connect(&server, pki.client(rustls::ALL_VERSIONS)));
+    let r = get(&mut s, "/test.html");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.header("connection"), Some("close"));
+    // curl too reads it, where a plaintext 503 made it say "wrong version number".
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "-w", "%{http_code}"])
+        .args(["-o", "/dev/null"])
+        .arg("--cacert")
+        .arg(pki.ca_file())
+        .arg(format!(
+            "https://localhost:{}/test.html",
+            server.addr.port()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "503",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(held);
+}
+
+#[test]
 fn the_redirect_listener_answers_308_to_the_https_url() {
     let (pki, site) = (Pki::new(), Site::new());
     let server = serve(&pki, &site, &["--redirect-http", "0"]);
