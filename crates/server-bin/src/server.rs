@@ -196,7 +196,7 @@ fn start_tls(settings: &tls::Settings, listeners: &mut Listeners) -> Result<Tls,
             option: "--redirect-http",
             source,
         };
-        let socket = socket::listen_on(addr).map_err(bind_error)?;
+        let socket = socket::listen_on(addr, listeners.reuseport).map_err(bind_error)?;
         let local = socket.local_addr().map_err(bind_error)?;
         tls.redirect_port = local.port();
         listeners.sockets.push(socket);

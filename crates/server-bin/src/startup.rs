@@ -51,13 +51,17 @@ pub fn announce(config: &Config, listeners: &Listeners, tls: Option<&Tls>) {
         Origin::Systemd => " (sockets from systemd; --bind and --port are ignored)",
         Origin::ListenFd => " (socket from --listen-fd; --bind and --port are ignored)",
     };
+    let sharing = match listeners.origin {
+        Origin::Bound if !listeners.reuseport => ", one socket shared (--no-reuseport)",
+        _ => "",
+    };
     let listing = if config.listing {
         "on"
     } else {
         "off (--listing to enable)"
     };
     let mut block = format!(
-        "http-server {}\n  root      {}\n  address   {}{origin}\n  listing   {listing}\n  workers   {}, at most {} connections\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}\n",
+        "http-server {}\n  root      {}\n  address   {}{origin}\n  listing   {listing}\n  workers   {}, at most {} connections{sharing}\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}\n",
         env!("CARGO_PKG_VERSION"),
         config.root.display(),
         addresses.join(", "),
