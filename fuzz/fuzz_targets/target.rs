@@ -1,11 +1,22 @@
 //! Target decoding: a decoded path never climbs above the root, and encoding it again decodes
-//! to the same path.
+//! to the same path; an authority is part of the target, and an encoded query has only the
+//! characters a URL's query may.
 #![no_main]
 
-use http_core::target::{decode, encode_path};
+use http_core::target::{authority, decode, encode_path, encode_query};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    if let Some(found) = authority(data) {
+        assert!(!found.is_empty() && !found.contains(&b'/') && !found.contains(&b'?'));
+    }
+    let query = encode_query(data);
+    assert!(
+        query
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b)),
+        "{query:?}"
+    );
     let Ok(target) = decode(data) else {
         return;
     };

@@ -97,22 +97,36 @@ pub fn decode(raw: &[u8]) -> Result<Target<'_>, ParseError> {
 /// Reduces absolute-form (`http://authority/path?query`) to what follows the authority, which
 /// may be empty or start with `/` or `?`.
 fn strip_absolute_form(raw: &[u8]) -> Result<&[u8], ParseError> {
+    split_absolute_form(raw).map(|(_, rest)| rest)
+}
+
+/// The authority of an absolute-form target (`host[:port]` of `http://host:port/path?q`, as
+/// sent, possibly with userinfo), or `None` for any other form. RFC 9112 §3.2.2: a server must
+/// take the host from it and ignore `Host`.
+pub fn authority(raw: &[u8]) -> Option<&[u8]> {
+    match raw.first() {
+        Some(b'/') | None => None,
+        Some(_) => split_absolute_form(raw)
+            .ok()
+            .map(|(authority, _)| authority),
+    }
+}
+
+/// Splits absolute-form into its non-empty authority and what follows it.
+fn split_absolute_form(raw: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
     let (scheme, after) = split_once(raw, b':').ok_or(ParseError::Target)?;
     if !(scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https")) {
         return Err(ParseError::Target);
     }
     let after = after.strip_prefix(b"//").ok_or(ParseError::Target)?;
-    let mut rest = after;
-    while let [b, tail @ ..] = rest
-        && *b != b'/'
-        && *b != b'?'
-    {
-        rest = tail;
+    let end = after
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(after.len());
+    match after.split_at_checked(end) {
+        Some((authority, rest)) if !authority.is_empty() => Ok((authority, rest)),
+        _ => Err(ParseError::Target),
     }
-    if rest.len() == after.len() {
-        return Err(ParseError::Target); // empty authority
-    }
-    Ok(rest)
 }
 
 fn percent_decode(segment: &[u8]) -> Result<Vec<u8>, ParseError> {
@@ -159,13 +173,20 @@ pub fn encode_path(path: &str) -> String {
     out
 }
 
-/// A query as received, made safe to repeat in a `Location` field: it came from the request
-/// line, which admits only visible ASCII and obs-text, so visible ASCII (and the query's own
-/// `%XX` escapes) stays as it is and everything else is percent-encoded.
+/// A query as received, made safe to repeat in a `Location` field or a link: what RFC 3986 §3.4
+/// allows in a query (unreserved, sub-delims, `:`, `@`, `/`, `?`, and the query's own `%XX`
+/// escapes) stays as it is and every other byte is percent-encoded, so the result never
+/// contains `"`, `<`, `>`, `\`, a space, a control byte or a `%` that starts no escape.
 pub fn encode_query(query: &[u8]) -> String {
     let mut out = String::with_capacity(query.len());
-    for &b in query {
-        push_encoded(&mut out, b, b.is_ascii_graphic());
+    let mut rest = query;
+    while let [b, tail @ ..] = rest {
+        let keep = match b {
+            b'%' => matches!(tail, [h, l, ..] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit()),
+            b => b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?".contains(b),
+        };
+        push_encoded(&mut out, *b, keep);
+        rest = tail;
     }
     out
 }
@@ -323,8 +344,31 @@ mod tests {
     }
 
     #[test]
-    fn a_query_keeps_visible_ascii_and_escapes_the_rest() {
+    fn a_query_keeps_what_rfc_3986_allows_and_escapes_the_rest() {
         assert_eq!(encode_query(b"x=1&y=%22z%22"), "x=1&y=%22z%22");
         assert_eq!(encode_query(b"q=caf\xC3\xA9 "), "q=caf%C3%A9%20");
+        assert_eq!(encode_query(b"a=/b?c:d@e!$'()*+,;"), "a=/b?c:d@e!$'()*+,;");
+        assert_eq!(
+            encode_query(b"q=<script>\"x\"`{|}^\\[]#"),
+            "q=%3Cscript%3E%22x%22%60%7B%7C%7D%5E%5C%5B%5D%23"
+        );
+        // A `%` that starts no escape is one itself; the query's escapes stay as they are.
+        assert_eq!(encode_query(b"100%&%zz&%4"), "100%25&%25zz&%254");
+        assert_eq!(encode_query(b"%41%e9"), "%41%e9");
+    }
+
+    #[test]
+    fn the_authority_is_that_of_an_absolute_form_target_only() {
+        assert_eq!(
+            authority(b"http://example.com:8080/x?y"),
+            Some(&b"example.com:8080"[..])
+        );
+        assert_eq!(authority(b"HTTPS://[::1]?q"), Some(&b"[::1]"[..]));
+        assert_eq!(authority(b"http://u@h/"), Some(&b"u@h"[..]));
+        assert_eq!(authority(b"/x?http://h/"), None);
+        assert_eq!(authority(b"http:///x"), None);
+        assert_eq!(authority(b"ftp://h/x"), None);
+        assert_eq!(authority(b"*"), None);
+        assert_eq!(authority(b""), None);
     }
 }

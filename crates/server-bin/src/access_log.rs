@@ -15,8 +15,8 @@
 //! the writer after the workers, so a clean exit loses no line, and waits for it at most
 //! [`FINISH_TIMEOUT`], so a stalled stdout cannot hold the exit.
 //!
-//! Client-supplied fields are escaped so that no request can forge or split a line; [`escape`]
-//! gives other output the same escaping. This module must not decide what a request's status or
+//! Client-supplied fields are escaped (by `escape::log_field`) so that no request can forge or
+//! split a line. This module must not decide what a request's status or
 //! size was, nor let a worker block on stdout.
 
 use std::io::{self, Write as _};
@@ -30,6 +30,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use http_core::date::Civil;
 
 use crate::config::LogFormat;
+use crate::escape;
 use crate::metrics::Metrics;
 
 /// Buffered lines are handed to the writer at most this long after the oldest of them.
@@ -370,33 +371,9 @@ fn escape_into(buf: &mut Vec<u8>, field: &[u8]) {
         Some(head) if field.len() > MAX_FIELD => (head, true),
         _ => (field, false),
     };
-    escape_bytes(buf, field);
+    escape::log_field(buf, field);
     if cut {
         buf.extend_from_slice(b"...");
-    }
-}
-
-/// `text` as the access log prints it, for other output read by people and scripts (the
-/// shutdown summary), so that a name from a client can neither split a line nor reach a
-/// terminal as a control sequence.
-pub fn escape(text: &[u8]) -> String {
-    let mut buf = Vec::with_capacity(text.len());
-    escape_bytes(&mut buf, text);
-    // Every byte is printable ASCII now, so each is exactly one char.
-    buf.into_iter().map(char::from).collect()
-}
-
-/// Escapes `"`, `\`, control bytes and non-ASCII as nginx does (`\"`, `\\`, `\xHH`); the result
-/// is printable ASCII.
-fn escape_bytes(buf: &mut Vec<u8>, text: &[u8]) {
-    for &b in text {
-        match b {
-            b'"' | b'\\' => buf.extend_from_slice(&[b'\\', b]),
-            0x20..=0x7E => buf.push(b),
-            _ => {
-                let _ = write!(buf, "\\x{b:02X}");
-            }
-        }
     }
 }
 
@@ -593,14 +570,6 @@ mod tests {
             ]
         );
         assert_eq!(metrics.snapshot().access_log_dropped, 0);
-    }
-
-    #[test]
-    fn escape_leaves_printable_ascii_only() {
-        assert_eq!(
-            escape(b"/a b\n\x1b[0m\"\\\xc3\xa9"),
-            r#"/a b\x0A\x1B[0m\"\\\xC3\xA9"#
-        );
     }
 
     #[test]

@@ -38,6 +38,12 @@ struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(0..))]
     listen_fd: Option<i32>,
 
+    /// Bind one socket that every worker shares, without SO_REUSEPORT, so that no other program
+    /// of the same user can join the port and take connections (for shared hosts; a little
+    /// slower with many new connections)
+    #[arg(long)]
+    no_reuseport: bool,
+
     /// Worker threads; 0 means one per CPU [default: one per CPU]
     #[arg(short, long)]
     threads: Option<usize>,
@@ -193,6 +199,7 @@ fn config_from(args: Args) -> Result<Config, StartupError> {
         root,
         addr: SocketAddr::new(args.bind, args.port),
         listen_fd: args.listen_fd,
+        reuseport: !args.no_reuseport,
         threads: match args.threads {
             None | Some(0) => num_cpus::get().max(1),
             Some(n) => n,

@@ -27,6 +27,8 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Accept on this inherited descriptor instead of binding.
     pub listen_fd: Option<i32>,
+    /// Bind a socket per worker with `SO_REUSEPORT` (else one socket, shared, without it).
+    pub reuseport: bool,
     /// Worker threads.
     pub threads: usize,
     /// Most connections open at once.

@@ -29,6 +29,9 @@ pub enum StartupError {
     Bind {
         /// The address asked for.
         addr: SocketAddr,
+        /// The option that chose the port (`--port`, `--redirect-http`), for the hint when the
+        /// port is taken.
+        option: &'static str,
         /// What the OS said.
         source: io::Error,
     },
@@ -66,6 +69,22 @@ impl fmt::Display for StartupError {
                 path.display(),
                 cwd.display()
             ),
+            // The one error a newcomer meets first (a second `make`): it says what to do. The
+            // cause is said here, so `source` leaves it out.
+            Self::Bind {
+                addr,
+                option,
+                source,
+            } if source.kind() == io::ErrorKind::AddrInUse => {
+                write!(f, "cannot listen on {addr}: the port is in use; ")?;
+                match *option {
+                    "--port" => write!(
+                        f,
+                        "choose another with --port 8081, or --port 0 for any free one (under make: make PORT=8081)"
+                    ),
+                    option => write!(f, "choose another with {option} PORT"),
+                }
+            }
             Self::Bind { addr, .. } => write!(f, "cannot listen on {addr}"),
             Self::Inherit { fd, .. } => write!(f, "cannot use inherited socket (descriptor {fd})"),
             Self::Setup { what, .. } => write!(f, "cannot set up {what}"),
@@ -76,6 +95,7 @@ impl fmt::Display for StartupError {
 impl std::error::Error for StartupError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            Self::Bind { source, .. } if source.kind() == io::ErrorKind::AddrInUse => None,
             Self::Root { source, .. }
             | Self::Bind { source, .. }
             | Self::Inherit { source, .. } => Some(source),
@@ -181,6 +201,34 @@ mod tests {
         assert_eq!(from_errno(Errno::NOBUFS), ServeError::Unavailable);
         assert_eq!(from_errno(Errno::NOMEM), ServeError::Unavailable);
         assert_eq!(from_errno(Errno::IO), ServeError::Internal);
+    }
+
+    #[test]
+    fn a_port_in_use_is_one_line_that_says_what_to_do() {
+        let taken = |option| StartupError::Bind {
+            addr: "127.0.0.1:8080".parse().unwrap(),
+            option,
+            source: io::Error::from(io::ErrorKind::AddrInUse),
+        };
+        let e = taken("--port");
+        assert_eq!(
+            e.to_string(),
+            "cannot listen on 127.0.0.1:8080: the port is in use; choose another with --port 8081, \
+             or --port 0 for any free one (under make: make PORT=8081)"
+        );
+        assert!(std::error::Error::source(&e).is_none());
+        assert!(
+            taken("--redirect-http")
+                .to_string()
+                .ends_with("in use; choose another with --redirect-http PORT")
+        );
+        let other = StartupError::Bind {
+            addr: "127.0.0.1:80".parse().unwrap(),
+            option: "--port",
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        assert_eq!(other.to_string(), "cannot listen on 127.0.0.1:80");
+        assert!(std::error::Error::source(&other).is_some());
     }
 
     #[test]

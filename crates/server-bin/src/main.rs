@@ -13,6 +13,7 @@ mod config;
 mod connection;
 mod context;
 mod error;
+mod escape;
 mod exchange;
 mod files;
 mod http1;

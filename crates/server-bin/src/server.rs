@@ -130,7 +130,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     // The workers hold the only sinks now, so the writer ends once they are gone.
     drop(log_sink);
 
-    if let Err(e) = refusal_loop(&mut poll, &refused_rx, &ctx.metrics, &stop) {
+    if let Err(e) = refusal_loop(&mut poll, &refused_rx, &ctx.metrics, &stop, tls.as_deref()) {
         eprintln!("http-server: the main thread's poller failed: {e}; shutting down");
     }
     // Nobody answers refusals any more: what workers refuse from now on is closed at once.
@@ -184,8 +184,12 @@ fn start_tls(settings: &tls::Settings, listeners: &mut Listeners) -> Result<Tls,
     tls.https_port = first.port();
     if let Some(port) = settings.redirect_http {
         let addr = std::net::SocketAddr::new(first.ip(), port);
-        let bind_error = |source| StartupError::Bind { addr, source };
-        let socket = socket::listen_on(addr).map_err(bind_error)?;
+        let bind_error = |source| StartupError::Bind {
+            addr,
+            option: "--redirect-http",
+            source,
+        };
+        let socket = socket::listen_on(addr, listeners.reuseport).map_err(bind_error)?;
         let local = socket.local_addr().map_err(bind_error)?;
         tls.redirect_port = local.port();
         listeners.sockets.push(socket);

@@ -23,7 +23,10 @@
 //! drop what waits in their queues at a restart, which is what inheriting avoids. Since the
 //! port is shared on purpose, binding first checks that nothing else holds the address (a
 //! second server would otherwise join the group and take half its clients); a program of the
-//! same user that binds the port with `SO_REUSEPORT` later can still join, as with nginx.
+//! same user that binds the port with `SO_REUSEPORT` later can still join, as with nginx (in a
+//! trial, one took 102 of 300 connections). `--no-reuseport` closes that door for shared hosts:
+//! one socket without `SO_REUSEPORT`, shared by every worker as an inherited one is, which no
+//! other socket can join; the cost is the shared queue's, measured above.
 //!
 //! This module must not accept connections; the pool's workers do.
 
@@ -64,6 +67,9 @@ pub struct Listeners {
     pub addrs: Vec<SocketAddr>,
     /// Where they came from.
     pub origin: Origin,
+    /// Whether sockets bound here have siblings per worker (`SO_REUSEPORT`); else each is one
+    /// socket shared by every worker.
+    pub reuseport: bool,
 }
 
 impl Listeners {
@@ -75,7 +81,7 @@ impl Listeners {
     ///
     /// When the process is out of descriptors or a sibling cannot be bound.
     pub fn for_workers(&self, workers: usize) -> io::Result<Vec<Vec<StdListener>>> {
-        let siblings = if self.origin == Origin::Bound {
+        let siblings = if self.origin == Origin::Bound && self.reuseport {
             workers.saturating_sub(1)
         } else {
             0
@@ -89,7 +95,7 @@ impl Listeners {
                     socket, 0,
                 )?));
                 for _ in 0..siblings {
-                    group.push(StdListener::from(open_listener(addr)?));
+                    group.push(StdListener::from(open_listener(addr, true)?));
                 }
                 Ok(group)
             })
@@ -109,13 +115,14 @@ pub fn open(config: &Config) -> Result<Listeners, StartupError> {
         Some(fd) => (vec![fd], Origin::ListenFd),
         None => match systemd_fds() {
             Some(fds) => (fds, Origin::Systemd),
-            None => return bind(config.addr),
+            None => return bind(config.addr, config.reuseport),
         },
     };
     let mut listeners = Listeners {
         sockets: Vec::with_capacity(fds.len()),
         addrs: Vec::with_capacity(fds.len()),
         origin,
+        reuseport: false,
     };
     for fd in fds {
         let std = adopt(fd).map_err(|source| StartupError::Inherit { fd, source })?;
@@ -129,24 +136,31 @@ pub fn open(config: &Config) -> Result<Listeners, StartupError> {
     Ok(listeners)
 }
 
-fn bind(addr: SocketAddr) -> Result<Listeners, StartupError> {
-    let bind_error = |source| StartupError::Bind { addr, source };
-    let socket = listen_on(addr).map_err(bind_error)?;
+fn bind(addr: SocketAddr, reuseport: bool) -> Result<Listeners, StartupError> {
+    let bind_error = |source| StartupError::Bind {
+        addr,
+        option: "--port",
+        source,
+    };
+    let socket = listen_on(addr, reuseport).map_err(bind_error)?;
     let local = socket.local_addr().map_err(bind_error)?;
     Ok(Listeners {
         sockets: vec![socket],
         addrs: vec![local],
         origin: Origin::Bound,
+        reuseport,
     })
 }
 
-/// A listening socket on `addr`, which nothing else may hold (see [`claim`]).
-pub fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
-    if addr.port() != 0 {
+/// A listening socket on `addr`, which nothing else may hold (see [`claim`]); with `reuseport`,
+/// one that sockets of the same user can join (the workers' siblings).
+pub fn listen_on(addr: SocketAddr, reuseport: bool) -> io::Result<TcpListener> {
+    // Without SO_REUSEPORT, binding fails by itself when the address is held.
+    if reuseport && addr.port() != 0 {
         claim(addr)?;
     }
     Ok(TcpListener::from_std(StdListener::from(open_listener(
-        addr,
+        addr, reuseport,
     )?)))
 }
 
@@ -162,11 +176,13 @@ fn claim(addr: SocketAddr) -> io::Result<()> {
 }
 
 /// What `mio`'s `TcpListener::bind` does (`SO_REUSEADDR`, then bind and listen), plus
-/// `SO_REUSEPORT` so that the workers' sockets can share the address, `TCP_NODELAY` (see
-/// [`no_delay`]), and `::` accepting IPv4 where the OS allows (see [`socket_for`]).
-fn open_listener(addr: SocketAddr) -> io::Result<rustix::fd::OwnedFd> {
+/// `SO_REUSEPORT` when asked so that the workers' sockets can share the address, `TCP_NODELAY`
+/// (see [`no_delay`]), and `::` accepting IPv4 where the OS allows (see [`socket_for`]).
+fn open_listener(addr: SocketAddr, reuseport: bool) -> io::Result<rustix::fd::OwnedFd> {
     let socket = socket_for(addr)?;
-    sockopt::set_socket_reuseport(&socket, true)?;
+    if reuseport {
+        sockopt::set_socket_reuseport(&socket, true)?;
+    }
     rustix::net::bind(&socket, &addr)?;
     rustix::net::listen(&socket, BACKLOG)?;
     no_delay(&socket)?;

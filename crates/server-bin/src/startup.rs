@@ -2,12 +2,12 @@
 //! socket: scripts and tests read the port from the first, so its form never changes. On
 //! stderr, for people: the settings that explain what they will see (root, listing, workers,
 //! timeouts), the URLs to open, and with `--qr` a QR code of the first URL another device can
-//! open. A wildcard address (`0.0.0.0`, `::`) names no host a browser can reach, so for one
+//! open, drawn in explicit colours (see [`QR_COLOURS`]). A wildcard address (`0.0.0.0`, `::`) names no host a browser can reach, so for one
 //! the URLs are those of the host's interface addresses, loopback first.
 //!
 //! It must not bind, accept or change anything: it only reports what `socket` set up.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 
 use qrcode::QrCode;
@@ -51,13 +51,17 @@ pub fn announce(config: &Config, listeners: &Listeners, tls: Option<&Tls>) {
         Origin::Systemd => " (sockets from systemd; --bind and --port are ignored)",
         Origin::ListenFd => " (socket from --listen-fd; --bind and --port are ignored)",
     };
+    let sharing = match listeners.origin {
+        Origin::Bound if !listeners.reuseport => ", one socket shared (--no-reuseport)",
+        _ => "",
+    };
     let listing = if config.listing {
         "on"
     } else {
         "off (--listing to enable)"
     };
     let mut block = format!(
-        "http-server {}\n  root      {}\n  address   {}{origin}\n  listing   {listing}\n  workers   {}, at most {} connections\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}\n",
+        "http-server {}\n  root      {}\n  address   {}{origin}\n  listing   {listing}\n  workers   {}, at most {} connections{sharing}\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}\n",
         env!("CARGO_PKG_VERSION"),
         config.root.display(),
         addresses.join(", "),
@@ -80,19 +84,34 @@ pub fn announce(config: &Config, listeners: &Listeners, tls: Option<&Tls>) {
             .filter(|a| !a.ip().is_unspecified() && !redirects(a))
             .chain(open.iter().copied())
             .collect();
-        let terminal = io::stderr().is_terminal();
-        block.push_str(&qr_block(scheme, &candidates, terminal));
+        block.push_str(&qr_block(scheme, &candidates));
     }
     if let Some(tls) = tls {
         block.push_str(&format!("  tls       {}\n", tls.describe()));
         if tls.settings.source == tls::Source::SelfSigned {
-            block.push_str(&format!(
-                "  trust     the certificate is self-signed: check its fingerprint above in the browser, or skip the check with curl -k https://localhost:{}/\n",
-                tls.https_port
-            ));
+            block.push_str(&trust_lines(tls.pin.as_deref(), tls.https_port));
         }
     }
     eprint!("{block}");
+}
+
+/// How to trust a self-signed certificate: in a browser by its fingerprint; with curl and wget
+/// by its key's pin, which they check in place of the issuer check it cannot pass (without
+/// the pin, `-k` and `--no-check-certificate` would accept any key).
+fn trust_lines(pin: Option<&str>, port: u16) -> String {
+    let url = format!("https://localhost:{port}/");
+    let mut out =
+        "  trust     the certificate is self-signed: compare its fingerprint above with the browser's\n"
+            .to_owned();
+    match pin {
+        Some(pin) => out.push_str(&format!(
+            "            curl -k --pinnedpubkey {pin} {url}\n            wget --no-check-certificate --pinnedpubkey={pin} {url}\n"
+        )),
+        None => out.push_str(&format!(
+            "            curl -k {url}   (wget --no-check-certificate)\n"
+        )),
+    }
+    out
 }
 
 /// What a listening address reaches, after the address itself.
@@ -154,10 +173,21 @@ fn url(scheme: &str, addr: SocketAddr) -> String {
     format!("{scheme}://{addr}/")
 }
 
+/// The colours every line of the QR code is drawn in: black foreground for dark modules, a white
+/// background for light ones (`47`, then bright white `107` where the terminal has it). Left
+/// to the terminal's own colours, the code is inverted on a dark theme (light modules on dark),
+/// which many scanners refuse; drawn in these, it is dark on light on every theme, quiet zone
+/// included, and wherever the text ends up shown (a pipe, `less -R`, tmux), so it is drawn in
+/// them whether or not stderr is a terminal.
+const QR_COLOURS: &str = "\x1b[30;47;107m";
+
+/// Resets the colours after each line, so that the indent and what follows keep the terminal's.
+const RESET: &str = "\x1b[0m";
+
 /// The QR code of the URL of the first address in `addrs` that another device can open (not
-/// loopback), or a line saying there is none. On a terminal the code is drawn black on white
-/// whatever the terminal's colours, as scanners expect dark modules on a light ground.
-fn qr_block(scheme: &str, addrs: &[SocketAddr], terminal: bool) -> String {
+/// loopback), or a line saying there is none. The code has its quiet zone of 4 modules (ISO/IEC
+/// 18004), and two rows of modules per line in half blocks.
+fn qr_block(scheme: &str, addrs: &[SocketAddr]) -> String {
     let Some(url) = addrs
         .iter()
         .find(|a| !a.ip().is_loopback())
@@ -173,11 +203,7 @@ fn qr_block(scheme: &str, addrs: &[SocketAddr], terminal: bool) -> String {
     let image = code.render::<Dense1x2>().quiet_zone(true).build();
     let mut out = format!("  scan to open {url}\n");
     for line in image.lines() {
-        if terminal {
-            out.push_str(&format!("  \x1b[30;107m{line}\x1b[0m\n"));
-        } else {
-            out.push_str(&format!("  {line}\n"));
-        }
+        out.push_str(&format!("  {QR_COLOURS}{line}{RESET}\n"));
     }
     out
 }
@@ -251,27 +277,144 @@ mod tests {
     #[test]
     fn the_qr_code_is_for_the_first_url_another_device_can_open() {
         let loopback = addrs(&["127.0.0.1:80", "[::1]:80"]);
-        assert!(qr_block("http", &loopback, false).contains("--bind 0.0.0.0"));
+        assert!(qr_block("http", &loopback).contains("--bind 0.0.0.0"));
 
         let urls = addrs(&["127.0.0.1:8080", "192.0.2.2:8080", "10.1.2.3:8080"]);
-        let text = qr_block("http", &urls, false);
+        let text = qr_block("http", &urls);
         let mut lines = text.lines();
         assert_eq!(lines.next(), Some("  scan to open http://192.0.2.2:8080/"));
-        let rows: Vec<&str> = lines.collect();
+        let rows: Vec<&str> = lines
+            .map(|l| {
+                l.strip_prefix("  ")
+                    .and_then(|l| l.strip_prefix(QR_COLOURS))
+                    .and_then(|l| l.strip_suffix(RESET))
+                    .unwrap_or_else(|| panic!("not drawn in explicit colours: {l:?}"))
+            })
+            .collect();
         // A version-2 code (25 modules) with a quiet zone of 4 on each side, two rows a line.
         let modules = QrCode::new(b"http://192.0.2.2:8080/").unwrap().width() + 8;
         assert_eq!(rows.len(), modules.div_ceil(2));
-        assert!(rows.iter().all(|r| r.chars().count() == modules + 2));
+        assert!(rows.iter().all(|r| r.chars().count() == modules));
         assert!(rows[0].trim().is_empty(), "the quiet zone is light");
         assert!(rows.iter().any(|r| r.contains('█')));
+    }
 
-        let on_terminal = qr_block("http", &urls, true);
-        assert!(
-            on_terminal
-                .lines()
-                .skip(1)
-                .all(|l| l.contains("\x1b[30;107m"))
-        );
+    /// A terminal's colours, as grey levels: its default foreground and background and the
+    /// palette entries the code may ask for (`30` black, `47` white, `107` bright white).
+    struct Palette {
+        foreground: u8,
+        background: u8,
+        black: u8,
+        white: u8,
+        bright_white: u8,
+    }
+
+    /// A dark theme (light text on near-black; its "black" is not quite black) and a light one.
+    const DARK: Palette = Palette {
+        foreground: 0xD3,
+        background: 0x1C,
+        black: 0x2E,
+        white: 0xD3,
+        bright_white: 0xEE,
+    };
+    const LIGHT: Palette = Palette {
+        foreground: 0x17,
+        background: 0xFF,
+        black: 0x00,
+        white: 0xC0,
+        bright_white: 0xFF,
+    };
+
+    /// What a terminal with `palette` shows for `text` (SGR colours and half blocks
+    /// understood), as a binary PGM image, 6 pixels a module, on a margin of its background.
+    fn screenshot(text: &str, palette: &Palette) -> Vec<u8> {
+        const SCALE: usize = 6;
+        const MARGIN: usize = 4;
+        let mut rows: Vec<Vec<u8>> = Vec::new();
+        for line in text.lines() {
+            let (mut fg, mut bg) = (palette.foreground, palette.background);
+            let (mut top, mut bottom) = (Vec::new(), Vec::new());
+            let mut rest = line;
+            while let Some(c) = rest.chars().next() {
+                if let Some(sgr) = rest.strip_prefix("\x1b[") {
+                    let end = sgr.find('m').unwrap();
+                    for code in sgr[..end].split(';') {
+                        match code {
+                            "" | "0" => (fg, bg) = (palette.foreground, palette.background),
+                            "30" => fg = palette.black,
+                            "47" => bg = palette.white,
+                            "107" => bg = palette.bright_white,
+                            other => panic!("a code the test does not know: {other}"),
+                        }
+                    }
+                    rest = &sgr[end + 1..];
+                    continue;
+                }
+                let (t, b) = match c {
+                    '█' => (fg, fg),
+                    '▀' => (fg, bg),
+                    '▄' => (bg, fg),
+                    _ => (bg, bg),
+                };
+                top.push(t);
+                bottom.push(b);
+                rest = &rest[c.len_utf8()..];
+            }
+            rows.extend([top, bottom]);
+        }
+        let width = rows.iter().map(Vec::len).max().unwrap() + 2 * MARGIN;
+        let height = rows.len() + 2 * MARGIN;
+        let mut pixels = Vec::new();
+        for y in 0..height {
+            let row = y.checked_sub(MARGIN).and_then(|y| rows.get(y));
+            let mut line = Vec::new();
+            for x in 0..width {
+                let cell = x.checked_sub(MARGIN).and_then(|x| row?.get(x));
+                line.extend([*cell.unwrap_or(&palette.background); SCALE]);
+            }
+            for _ in 0..SCALE {
+                pixels.extend_from_slice(&line);
+            }
+        }
+        let mut pgm = format!("P5\n{} {}\n255\n", width * SCALE, height * SCALE).into_bytes();
+        pgm.extend(pixels);
+        pgm
+    }
+
+    /// What `zbarimg` (Debian package zbar-tools; scripts/ensure-tools.sh installs it) reads in
+    /// a PGM image, if anything.
+    fn decode(pgm: &[u8]) -> Option<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("qr.pgm");
+        std::fs::write(&path, pgm).unwrap();
+        let out = std::process::Command::new("zbarimg")
+            .args(["--quiet", "--raw"])
+            .arg(&path)
+            .output()
+            .expect(
+                "zbarimg runs (Debian package zbar-tools; scripts/ensure-tools.sh installs it)",
+            );
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
+    }
+
+    #[test]
+    fn the_printed_qr_code_scans_on_a_dark_and_on_a_light_terminal() {
+        let text = qr_block("http", &addrs(&["192.0.2.2:8080"]));
+        let code: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        for (name, palette) in [("dark", DARK), ("light", LIGHT)] {
+            assert_eq!(
+                decode(&screenshot(&code, &palette)).as_deref(),
+                Some("http://192.0.2.2:8080/"),
+                "on a {name} terminal"
+            );
+        }
+        // The check can fail: the same code left to the terminal's colours is inverted on the
+        // dark theme, and no scan reads it there.
+        let uncoloured = code.replace(QR_COLOURS, "").replace(RESET, "");
+        assert_eq!(decode(&screenshot(&uncoloured, &DARK)), None);
+        assert!(decode(&screenshot(&uncoloured, &LIGHT)).is_some());
     }
 
     #[test]

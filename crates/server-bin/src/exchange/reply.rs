@@ -103,7 +103,8 @@ pub fn not_modified(fields: Fields) -> Response {
 }
 
 /// `308 Permanent Redirect` to `https://HOST[:PORT]TARGET` (RFC 9110 §15.4.9: unlike 301 the
-/// method is kept), for the plain-HTTP redirect listener. The host is the request's `Host`
+/// method is kept), for the plain-HTTP redirect listener. The host is that of an absolute-form
+/// target when there is one (RFC 9112 §3.2.2: it wins over `Host`), else the request's `Host`,
 /// without its port; the path and query are re-encoded.
 pub fn https_redirect(req: &Request<'_, '_>, https_port: u16) -> Response {
     let head_only = req.method == Method::Head;
@@ -112,7 +113,8 @@ pub fn https_redirect(req: &Request<'_, '_>, https_port: u16) -> Response {
         fields.push("Cache-Control", "no-store");
         fields
     };
-    let Some(host) = req.fields.get("host").and_then(host_without_port) else {
+    let host = target::authority(req.target).or_else(|| req.fields.get("host"));
+    let Some(host) = host.and_then(host_without_port) else {
         // No usable Host: there is no URL to send the client to.
         let text = "400 Bad Request: this port only redirects to HTTPS, and needs a Host field\n";
         return small(
@@ -257,6 +259,49 @@ mod tests {
         assert_eq!(host_without_port(b"example.com"), Some("example.com"));
         assert_eq!(host_without_port(b"[::1]:8080"), Some("[::1]"));
         assert_eq!(host_without_port(b"10.0.0.2"), Some("10.0.0.2"));
+    }
+
+    fn redirect_of(request: &[u8]) -> Response {
+        let mut headers = [http_core::EMPTY_HEADER; 16];
+        let req = match http_core::parse_request(request, &mut headers) {
+            Ok(http_core::Status::Complete((req, _))) => req,
+            other => panic!("{other:?}"),
+        };
+        let view = Request {
+            method: req.method,
+            target: req.target,
+            fields: req.fields(),
+        };
+        https_redirect(&view, 8443)
+    }
+
+    fn location(r: &Response) -> Option<String> {
+        r.fields.get("location").map(|v| v.as_str().to_owned())
+    }
+
+    #[test]
+    fn an_absolute_form_targets_authority_wins_over_host() {
+        let response = redirect_of(
+            b"GET http://right.example:8080/a?b=1 HTTP/1.1\r\nHost: wrong.example\r\n\r\n",
+        );
+        assert_eq!(response.status, StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(
+            location(&response).as_deref(),
+            Some("https://right.example:8443/a?b=1")
+        );
+        // Userinfo has no place in the URL sent back.
+        let response = redirect_of(b"GET http://user@evil.example/ HTTP/1.1\r\nHost: good\r\n\r\n");
+        assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn the_location_carries_no_quote_angle_bracket_space_or_control_byte() {
+        let response =
+            redirect_of(b"GET /p?q=<script>\"x\"%zz\x80\xff HTTP/1.1\r\nHost: h.example\r\n\r\n");
+        assert_eq!(
+            location(&response).as_deref(),
+            Some("https://h.example:8443/p?q=%3Cscript%3E%22x%22%25zz%80%FF")
+        );
     }
 
     #[test]

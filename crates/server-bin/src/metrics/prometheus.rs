@@ -1,9 +1,11 @@
 //! The Prometheus text exposition format, version 0.0.4, of a [`Snapshot`]: `# HELP` and
-//! `# TYPE` for every family, label values escaped as the format requires.
+//! `# TYPE` for every family, label values escaped as the format requires and with no control
+//! character left (`escape::label_value`).
 
 use std::fmt::Write as _;
 
 use super::{CODINGS, DURATION_BUCKETS, Snapshot};
+use crate::escape;
 
 /// The `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -25,7 +27,7 @@ pub fn render(s: &Snapshot) -> String {
         let _ = writeln!(
             out,
             "http_server_resource_requests_total{{path=\"{}\"}} {n}",
-            escape(path)
+            escape::label_value(path)
         );
     }
 
@@ -233,20 +235,6 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
-/// Label values escape backslash, double quote and line feed (exposition format 0.0.4).
-fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -255,9 +243,17 @@ mod tests {
     use crate::metrics::Metrics;
 
     #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape(r#"/a"b\c"#), r#"/a\"b\\c"#);
-        assert_eq!(escape("/a\nb"), "/a\\nb");
+    fn path_labels_carry_no_control_character() {
+        let m = Metrics::new(1);
+        m.response(0, 200, Some("/\x1b[2J\r\t\u{9b}.txt"), 1, Duration::ZERO);
+        let text = render(&m.snapshot());
+        assert!(
+            text.contains(
+                "http_server_resource_requests_total{path=\"/%1B[2J%0D%09%C2%9B.txt\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text}");
     }
 
     #[test]

@@ -1,14 +1,13 @@
 //! The shutdown summary printed on stderr: uptime, totals, statuses, what the drain deadline
 //! cut, access log lines dropped, and the busiest resources in an aligned table. Uptime and
 //! bytes are for people (`10 min 40 s`, `1.12 GiB`); exact values are in the metrics. Resource
-//! names come from the file system and from clients, so they are escaped as the access log
-//! escapes its fields.
+//! names come from the file system and from clients, so they are escaped for a terminal
+//! (`escape::for_terminal`: UTF-8 as it is, control characters and invalid bytes as `\xHH`).
 
 use std::fmt::Write as _;
 
 use super::Snapshot;
-use crate::access_log::escape;
-use crate::human;
+use crate::{escape, human};
 
 /// Resources in the summary's table; the rest are folded into one line.
 pub const TOP: usize = 20;
@@ -85,7 +84,11 @@ pub fn render(snapshot: &Snapshot, forced_closed: u64) -> String {
         .unwrap_or(1);
     let _ = writeln!(out, "requests per resource:");
     for (path, n) in resources.iter().take(TOP) {
-        let _ = writeln!(out, "  {n:>width$}  {}", escape(path.as_bytes()));
+        let _ = writeln!(
+            out,
+            "  {n:>width$}  {}",
+            escape::for_terminal(path.as_bytes())
+        );
     }
     if resources.len() > TOP {
         let rest: u64 = resources[TOP..].iter().map(|(_, n)| **n).sum();
@@ -155,7 +158,7 @@ mod tests {
     }
 
     #[test]
-    fn resource_names_are_escaped_as_in_the_access_log() {
+    fn resource_names_are_escaped_so_that_no_line_splits_and_no_terminal_obeys_them() {
         let text = render(
             &snapshot(&[("/a\nforged 9 /b", 2), ("/\x1b[2Jred\\.txt", 1)]),
             0,
@@ -164,6 +167,13 @@ mod tests {
         assert!(text.contains("  1  /\\x1B[2Jred\\\\.txt\n"), "{text}");
         assert!(!text.contains('\x1b'), "{text}");
         assert_eq!(text.lines().count(), 5, "{text}");
+    }
+
+    #[test]
+    fn resource_names_in_utf8_are_printed_as_they_are() {
+        let text = render(&snapshot(&[("/résumé.pdf", 3), ("/日本/\u{9b}2J", 1)]), 0);
+        assert!(text.contains("  3  /résumé.pdf\n"), "{text}");
+        assert!(text.contains("  1  /日本/\\xC2\\x9B2J\n"), "{text}");
     }
 
     #[test]

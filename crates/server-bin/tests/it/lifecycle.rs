@@ -63,7 +63,16 @@ fn a_port_in_use_fails_with_one_line_and_status_1() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        stderr.contains(&format!(
+            "cannot listen on 127.0.0.1:{port}: the port is in use"
+        )),
+        "{stderr}"
+    );
+    // It ends with what to do, under make and without.
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("--port 0 for any free one (under make: make PORT=8081)"),
         "{stderr}"
     );
 }

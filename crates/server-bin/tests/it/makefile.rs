@@ -1,6 +1,6 @@
 //! The Makefile's recipes, run with a stub in place of the binary and `true` in place of cargo:
 //! values with spaces stay one argument, `make help` covers every target and variable, and
-//! `make install`/`uninstall` put the binary where PREFIX says.
+//! `make install`/`uninstall` put the binary, stripped, where PREFIX says.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -113,18 +113,37 @@ fn make_help_lists_every_target_and_variable() {
     }
 }
 
+/// The names of the ELF sections of `file`, as `readelf` (binutils, beside `strip`) lists them.
+fn sections(file: &Path) -> String {
+    let out = run_ok(Command::new("readelf").arg("-S").arg("-W").arg(file));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
-fn make_install_copies_the_binary_under_prefix_and_uninstall_removes_it() {
+fn make_install_copies_the_binary_stripped_under_prefix_and_uninstall_removes_it() {
     let dir = tempfile::tempdir().unwrap();
-    let bin = format!("BIN={}", stub(dir.path()));
+    // The test build of the real binary: it has debug information, as the release build has
+    // line tables.
+    let built = Path::new(env!("CARGO_BIN_EXE_http-server"));
+    assert!(sections(built).contains(".debug_line"));
+    let bin = format!("BIN={}", built.display());
     let prefix = dir.path().join("my prefix");
     let prefix_arg = format!("PREFIX={}", prefix.display());
     run_ok(&mut make(&["install", &bin, &prefix_arg]));
     let installed = prefix.join("bin/http-server");
     let mode = fs::metadata(&installed).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o755);
-    let out = run_ok(Command::new(&installed).arg("x y"));
-    assert_eq!(lines(&out), ["<x y>"]);
+    let listed = sections(&installed);
+    // (`.debug_gdb_scripts` is loaded with the program and stays.)
+    for gone in [".debug_info", ".debug_line", ".symtab"] {
+        assert!(!listed.contains(gone), "{gone}: {listed}");
+    }
+    assert!(fs::metadata(&installed).unwrap().len() < fs::metadata(built).unwrap().len());
+    let out = run_ok(Command::new(&installed).arg("--version"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("http-server "),
+        "{out:?}"
+    );
     run_ok(&mut make(&["uninstall", &prefix_arg]));
     assert!(!installed.exists());
 }

@@ -177,10 +177,13 @@ fn refusals_are_counted_by_reason() {
 fn promtool_accepts_the_exposition() {
     let site = Site::new();
     site.write("we\"ird\\name.txt", b"x");
+    // Control characters have no escape in the format: they must not reach it raw, nor as `\x`.
+    site.write("esc\x1b[1m\r\tape%.txt", b"x");
     // One worker: a response is counted once it has been sent, and with two the scrape can be
     // served by the other worker before the first has counted (CI saw it miss the path).
     let server = TestServer::start(&site.root(), &["--threads", "1"]);
     assert_eq!(server.get("/we%22ird%5Cname.txt", "").status, 200);
+    assert_eq!(server.get("/esc%1B%5B1m%0D%09ape%25.txt", "").status, 200);
     assert_eq!(server.get("/nope", "").status, 404);
     let text = server.get("/-/metrics", "").body;
     let mut promtool = Command::new("promtool")

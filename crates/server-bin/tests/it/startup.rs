@@ -117,3 +117,39 @@ fn each_worker_accepts_from_a_socket_of_its_own_on_the_port() {
         assert_eq!(get_from(server.addr), 200);
     }
 }
+
+/// Binds a listening socket with `SO_REUSEPORT` on 127.0.0.1:`port`, as another program of the
+/// same user could, to see whether it joins the port.
+fn join_with_reuseport(port: u16) -> rustix::io::Result<rustix::fd::OwnedFd> {
+    use rustix::net::{AddressFamily, SocketType, bind, listen, socket, sockopt};
+    let socket = socket(AddressFamily::INET, SocketType::STREAM, None)?;
+    sockopt::set_socket_reuseaddr(&socket, true)?;
+    sockopt::set_socket_reuseport(&socket, true)?;
+    bind(&socket, &SocketAddr::from(([127, 0, 0, 1], port)))?;
+    listen(&socket, 16)?;
+    Ok(socket)
+}
+
+#[test]
+fn with_no_reuseport_the_workers_share_one_socket_that_no_other_program_can_join() {
+    let site = Site::new();
+    // By default, the port is open to a program of the same user that asks for SO_REUSEPORT
+    // (as with nginx's reuseport): that is what the option is for.
+    let server = TestServer::start(&site.root(), &["--threads", "2"]);
+    let joined = join_with_reuseport(server.addr.port());
+    assert!(joined.is_ok(), "{joined:?}");
+    drop((joined, server));
+
+    let server = TestServer::start(&site.root(), &["--threads", "2", "--no-reuseport"]);
+    assert_eq!(get_from(server.addr), 200);
+    assert_eq!(
+        join_with_reuseport(server.addr.port()).err(),
+        Some(rustix::io::Errno::ADDRINUSE)
+    );
+    assert_eq!(listening_sockets(server.addr.port()), 1);
+    assert!(server.wait_for_stderr("one socket shared (--no-reuseport)"));
+    // The workers keep answering from the one socket.
+    for _ in 0..20 {
+        assert_eq!(get_from(server.addr), 200);
+    }
+}

@@ -400,6 +400,38 @@ fn random_bytes_as_a_client_hello_never_hang_or_crash_a_worker() {
 }
 
 #[test]
+fn a_tls_client_refused_at_the_connection_limit_gets_a_503_it_can_read() {
+    let (pki, site) = (Pki::new(), Site::new());
+    let server = serve(&pki, &site, &["--threads", "1", "--max-connections", "1"]);
+    // Takes the only slot (a connection counts from its accept, handshake or not).
+    let held = server.connect();
+    let mut s = BufReader::new(connect(&server, pki.client(rustls::ALL_VERSIONS)));
+    let r = get(&mut s, "/test.html");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.header("connection"), Some("close"));
+    // curl too reads it, where a plaintext 503 made it say "wrong version number".
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "-w", "%{http_code}"])
+        .args(["-o", "/dev/null"])
+        .arg("--cacert")
+        .arg(pki.ca_file())
+        .arg(format!(
+            "https://localhost:{}/test.html",
+            server.addr.port()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "503",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(held);
+}
+
+#[test]
 fn the_redirect_listener_answers_308_to_the_https_url() {
     let (pki, site) = (Pki::new(), Site::new());
     let server = serve(&pki, &site, &["--redirect-http", "0"]);
@@ -435,6 +467,23 @@ fn the_redirect_listener_answers_308_to_the_https_url() {
     assert_eq!(
         r.header("location"),
         Some(format!("https://example.test:{}/docs/a%20b?x=1", server.addr.port()).as_str())
+    );
+    // An absolute-form target's authority wins over Host (RFC 9112 §3.2.2), and what the query
+    // holds that a URL may not is encoded.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.write_all(b"GET http://right.test/a?<b>=\"c\" HTTP/1.1\r\nHost: wrong.test\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut BufReader::new(s), false).unwrap();
+    assert_eq!(
+        r.header("location"),
+        Some(
+            format!(
+                "https://right.test:{}/a?%3Cb%3E=%22c%22",
+                server.addr.port()
+            )
+            .as_str()
+        )
     );
     // curl follows it to the file.
     let out = run_ok(
@@ -499,13 +548,56 @@ fn sighup_reloads_the_certificate_and_keeps_open_connections() {
 fn a_self_signed_certificate_serves_and_its_fingerprint_is_printed() {
     let site = Site::new();
     let server = TestServer::start(&site.root(), &["--tls-self-signed"]);
-    assert!(server.wait_for_stderr("curl -k"), "{}", server.stderr());
+    assert!(
+        server.wait_for_stderr("wget --no-check"),
+        "{}",
+        server.stderr()
+    );
+    // The commands printed work as they are, and check the key they name.
+    let stderr = server.stderr();
+    let command = |program: &str| -> Vec<String> {
+        let line = stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(&format!("{program} ")))
+            .unwrap_or_else(|| panic!("no {program} line: {stderr}"));
+        line.split_whitespace().map(str::to_owned).collect()
+    };
+    let curl = command("curl");
+    assert!(curl.iter().any(|a| a == "--pinnedpubkey"), "{curl:?}");
     let out = run_ok(
         Command::new("curl")
-            .args(["-sS", "-k", "--fail", "--max-time", "20", "-w", "%{certs}"])
+            .args(&curl[1..curl.len() - 1])
+            .args(["-sS", "--fail", "--max-time", "20"])
             .arg(server.url("/test.html")),
     );
     assert!(out.stdout.starts_with(b"<h1>test</h1>\n"));
+    let wget = command("wget");
+    let out = run_ok(
+        Command::new("wget")
+            .args(&wget[1..wget.len() - 1])
+            .args(["-q", "-O", "-", "--tries", "1", "--timeout", "20"])
+            .arg(server.url("/test.html")),
+    );
+    assert!(out.stdout.starts_with(b"<h1>test</h1>\n"));
+    // Another key's pin is refused: one base64 digit changed.
+    let wrong: Vec<String> = wget[1..wget.len() - 1]
+        .iter()
+        .map(|a| match a.split_once("sha256//") {
+            Some((flag, pin)) => {
+                let other = if pin.starts_with('A') { 'B' } else { 'A' };
+                format!("{flag}sha256//{other}{}", &pin[1..])
+            }
+            None => a.clone(),
+        })
+        .collect();
+    let refused = Command::new("wget")
+        .args(&wrong)
+        .args(["-q", "-O", "-", "--tries", "1", "--timeout", "20"])
+        .arg(server.url("/test.html"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "{refused:?}");
     // The certificate the server presents is the one whose fingerprint it printed.
     let mut tcp = server.connect();
     let verifier = Arc::new(AcceptAny);

@@ -136,6 +136,8 @@ pub struct Tls {
     pub hsts: Option<Arc<str>>,
     /// SHA-256 of the leaf certificate served now, for people comparing fingerprints.
     pub fingerprint: String,
+    /// With `--tls-self-signed`, the key's pin for curl's and wget's `--pinnedpubkey`.
+    pub pin: Option<String>,
     /// The TLS listener's port, for the URLs the redirect and the plain-HTTP `400` name.
     pub https_port: u16,
     /// The port plain-HTTP clients are redirected from, once bound (0 when there is none).
@@ -159,6 +161,10 @@ impl Tls {
             Source::SelfSigned => self_signed::generate(&provider, names)?,
         };
         let fingerprint = fingerprint(&key);
+        let pin = match settings.source {
+            Source::SelfSigned => self_signed::pin(&key),
+            Source::Files { .. } => None,
+        };
         let keys = Arc::new(Keys {
             current: RwLock::new(Arc::new(key)),
         });
@@ -180,6 +186,7 @@ impl Tls {
             settings,
             hsts,
             fingerprint,
+            pin,
             https_port: 443,
             redirect_port: 0,
             kernel_tls: kernel_has_tls(),
