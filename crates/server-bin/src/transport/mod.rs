@@ -395,15 +395,14 @@ impl TlsState {
                     return Ok(Sent::Paused);
                 }
                 let data = data.get(..usize::try_from(left).unwrap_or(usize::MAX).min(data.len()));
-                match self.session.write(s, data.unwrap_or_default()) {
-                    Ok(n) => {
+                match step(self.session.write(s, data.unwrap_or_default()))? {
+                    Step::Took(n) => {
                         self.chunk_taken += n;
                         *sent += n as u64;
                         left = left.saturating_sub(n as u64);
                     }
-                    Err(e) if would_block(&e) => return Ok(Sent::Blocked),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+                    Step::Blocked => return Ok(Sent::Blocked),
+                    Step::Again => {}
                 }
                 continue;
             }
@@ -452,16 +451,35 @@ fn write_body_plain(
                 }
             }
         };
-        match progress {
-            Ok(n) => {
+        match step(progress)? {
+            Step::Took(n) => {
                 body.advance(n);
                 *sent += n as u64;
                 left = left.saturating_sub(n as u64);
             }
-            Err(e) if would_block(&e) => return Ok(Sent::Blocked),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Step::Blocked => return Ok(Sent::Blocked),
+            Step::Again => {}
         }
+    }
+}
+
+/// What a write's outcome means to a loop that sends a body.
+enum Step {
+    /// It took this many bytes.
+    Took(usize),
+    /// The socket is full: stop until it is writable.
+    Blocked,
+    /// Interrupted: try again.
+    Again,
+}
+
+/// Sorts a write's outcome into a [`Step`], or the error that ends the response.
+fn step(result: io::Result<usize>) -> io::Result<Step> {
+    match result {
+        Ok(n) => Ok(Step::Took(n)),
+        Err(e) if would_block(&e) => Ok(Step::Blocked),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Step::Again),
+        Err(e) => Err(e),
     }
 }
 
