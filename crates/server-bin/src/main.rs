@@ -16,6 +16,7 @@ mod error;
 mod escape;
 mod exchange;
 mod files;
+mod html;
 mod http1;
 mod human;
 mod metrics;

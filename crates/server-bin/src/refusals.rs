@@ -288,7 +288,7 @@ fn refusal() -> Vec<u8> {
         .map_or(0, |d| d.as_secs());
     let date = HttpDate::from_unix(secs);
     let mut buf = Vec::with_capacity(256);
-    let response = reply::error(ServeError::Unavailable, false);
+    let response = reply::error(ServeError::Unavailable, reply::Audience::default());
     encode::head(&mut buf, &response, &date, Version::Http11, false);
     if let Body::Bytes(text) = &response.body {
         buf.extend_from_slice(text);

@@ -120,7 +120,10 @@ impl Service {
             Ok(response) => (response, false),
             Err(_) => {
                 self.cache = FileCache::default();
-                (reply::error(ServeError::Internal, req.head_only()), true)
+                (
+                    reply::error(ServeError::Internal, reply::Audience::of(req)),
+                    true,
+                )
             }
         }
     }

@@ -278,7 +278,7 @@ pub fn serve(
             };
         }
         Precondition::Failed => {
-            return reply::error(ServeError::PreconditionFailed, req.head_only());
+            return reply::error(ServeError::PreconditionFailed, reply::Audience::of(req));
         }
     };
     let Some(Ranged {
@@ -288,7 +288,10 @@ pub fn serve(
         body,
     }) = ranged(plan, rep.source, len, content_type)
     else {
-        return reply::error(ServeError::RangeNotSatisfiable(len), req.head_only());
+        return reply::error(
+            ServeError::RangeNotSatisfiable(len),
+            reply::Audience::of(req),
+        );
     };
     let body_len = body.remaining();
     if let (Some(identity_len), StatusCode::OK, false) = (rep.replaces, status, req.head_only())

@@ -25,6 +25,7 @@ mod page;
 pub mod reply;
 pub mod response;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use http_core::date::HttpDate;
@@ -32,6 +33,7 @@ use http_core::target::{self, Target};
 use http_core::{Fields, Method, mime};
 
 use self::file::Representation;
+use self::reply::Audience;
 pub use self::response::{Body, Response};
 use crate::context::Context;
 use crate::error::ServeError;
@@ -70,11 +72,11 @@ pub fn respond(
     match req.method {
         Method::Get | Method::Head => {}
         Method::Options => return reply::options(),
-        _ => return reply::error(ServeError::MethodNotAllowed, req.head_only()),
+        _ => return reply::error(ServeError::MethodNotAllowed, Audience::of(req)),
     }
     let target = match target::decode(req.target) {
         Ok(target) => target,
-        Err(e) => return reply::error(e.into(), req.head_only()),
+        Err(e) => return reply::error(e.into(), Audience::of(req)),
     };
     #[cfg(debug_assertions)]
     panic_on_request(&target);
@@ -104,10 +106,23 @@ pub fn respond(
             page::listing(ctx, req, dir, &rel, &target, key)
         }
         // Says only what the start-up block says too: no path, no file names.
-        Ok(Resolved::Directory { .. }) => reply::error(ServeError::NoListing, req.head_only()),
+        Ok(Resolved::Directory { .. }) => no_listing(req),
         Ok(Resolved::Redirect) => reply::directory_redirect(&target, req.head_only()),
-        Err(e) => reply::error(e, req.head_only()),
+        Err(e) => reply::error(e, Audience::of(req)),
     }
+}
+
+/// The `403` for a directory without an index while listings are off. The visitor is told only
+/// that the folder cannot be shown; the operator, once, on stderr, what would show it.
+fn no_listing(req: &Request<'_, '_>) -> Response {
+    static TOLD: AtomicBool = AtomicBool::new(false);
+    if !TOLD.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "http-server: note: a folder without index.html was asked for and got 403; \
+             --listing would list such folders"
+        );
+    }
+    reply::error(ServeError::NoListing, Audience::of(req))
 }
 
 /// Debug builds only: a request for the path in `HTTP_SERVER_PANIC_PATH` panics, so the tests

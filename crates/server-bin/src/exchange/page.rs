@@ -65,7 +65,7 @@ pub fn metrics(ctx: &Context, req: &Request<'_, '_>) -> Response {
 /// before the listener goes away.
 pub fn health(req: &Request<'_, '_>, draining: bool) -> Response {
     if draining {
-        return reply::error(ServeError::Unavailable, req.head_only());
+        return reply::error(ServeError::Unavailable, reply::Audience::of(req));
     }
     let page = Page {
         content_type: "text/plain; charset=utf-8",
@@ -93,12 +93,12 @@ fn serve(
             };
         }
         Precondition::Failed => {
-            return reply::error(ServeError::PreconditionFailed, req.head_only());
+            return reply::error(ServeError::PreconditionFailed, reply::Audience::of(req));
         }
     }
     let text = match make() {
         Ok(text) => text,
-        Err(e) => return reply::error(e, req.head_only()),
+        Err(e) => return reply::error(e, reply::Audience::of(req)),
     };
     let mut fields = Fields::new();
     fields.push("Content-Type", page.content_type);

@@ -5,7 +5,9 @@
 //! what to do is clearer to every client).
 //!
 //! A small response has a short `text/plain` body (none where the status forbids content, none
-//! sent to a `HEAD`). Where a `Location` is built from the request, its path and query are
+//! sent to a `HEAD`); an error asked for by a browser (`Accept: text/html`) gets a small page in
+//! the listing's style instead, with words for the visitor and a link to `/` (what the operator
+//! could change goes to stderr, never to the visitor). Where a `Location` is built from the request, its path and query are
 //! re-encoded, so nothing from the request reaches a field unescaped. This module must not touch
 //! files or sockets, nor decide which error a request gets.
 
@@ -17,14 +19,41 @@ use http_core::{Method, StatusCode};
 use super::Request;
 use super::response::{Body, Fields, Response};
 use crate::error::ServeError;
+use crate::html;
 
 /// The methods a static file accepts, for `Allow` (RFC 9110 §10.2.1).
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 
-/// The body of the 403 for a directory without `index.html` while listings are off, so that
-/// whoever opens a shared folder in a browser learns why it is not listed.
-const NO_LISTING: &str = "403 Forbidden\nThis folder has no index.html, and directory listings \
-     are off (the server's --listing option turns them on).\n";
+/// The body of the 403 for a directory without `index.html` while listings are off.
+const NO_LISTING: &str = "403 Forbidden\nThis folder has no index page, and this server does \
+     not list folders.\n";
+
+/// Who a small response is for: a `HEAD` gets no content; a browser gets an error as a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Audience {
+    /// A `HEAD`: the fields a `GET` would get, no content.
+    pub head_only: bool,
+    /// The client asked for HTML (`Accept: text/html`), as a browser navigating does.
+    pub browser: bool,
+}
+
+impl Audience {
+    /// The client that sent `req`.
+    pub fn of(req: &Request<'_, '_>) -> Self {
+        Self {
+            head_only: req.head_only(),
+            browser: html::accepted(req.fields.values("accept")),
+        }
+    }
+
+    /// A client whose request could not be read (its head was refused): plain text.
+    pub fn unread(head_only: bool) -> Self {
+        Self {
+            head_only,
+            browser: false,
+        }
+    }
+}
 
 /// The one maker of small responses: `status` with `fields` and, where the status allows
 /// content, `text` (by default the status line's code and reason) as a plain-text body, left
@@ -61,10 +90,10 @@ pub fn small(
     }
 }
 
-/// The error response for `err`: a short text naming the status, never stored by caches
-/// (`Cache-Control: no-store`), with the fields its status needs (`Allow` on 405,
-/// `Retry-After` on 503, `Content-Range` on 416).
-pub fn error(err: ServeError, head_only: bool) -> Response {
+/// The error response for `err`: a short text naming the status (a page for a browser),
+/// never stored by caches (`Cache-Control: no-store`), with the fields its status needs
+/// (`Allow` on 405, `Retry-After` on 503, `Content-Range` on 416).
+pub fn error(err: ServeError, to: Audience) -> Response {
     let mut fields = Fields::new();
     fields.push("Cache-Control", "no-store");
     let mut text = None;
@@ -77,7 +106,56 @@ pub fn error(err: ServeError, head_only: bool) -> Response {
         ServeError::NoListing => text = Some(Cow::Borrowed(NO_LISTING)),
         _ => {}
     }
-    small(err.status(), fields, text, head_only)
+    if !to.browser {
+        return small(err.status(), fields, text, to.head_only);
+    }
+    // The page depends on `Accept` (RFC 9110 §12.5.5), though nothing stores it.
+    fields.push("Vary", "Accept");
+    let page = error_page(err);
+    let mut response = small(err.status(), fields, Some(page.into()), to.head_only);
+    response
+        .fields
+        .set("Content-Type", "text/html; charset=utf-8");
+    response
+}
+
+/// An error as a page for a person: what happened, what to do, a way home.
+fn error_page(err: ServeError) -> String {
+    let (title, words) = match err {
+        ServeError::NotFound => (
+            "Page not found",
+            "There is nothing at this address. Check it for typos, or start again from the \
+             home page.",
+        ),
+        ServeError::NoListing => (
+            "This folder cannot be shown",
+            "This folder has no start page, and this server does not list the files in \
+             folders.",
+        ),
+        ServeError::Forbidden => ("Forbidden", "You do not have access to this page."),
+        ServeError::MethodNotAllowed => {
+            ("Not allowed", "This address can be read, but not changed.")
+        }
+        ServeError::Unavailable => (
+            "Busy for a moment",
+            "The server is busy or restarting. Try again in a few seconds.",
+        ),
+        ServeError::Internal => (
+            "Something went wrong",
+            "The server could not answer this request. Try again in a moment.",
+        ),
+        _ => (
+            "This request could not be answered",
+            "The server could not answer what the browser asked for.",
+        ),
+    };
+    let status = err.status();
+    let body = format!(
+        "<h1>{title}</h1>\n<p>{words}</p>\n<p><a href=\"/\">Go to the home page</a></p>\n\
+         <p class=\"note\">{}</p>\n",
+        html::escape(&status.to_string())
+    );
+    html::page(title, "error", &body, "")
 }
 
 /// `204` to `OPTIONS`, naming the methods a file accepts.
@@ -208,8 +286,8 @@ mod tests {
 
     #[test]
     fn a_head_gets_the_length_of_the_text_it_does_not_get() {
-        let get = error(ServeError::NotFound, false);
-        let head = error(ServeError::NotFound, true);
+        let get = error(ServeError::NotFound, Audience::unread(false));
+        let head = error(ServeError::NotFound, Audience::unread(true));
         assert_eq!(body(&get), b"404 Not Found\n");
         assert!(matches!(head.body, Body::Empty));
         assert_eq!(head.content_length, get.content_length);
@@ -230,7 +308,7 @@ mod tests {
     #[test]
     fn errors_carry_the_fields_their_status_needs() {
         let field = |e, name| {
-            error(e, false)
+            error(e, Audience::default())
                 .fields
                 .get(name)
                 .map(|v| v.as_str().to_owned())
@@ -251,6 +329,31 @@ mod tests {
             field(ServeError::NotFound, "cache-control").as_deref(),
             Some("no-store")
         );
+    }
+
+    #[test]
+    fn a_browser_gets_an_error_page_and_curl_the_short_text() {
+        let browser = Audience {
+            head_only: false,
+            browser: true,
+        };
+        let page = error(ServeError::NotFound, browser);
+        let text = String::from_utf8(body(&page).to_vec()).unwrap();
+        assert!(text.starts_with("<!doctype html>"), "{text}");
+        assert!(text.contains("<a href=\"/\">") && text.contains("404 Not Found"));
+        let field = |r: &Response, name| r.fields.get(name).map(|v| v.as_str().to_owned());
+        assert_eq!(
+            field(&page, "content-type").as_deref(),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(field(&page, "vary").as_deref(), Some("Accept"));
+        assert_eq!(page.content_length, Some(text.len() as u64));
+        let plain = error(ServeError::NotFound, Audience::unread(false));
+        assert_eq!(body(&plain), b"404 Not Found\n");
+        assert_eq!(field(&plain, "vary"), None);
+        // The visitor is not told about the operator's options.
+        let folder = error(ServeError::NoListing, browser);
+        assert!(!String::from_utf8_lossy(body(&folder)).contains("--listing"));
     }
 
     #[test]

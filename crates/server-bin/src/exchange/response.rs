@@ -86,6 +86,30 @@ impl Fields {
         });
     }
 
+    /// Replaces every field called `name` (case-insensitive) by one with `value`, in the place
+    /// of the first, or appends it if there is none.
+    pub fn set(&mut self, name: impl Into<Text>, value: impl Into<Text>) {
+        let name = name.into();
+        let key = name.as_str().to_owned();
+        let same = |f: &Field| f.name.as_str().eq_ignore_ascii_case(&key);
+        match self.0.iter().position(same) {
+            Some(first) => {
+                if let Some(field) = self.0.get_mut(first) {
+                    field.value = value.into();
+                }
+                let mut index = 0;
+                self.0.retain(|f| {
+                    index += 1;
+                    index - 1 == first || !same(f)
+                });
+            }
+            None => self.0.push(Field {
+                name,
+                value: value.into(),
+            }),
+        }
+    }
+
     /// The value of the first field called `name` (case-insensitive), if any.
     #[cfg(test)]
     pub fn get(&self, name: &str) -> Option<&Text> {
@@ -134,6 +158,23 @@ pub struct Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_replaces_every_field_of_that_name_in_the_place_of_the_first() {
+        let mut fields = Fields::new();
+        fields.push("Cache-Control", "no-cache");
+        fields.push("ETag", String::from("\"x\""));
+        fields.push("cache-control", "private");
+        fields.set("CACHE-CONTROL", Text::Shared(Arc::from("max-age=60")));
+        let names: Vec<_> = fields.iter().map(|f| f.name.clone()).collect();
+        assert_eq!(names, [Text::Static("Cache-Control"), Text::Static("ETag")]);
+        assert_eq!(
+            fields.get("cache-control"),
+            Some(&Text::Shared(Arc::from("max-age=60")))
+        );
+        fields.set("Vary", "Origin");
+        assert_eq!(fields.get("vary"), Some(&Text::Static("Origin")));
+    }
 
     #[test]
     fn dates_read_as_imf_fixdate() {

@@ -40,7 +40,7 @@ mod tests {
     #[test]
     fn a_head_carries_date_server_the_fields_the_length_and_the_connection() {
         let mut buf = Vec::new();
-        let response = reply::error(ServeError::NotFound, true);
+        let response = reply::error(ServeError::NotFound, reply::Audience::unread(true));
         let date = HttpDate::from_unix(784_111_777);
         head(&mut buf, &response, &date, Version::Http11, false);
         assert_eq!(

@@ -391,7 +391,11 @@ impl Conn {
         now: Instant,
     ) -> Box<Outgoing> {
         let head_only = is_head_request(self.input.bytes());
-        self.closing_response(svc, reply::error(err, head_only), now)
+        self.closing_response(
+            svc,
+            reply::error(err, reply::Audience::unread(head_only)),
+            now,
+        )
     }
 
     /// `response`, after which the connection closes without reading further. The request
@@ -513,7 +517,7 @@ fn encode_with_body(
         Body::File(file) if file.remaining() <= INLINE_BODY_MAX => {
             if file.read_into(buf).is_err() {
                 buf.clear();
-                let failed = reply::error(ServeError::Internal, false);
+                let failed = reply::error(ServeError::Internal, reply::Audience::default());
                 return encode_with_body(buf, failed, how);
             }
             None

@@ -22,13 +22,51 @@ fn without_listing_a_directory_without_index_is_403() {
     assert_eq!(r.status, 403);
     let body = String::from_utf8(r.body).unwrap();
     assert!(body.starts_with("403 Forbidden\n"), "{body}");
-    assert!(body.contains("--listing"), "says how to list it: {body}");
+    // The visitor learns the folder cannot be shown; the operator's option goes to stderr.
+    assert!(body.contains("not list folders"), "{body}");
+    assert!(!body.contains("--listing"), "{body}");
     assert!(!body.contains("b.txt") && !body.contains("files"), "{body}");
     assert!(
         server.wait_for_stderr("listing   off (--listing to enable)"),
         "{}",
         server.stderr()
     );
+    assert!(
+        server.wait_for_stderr("--listing would list such folders"),
+        "{}",
+        server.stderr()
+    );
+}
+
+#[test]
+fn a_browser_gets_error_pages_and_curl_gets_short_text() {
+    let site = listing_site();
+    let server = TestServer::start(&site.root(), &[]);
+    let accept = "Accept: text/html,application/xhtml+xml,*/*;q=0.8\r\n";
+    for (path, status) in [("/missing.html", 404), ("/files/", 403)] {
+        let page = server.get(path, accept);
+        assert_eq!(page.status, status);
+        assert_eq!(
+            page.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(page.header("vary"), Some("Accept"));
+        let html = String::from_utf8(page.body).unwrap();
+        assert!(html.starts_with("<!doctype html>"), "{html}");
+        assert!(html.contains("<a href=\"/\">"), "a way home: {html}");
+        assert!(!html.contains("--listing"), "{html}");
+        let text = server.get(path, "Accept: */*\r\n");
+        assert_eq!(text.status, status);
+        assert_eq!(
+            text.header("content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+        assert!(
+            String::from_utf8(text.body)
+                .unwrap()
+                .starts_with(&status.to_string())
+        );
+    }
 }
 
 #[test]
