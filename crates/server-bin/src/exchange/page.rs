@@ -43,8 +43,13 @@ pub fn listing(
         cache_control: "no-cache",
         resource: Some(resource),
     };
+    let root_name = ctx
+        .config
+        .root
+        .file_name()
+        .map_or_else(|| "/".into(), |n| n.to_string_lossy());
     serve(req, page, || {
-        listing::render(&ctx.root, dir, rel, &target.path, target.query)
+        listing::render(&ctx.root, dir, rel, &target.path, target.query, &root_name)
             .map_err(|_| ServeError::Forbidden)
     })
 }

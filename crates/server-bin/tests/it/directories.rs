@@ -104,7 +104,12 @@ fn listing_shows_entries_directories_first_with_a_parent_link() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     let html = String::from_utf8(r.body).unwrap();
-    assert!(html.contains("<title>Index of /files/</title>"), "{html}");
+    // The folder's path, then the served folder's name (the test root is called `root`).
+    assert!(html.contains("<title>/files/ · root</title>"), "{html}");
+    assert!(
+        html.contains("<a class=\"home\" href=\"../\">root/</a>"),
+        "{html}"
+    );
     assert!(html.contains("href=\"../\""));
     let pos = |s: &str| {
         html.find(s)

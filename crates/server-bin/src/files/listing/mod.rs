@@ -1,9 +1,7 @@
 //! Directory listings (opt-in with `--listing`): an HTML page in the start page's style naming a
 //! directory's entries, directories first, then names in case-insensitive natural order (`file2`
-//! before `file10`) unless the query asks for another order (`?sort=size&order=desc`, links in
-//! the column heads, no JavaScript needed), with breadcrumbs, a link to the parent first, sizes
-//! for people (exact bytes in a `title`) and modification times as `<time>` in UTC, which a few
-//! lines of inline script show in the viewer's time zone.
+//! before `file10`) unless the query asks for another order (`?sort=size&order=desc`). Reading
+//! is [`read`]'s, the page [`page`]'s.
 //!
 //! The directory arrives as a descriptor that resolution opened race-free beneath the root, and
 //! every entry is looked at relative to it (`statx`), never by a path that could lead elsewhere.
@@ -12,38 +10,25 @@
 //! listing's order are kept, and only those are looked at (`statx`) and shown; the page says
 //! how many were left out. Reading the names still takes time in proportion to the directory
 //! (about 140 ms of a worker for 300,000 names on ext4, most of it in the kernel; nginx and
-//! lighttpd read them too, and show them all). Names are HTML-escaped and links
-//! percent-encoded, so no file name can inject markup or a link elsewhere. Hidden names are
-//! never listed, nor symlinks whose target leaves the root, special files, or names that are
-//! not UTF-8 (no request could reach them). It must not decide whether a listing is allowed;
-//! `respond` does.
+//! lighttpd read them too, and show them all). It must not decide whether a listing is allowed;
+//! the exchange does.
 
-use std::collections::BinaryHeap;
-use std::fmt::Write as _;
+mod page;
+mod read;
+
 use std::io;
 
-use http_core::date::Civil;
-use http_core::target::encode_path;
 use rustix::fd::OwnedFd;
-use rustix::fs::{AtFlags, Dir, FileType, StatxFlags};
 
+use self::read::{Entry, read_entries};
 use crate::files::resolve::Root;
-use crate::human;
 
 /// Entries shown at most; the rest are counted in a closing line.
 pub const MAX_ENTRIES: usize = 10_000;
 
-struct Entry {
-    key: Vec<u8>,
-    name: String,
-    is_dir: bool,
-    size: u64,
-    modified: u64,
-}
-
 /// Renders the listing of the directory `dir`, found at `rel` under `root` (`.` for the root)
 /// and reached at the decoded URL path `url_path`, in the order `query` asks for
-/// (`sort=name|size|modified`, `order=asc|desc`).
+/// (`sort=name|size|modified`, `order=asc|desc`); `root_name` names the served folder.
 ///
 /// # Errors
 ///
@@ -54,130 +39,16 @@ pub fn render(
     rel: &str,
     url_path: &str,
     query: Option<&[u8]>,
+    root_name: &str,
 ) -> io::Result<String> {
     let (mut entries, skipped) = read_entries(root, dir, rel)?;
-    Ok(page(
+    Ok(page::page(
+        root_name,
         url_path,
         &mut entries,
         skipped,
         Sort::from_query(query),
     ))
-}
-
-/// The entries to show, in order, and how many were left out by the cap.
-fn read_entries(root: &Root, dir: OwnedFd, rel: &str) -> io::Result<(Vec<Entry>, usize)> {
-    let mut dir = Dir::new(dir)?;
-    // (not a directory, natural key, name): the tuple's order is the listing's order. The
-    // first `MAX_ENTRIES` in that order are kept in a max-heap, so a directory of any size
-    // costs memory for that many; a name that would not make the cut is dropped without an
-    // allocation (its key is built in a buffer reused from name to name).
-    let mut names: BinaryHeap<(bool, Vec<u8>, String)> = BinaryHeap::new();
-    let mut skipped = 0;
-    let mut key = Vec::new();
-    while let Some(item) = dir.read() {
-        let item = item?;
-        let Ok(name) = item.file_name().to_str() else {
-            continue;
-        };
-        if name.starts_with('.') {
-            continue; // hidden, and `.` and `..`
-        }
-        // The type from readdir costs nothing; a symlink's is known only after the cap.
-        let not_dir = item.file_type() != FileType::Directory;
-        natural_key(name, &mut key);
-        if names.len() == MAX_ENTRIES {
-            skipped += 1;
-            let Some(mut last) = names.peek_mut() else {
-                continue;
-            };
-            if (not_dir, key.as_slice(), name) >= (last.0, last.1.as_slice(), last.2.as_str()) {
-                continue;
-            }
-            last.0 = not_dir;
-            std::mem::swap(&mut last.1, &mut key);
-            name.clone_into(&mut last.2);
-        } else {
-            names.push((not_dir, key.clone(), name.to_owned()));
-        }
-    }
-    let fd = dir.fd()?;
-    let mask = StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::MTIME;
-    let mut entries = Vec::with_capacity(names.len());
-    for (_, key, name) in names.into_vec() {
-        let Ok(st) = rustix::fs::statx(fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW, mask) else {
-            continue; // gone since readdir
-        };
-        let (kind, size, modified) = match FileType::from_raw_mode(st.stx_mode.into()) {
-            FileType::Symlink => {
-                // Where it leads, looked up as a request for it would be: inside the root only.
-                let path = if rel == "." {
-                    name.clone()
-                } else {
-                    format!("{rel}/{name}")
-                };
-                let Ok(target) = root.stat_beneath(&path) else {
-                    continue;
-                };
-                (
-                    FileType::from_raw_mode(target.st_mode),
-                    u64::try_from(target.st_size).unwrap_or(0),
-                    u64::try_from(target.st_mtime).unwrap_or(0),
-                )
-            }
-            kind => (
-                kind,
-                st.stx_size,
-                u64::try_from(st.stx_mtime.tv_sec).unwrap_or(0),
-            ),
-        };
-        if !matches!(kind, FileType::Directory | FileType::RegularFile) {
-            continue;
-        }
-        entries.push(Entry {
-            key,
-            name,
-            is_dir: kind == FileType::Directory,
-            size,
-            modified,
-        });
-    }
-    entries
-        .sort_unstable_by(|a, b| (!a.is_dir, &a.key, &a.name).cmp(&(!b.is_dir, &b.key, &b.name)));
-    Ok((entries, skipped))
-}
-
-/// Writes into `key` (emptied first) a key whose byte order is case-insensitive natural order:
-/// runs of digits compare as numbers (`2` before `10`), other characters by their lowercase.
-/// Computed once per name, so ranking many names compares bytes rather than re-parsing them
-/// (names equal under it, such as `a01` and `a1`, are ordered by the name itself).
-fn natural_key(name: &str, key: &mut Vec<u8>) {
-    key.clear();
-    let mut rest = name;
-    while let Some(c) = rest.chars().next() {
-        if c.is_ascii_digit() {
-            let end = rest
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            let (run, after) = rest.split_at(end);
-            let digits = run.trim_start_matches('0');
-            // `0` marks a number where a digit would sort; its length then its digits make
-            // byte order numeric order. Digits never appear in the key otherwise.
-            key.push(b'0');
-            key.extend_from_slice(
-                &u32::try_from(digits.len())
-                    .unwrap_or(u32::MAX)
-                    .to_be_bytes(),
-            );
-            key.extend_from_slice(digits.as_bytes());
-            rest = after;
-        } else {
-            let mut utf8 = [0u8; 4];
-            for lower in c.to_lowercase() {
-                key.extend_from_slice(lower.encode_utf8(&mut utf8).as_bytes());
-            }
-            rest = &rest[c.len_utf8()..];
-        }
-    }
 }
 
 /// The column a listing is sorted by (`?sort=name|size|modified`).
@@ -284,170 +155,6 @@ impl Sort {
     }
 }
 
-/// The look of the start page (`www/style.css`, compiled in because a listed folder has no
-/// stylesheet of its own), plus the table. Dates and sizes never wrap, names may break
-/// anywhere, so a 400 px wide phone shows the table without scrolling sideways.
-const STYLE: &str = concat!(
-    include_str!("../../../../www/style.css"),
-    r#"main.listing { max-width: 56rem; }
-.crumbs { overflow-wrap: anywhere; font-size: 1.6rem; }
-.crumbs a { text-decoration-thickness: 1px; text-underline-offset: 0.2em; }
-table { border-collapse: collapse; width: 100%; font-size: 0.95rem; }
-th, td { text-align: left; padding: 0.35rem 0.4rem; border-bottom: 1px solid rgb(127 127 127 / 25%); }
-th { font-weight: 600; white-space: nowrap; }
-th a { text-decoration: none; }
-td.name { overflow-wrap: anywhere; }
-.size, .modified { white-space: nowrap; font-variant-numeric: tabular-nums; }
-.size { text-align: right; }
-tbody tr:hover { background: rgb(127 127 127 / 10%); }
-.note { color: #6b7480; }
-@media (max-width: 36rem) {
-  .crumbs { font-size: 1.3rem; }
-  .size, .modified { font-size: 0.85rem; }
-}
-"#
-);
-
-/// Shows each `<time>` in the viewer's time zone; without JavaScript the page says UTC.
-const LOCAL_TIME_SCRIPT: &str = r#"<script>
-const pad = n => String(n).padStart(2, "0");
-for (const t of document.querySelectorAll("time")) {
-  const d = new Date(t.dateTime);
-  t.textContent = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-for (const zone of document.querySelectorAll(".zone")) zone.remove();
-</script>
-"#;
-
-fn page(url_path: &str, entries: &mut [Entry], skipped: usize, sort: Sort) -> String {
-    sort.apply(entries);
-    let shown = if url_path == "/" {
-        "/".to_owned()
-    } else {
-        format!("{url_path}/")
-    };
-    let title = escape_html(&shown);
-    let mut html = String::with_capacity(STYLE.len() + 2048 + entries.len() * 240);
-    let _ = write!(
-        html,
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>Index of {title}</title>\n<link rel=\"icon\" href=\"data:,\">\n\
-         <style>\n{STYLE}</style>\n</head>\n<body>\n<main class=\"listing\">\n\
-         <h1 class=\"crumbs\">Index of {}</h1>\n<table>\n<thead><tr>",
-        breadcrumbs(url_path)
-    );
-    for column in Column::ALL {
-        let class = column.token();
-        let (arrow, aria) = match (column == sort.column, sort.ascending) {
-            (false, _) => ("", ""),
-            (true, true) => (" ▲", " aria-sort=\"ascending\""),
-            (true, false) => (" ▼", " aria-sort=\"descending\""),
-        };
-        let zone = if column == Column::Modified {
-            " <span class=\"zone\">(UTC)</span>"
-        } else {
-            ""
-        };
-        let _ = write!(
-            html,
-            "<th class=\"{class}\"{aria}><a href=\"{}\">{}{arrow}</a>{zone}</th>",
-            sort.link(column),
-            column.label()
-        );
-    }
-    html.push_str("</tr></thead>\n<tbody>\n");
-    if url_path != "/" {
-        html.push_str(
-            "<tr><td class=\"name\"><a href=\"../\">../</a> <span class=\"note\">(parent folder)</span></td>\
-             <td class=\"size\"></td><td class=\"modified\"></td></tr>\n",
-        );
-    }
-    for entry in entries.iter() {
-        let slash = if entry.is_dir { "/" } else { "" };
-        // `./` keeps a name such as `a:b` from reading as a URL scheme.
-        let href = escape_html(&format!("./{}{slash}", encode_path(&entry.name)));
-        let name = escape_html(&entry.name);
-        let size = if entry.is_dir {
-            "<td class=\"size\">—</td>".to_owned()
-        } else {
-            format!(
-                "<td class=\"size\" title=\"{} bytes\">{}</td>",
-                entry.size,
-                human::size(entry.size)
-            )
-        };
-        let t = Civil::from_unix(entry.modified);
-        let _ = writeln!(
-            html,
-            "<tr><td class=\"name\"><a href=\"{href}\">{name}{slash}</a></td>{size}\
-             <td class=\"modified\"><time datetime=\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z\">\
-             {:04}-{:02}-{:02} {:02}:{:02}</time></td></tr>",
-            t.year,
-            t.month,
-            t.day,
-            t.hour,
-            t.minute,
-            t.second,
-            t.year,
-            t.month,
-            t.day,
-            t.hour,
-            t.minute
-        );
-    }
-    if entries.is_empty() {
-        html.push_str("<tr><td class=\"note\" colspan=\"3\">This folder is empty.</td></tr>\n");
-    }
-    html.push_str("</tbody>\n</table>\n");
-    if skipped > 0 {
-        let _ = writeln!(
-            html,
-            "<p class=\"note\">{skipped} more entries not shown (a listing shows at most \
-             {MAX_ENTRIES}, the first in name order).</p>"
-        );
-    }
-    html.push_str("</main>\n");
-    html.push_str(LOCAL_TIME_SCRIPT);
-    html.push_str("</body>\n</html>\n");
-    html
-}
-
-/// `/` and each folder on the way to the one listed, each a link but the last. The links are
-/// relative (`../../`), so the page also works under a path prefix added by a proxy.
-fn breadcrumbs(url_path: &str) -> String {
-    let segments: Vec<&str> = url_path.split('/').filter(|s| !s.is_empty()).collect();
-    let mut out = String::new();
-    let crumb = |out: &mut String, levels_up: usize, text: &str| {
-        if levels_up == 0 {
-            let _ = write!(out, "<span aria-current=\"page\">{text}</span>");
-        } else {
-            let _ = write!(out, "<a href=\"{}\">{text}</a>", "../".repeat(levels_up));
-        }
-    };
-    crumb(&mut out, segments.len(), "/");
-    for (i, segment) in segments.iter().enumerate() {
-        let text = format!("{}/", escape_html(segment));
-        crumb(&mut out, segments.len() - 1 - i, &text);
-    }
-    out
-}
-
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::fs;
@@ -482,7 +189,15 @@ mod tests {
     fn sorted_listing(root: &Root, rel: &str, url_path: &str, query: Option<&str>) -> String {
         let path = root.path().join(rel);
         let dir = rustix::fs::open(&path, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty());
-        render(root, dir.unwrap(), rel, url_path, query.map(str::as_bytes)).unwrap()
+        render(
+            root,
+            dir.unwrap(),
+            rel,
+            url_path,
+            query.map(str::as_bytes),
+            "site",
+        )
+        .unwrap()
     }
 
     /// The names in the order the page lists them.
@@ -517,30 +232,7 @@ mod tests {
             html.contains("<td class=\"size\" title=\"2 bytes\">2 B</td>"),
             "the size of z.txt"
         );
-    }
-
-    fn key(name: &str) -> Vec<u8> {
-        let mut key = Vec::new();
-        natural_key(name, &mut key);
-        key
-    }
-
-    #[test]
-    fn numbers_in_names_sort_by_value_and_letters_ignore_case() {
-        let mut names = [
-            "file10", "File2", "file1", "file02b", "file2a", "a", "B", "Éa", "éb",
-        ];
-        names.sort_by_key(|name| (key(name), *name));
-        assert_eq!(
-            names,
-            [
-                "a", "B", "file1", "File2", "file2a", "file02b", "file10", "Éa", "éb"
-            ]
-        );
-        assert_eq!(key("x01"), key("x1"));
-        assert!(key("a") < key("a0"));
-        assert!(key("a9") < key("a10"));
-        assert!(key("a99z") < key("a100"));
+        assert!(html.contains("<title>site/</title>"), "{html}");
     }
 
     #[test]
@@ -567,7 +259,7 @@ mod tests {
         assert!(!listing(&root, ".", "/").contains("href=\"../\""));
         let sub = listing(&root, "A-dir", "/A-dir");
         assert!(sub.contains("href=\"../\""));
-        assert!(sub.contains("<title>Index of /A-dir/</title>"));
+        assert!(sub.contains("<title>/A-dir/ · site</title>"), "{sub}");
     }
 
     #[test]
@@ -685,7 +377,10 @@ mod tests {
             "{html}"
         );
         assert!(
-            html.contains("<time datetime=\"2024-02-29T13:05:09Z\">2024-02-29 13:05</time>"),
+            html.contains(
+                "<time datetime=\"2024-02-29T13:05:09Z\"><span class=\"long\">2024-02-29 \
+                 13:05</span><span class=\"short\">2024-02-29</span></time>"
+            ),
             "{html}"
         );
         assert!(
@@ -695,21 +390,16 @@ mod tests {
     }
 
     #[test]
-    fn breadcrumbs_link_every_folder_above_with_relative_links() {
+    fn breadcrumbs_start_at_the_served_folder() {
         let (_dir, root) = fixture();
         let html = listing(&root, "A-dir", "/A-dir");
         assert!(
             html.contains(
-                "Index of <a href=\"../\">/</a><span aria-current=\"page\">A-dir/</span></h1>"
+                "<h1 class=\"crumbs\"><a class=\"home\" href=\"../\">site/</a>\
+                 <span aria-current=\"page\">A-dir/</span></h1>"
             ),
             "{html}"
         );
-        assert_eq!(
-            breadcrumbs("/a/<b> c/d"),
-            "<a href=\"../../../\">/</a><a href=\"../../\">a/</a><a href=\"../\">&lt;b&gt; c/</a>\
-             <span aria-current=\"page\">d/</span>"
-        );
-        assert_eq!(breadcrumbs("/"), "<span aria-current=\"page\">/</span>");
     }
 
     #[test]
