@@ -107,7 +107,7 @@ pub fn respond(
         };
     }
     let key = resource_name(&target);
-    if let Some(hit) = cache.get(&key, now) {
+    if let Some(hit) = cache.get(&ctx.root, &key, now) {
         let content_type = mime::for_path(&hit.rel);
         let rep = Representation::plain(Source::Memory(hit.contents), hit.meta, false);
         let rep = compress_on_the_fly(ctx, req, date, &hit.rel, content_type, rep);
@@ -324,7 +324,7 @@ fn compress_on_the_fly<'a>(
         return rep;
     };
     let tag = Some(compression.tag(coding));
-    if let Some(body) = compression.lookup(rel, &rep.meta, coding) {
+    if let Some(body) = compression.lookup(&ctx.root, rel, &rep.meta, coding) {
         return Representation {
             len: body.len() as u64,
             source: Source::Memory(body),

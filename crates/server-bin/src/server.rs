@@ -85,7 +85,6 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         Some(settings) => {
             let (compression, compressors) = compress::start(
                 settings,
-                Arc::clone(&root),
                 Arc::clone(&metrics),
                 compress::Settings::threads(threads),
             )

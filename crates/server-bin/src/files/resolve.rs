@@ -28,7 +28,7 @@
 
 use std::fs::{File, Metadata};
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use http_core::encoding::Coding;
 use http_core::target::Target;
@@ -54,6 +54,9 @@ const OPEN_FLAGS: OFlags = OFlags::RDONLY
 /// Flags of a descriptor opened only to look at what a name leads to.
 const PATH_FLAGS: OFlags = OFlags::PATH.union(OFlags::CLOEXEC);
 
+/// Numbers told to each [`Root`] opened, so that no two are ever taken for one another.
+static NEXT_ROOT_ID: AtomicU64 = AtomicU64::new(0);
+
 /// The document root: its canonical path and a descriptor that files are opened beneath.
 #[derive(Debug)]
 pub struct Root {
@@ -61,6 +64,8 @@ pub struct Root {
     #[cfg(test)]
     path: std::path::PathBuf,
     dir: OwnedFd,
+    /// Unique in the process: what the small-file cache checks its entries against.
+    id: u64,
     /// Cleared once the kernel answers `ENOSYS` (before Linux 5.6): components are walked then.
     has_openat2: AtomicBool,
 }
@@ -81,8 +86,14 @@ impl Root {
             #[cfg(test)]
             path: path.to_path_buf(),
             dir,
+            id: NEXT_ROOT_ID.fetch_add(1, Ordering::Relaxed),
             has_openat2: AtomicBool::new(true),
         })
+    }
+
+    /// A number no other root opened by this process has.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The canonical path of the root.
