@@ -59,7 +59,8 @@ use crate::context::Context;
 use crate::error::ServeError;
 use crate::files::body::{FileBody, Sent};
 use crate::files::cache::FileCache;
-use crate::respond::{Reply, Response, respond};
+use crate::files::root::RootView;
+use crate::respond::{Reply, Response, Tree, respond};
 use crate::tls::replies;
 use crate::tls::session::{Failure, ReadError, Session};
 
@@ -95,6 +96,8 @@ pub struct HttpHandler {
     log: AccessLog,
     clock: Clock,
     cache: FileCache,
+    /// This worker's hold on the document root, taken once per request.
+    root: RootView,
     spare: Vec<Vec<u8>>,
 }
 
@@ -365,6 +368,7 @@ impl HttpHandler {
     /// The handler of worker `worker`, logging into `log`.
     pub fn new(ctx: Arc<Context>, worker: usize, log: AccessLog) -> Self {
         Self {
+            root: ctx.root.view(),
             ctx,
             worker,
             log,
@@ -559,8 +563,9 @@ impl HttpHandler {
         buf: &mut Vec<u8>,
     ) -> (Response, bool) {
         let (ctx, cache) = (&self.ctx, &mut self.cache);
+        let root = self.root.current();
         let prepared = panic::catch_unwind(AssertUnwindSafe(|| {
-            respond(ctx, cache, req, date, draining, now, buf)
+            respond(ctx, Tree { root, cache }, req, date, draining, now, buf)
         }));
         if let Ok(response) = prepared {
             return (response, false);

@@ -1,11 +1,12 @@
 //! What the main thread and every worker share: the configuration (read-only after start-up), the
-//! counters (sharded per worker), the open document root and the compressed cache.
+//! counters (sharded per worker), the document root (the tree its path leads to, swapped when a
+//! deploy points the path elsewhere) and the compressed cache.
 
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::files::compress::Compression;
-use crate::files::resolve::Root;
+use crate::files::root::SwappableRoot;
 use crate::metrics::Metrics;
 
 /// Shared by all threads behind an `Arc`.
@@ -15,8 +16,9 @@ pub struct Context {
     pub config: Config,
     /// Counters, one shard per worker; shared with the access log's sinks, which count drops.
     pub metrics: Arc<Metrics>,
-    /// The document root, opened once; the compression threads read beneath it too.
-    pub root: Arc<Root>,
+    /// The document root: each worker takes its own view of it, and a request takes the tree
+    /// once (`files::root`).
+    pub root: Arc<SwappableRoot>,
     /// The TLS setup, when the server speaks HTTPS.
     pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
     /// On-the-fly compression (its cache and queue); `None` when off.

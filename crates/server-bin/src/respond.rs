@@ -26,7 +26,7 @@ use crate::error::ServeError;
 use crate::files::body::{FileBody, INLINE_BODY_MAX, Source};
 use crate::files::cache::{self, FileCache};
 use crate::files::listing;
-use crate::files::resolve::{Resolved, resolve, sidecar};
+use crate::files::resolve::{Resolved, Root, resolve, sidecar};
 use crate::metrics::prometheus;
 
 /// The methods a static file accepts, for `Allow` (RFC 9110 §10.2.1).
@@ -57,11 +57,21 @@ pub struct Response {
     pub resource: Option<String>,
 }
 
+/// What one request reads the document root through: the tree taken for it, once, and the
+/// worker's small-file cache. Everything the response needs is found in that one tree, so a
+/// request never mixes two releases (`files::root`).
+pub struct Tree<'a> {
+    /// The root's tree when the request started.
+    pub root: &'a Arc<Root>,
+    /// The worker's small-file cache.
+    pub cache: &'a mut FileCache,
+}
+
 /// Prepares the response to `req`. While `draining`, every response closes its connection and
 /// the health endpoint answers 503.
 pub fn respond(
     ctx: &Context,
-    cache: &mut FileCache,
+    mut tree: Tree<'_>,
     req: &Request<'_, '_>,
     date: &HttpDate,
     draining: bool,
@@ -107,23 +117,23 @@ pub fn respond(
         };
     }
     let key = resource_name(&target);
-    if let Some(hit) = cache.get(&ctx.root, &key, now) {
+    if let Some(hit) = tree.cache.get(tree.root, &key, now) {
         let content_type = mime::for_path(&hit.rel);
         let rep = Representation::plain(Source::Memory(hit.contents), hit.meta, false);
-        let rep = compress_on_the_fly(ctx, req, date, &hit.rel, content_type, rep);
+        let rep = compress_on_the_fly(ctx, tree.root, req, date, &hit.rel, content_type, rep);
         let resource = served_file(&hit.rel);
         return serve_file(ctx, req, reply, resource, content_type, rep, buf);
     }
-    match resolve(&ctx.root, &target, config.dotfiles) {
+    match resolve(tree.root, &target, config.dotfiles) {
         Ok(Resolved::File { file, meta, rel }) => {
             let content_type = mime::for_path(&rel);
-            let rep = choose_representation(ctx, cache, req, file, meta, &rel, now);
-            let rep = cache_if_plain(ctx, cache, &key, &rel, rep, now);
-            let rep = compress_on_the_fly(ctx, req, date, &rel, content_type, rep);
+            let rep = choose_representation(ctx, &mut tree, req, file, meta, &rel, now);
+            let rep = cache_if_plain(&mut tree, &key, &rel, rep, now);
+            let rep = compress_on_the_fly(ctx, tree.root, req, date, &rel, content_type, rep);
             serve_file(ctx, req, reply, served_file(&rel), content_type, rep, buf)
         }
         Ok(Resolved::Directory { dir, rel }) if config.listing => {
-            serve_listing(ctx, req, reply, dir, &rel, &target, buf)
+            serve_listing(tree.root, req, reply, dir, &rel, &target, buf)
         }
         // Says only what the start-up block says too: no path, no file names.
         Ok(Resolved::Directory { .. }) => reply.explained(buf, ServeError::Forbidden, NO_LISTING),
@@ -224,7 +234,7 @@ impl Representation<'_> {
 
 fn choose_representation<'a>(
     ctx: &Context,
-    cache: &mut FileCache,
+    tree: &mut Tree<'_>,
     req: &Request<'_, '_>,
     file: File,
     meta: Metadata,
@@ -232,16 +242,16 @@ fn choose_representation<'a>(
     now: Instant,
 ) -> Representation<'a> {
     let plain = |file, meta, sidecars| Representation::plain(Source::File(file), meta, sidecars);
-    if !ctx.config.precompressed || cache.has_no_sidecars(rel, now) {
+    if !ctx.config.precompressed || tree.cache.has_no_sidecars(rel, now) {
         return plain(file, meta, false);
     }
     let mut sidecars: Vec<(Coding, File, Metadata)> = SIDECAR_CODINGS
         .iter()
-        .filter_map(|&c| sidecar(&ctx.root, rel, &meta, c).map(|(f, m)| (c, f, m)))
+        .filter_map(|&c| sidecar(tree.root, rel, &meta, c).map(|(f, m)| (c, f, m)))
         .collect();
     let any = !sidecars.is_empty();
     if !any {
-        cache.note_no_sidecars(rel, now);
+        tree.cache.note_no_sidecars(rel, now);
     }
     let available: Vec<Coding> = sidecars.iter().map(|(c, ..)| *c).collect();
     match encoding::choose(req.values("accept-encoding"), &available) {
@@ -263,8 +273,7 @@ fn choose_representation<'a>(
 
 /// Reads a small file without sidecars into the worker's cache and serves it from there.
 fn cache_if_plain<'a>(
-    ctx: &Context,
-    cache: &mut FileCache,
+    tree: &mut Tree<'_>,
     key: &str,
     rel: &str,
     rep: Representation<'a>,
@@ -281,8 +290,8 @@ fn cache_if_plain<'a>(
         return rep;
     }
     let contents: Arc<[u8]> = contents.into();
-    cache.insert(
-        &ctx.root,
+    tree.cache.insert(
+        tree.root,
         key,
         rel,
         &rep.meta,
@@ -303,6 +312,7 @@ fn cache_if_plain<'a>(
 /// which is answered 304 without the bytes: the tag is known from the file's identity alone.
 fn compress_on_the_fly<'a>(
     ctx: &'a Context,
+    root: &Arc<Root>,
     req: &Request<'_, '_>,
     date: &HttpDate,
     rel: &str,
@@ -324,7 +334,7 @@ fn compress_on_the_fly<'a>(
         return rep;
     };
     let tag = Some(compression.tag(coding));
-    if let Some(body) = compression.lookup(&ctx.root, rel, &rep.meta, coding) {
+    if let Some(body) = compression.lookup(root, rel, &rep.meta, coding) {
         return Representation {
             len: body.len() as u64,
             source: Source::Memory(body),
@@ -530,7 +540,7 @@ fn serve_file(
 }
 
 fn serve_listing(
-    ctx: &Context,
+    root: &Root,
     req: &Request<'_, '_>,
     reply: Reply<'_>,
     dir: OwnedFd,
@@ -545,7 +555,7 @@ fn serve_listing(
         resource: Some(resource_name(target)),
     };
     serve_page(req, reply, page, buf, || {
-        listing::render(&ctx.root, dir, rel, &target.path, target.query)
+        listing::render(root, dir, rel, &target.path, target.query)
             .map_err(|_| ServeError::Forbidden)
     })
 }

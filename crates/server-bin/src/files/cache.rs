@@ -34,8 +34,8 @@
 //! "racily clean"): it is served from disk until it has settled.
 //!
 //! Entries belong to one tree of the root ([`Root::id`]): a request served from another (a
-//! deploy swapped the root's path) empties the cache before it looks, since the watches are on
-//! the old tree, which such a swap does not touch.
+//! deploy swapped the root's path, `files::root`) empties the cache before it looks, since the
+//! watches are on the old tree, which such a swap does not touch.
 //!
 //! Only files without precompressed sidecars are cached; whether sidecars exist is probed again
 //! at most every [`SIDECAR_RECHECK`], so a sidecar added next to a cached file is noticed within
