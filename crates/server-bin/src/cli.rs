@@ -174,7 +174,11 @@ fn config_from(args: Args) -> Result<Config, StartupError> {
     let given = args.root_pos.or(args.root);
     let defaulted = given.is_none();
     let root_arg = given.unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
-    let root = root_arg.canonicalize().map_err(|source| {
+    // Absolute but not canonical: the root is the path given, and when a deploy points it (or
+    // a symlink in it) at another tree, that tree is served (`files::root`).
+    let checked = std::path::absolute(&root_arg)
+        .and_then(|root| std::fs::metadata(&root).map(|meta| (root, meta.is_dir())));
+    let (root, is_dir) = checked.map_err(|source| {
         // Someone who ran the binary outside the checkout needs to hear how to name a folder,
         // not that a folder they never named is missing.
         if defaulted && source.kind() == std::io::ErrorKind::NotFound {
@@ -189,7 +193,7 @@ fn config_from(args: Args) -> Result<Config, StartupError> {
             }
         }
     })?;
-    if !root.is_dir() {
+    if !is_dir {
         return Err(StartupError::Root {
             path: root_arg,
             source: std::io::Error::from(std::io::ErrorKind::NotADirectory),
@@ -423,6 +427,19 @@ mod tests {
         assert_eq!(threads("3"), 3);
         let default = config_from(parse_args(&[root]).unwrap()).unwrap();
         assert_eq!(default.threads, num_cpus::get());
+    }
+
+    #[test]
+    fn the_root_is_kept_as_given_not_resolved_through_its_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("release-1")).unwrap();
+        let current = dir.path().join("current");
+        std::os::unix::fs::symlink("release-1", &current).unwrap();
+        let config = config_from(parse_args(&[current.to_str().unwrap()]).unwrap()).unwrap();
+        assert_eq!(config.root, current);
+        let cwd = std::env::current_dir().unwrap();
+        let relative = config_from(parse_args(&["."]).unwrap()).unwrap();
+        assert_eq!(relative.root, cwd);
     }
 
     #[test]

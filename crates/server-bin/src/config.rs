@@ -21,7 +21,8 @@ pub enum LogFormat {
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The canonical document root: absolute, without symlinks.
+    /// The document root as given, made absolute; symlinks are kept, so that a deploy that
+    /// points it elsewhere is served (`files::root`).
     pub root: PathBuf,
     /// Where to listen (unless a socket is inherited).
     pub addr: SocketAddr,

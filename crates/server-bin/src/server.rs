@@ -17,7 +17,7 @@ use crate::connection::HttpHandler;
 use crate::context::Context;
 use crate::error::StartupError;
 use crate::files::compress::{self, Compressors};
-use crate::files::resolve::Root;
+use crate::files::root::{self, SwappableRoot};
 use crate::metrics::{Metrics, summary};
 use crate::refusals::{self, WAKE, refusal_loop};
 use crate::socket::{self, Listeners};
@@ -71,13 +71,19 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     }
 
     let threads = config.threads;
-    let root = Arc::new(
-        Root::open(&config.root).map_err(|source| StartupError::Root {
+    let root = Arc::new(SwappableRoot::open(config.root.clone()).map_err(|source| {
+        StartupError::Root {
             path: config.root.clone(),
             source,
-        })?,
-    );
+        }
+    })?);
     let metrics = Arc::new(Metrics::new(threads));
+    let watcher = root::watch(
+        Arc::clone(&root),
+        Arc::clone(&metrics),
+        root::RECHECK_INTERVAL,
+    )
+    .map_err(|e| setup("the root watcher", e))?;
     if tls.is_some() {
         metrics.tls.enable();
     }
@@ -85,7 +91,6 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         Some(settings) => {
             let (compression, compressors) = compress::start(
                 settings,
-                Arc::clone(&root),
                 Arc::clone(&metrics),
                 compress::Settings::threads(threads),
             )
@@ -114,7 +119,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         .map_err(|e| setup("the workers' listeners", e))?;
     // Announced before the workers start: they accept at once, and whoever reads the address
     // and gets an answer must already find the whole start-up block.
-    startup::announce(config, &listeners, tls.as_deref());
+    startup::announce(config, &ctx.root, &listeners, tls.as_deref());
     let pool = Builder::new()
         .threads(threads)
         .max_connections(config.max_connections)
@@ -146,11 +151,18 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     }
     let report = pool.shutdown();
     let compressors_late = compressors.map_or(0, Compressors::finish);
+    let watcher_joined = watcher.finish();
     let log_finished = log_writer.is_none_or(Writer::finish);
     let mut text = summary::render(&ctx.metrics.snapshot(), report.forced_closed);
     if !log_finished {
         text.push_str(&format!(
             "the access log writer did not finish within {FINISH_TIMEOUT:?}; lines it still held are lost\n"
+        ));
+    }
+    if !watcher_joined {
+        text.push_str(&format!(
+            "the root watcher did not stop within {:?}\n",
+            root::JOIN_TIMEOUT
         ));
     }
     if compressors_late > 0 {

@@ -15,8 +15,9 @@ use http_core::date::HttpDate;
 use crate::access_log::{AccessLog, Captured, Entry};
 use crate::context::Context;
 use crate::error::ServeError;
-use crate::exchange::{self, Request, Response, reply};
+use crate::exchange::{self, Request, Response, Tree, reply};
 use crate::files::cache::FileCache;
+use crate::files::root::RootView;
 
 /// Spare buffers a worker keeps for reuse, and the largest capacity worth keeping: enough to
 /// spare most allocations, little enough not to look like per-connection memory.
@@ -29,6 +30,8 @@ pub struct Service {
     ctx: Arc<Context>,
     worker: usize,
     cache: FileCache,
+    /// This worker's hold on the document root, taken once per request.
+    root: RootView,
     clock: Clock,
     log: AccessLog,
     spare: Vec<Vec<u8>>,
@@ -79,6 +82,7 @@ impl Service {
     /// The state of worker `worker`, logging into `log`.
     pub fn new(ctx: Arc<Context>, worker: usize, log: AccessLog) -> Self {
         Self {
+            root: ctx.root.view(),
             ctx,
             worker,
             cache: FileCache::default(),
@@ -113,8 +117,9 @@ impl Service {
         now: Instant,
     ) -> (Response, bool) {
         let (ctx, cache) = (&self.ctx, &mut self.cache);
+        let root = self.root.current();
         let made = panic::catch_unwind(AssertUnwindSafe(|| {
-            exchange::respond(ctx, cache, req, date, draining, now)
+            exchange::respond(ctx, Tree { root, cache }, req, date, draining, now)
         }));
         match made {
             Ok(response) => (response, false),

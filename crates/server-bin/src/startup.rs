@@ -14,12 +14,13 @@ use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 
 use crate::config::Config;
+use crate::files::root::SwappableRoot;
 use crate::socket::{self, Listeners, Origin};
 use crate::tls::{self, Tls};
 
 /// Prints the `listening on` line(s) on stdout, then the start-up block on stderr. With TLS,
 /// the URLs are `https://`, and the `--redirect-http` listener is named as such.
-pub fn announce(config: &Config, listeners: &Listeners, tls: Option<&Tls>) {
+pub fn announce(config: &Config, root: &SwappableRoot, listeners: &Listeners, tls: Option<&Tls>) {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let redirects = |addr: &SocketAddr| tls.is_some_and(|t| addr.port() == t.redirect_port);
     let mut stdout = io::stdout().lock();
@@ -63,7 +64,7 @@ pub fn announce(config: &Config, listeners: &Listeners, tls: Option<&Tls>) {
     let mut block = format!(
         "http-server {}\n  root      {}\n  address   {}{origin}\n  listing   {listing}\n  workers   {}, at most {} connections{sharing}\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}\n",
         env!("CARGO_PKG_VERSION"),
-        config.root.display(),
+        root_line(root),
         addresses.join(", "),
         config.threads,
         config.max_connections,
@@ -112,6 +113,16 @@ fn trust_lines(pin: Option<&str>, port: u16) -> String {
         )),
     }
     out
+}
+
+/// The root as given (what is watched for swaps), and the tree it leads to now when that is
+/// elsewhere (a symlink, as a deploy's `current`).
+fn root_line(root: &SwappableRoot) -> String {
+    let given = root.path();
+    match root.current().location() {
+        Some(now) if now != given => format!("{} (now {})", given.display(), now.display()),
+        _ => given.display().to_string(),
+    }
 }
 
 /// What a listening address reaches, after the address itself.

@@ -18,14 +18,13 @@ use http_core::encoding::{self, Coding};
 use http_core::etag::ETag;
 use http_core::range::{self, Multipart, Ranges};
 
-use super::Request;
-use super::reply;
 use super::response::{Body, Fields, Response, Text};
+use super::{Request, Tree, reply};
 use crate::context::Context;
 use crate::error::ServeError;
 use crate::files::body::{FileBody, Source};
-use crate::files::cache::{self, FileCache};
-use crate::files::resolve::sidecar;
+use crate::files::cache;
+use crate::files::resolve::{Root, sidecar};
 
 /// Codings offered for precompressed sidecars, in order of preference.
 const SIDECAR_CODINGS: [Coding; 2] = [Coding::Br, Coding::Gzip];
@@ -71,7 +70,7 @@ impl Representation<'_> {
 /// The file's own bytes or a precompressed sidecar the client accepts.
 pub fn choose<'a>(
     ctx: &Context,
-    cache: &mut FileCache,
+    tree: &mut Tree<'_>,
     req: &Request<'_, '_>,
     file: File,
     meta: Metadata,
@@ -79,16 +78,16 @@ pub fn choose<'a>(
     now: Instant,
 ) -> Representation<'a> {
     let plain = |file, meta, sidecars| Representation::plain(Source::File(file), meta, sidecars);
-    if !ctx.config.precompressed || cache.has_no_sidecars(rel, now) {
+    if !ctx.config.precompressed || tree.cache.has_no_sidecars(rel, now) {
         return plain(file, meta, false);
     }
     let mut sidecars: Vec<(Coding, File, Metadata)> = SIDECAR_CODINGS
         .iter()
-        .filter_map(|&c| sidecar(&ctx.root, rel, &meta, c).map(|(f, m)| (c, f, m)))
+        .filter_map(|&c| sidecar(tree.root, rel, &meta, c).map(|(f, m)| (c, f, m)))
         .collect();
     let any = !sidecars.is_empty();
     if !any {
-        cache.note_no_sidecars(rel, now);
+        tree.cache.note_no_sidecars(rel, now);
     }
     let available: Vec<Coding> = sidecars.iter().map(|(c, ..)| *c).collect();
     match encoding::choose(req.fields.values("accept-encoding"), &available) {
@@ -110,8 +109,7 @@ pub fn choose<'a>(
 
 /// Reads a small file without sidecars into the worker's cache and serves it from there.
 pub fn cache_if_plain<'a>(
-    ctx: &Context,
-    cache: &mut FileCache,
+    tree: &mut Tree<'_>,
     key: &str,
     rel: &str,
     rep: Representation<'a>,
@@ -128,8 +126,8 @@ pub fn cache_if_plain<'a>(
         return rep;
     }
     let contents: Arc<[u8]> = contents.into();
-    cache.insert(
-        &ctx.root,
+    tree.cache.insert(
+        tree.root,
         key,
         rel,
         &rep.meta,
@@ -150,6 +148,7 @@ pub fn cache_if_plain<'a>(
 /// which is answered 304 without the bytes: the tag is known from the file's identity alone.
 pub fn compress_on_the_fly<'a>(
     ctx: &'a Context,
+    root: &Arc<Root>,
     req: &Request<'_, '_>,
     date: &HttpDate,
     rel: &str,
@@ -171,7 +170,7 @@ pub fn compress_on_the_fly<'a>(
         return rep;
     };
     let tag = Some(compression.tag(coding));
-    if let Some(body) = compression.lookup(rel, &rep.meta, coding) {
+    if let Some(body) = compression.lookup(root, rel, &rep.meta, coding) {
         return Representation {
             len: body.len() as u64,
             source: Source::Memory(body),

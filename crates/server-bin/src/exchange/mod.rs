@@ -25,6 +25,7 @@ mod page;
 pub mod reply;
 pub mod response;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -39,7 +40,7 @@ use crate::context::Context;
 use crate::error::ServeError;
 use crate::files::body::Source;
 use crate::files::cache::FileCache;
-use crate::files::resolve::{Resolved, resolve};
+use crate::files::resolve::{Resolved, Root, resolve};
 
 /// A request as the exchange sees it, whatever protocol carried it.
 #[derive(Debug, Clone, Copy)]
@@ -59,11 +60,21 @@ impl Request<'_, '_> {
     }
 }
 
+/// What one request reads the document root through: the tree taken for it, once, and the
+/// worker's small-file cache. Everything the response needs is found in that one tree, so a
+/// request never mixes two releases (`files::root`).
+pub struct Tree<'a> {
+    /// The root's tree when the request started.
+    pub root: &'a Arc<Root>,
+    /// The worker's small-file cache.
+    pub cache: &'a mut FileCache,
+}
+
 /// The response to `req`, as of `date` and `now`. While `draining`, the health endpoint answers
 /// `503`.
 pub fn respond(
     ctx: &Context,
-    cache: &mut FileCache,
+    mut tree: Tree<'_>,
     req: &Request<'_, '_>,
     date: &HttpDate,
     draining: bool,
@@ -88,22 +99,22 @@ pub fn respond(
         return page::health(req, draining);
     }
     let key = resource_name(&target);
-    if let Some(hit) = cache.get(&key, now) {
+    if let Some(hit) = tree.cache.get(tree.root, &key, now) {
         let content_type = mime::for_path(&hit.rel);
         let rep = Representation::plain(Source::Memory(hit.contents), hit.meta, false);
-        let rep = file::compress_on_the_fly(ctx, req, date, &hit.rel, content_type, rep);
+        let rep = file::compress_on_the_fly(ctx, tree.root, req, date, &hit.rel, content_type, rep);
         return file::serve(ctx, req, date, served_file(&hit.rel), content_type, rep);
     }
-    match resolve(&ctx.root, &target, config.dotfiles) {
+    match resolve(tree.root, &target, config.dotfiles) {
         Ok(Resolved::File { file, meta, rel }) => {
             let content_type = mime::for_path(&rel);
-            let rep = file::choose(ctx, cache, req, file, meta, &rel, now);
-            let rep = file::cache_if_plain(ctx, cache, &key, &rel, rep, now);
-            let rep = file::compress_on_the_fly(ctx, req, date, &rel, content_type, rep);
+            let rep = file::choose(ctx, &mut tree, req, file, meta, &rel, now);
+            let rep = file::cache_if_plain(&mut tree, &key, &rel, rep, now);
+            let rep = file::compress_on_the_fly(ctx, tree.root, req, date, &rel, content_type, rep);
             file::serve(ctx, req, date, served_file(&rel), content_type, rep)
         }
         Ok(Resolved::Directory { dir, rel }) if config.listing => {
-            page::listing(ctx, req, dir, &rel, &target, key)
+            page::listing(ctx, tree.root, req, dir, &rel, &target, key)
         }
         // Says only what the start-up block says too: no path, no file names.
         Ok(Resolved::Directory { .. }) => no_listing(req),

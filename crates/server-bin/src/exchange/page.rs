@@ -17,6 +17,7 @@ use super::{Request, reply};
 use crate::context::Context;
 use crate::error::ServeError;
 use crate::files::listing;
+use crate::files::resolve::Root;
 use crate::metrics::prometheus;
 
 /// How a page is sent.
@@ -31,6 +32,7 @@ struct Page {
 /// `resource`.
 pub fn listing(
     ctx: &Context,
+    root: &Root,
     req: &Request<'_, '_>,
     dir: OwnedFd,
     rel: &str,
@@ -49,7 +51,7 @@ pub fn listing(
         .file_name()
         .map_or_else(|| "/".into(), |n| n.to_string_lossy());
     serve(req, page, || {
-        listing::render(&ctx.root, dir, rel, &target.path, target.query, &root_name)
+        listing::render(root, dir, rel, &target.path, target.query, &root_name)
             .map_err(|_| ServeError::Forbidden)
     })
 }

@@ -33,6 +33,10 @@
 //! changed less than [`RACY_WINDOW`] ago is therefore never cached (git calls such entries
 //! "racily clean"): it is served from disk until it has settled.
 //!
+//! Entries belong to one tree of the root ([`Root::id`]): a request served from another (a
+//! deploy swapped the root's path, `files::root`) empties the cache before it looks, since the
+//! watches are on the old tree, which such a swap does not touch.
+//!
 //! Only files without precompressed sidecars are cached; whether sidecars exist is probed again
 //! at most every [`SIDECAR_RECHECK`], so a sidecar added next to a cached file is noticed within
 //! that time. Each worker owns its cache: no locks. It must not decide what is cacheable beyond
@@ -147,6 +151,8 @@ pub struct FileCache {
     no_sidecars: HashMap<String, Instant>,
     /// The inotify queue has been read since the last [`FileCache::recheck`].
     checked: bool,
+    /// The [`Root::id`] of the tree everything here was found in.
+    root: Option<u64>,
 }
 
 /// The inotify instance watching every cached file and the directories on its path.
@@ -213,10 +219,12 @@ impl Watches {
 }
 
 impl FileCache {
-    /// The cached copy for request path `key`, if nothing watched had changed when the queue
-    /// was last read (it is read now if not since [`FileCache::recheck`]) and its "no sidecars"
-    /// state is recent. Any change empties the cache.
-    pub fn get(&mut self, key: &str, now: Instant) -> Option<Hit> {
+    /// The cached copy for request path `key` in the tree `root`, if nothing watched had
+    /// changed when the queue was last read (it is read now if not since
+    /// [`FileCache::recheck`]) and its "no sidecars" state is recent. Any change empties the
+    /// cache, and so does a request for another tree (every request asks here first).
+    pub fn get(&mut self, root: &Root, key: &str, now: Instant) -> Option<Hit> {
+        self.use_tree(root);
         let entry = self.entries.get(key)?;
         if now >= entry.sidecars_checked_until {
             self.remove(key);
@@ -241,6 +249,15 @@ impl FileCache {
     /// been sent after a change the last reading did not see.
     pub fn recheck(&mut self) {
         self.checked = false;
+    }
+
+    /// Starts over empty, sidecar probes included, unless everything was found in `root`.
+    fn use_tree(&mut self, root: &Root) {
+        if self.root != Some(root.id()) {
+            self.clear();
+            self.no_sidecars.clear();
+            self.root = Some(root.id());
+        }
     }
 
     /// Forgets every entry, and the watches with them.
@@ -310,6 +327,7 @@ impl FileCache {
         if !is_settled(meta, wall) {
             return;
         }
+        self.use_tree(root);
         let identity = Identity::of_metadata(meta);
         if !self.watch(root, rel, identity) {
             return;
@@ -414,7 +432,7 @@ mod tests {
         let mut cache = FileCache::default();
         let now = Instant::now();
         fill(&mut cache, &root, now);
-        assert_eq!(&*cache.get("/a.txt", now).unwrap().contents, b"one");
+        assert_eq!(&*cache.get(&root, "/a.txt", now).unwrap().contents, b"one");
     }
 
     #[test]
@@ -424,7 +442,7 @@ mod tests {
         let now = Instant::now();
         fill(&mut cache, &root, now);
         fs::write(root.path().join("a.txt"), "two").unwrap();
-        assert!(cache.get("/a.txt", now).is_none());
+        assert!(cache.get(&root, "/a.txt", now).is_none());
         assert_eq!(cache.bytes(), 0, "the stale entry is dropped");
     }
 
@@ -434,13 +452,13 @@ mod tests {
         let mut cache = FileCache::default();
         let now = Instant::now();
         fill(&mut cache, &root, now);
-        assert!(cache.get("/a.txt", now).is_some());
+        assert!(cache.get(&root, "/a.txt", now).is_some());
         fs::write(root.path().join("a.txt"), "two").unwrap();
         // Later hits of the same round trust the reading the first one made...
-        assert!(cache.get("/a.txt", now).is_some());
+        assert!(cache.get(&root, "/a.txt", now).is_some());
         // ...and the first hit of the next round (or of a new connection) reads the queue.
         cache.recheck();
-        assert!(cache.get("/a.txt", now).is_none());
+        assert!(cache.get(&root, "/a.txt", now).is_none());
         assert_eq!(cache.bytes(), 0);
     }
 
@@ -452,11 +470,11 @@ mod tests {
         fill(&mut cache, &root, now);
         fs::write(root.path().join("b.txt"), "one").unwrap();
         fs::rename(root.path().join("b.txt"), root.path().join("a.txt")).unwrap();
-        assert!(cache.get("/a.txt", now).is_none());
+        assert!(cache.get(&root, "/a.txt", now).is_none());
         fill(&mut cache, &root, now);
         fs::remove_file(root.path().join("a.txt")).unwrap();
         cache.recheck();
-        assert!(cache.get("/a.txt", now).is_none());
+        assert!(cache.get(&root, "/a.txt", now).is_none());
     }
 
     #[test]
@@ -470,7 +488,7 @@ mod tests {
         let now = Instant::now();
         let out = Arc::from(&b"out"[..]);
         cache.insert(&root, "/d/a.txt", "d/a.txt", &meta, out, now, later());
-        assert!(cache.get("/d/a.txt", now).is_none());
+        assert!(cache.get(&root, "/d/a.txt", now).is_none());
     }
 
     #[test]
@@ -486,11 +504,11 @@ mod tests {
         let now = Instant::now();
         let old = Arc::from(&b"old!"[..]);
         cache.insert(&root, "/site/page.html", rel, &meta, old, now, later());
-        assert!(cache.get("/site/page.html", now).is_some());
+        assert!(cache.get(&root, "/site/page.html", now).is_some());
         fs::rename(root.path().join("site"), root.path().join("site.old")).unwrap();
         fs::rename(root.path().join("next"), root.path().join("site")).unwrap();
         cache.recheck();
-        assert!(cache.get("/site/page.html", now).is_none());
+        assert!(cache.get(&root, "/site/page.html", now).is_none());
     }
 
     #[test]
@@ -517,10 +535,10 @@ mod tests {
         let mut cache = FileCache::default();
         let now = Instant::now();
         fill(&mut cache, &root, now);
-        assert!(cache.get("/a.txt", now).is_some());
+        assert!(cache.get(&root, "/a.txt", now).is_some());
         fs::write(&outside, "TWO").unwrap();
         cache.recheck();
-        let miss = cache.get("/a.txt", now).is_none();
+        let miss = cache.get(&root, "/a.txt", now).is_none();
         fs::remove_file(&outside).unwrap();
         assert!(miss);
     }
@@ -541,7 +559,7 @@ mod tests {
         fs::rename(root.path().join("d"), root.path().join("old")).unwrap();
         std::os::unix::fs::symlink(outside.path(), root.path().join("d")).unwrap();
         // The name leads out of the root now: a miss, which full resolution refuses.
-        assert!(cache.get("/d/a.txt", now).is_none());
+        assert!(cache.get(&root, "/d/a.txt", now).is_none());
     }
 
     #[test]
@@ -558,7 +576,7 @@ mod tests {
         }
         fill(&mut cache, &root, now);
         assert!(
-            cache.get("/a.txt", now).is_some(),
+            cache.get(&root, "/a.txt", now).is_some(),
             "cached after starting over"
         );
         assert!(cache.watches.as_ref().unwrap().added.len() < MAX_WATCHES);
@@ -579,12 +597,29 @@ mod tests {
     }
 
     #[test]
+    fn nothing_found_in_one_tree_of_the_root_is_a_hit_for_a_request_served_from_another() {
+        let (_dir, old) = setup();
+        let (_next, new) = setup();
+        fs::write(new.path().join("a.txt"), "two").unwrap();
+        let mut cache = FileCache::default();
+        let now = Instant::now();
+        fill(&mut cache, &old, now);
+        cache.note_no_sidecars("big.js", now);
+        // The new tree's directories were never watched: nothing tells the cache it changed.
+        assert!(cache.get(&new, "/a.txt", now).is_none());
+        assert!(!cache.has_no_sidecars("big.js", now));
+        assert_eq!(cache.bytes(), 0);
+        fill(&mut cache, &new, now);
+        assert_eq!(&*cache.get(&new, "/a.txt", now).unwrap().contents, b"two");
+    }
+
+    #[test]
     fn the_no_sidecar_state_expires() {
         let (_dir, root) = setup();
         let mut cache = FileCache::default();
         let now = Instant::now();
         fill(&mut cache, &root, now);
-        assert!(cache.get("/a.txt", now + SIDECAR_RECHECK).is_none());
+        assert!(cache.get(&root, "/a.txt", now + SIDECAR_RECHECK).is_none());
     }
 
     #[test]

@@ -28,11 +28,12 @@
 
 use std::fs::{File, Metadata};
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use http_core::encoding::Coding;
 use http_core::target::Target;
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat};
 use rustix::io::Errno;
 
@@ -54,41 +55,72 @@ const OPEN_FLAGS: OFlags = OFlags::RDONLY
 /// Flags of a descriptor opened only to look at what a name leads to.
 const PATH_FLAGS: OFlags = OFlags::PATH.union(OFlags::CLOEXEC);
 
-/// The document root: its canonical path and a descriptor that files are opened beneath.
+/// Numbers told to each [`Root`] opened, so that no two are ever taken for one another.
+static NEXT_ROOT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// One tree of the document root: a descriptor of the directory the root's path led to when
+/// it was opened, which files are opened beneath. It stays that tree whatever later happens to
+/// the path (`files::root` notices when the path leads elsewhere and opens another).
 #[derive(Debug)]
 pub struct Root {
     /// Kept for tests, which build paths to change the tree under a root they opened.
     #[cfg(test)]
-    path: std::path::PathBuf,
+    path: PathBuf,
     dir: OwnedFd,
+    /// Unique in the process: what the small-file cache checks its entries against.
+    id: u64,
+    /// Device and inode of the directory: whether a path still leads to this tree.
+    dev: u64,
+    ino: u64,
     /// Cleared once the kernel answers `ENOSYS` (before Linux 5.6): components are walked then.
     has_openat2: AtomicBool,
 }
 
 impl Root {
-    /// Opens the root directory at `path`, which must be canonical.
+    /// Opens the directory `path` leads to. Symlinks in `path` are followed: the root's own
+    /// path is the one name outside the root that ever is.
     ///
     /// # Errors
     ///
-    /// When the directory cannot be opened.
-    pub fn open(path: &std::path::Path) -> io::Result<Self> {
+    /// When `path` does not lead to a directory that can be opened.
+    pub fn open(path: &Path) -> io::Result<Self> {
         let dir = rustix::fs::open(
             path,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
+        let stat = rustix::fs::fstat(&dir)?;
         Ok(Self {
             #[cfg(test)]
             path: path.to_path_buf(),
             dir,
+            id: NEXT_ROOT_ID.fetch_add(1, Ordering::Relaxed),
+            dev: stat.st_dev,
+            ino: stat.st_ino,
             has_openat2: AtomicBool::new(true),
         })
     }
 
-    /// The canonical path of the root.
+    /// A number no other root opened by this process has.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The path the root was opened at.
     #[cfg(test)]
-    pub fn path(&self) -> &std::path::Path {
+    pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether `other` is a descriptor of the same directory (the same tree).
+    pub fn is_same_directory(&self, other: &Root) -> bool {
+        (self.dev, self.ino) == (other.dev, other.ino)
+    }
+
+    /// Where the directory is now, as the kernel names it (a directory renamed since it was
+    /// opened has its new name; a removed one ends in ` (deleted)`); for messages only.
+    pub fn location(&self) -> Option<PathBuf> {
+        std::fs::read_link(format!("/proc/self/fd/{}", self.dir.as_raw_fd())).ok()
     }
 
     /// Opens `rel` (relative, `/`-separated, already free of `.` and `..`; `.` for the root

@@ -11,7 +11,7 @@ use super::{Conn, LINGER_TIMEOUT, Mode, Peer};
 use crate::access_log::AccessLog;
 use crate::config::LogFormat;
 use crate::context::Context;
-use crate::files::resolve::Root;
+use crate::files::root::SwappableRoot;
 use crate::metrics::Metrics;
 use crate::service::Service;
 use crate::transport::socket::MemorySocket;
@@ -37,7 +37,7 @@ impl Harness {
         let root = dir.path().canonicalize().unwrap();
         let config = crate::cli::config_for_tests(&root, &["--access-log", "off"]);
         let ctx = Context {
-            root: std::sync::Arc::new(Root::open(&root).unwrap()),
+            root: std::sync::Arc::new(SwappableRoot::open(root.clone()).unwrap()),
             metrics: std::sync::Arc::new(Metrics::new(1)),
             compression: None,
             config,

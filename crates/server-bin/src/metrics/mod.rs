@@ -5,6 +5,8 @@
 //! admitted once, in a set all workers share, which a worker consults only for a path its own
 //! shard does not hold yet.
 //!
+//! Root swaps are counted by the root watcher (`files::root`), in a plain atomic.
+//!
 //! On-the-fly compression is counted apart ([`CompressionCounters`], plain atomics): its
 //! counters are bumped by `respond` and by the compression threads, which own no shard.
 //!
@@ -184,6 +186,8 @@ pub struct Snapshot {
     pub refused: u64,
     /// Access log lines dropped because stdout did not keep up.
     pub access_log_dropped: u64,
+    /// Times the root's path was found leading to another tree (a deploy swapped it).
+    pub root_swaps: u64,
     /// Connections open now (from the pool).
     pub connections_active: usize,
     /// Time since start.
@@ -203,6 +207,7 @@ pub struct Metrics {
     admitted: RwLock<HashSet<String>>,
     refused: AtomicU64,
     access_log_dropped: AtomicU64,
+    root_swaps: AtomicU64,
     active: OnceLock<ActiveConnections>,
     started: Instant,
     /// Handshakes and the TLS setup (process-wide: see [`tls`]).
@@ -219,6 +224,7 @@ impl Metrics {
             admitted: RwLock::default(),
             refused: AtomicU64::new(0),
             access_log_dropped: AtomicU64::new(0),
+            root_swaps: AtomicU64::new(0),
             active: OnceLock::new(),
             started: Instant::now(),
             tls: tls::TlsCounters::default(),
@@ -316,6 +322,11 @@ impl Metrics {
         self.access_log_dropped.fetch_add(lines, Ordering::Relaxed);
     }
 
+    /// The root's path was found leading to another tree, which is served from now on.
+    pub fn root_swapped(&self) {
+        self.root_swaps.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Everything added together now.
     pub fn snapshot(&self) -> Snapshot {
         let mut total = Shard::default();
@@ -327,6 +338,7 @@ impl Metrics {
             total,
             refused: self.refused.load(Ordering::Relaxed),
             access_log_dropped: self.access_log_dropped.load(Ordering::Relaxed),
+            root_swaps: self.root_swaps.load(Ordering::Relaxed),
             connections_active: self.active.get().map_or(0, ActiveConnections::get),
             uptime: self.started.elapsed(),
             tls: self.tls.snapshot(),
@@ -430,9 +442,11 @@ mod tests {
         m.panicked(1);
         m.refused();
         m.refused();
+        m.root_swapped();
         let s = m.snapshot();
         assert_eq!(s.total.connections_opened, 3);
         assert_eq!(s.total.panics, 1);
         assert_eq!(s.refused, 2);
+        assert_eq!(s.root_swaps, 1);
     }
 }

@@ -107,6 +107,14 @@ pub fn render(s: &Snapshot) -> String {
 
     family(
         &mut out,
+        "http_server_root_swaps_total",
+        "counter",
+        "Times the document root's path was found leading to another directory (a deploy swapped it); later requests are served from the new tree.",
+    );
+    let _ = writeln!(out, "http_server_root_swaps_total {}", s.root_swaps);
+
+    family(
+        &mut out,
         "http_server_request_duration_seconds",
         "histogram",
         "Time from the first byte of a request to the last byte of its response.",
@@ -271,6 +279,7 @@ mod tests {
             "http_server_rejected_total",
             "http_server_handler_panics_total",
             "http_server_access_log_dropped_total",
+            "http_server_root_swaps_total",
             "http_server_request_duration_seconds",
             "http_server_compression_hits_total",
             "http_server_compression_misses_total",

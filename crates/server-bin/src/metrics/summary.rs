@@ -1,5 +1,5 @@
 //! The shutdown summary printed on stderr: uptime, totals, statuses, what the drain deadline
-//! cut, access log lines dropped, and the busiest resources in an aligned table. Uptime and
+//! cut, access log lines dropped, root swaps, and the busiest resources in an aligned table. Uptime and
 //! bytes are for people (`10 min 40 s`, `1.12 GiB`); exact values are in the metrics. Resource
 //! names come from the file system and from clients, so they are escaped for a terminal
 //! (`escape::for_terminal`: UTF-8 as it is, control characters and invalid bytes as `\xHH`).
@@ -50,6 +50,13 @@ pub fn render(snapshot: &Snapshot, forced_closed: u64) -> String {
             out,
             "access log lines dropped (stdout did not keep up): {}",
             snapshot.access_log_dropped
+        );
+    }
+    if snapshot.root_swaps > 0 {
+        let _ = writeln!(
+            out,
+            "document root swaps (a new tree served): {}",
+            snapshot.root_swaps
         );
     }
     let c = &snapshot.compression;
@@ -118,6 +125,7 @@ mod tests {
             total,
             refused: 0,
             access_log_dropped: 0,
+            root_swaps: 0,
             connections_active: 0,
             uptime: Duration::from_secs(3),
             tls: Default::default(),
@@ -181,6 +189,7 @@ mod tests {
         let mut s = snapshot(&[]);
         s.refused = 2;
         s.access_log_dropped = 5;
+        s.root_swaps = 2;
         let text = render(&s, 4);
         assert!(
             text.contains("refused with 503 at the connection limit: 2"),
@@ -192,6 +201,10 @@ mod tests {
         );
         assert!(
             text.contains("access log lines dropped (stdout did not keep up): 5"),
+            "{text}"
+        );
+        assert!(
+            text.contains("document root swaps (a new tree served): 2"),
             "{text}"
         );
         assert!(text.contains("no files served"), "{text}");

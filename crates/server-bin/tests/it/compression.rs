@@ -32,7 +32,7 @@ fn script() -> Vec<u8> {
     text.into_bytes()
 }
 
-fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
+pub fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     match coding {
         "br" => {
@@ -52,7 +52,7 @@ fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
 }
 
 /// `GET path` with `fields` until it comes back encoded as `coding`.
-fn until_encoded(server: &TestServer, path: &str, fields: &str, coding: &str) -> Response {
+pub fn until_encoded(server: &TestServer, path: &str, fields: &str, coding: &str) -> Response {
     let end = Instant::now() + COMPRESSED_WITHIN;
     loop {
         let r = server.get(path, fields);
@@ -69,7 +69,7 @@ fn until_encoded(server: &TestServer, path: &str, fields: &str, coding: &str) ->
     }
 }
 
-fn accept(coding: &str) -> String {
+pub fn accept(coding: &str) -> String {
     format!("Accept-Encoding: {coding}\r\n")
 }
 

@@ -1,6 +1,6 @@
 //! Start-up checks, shutdown on signals, and load shedding.
 
-use std::io::{BufReader, Read, Write};
+use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -164,20 +164,7 @@ fn sigint_during_a_large_download_lets_it_finish_then_exits_0() {
     let site = Site::new();
     let data = site.write_big("big.bin", 24 * 1024 * 1024);
     let mut server = TestServer::start(&site.root(), &[]);
-    let mut reader = BufReader::with_capacity(64 * 1024, server.connect());
-    reader
-        .get_mut()
-        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
-    // Take the head and a little of the body, so the response is surely in flight.
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        reader.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    let mut body = vec![0u8; 1024 * 1024];
-    reader.read_exact(&mut body).unwrap();
+    let (mut reader, mut body) = server.download_in_flight("/big.bin");
 
     server.signal(Signal::INT);
     // New connections are refused while the download drains (once the server has taken the

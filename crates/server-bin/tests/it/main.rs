@@ -4,6 +4,7 @@
 mod caching;
 mod clients;
 mod compression;
+mod deploys;
 mod directories;
 mod errors;
 mod lifecycle;

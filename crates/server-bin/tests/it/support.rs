@@ -226,6 +226,24 @@ impl TestServer {
         self.request(&format!("HEAD {path} HTTP/1.1\r\nHost: t\r\n{fields}\r\n"))
     }
 
+    /// Starts `GET path` on a new connection and reads the head and the first MiB of the body,
+    /// so that the rest of a large response is surely in flight: the connection, and the body
+    /// bytes read so far.
+    pub fn download_in_flight(&self, path: &str) -> (BufReader<TcpStream>, Vec<u8>) {
+        let mut reader = BufReader::with_capacity(64 * 1024, self.connect());
+        let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
+        reader.get_mut().write_all(request.as_bytes()).unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            reader.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let mut body = vec![0u8; 1024 * 1024];
+        reader.read_exact(&mut body).unwrap();
+        (reader, body)
+    }
+
     /// A connection that asks for `path` and then never reads: its response stays in flight.
     pub fn stalled_download(&self, path: &str) -> TcpStream {
         let mut stream = self.connect();

@@ -10,8 +10,9 @@
 //! burst of new files delays nobody; they are joined at shutdown.
 //!
 //! A file is compressed only if its identity is settled ([`is_settled`]) and is still the one
-//! the worker served; a thread checks it again after reading, so the cache only ever holds
-//! bytes made from exactly the version its key names.
+//! the worker served, read beneath the root the worker's request used (a job carries it, so a
+//! swap of the root in between changes nothing); a thread checks it again after reading, so
+//! the cache only ever holds bytes made from exactly the version its key names.
 //!
 //! This module must not build responses or negotiate (`respond` does), nor decide levels at run
 //! time (they come from the configuration).
@@ -102,7 +103,10 @@ pub fn is_compressible(content_type: &str) -> bool {
 /// One file to compress into one coding.
 #[derive(Debug)]
 struct Job {
-    /// Its path under the root, as the worker resolved it.
+    /// The tree the worker resolved it in: the thread reads the same release, even if the root
+    /// has been swapped since.
+    root: Arc<Root>,
+    /// Its path under that root.
     rel: String,
     key: Key,
 }
@@ -136,11 +140,22 @@ impl Compression {
         &self.tags[tag_index(coding)]
     }
 
-    /// The cached `coding` of the file at `rel` whose metadata (taken from the descriptor the
-    /// worker opened) is `meta`. `None` means: serve the identity. On a miss the file is queued
-    /// for compression, unless it is already or changed too recently to be told apart from its
-    /// next version.
-    pub fn lookup(&self, rel: &str, meta: &Metadata, coding: Coding) -> Option<Arc<[u8]>> {
+    /// The cached `coding` of the file at `rel` under `root` whose metadata (taken from the
+    /// descriptor the worker opened) is `meta`. `None` means: serve the identity. On a miss the
+    /// file is queued for compression, unless it is already or changed too recently to be told
+    /// apart from its next version.
+    ///
+    /// The key holds no root, and needs none: the identity (device, inode, size, times) names
+    /// the bytes of the file the request opened beneath its own root, whatever tree holds it. A
+    /// hit after a swap of the root is a file that the new tree holds too (the same inode, as a
+    /// release hard-linked from the last one shares), so its bytes are the new release's.
+    pub fn lookup(
+        &self,
+        root: &Arc<Root>,
+        rel: &str,
+        meta: &Metadata,
+        coding: Coding,
+    ) -> Option<Arc<[u8]>> {
         let key = Key {
             identity: Identity::of_metadata(meta),
             coding,
@@ -155,6 +170,7 @@ impl Compression {
                 self.metrics.compression.miss(coding);
                 if is_settled(meta, SystemTime::now()) && self.cache.claim(&key) {
                     let job = Job {
+                        root: Arc::clone(root),
                         rel: rel.to_owned(),
                         key,
                     };
@@ -220,14 +236,13 @@ impl Compressors {
     }
 }
 
-/// Starts `threads` compression threads for `settings`, reading files beneath `root`.
+/// Starts `threads` compression threads for `settings`.
 ///
 /// # Errors
 ///
 /// When a thread cannot be spawned.
 pub fn start(
     settings: Settings,
-    root: Arc<Root>,
     metrics: Arc<Metrics>,
     threads: usize,
 ) -> io::Result<(Compression, Compressors)> {
@@ -243,7 +258,6 @@ pub fn start(
         let thread = Compressor {
             jobs: jobs.clone(),
             stopped: stopped.clone(),
-            root: Arc::clone(&root),
             cache: Arc::clone(&cache),
             metrics: Arc::clone(&metrics),
             levels,
@@ -274,7 +288,6 @@ pub fn start(
 struct Compressor {
     jobs: Receiver<Job>,
     stopped: Receiver<()>,
-    root: Arc<Root>,
     cache: Arc<CompressedCache>,
     metrics: Arc<Metrics>,
     levels: Levels,
@@ -305,7 +318,7 @@ impl Compressor {
         let before = thread_cpu_time();
         let level = self.levels.of(job.key.coding);
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            compress_job(&self.root, &job.rel, job.key, level)
+            compress_job(&job.root, &job.rel, job.key, level)
         }));
         self.metrics
             .compression
@@ -401,10 +414,15 @@ mod tests {
 
     /// Looks `coding` up until it is compressed, at most ten seconds (a loaded machine starves
     /// the low-priority thread).
-    fn wait_for(c: &Compression, meta: &Metadata, coding: Coding) -> Option<Arc<[u8]>> {
+    fn wait_for(
+        c: &Compression,
+        root: &Arc<Root>,
+        meta: &Metadata,
+        coding: Coding,
+    ) -> Option<Arc<[u8]>> {
         let end = Instant::now() + Duration::from_secs(10);
         while Instant::now() < end {
-            if let Some(body) = c.lookup("app.js", meta, coding) {
+            if let Some(body) = c.lookup(root, "app.js", meta, coding) {
                 return Some(body);
             }
             thread::sleep(Duration::from_millis(10));
@@ -434,9 +452,9 @@ mod tests {
         let text = script();
         let (_dir, root, meta) = fixture(&text);
         let metrics = Arc::new(Metrics::new(1));
-        let (c, threads) = start(settings(), root, Arc::clone(&metrics), 1).unwrap();
-        assert_eq!(c.lookup("app.js", &meta, Coding::Zstd), None);
-        let body = wait_for(&c, &meta, Coding::Zstd).expect("compressed within 10 s");
+        let (c, threads) = start(settings(), Arc::clone(&metrics), 1).unwrap();
+        assert_eq!(c.lookup(&root, "app.js", &meta, Coding::Zstd), None);
+        let body = wait_for(&c, &root, &meta, Coding::Zstd).expect("compressed within 10 s");
         assert_eq!(codec::decompress(Coding::Zstd, &body).unwrap(), text);
         let s = metrics.snapshot().compression;
         assert!(s.misses[1] >= 1 && s.hits[1] == 1, "{s:?}");
@@ -452,18 +470,18 @@ mod tests {
     #[test]
     fn a_rewritten_file_is_never_answered_with_the_old_bytes() {
         let (dir, root, meta) = fixture(&script());
-        let (c, threads) = start(settings(), root, Arc::new(Metrics::new(1)), 1).unwrap();
-        assert!(c.lookup("app.js", &meta, Coding::Br).is_none());
-        assert!(wait_for(&c, &meta, Coding::Br).is_some());
+        let (c, threads) = start(settings(), Arc::new(Metrics::new(1)), 1).unwrap();
+        assert!(c.lookup(&root, "app.js", &meta, Coding::Br).is_none());
+        assert!(wait_for(&c, &root, &meta, Coding::Br).is_some());
         let new = "export const x = 1;\n".repeat(100);
         fs::write(dir.path().join("app.js"), &new).unwrap();
         let new_meta = fs::metadata(dir.path().join("app.js")).unwrap();
-        assert_eq!(c.lookup("app.js", &new_meta, Coding::Br), None);
+        assert_eq!(c.lookup(&root, "app.js", &new_meta, Coding::Br), None);
         // Just written: not compressed until it has settled.
         thread::sleep(Duration::from_millis(100));
-        assert_eq!(c.lookup("app.js", &new_meta, Coding::Br), None);
+        assert_eq!(c.lookup(&root, "app.js", &new_meta, Coding::Br), None);
         thread::sleep(crate::files::cache::RACY_WINDOW);
-        let body = wait_for(&c, &new_meta, Coding::Br).expect("the new version");
+        let body = wait_for(&c, &root, &new_meta, Coding::Br).expect("the new version");
         assert_eq!(
             codec::decompress(Coding::Br, &body).unwrap(),
             new.as_bytes()
@@ -508,21 +526,40 @@ mod tests {
     #[test]
     fn threads_stop_when_told_even_with_files_queued() {
         let (_dir, root, meta) = fixture(&script());
-        let (c, mut threads) = start(settings(), root, Arc::new(Metrics::new(1)), 2).unwrap();
+        let (c, mut threads) = start(settings(), Arc::new(Metrics::new(1)), 2).unwrap();
         threads.stop();
-        let _ = c.lookup("app.js", &meta, Coding::Br);
+        let _ = c.lookup(&root, "app.js", &meta, Coding::Br);
         let started = Instant::now();
         assert_eq!(threads.finish(), 0);
         assert!(started.elapsed() < JOIN_TIMEOUT);
     }
 
     #[test]
+    fn a_job_reads_the_tree_its_request_was_resolved_in() {
+        // Two releases of `app.js`, as before and after a deploy swapped the root.
+        let (_old_dir, old_root, old_meta) = fixture(&script());
+        let new_text = "export const release = 2;\n".repeat(100);
+        let new_dir = tempfile::tempdir().unwrap();
+        fs::write(new_dir.path().join("app.js"), &new_text).unwrap();
+        let new_root = Arc::new(Root::open(new_dir.path()).unwrap());
+        thread::sleep(crate::files::cache::RACY_WINDOW);
+        let new_meta = fs::metadata(new_dir.path().join("app.js")).unwrap();
+        let (c, threads) = start(settings(), Arc::new(Metrics::new(1)), 1).unwrap();
+        let new = wait_for(&c, &new_root, &new_meta, Coding::Gzip).expect("the new release");
+        assert_eq!(
+            codec::decompress(Coding::Gzip, &new).unwrap(),
+            new_text.as_bytes()
+        );
+        let old = wait_for(&c, &old_root, &old_meta, Coding::Gzip).expect("the old release");
+        assert_eq!(codec::decompress(Coding::Gzip, &old).unwrap(), script());
+        threads.finish();
+    }
+
+    #[test]
     fn the_etag_suffix_names_the_level() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = Arc::new(Root::open(&dir.path().canonicalize().unwrap()).unwrap());
         let mut s = settings();
         s.levels = Levels::parse("br=4").unwrap();
-        let (c, threads) = start(s, root, Arc::new(Metrics::new(1)), 1).unwrap();
+        let (c, threads) = start(s, Arc::new(Metrics::new(1)), 1).unwrap();
         assert_eq!(c.tag(Coding::Br), "br.4");
         assert_eq!(
             c.tag(Coding::Gzip),
