@@ -196,7 +196,7 @@ def expect_refused(ctx, c, sid, what, timeout=None):
     connection), never a 2xx. Returns what was seen."""
     st = c.stream(sid)
     c.wait_for(lambda: st.done or st.headers is not None or c.goaways,
-               f"a refusal of {what}", timeout, allow_close=True)
+               f"refusal of {what}", timeout, allow_close=True)
     if st.headers is not None and 200 <= (st.status or 0) < 300:
         raise Fail(f"{what} was served: {st.describe()}")
     if st.headers is not None:

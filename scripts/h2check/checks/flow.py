@@ -2,7 +2,7 @@
 keeping within our windows, and changes of SETTINGS_INITIAL_WINDOW_SIZE on open streams."""
 
 from h2client import (FLOW_CONTROL_ERROR, INITIAL_WINDOW_SIZE, MAX_WINDOW, PROTOCOL_ERROR,
-                      fixture)
+                      SETTINGS, fixture, settings_payload)
 from suite import Fail, case, expect_connection_error, expect_stream_error
 
 
@@ -77,6 +77,20 @@ def the_server_sends_no_more_than_the_connection_window(t):
     if data_len(c, sid) > 75535:
         raise Fail(f"{data_len(c, sid)} bytes after 10,000 more credit, at most 75,535 allowed")
     return f"{first} bytes, then {data_len(c, sid)}"
+
+
+@case
+def the_last_of_two_values_of_a_setting_applies(t):
+    c = t.connect(handshake=False)
+    c.send_preface()
+    c.frame(SETTINGS, 0, 0, settings_payload({INITIAL_WINDOW_SIZE: 100}) +
+            settings_payload({INITIAL_WINDOW_SIZE: 10}))
+    c.wait_for(lambda: c.settings_acks >= 2, "SETTINGS ACK")
+    sid = open_download(c, t, t.opts.path_1k)
+    c.drain(0.3)
+    if data_len(c, sid) > 10:
+        raise Fail(f"{data_len(c, sid)} bytes; SETTINGS_INITIAL_WINDOW_SIZE 100 then 10 in one "
+                   "frame leaves a window of 10")
 
 
 @case

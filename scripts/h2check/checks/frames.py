@@ -5,7 +5,8 @@ PRIORITY, RST_STREAM and WINDOW_UPDATE, and header blocks split over CONTINUATIO
 import struct
 
 from h2client import (CONTINUATION, DATA, END_HEADERS, END_STREAM, FRAME_SIZE_ERROR, HEADERS,
-                      INITIAL_WINDOW_SIZE, MAX_FRAME_SIZE, PADDED, PING, PRIORITY, PROTOCOL_ERROR,
+                      INITIAL_WINDOW_SIZE, MAX_FRAME_SIZE, NO_ERROR, PADDED, PING, PRIORITY,
+                      PROTOCOL_ERROR,
                       PUSH_PROMISE, RST_STREAM, WINDOW_UPDATE, hpack_literal, raw_frame)
 from suite import (Fail, Skip, case, expect_connection_error, expect_stream_error,
                    get_file)
@@ -80,6 +81,16 @@ def a_headers_frame_whose_padding_is_its_whole_length_is_a_protocol_error(t):
     c.frame(HEADERS, END_STREAM | END_HEADERS | PADDED, 1,
             bytes([len(block) + 1]) + block)
     return expect_connection_error(c, [PROTOCOL_ERROR])
+
+
+@case
+def a_data_frame_of_exactly_16384_bytes_is_accepted(t):
+    c, sid = open_stream(t)
+    c.frame(DATA, END_STREAM, sid, b"x" * 16384)
+    c.sync()
+    st = c.stream(sid)
+    if c.goaways or (st.reset is not None and st.reset != NO_ERROR):
+        raise Fail(f"{c.recent(3)}")
 
 
 @case
@@ -222,6 +233,16 @@ def a_ping_inside_a_header_block_is_a_protocol_error(t):
     block = c.encode(c.request_headers(t.opts.path_1k))
     c.headers(1, block[:5], end_headers=False)
     c.ping()
+    c.continuation(1, block[5:])
+    return expect_connection_error(c, [PROTOCOL_ERROR])
+
+
+@case
+def a_priority_frame_inside_a_header_block_is_a_protocol_error(t):
+    c = t.connect()
+    block = c.encode(c.request_headers(t.opts.path_1k))
+    c.headers(1, block[:5], end_headers=False)
+    c.priority(1, 0, 15)
     c.continuation(1, block[5:])
     return expect_connection_error(c, [PROTOCOL_ERROR])
 

@@ -129,6 +129,16 @@ def an_empty_field_name_is_malformed(t):
 
 
 @case
+def a_field_name_with_a_del_is_malformed(t):
+    return malformed(t, req(t) + [("x-h2check\x7f", "1")])
+
+
+@case
+def a_field_name_with_a_non_ascii_byte_is_malformed(t):
+    return malformed(t, req(t) + [("x-h2check\xe9", "1")])
+
+
+@case
 def a_field_value_with_a_nul_is_malformed(t):
     return malformed(t, req(t) + [("x-h2check", "a\0b")])
 
@@ -151,6 +161,17 @@ def a_field_value_with_a_leading_space_is_malformed(t):
 @case
 def a_field_value_with_a_trailing_tab_is_malformed(t):
     return malformed(t, req(t) + [("x-h2check", "a\t")])
+
+
+@case
+def a_connect_request_with_a_path_is_malformed(t):
+    return malformed(t, [(":method", "CONNECT"), (":authority", t.opts.authority),
+                         (":path", "/")])
+
+
+@case
+def a_connect_request_without_authority_is_malformed(t):
+    return malformed(t, [(":method", "CONNECT")])
 
 
 # ---- connection-specific fields and te (§8.2.2) ----

@@ -102,6 +102,17 @@ def headers_after_our_rst_stream_are_a_stream_closed_error(t):
 
 
 @case
+def an_rst_stream_with_an_unknown_error_code_is_accepted(t):
+    c = t.connect()
+    sid = c.request(t.opts.path_1k, end_stream=False)
+    c.rst(sid, 0xBABA)
+    c.sync()
+    if c.goaways:
+        raise Fail(str(c.goaways[-1]))
+    get_file(c, t.opts.path_1k)
+
+
+@case
 def a_priority_frame_on_a_closed_stream_is_accepted(t):
     c = t.connect()
     get_file(c, t.opts.path_1k)
