@@ -222,7 +222,7 @@ fn config_from(args: Args) -> Result<Config, StartupError> {
         access_log: args.access_log,
         metrics_path: Some(args.metrics_path).filter(|p| !p.is_empty()),
         health_path: Some(args.health_path).filter(|p| !p.is_empty()),
-        cache_control: args.cache_control,
+        cache_control: args.cache_control.into(),
         header_timeout: args.header_timeout,
         idle_timeout: args.idle_timeout,
         send_timeout: args.send_timeout,

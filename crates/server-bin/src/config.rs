@@ -51,7 +51,7 @@ pub struct Config {
     /// Access log format.
     pub access_log: LogFormat,
     /// `Cache-Control` value on file responses.
-    pub cache_control: String,
+    pub cache_control: std::sync::Arc<str>,
     /// A request head must be complete this long after its first byte (else 408).
     pub header_timeout: Duration,
     /// An idle keep-alive connection is closed after this long without a byte.

@@ -236,7 +236,10 @@ fn with_file_fields(
         "Last-Modified",
         Text::Date(HttpDate::from_unix(last_modified)),
     );
-    fields.push("Cache-Control", ctx.config.cache_control.clone());
+    fields.push(
+        "Cache-Control",
+        Text::Shared(Arc::clone(&ctx.config.cache_control)),
+    );
     if varies {
         fields.push("Vary", "Accept-Encoding");
     }

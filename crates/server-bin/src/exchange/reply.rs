@@ -73,7 +73,7 @@ pub fn small(
             resource: None,
         };
     }
-    let text = text.unwrap_or_else(|| Cow::Owned(format!("{status}\n")));
+    let text = text.unwrap_or_else(|| status_line(status));
     fields.push("Content-Type", "text/plain; charset=utf-8");
     let content_length = Some(text.len() as u64);
     let body = match (head_only, text) {
@@ -88,6 +88,40 @@ pub fn small(
         body,
         resource: None,
     }
+}
+
+/// The default text of a small response: the status's code and reason, on a line (made once
+/// for the statuses this server sends).
+fn status_line(status: StatusCode) -> Cow<'static, str> {
+    macro_rules! lines {
+        ($($name:ident),*) => {
+            match status {
+                $(StatusCode::$name => {
+                    static LINE: std::sync::LazyLock<String> =
+                        std::sync::LazyLock::new(|| format!("{}\n", StatusCode::$name));
+                    Cow::Borrowed(LINE.as_str())
+                })*
+                _ => Cow::Owned(format!("{status}\n")),
+            }
+        };
+    }
+    lines!(
+        MOVED_PERMANENTLY,
+        PERMANENT_REDIRECT,
+        BAD_REQUEST,
+        FORBIDDEN,
+        NOT_FOUND,
+        METHOD_NOT_ALLOWED,
+        REQUEST_TIMEOUT,
+        PRECONDITION_FAILED,
+        URI_TOO_LONG,
+        RANGE_NOT_SATISFIABLE,
+        HEADER_FIELDS_TOO_LARGE,
+        INTERNAL_SERVER_ERROR,
+        NOT_IMPLEMENTED,
+        SERVICE_UNAVAILABLE,
+        VERSION_NOT_SUPPORTED
+    )
 }
 
 /// The error response for `err`: a short text naming the status (a page for a browser),

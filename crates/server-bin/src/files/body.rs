@@ -156,17 +156,25 @@ impl FileBody {
     /// then left as it was.
     pub fn read_into(mut self, buf: &mut Vec<u8>) -> io::Result<()> {
         let start = buf.len();
-        loop {
-            let most = usize::try_from(self.remaining()).unwrap_or(usize::MAX);
-            match self.read_chunk(buf, most) {
-                Ok(0) => return Ok(()),
-                Ok(_) => {}
+        while let Some(next) = self.next() {
+            let read = match next {
+                Next::Bytes(bytes) => {
+                    buf.extend_from_slice(bytes);
+                    Ok(bytes.len())
+                }
+                Next::File { file, offset, len } => usize::try_from(len)
+                    .map_err(|_| io::ErrorKind::InvalidInput.into())
+                    .and_then(|len| read_at(file, offset, len, buf)),
+            };
+            match read {
+                Ok(n) => self.advance(n),
                 Err(e) => {
                     buf.truncate(start);
                     return Err(e);
                 }
             }
         }
+        Ok(())
     }
 
     /// Appends the next at most `max` bytes of the body to `buf` and counts them as gone: for
