@@ -454,3 +454,54 @@ impl Acceptor {
         self.paused_until = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepting_has_work_while_a_socket_may_have_connections_or_a_take_over_goes_on_unless_paused()
+    {
+        let poll = mio::Poll::new().unwrap();
+        let none = Arc::new(Vec::new());
+        let shared = Arc::new(Shared::new(1));
+        let mut acceptor = Acceptor::new(0, &none, poll.registry(), shared, 1, None).unwrap();
+        let now = Instant::now();
+        let ms = Duration::from_millis;
+        // (name, pending per listener, taking over, paused until, has work)
+        #[rustfmt::skip]
+        let cases = [
+            ("nothing waits",                    vec![false, false], false, None,              false),
+            ("a socket had an event",            vec![false, true],  false, None,              true),
+            ("a stuck worker's queue",           vec![false],        true,  None,              true),
+            ("paused, with a socket waiting",    vec![true],         false, Some(now + ms(5)), false),
+            ("paused, taking over",              vec![],             true,  Some(now + ms(5)), false),
+            ("a pause that has ended",           vec![true],         false, Some(now),         true),
+            ("an ended pause, nothing waiting",  vec![false],        false, Some(now - ms(5)), false),
+        ];
+        for (name, pending, taking_over, paused_until, expected) in cases {
+            acceptor.pending = pending;
+            acceptor.taking_over = if taking_over { vec![(0, 1)] } else { vec![] };
+            acceptor.paused_until = paused_until;
+            assert_eq!(acceptor.has_work(now), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_listener_s_event_marks_its_socket_and_no_other_token_is_taken() {
+        let poll = mio::Poll::new().unwrap();
+        let none = Arc::new(Vec::new());
+        let shared = Arc::new(Shared::new(1));
+        let mut acceptor = Acceptor::new(0, &none, poll.registry(), shared, 1, None).unwrap();
+        acceptor.pending = vec![false, false];
+        assert!(acceptor.listener_event(Token(LAST_LISTENER - 1)));
+        assert_eq!(acceptor.pending, [false, true]);
+        assert!(
+            !acceptor.listener_event(Token(LAST_LISTENER - 2)),
+            "no third socket"
+        );
+        assert!(!acceptor.listener_event(Token(usize::MAX)), "the waker's");
+        assert!(!acceptor.listener_event(Token(7)), "a connection's");
+        assert_eq!(acceptor.pending, [false, true]);
+    }
+}

@@ -183,3 +183,215 @@ pub(super) fn poll_timeout(
         .min()
         .map(|at| at.saturating_duration_since(now))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    impl Turns for BTreeMap<Key, Turn> {
+        fn turn(&mut self, key: Key) -> Option<&mut Turn> {
+            self.get_mut(&key)
+        }
+    }
+
+    const KEY: Key = Key {
+        index: 0,
+        generation: 0,
+    };
+    const OPEN: Readiness = Readiness { read_closed: false };
+    const CLOSED: Readiness = Readiness { read_closed: true };
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn position(step: Step) -> usize {
+        ROUND.iter().position(|&s| s == step).expect("in the round")
+    }
+
+    #[test]
+    fn a_round_calls_ready_connections_then_new_ones_then_those_that_yielded_and_ticks_last() {
+        assert!(position(Step::Events) < position(Step::Accept));
+        assert!(position(Step::Accept) < position(Step::Resume));
+        assert_eq!(position(Step::Tick), ROUND.len() - 1);
+        for step in [Step::Handoffs, Step::Inbox, Step::Timers] {
+            assert!(position(step) < position(Step::Tick), "{step:?}");
+        }
+    }
+
+    #[test]
+    fn a_connection_that_yielded_is_called_once_in_its_turn_with_what_its_events_said() {
+        struct Case {
+            name: &'static str,
+            events: &'static [Readiness],
+            resumed_with: Readiness,
+        }
+        let cases = [
+            Case {
+                name: "no event meanwhile",
+                events: &[],
+                resumed_with: Readiness::default(),
+            },
+            Case {
+                name: "three events, one of them the peer's close",
+                events: &[OPEN, CLOSED, OPEN],
+                resumed_with: CLOSED,
+            },
+        ];
+        for case in cases {
+            let (mut schedule, mut turn) = (Schedule::default(), Turn::default());
+            assert_eq!(turn.event(Readiness::default()), Some(Readiness::default()));
+            schedule.after_call(KEY, &mut turn, Next::Yield);
+            for &event in case.events {
+                assert_eq!(
+                    turn.event(event),
+                    None,
+                    "{}: called before its turn",
+                    case.name
+                );
+            }
+            assert_eq!(schedule.take_yielded(), [KEY], "{}", case.name);
+            assert!(!schedule.has_yielded(), "{}", case.name);
+            assert_eq!(turn.resume(), Some(case.resumed_with), "{}", case.name);
+            assert_eq!(turn.resume(), None, "{}: a second turn", case.name);
+            assert_eq!(
+                turn.event(CLOSED),
+                Some(CLOSED),
+                "{}: held after",
+                case.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_connection_that_yields_again_before_its_turn_is_listed_once() {
+        let (mut schedule, mut turn) = (Schedule::default(), Turn::default());
+        schedule.after_call(KEY, &mut turn, Next::Yield);
+        // The drain calls every connection, those waiting for their turn too.
+        schedule.after_call(KEY, &mut turn, Next::Yield);
+        assert_eq!(schedule.take_yielded(), [KEY]);
+        assert!(turn.resume().is_some());
+        schedule.after_call(KEY, &mut turn, Next::Yield);
+        assert_eq!(
+            schedule.take_yielded(),
+            [KEY],
+            "listed again after its turn"
+        );
+    }
+
+    #[test]
+    fn timers_are_queued_only_when_a_deadline_moves_earlier_and_fire_once_at_the_last_one_asked() {
+        struct Case {
+            name: &'static str,
+            /// What the calls returned, in order: a deadline in milliseconds, `None` for a
+            /// wait without one, `Some(YIELD)` for a yield.
+            calls: &'static [Option<u64>],
+            /// Timers on the heap after the calls.
+            queued: usize,
+            /// When the connection is due, in milliseconds.
+            due: Option<u64>,
+        }
+        const YIELD: u64 = u64::MAX;
+        let cases = [
+            Case {
+                name: "a keep-alive deadline that keeps moving later",
+                calls: &[Some(10), Some(20), Some(30)],
+                queued: 1,
+                due: Some(30),
+            },
+            Case {
+                name: "a deadline moved earlier",
+                calls: &[Some(30), Some(10)],
+                queued: 2,
+                due: Some(10),
+            },
+            Case {
+                name: "earlier, then later again",
+                calls: &[Some(20), Some(10), Some(30)],
+                queued: 2,
+                due: Some(30),
+            },
+            Case {
+                name: "no deadline",
+                calls: &[None],
+                queued: 0,
+                due: None,
+            },
+            Case {
+                name: "a deadline given up",
+                calls: &[Some(10), None],
+                queued: 1,
+                due: None,
+            },
+            Case {
+                name: "a yield drops the deadline",
+                calls: &[Some(10), Some(YIELD)],
+                queued: 1,
+                due: None,
+            },
+            Case {
+                name: "a wait after a yield asks afresh",
+                calls: &[Some(10), Some(YIELD), Some(20)],
+                queued: 1,
+                due: Some(20),
+            },
+        ];
+        let t0 = Instant::now();
+        for case in cases {
+            let mut schedule = Schedule::default();
+            let mut turns = BTreeMap::from([(KEY, Turn::default())]);
+            for &call in case.calls {
+                let next = match call {
+                    Some(YIELD) => Next::Yield,
+                    at => Next::Wait(at.map(|at| t0 + ms(at))),
+                };
+                schedule.after_call(KEY, turns.get_mut(&KEY).unwrap(), next);
+            }
+            assert_eq!(schedule.timers.len(), case.queued, "{}", case.name);
+            let mut due = Vec::new();
+            for at in 0..=40 {
+                while let Some(key) = schedule.next_due(t0 + ms(at), &mut turns) {
+                    assert_eq!(key, KEY);
+                    due.push(at);
+                }
+            }
+            assert_eq!(due, Vec::from_iter(case.due), "{}", case.name);
+            assert_eq!(schedule.next_timer(), None, "{}: a timer left", case.name);
+        }
+    }
+
+    #[test]
+    fn the_timers_of_a_closed_connection_are_dropped() {
+        let t0 = Instant::now();
+        let mut schedule = Schedule::default();
+        let mut turns = BTreeMap::from([(KEY, Turn::default())]);
+        schedule.after_call(KEY, turns.get_mut(&KEY).unwrap(), Next::Wait(Some(t0)));
+        turns.clear();
+        assert_eq!(schedule.next_due(t0 + ms(1), &mut turns), None);
+        assert_eq!(schedule.next_timer(), None);
+    }
+
+    #[test]
+    fn the_worker_sleeps_until_the_earliest_wake_up_unless_it_has_work_now() {
+        let now = Instant::now();
+        let at = |n| Some(now + ms(n));
+        #[rustfmt::skip]
+        let cases = [
+            // (name, work now, [timer, tick, drain deadline, accept pause], timeout)
+            ("nothing to wait for",            false, [None; 4],                        None),
+            ("the next timer",                 false, [at(5), at(9), at(9), at(9)],     Some(ms(5))),
+            ("the handler's tick",             false, [at(9), at(5), at(9), at(9)],     Some(ms(5))),
+            ("the drain deadline",             false, [at(9), at(9), at(5), at(9)],     Some(ms(5))),
+            ("the end of an accept pause",     false, [at(9), at(9), at(9), at(5)],     Some(ms(5))),
+            ("one of them alone",              false, [None, None, at(7), None],        Some(ms(7))),
+            ("a wake-up already past",         false, [Some(now - ms(3)), None, None, None], Some(ms(0))),
+            ("work now, with timers",          true,  [at(5), at(5), at(5), at(5)],     Some(ms(0))),
+            ("work now, nothing else",         true,  [None; 4],                        Some(ms(0))),
+        ];
+        for (name, work_now, wake_at, expected) in cases {
+            assert_eq!(poll_timeout(now, work_now, wake_at), expected, "{name}");
+        }
+    }
+}
