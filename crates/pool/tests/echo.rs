@@ -1,5 +1,7 @@
 //! The pool driven by a toy echo handler: no HTTP, real sockets on 127.0.0.1.
 
+mod support;
+
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream as StdStream};
 use std::sync::{Arc, Mutex, mpsc};
@@ -7,9 +9,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
-use pool::{Builder, CloseReason, DispatchError, Handler, Next, Pool, Readiness, would_block};
+use pool::{
+    Builder, CloseReason, Context, DispatchError, Handler, Next, Pool, Readiness, would_block,
+};
 
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
+use support::{IO_TIMEOUT, client, is_closed_by_server, wait_until};
+
 /// For tests of where connections go: longer than any of them runs, so that a worker the
 /// scheduler leaves waiting on a busy machine is never taken for stuck (the watchdog would
 /// then, rightly, send its connections elsewhere).
@@ -17,13 +22,6 @@ const NEVER_STUCK: Duration = Duration::from_secs(60);
 
 /// The default: what the take-over tests rely on.
 const STUCK_AFTER: Duration = Duration::from_millis(10);
-
-/// A client connected to `addr` whose reads give up after [`IO_TIMEOUT`].
-fn client(addr: impl std::net::ToSocketAddrs) -> StdStream {
-    let client = StdStream::connect(addr).unwrap();
-    client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    client
-}
 
 /// Echoes every byte back. Sending `panic` makes the handler panic; during a drain a connection
 /// that has sent `busy` stays open (an in-flight response that never finishes).
@@ -68,6 +66,7 @@ impl Handler for Echo {
         stream: &mut TcpStream,
         _: Readiness,
         now: Instant,
+        _: &Context<'_>,
     ) -> Next {
         let mut buf = [0u8; 4096];
         loop {
@@ -114,11 +113,23 @@ impl Handler for Echo {
         Next::Wait(self.idle_timeout.map(|t| now + t))
     }
 
-    fn timeout(&mut self, _: &mut EchoConn, _: &mut TcpStream, _: Instant) -> Next {
+    fn timeout(
+        &mut self,
+        _: &mut EchoConn,
+        _: &mut TcpStream,
+        _: Instant,
+        _: &Context<'_>,
+    ) -> Next {
         Next::Close
     }
 
-    fn drain(&mut self, conn: &mut EchoConn, _: &mut TcpStream, _: Instant) -> Next {
+    fn drain(
+        &mut self,
+        conn: &mut EchoConn,
+        _: &mut TcpStream,
+        _: Instant,
+        _: &Context<'_>,
+    ) -> Next {
         if conn.busy {
             Next::Wait(None)
         } else {
@@ -158,29 +169,6 @@ fn echo_round_trip(client: &mut StdStream, msg: &[u8]) -> io::Result<Vec<u8>> {
     let mut got = vec![0u8; msg.len()];
     client.read_exact(&mut got)?;
     Ok(got)
-}
-
-/// Whether the server has closed the connection: EOF or a reset, not a read timeout.
-fn is_closed_by_server(client: &mut StdStream) -> bool {
-    let mut buf = [0u8; 64];
-    match client.read(&mut buf) {
-        Ok(n) => n == 0,
-        Err(e) => !matches!(
-            e.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        ),
-    }
-}
-
-fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + IO_TIMEOUT;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-    false
 }
 
 #[test]
@@ -369,13 +357,20 @@ fn workers_are_named() {
     impl Handler for Named {
         type Conn = ();
         fn open(&mut self, _: &TcpStream, _: Instant) {}
-        fn ready(&mut self, _: &mut (), _: &mut TcpStream, _: Readiness, _: Instant) -> Next {
+        fn ready(
+            &mut self,
+            _: &mut (),
+            _: &mut TcpStream,
+            _: Readiness,
+            _: Instant,
+            _: &Context<'_>,
+        ) -> Next {
             Next::Close
         }
-        fn timeout(&mut self, _: &mut (), _: &mut TcpStream, _: Instant) -> Next {
+        fn timeout(&mut self, _: &mut (), _: &mut TcpStream, _: Instant, _: &Context<'_>) -> Next {
             Next::Close
         }
-        fn drain(&mut self, _: &mut (), _: &mut TcpStream, _: Instant) -> Next {
+        fn drain(&mut self, _: &mut (), _: &mut TcpStream, _: Instant, _: &Context<'_>) -> Next {
             Next::Close
         }
         fn tick(&mut self, _: Instant) -> Option<Instant> {

@@ -1,8 +1,9 @@
 //! One worker: an event loop over its own connections, their deadlines, its inbox and the
 //! listening sockets it accepts from.
 //!
-//! This module owns the loop: the poll, the dispatch of events, the calls of the handler (each
-//! contained, so that a panic closes one connection), timers, the drain and closing. Accepting,
+//! This module owns the loop: the poll, the dispatch of events and of other threads' notices
+//! (`notify.rs`), the calls of the handler (each contained, so that a panic closes one
+//! connection), timers, the drain and closing. Accepting,
 //! refusals, hand-offs and take-overs are `accept.rs`'s; which connection is called when, and
 //! how long to sleep, are the rules of `schedule.rs`, which this loop applies.
 //!
@@ -26,6 +27,7 @@ use self::accept::Acceptor;
 pub(crate) use self::accept::{Peer, Refusals};
 use self::schedule::{ROUND, Schedule, Step, Turn, Turns};
 use crate::handler::{CloseReason, Handler, Next, Readiness};
+use crate::notify::{Notice, Notices};
 use crate::slab::{Key, Slab};
 use crate::watchdog::Shift;
 use crate::{BuildError, Shared};
@@ -40,6 +42,7 @@ pub(crate) struct Setup<'a> {
     pub(crate) handoffs: Receiver<TcpStream>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) drain_timeout: Duration,
+    pub(crate) notify_capacity: usize,
     pub(crate) max_connections: usize,
     pub(crate) listeners: &'a Arc<Vec<Vec<std::net::TcpListener>>>,
     pub(crate) refusals: Option<Refusals>,
@@ -52,6 +55,8 @@ struct Entry<C> {
     turn: Turn,
     /// Registered with the poller: only once the first call has had to wait.
     registered: bool,
+    /// Whether another thread asked for it to be called (once it has a notifier).
+    notice: Notice,
 }
 
 #[derive(Clone, Copy)]
@@ -83,6 +88,7 @@ struct Conns<H: Handler> {
     shared: Arc<Shared>,
     slab: Slab<Entry<H::Conn>>,
     schedule: Schedule,
+    notices: Notices,
     forced_closed: u64,
 }
 
@@ -96,6 +102,7 @@ impl<H: Handler> Worker<H> {
     pub(crate) fn new(setup: Setup<'_>, handler: H) -> Result<Self, BuildError> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let notices = Notices::new(setup.notify_capacity, Arc::clone(&waker));
         let acceptor = Acceptor::new(
             setup.index,
             setup.listeners,
@@ -116,6 +123,7 @@ impl<H: Handler> Worker<H> {
                 shared: setup.shared,
                 slab: Slab::new(),
                 schedule: Schedule::default(),
+                notices,
                 forced_closed: 0,
             },
             drain_timeout: setup.drain_timeout,
@@ -150,7 +158,9 @@ impl<H: Handler> Worker<H> {
                 std::thread::yield_now();
             }
             let now = Instant::now();
-            let work_now = self.conns.schedule.has_yielded() || self.acceptor.has_work(now);
+            let work_now = self.conns.schedule.has_yielded()
+                || self.conns.notices.waiting()
+                || self.acceptor.has_work(now);
             let wake_at = [
                 self.conns.schedule.next_timer(),
                 self.tick_at,
@@ -187,6 +197,7 @@ impl<H: Handler> Worker<H> {
                     self.event(event, now);
                 }
             }
+            Step::Notices => self.conns.notices(now),
             Step::Accept => {
                 let first = self.first_call();
                 self.acceptor
@@ -331,6 +342,7 @@ impl<H: Handler> Conns<H> {
             conn,
             turn: Turn::default(),
             registered: false,
+            notice: Notice::default(),
         });
         self.call(key, first, now);
     }
@@ -360,12 +372,13 @@ impl<H: Handler> Conns<H> {
             return; // a late event for a connection closed earlier in this round
         };
         let handler = &mut self.handler;
+        let cx = self.notices.context(key, &entry.notice);
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             let (conn, stream) = (&mut entry.conn, &mut entry.stream);
             match call {
-                Call::Ready(readiness) => handler.ready(conn, stream, readiness, now),
-                Call::Timeout => handler.timeout(conn, stream, now),
-                Call::Drain => handler.drain(conn, stream, now),
+                Call::Ready(readiness) => handler.ready(conn, stream, readiness, now, &cx),
+                Call::Timeout => handler.timeout(conn, stream, now, &cx),
+                Call::Drain => handler.drain(conn, stream, now, &cx),
             }
         }));
         match result {
@@ -378,12 +391,41 @@ impl<H: Handler> Conns<H> {
         }
     }
 
+    /// Calls every connection that another thread notified since its last call for a notice,
+    /// as an event does (one waiting for its resumed turn gets that instead): those queued, each
+    /// once, then, if the queue overflowed, every connection that has a notifier and was notified.
+    fn notices(&mut self, now: Instant) {
+        let queued: Vec<Key> = self.notices.queued().collect();
+        for key in queued {
+            self.notified(key, now);
+        }
+        if self.notices.take_overflow() {
+            for key in self.slab.keys() {
+                self.notified(key, now);
+            }
+        }
+    }
+
+    fn notified(&mut self, key: Key, now: Instant) {
+        // A key whose connection closed finds no entry (its slot's generation has moved on).
+        let Some(entry) = self.slab.get_mut(key) else {
+            return;
+        };
+        if !entry.notice.take() {
+            return;
+        }
+        if let Some(readiness) = entry.turn.event(Readiness::default()) {
+            self.call(key, Call::Ready(readiness), now);
+        }
+    }
+
     fn close(&mut self, key: Key, reason: CloseReason) {
         // Dropping the stream closes the socket, which takes it out of the epoll set: no
         // deregistration call is needed (the socket is never duplicated).
         let Some(entry) = self.slab.remove(key) else {
             return;
         };
+        entry.notice.retire();
         let handler = &mut self.handler;
         let conn = entry.conn;
         // A panic in `close` itself has nobody left to tell (the panic hook has reported it).

@@ -19,6 +19,9 @@ pub(super) enum Step {
     /// The poller's events: a connection that became ready is called at once, unless it waits
     /// for its resumed turn; a listener's event marks it as having connections waiting.
     Events,
+    /// Connections another thread notified (`notify.rs`), called as an event would have them,
+    /// each at most once a round.
+    Notices,
     /// New connections are accepted, each called at once.
     Accept,
     /// The connections that yielded last round, each called once.
@@ -37,8 +40,9 @@ pub(super) enum Step {
 /// every new one, so that a pipelining flood or a fast download shares the worker instead of
 /// holding it. Hand-offs and the inbox are looked at every round, not only on a wake-up, so
 /// that a lost wake-up delays a socket by one round at most.
-pub(super) const ROUND: [Step; 7] = [
+pub(super) const ROUND: [Step; 8] = [
     Step::Events,
+    Step::Notices,
     Step::Accept,
     Step::Resume,
     Step::Handoffs,
@@ -166,7 +170,7 @@ impl Schedule {
 }
 
 /// How long the worker may sleep in the poller: not at all while it has `work_now` (a
-/// connection that yielded, or accepting that has work), else until the earliest of `wake_at`
+/// connection that yielded, notices waiting, or accepting that has work), else until the earliest of `wake_at`
 /// (the next timer, the handler's tick, the drain deadline, the end of an accept pause).
 /// `None`: until an event comes.
 pub(super) fn poll_timeout(
@@ -213,7 +217,8 @@ mod tests {
 
     #[test]
     fn a_round_calls_ready_connections_then_new_ones_then_those_that_yielded_and_ticks_last() {
-        assert!(position(Step::Events) < position(Step::Accept));
+        assert!(position(Step::Events) < position(Step::Notices));
+        assert!(position(Step::Notices) < position(Step::Accept));
         assert!(position(Step::Accept) < position(Step::Resume));
         assert_eq!(position(Step::Tick), ROUND.len() - 1);
         for step in [Step::Handoffs, Step::Inbox, Step::Timers] {
