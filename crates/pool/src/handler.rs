@@ -93,9 +93,13 @@ pub trait Handler: Send + 'static {
         cx: &Context<'_>,
     ) -> Next;
 
-    /// The connection is gone (its socket is closed right after this returns).
-    fn close(&mut self, conn: Self::Conn, reason: CloseReason) {
-        let _ = (conn, reason);
+    /// The connection is gone: its slot no longer counts against the connection limit, and
+    /// its socket is closed right after this returns. A handler that ends the connection here
+    /// (shutting the write side, which sends the FIN) lets a client that reconnects as soon as
+    /// it reads the end of stream find room, where one that does so in an earlier call may see
+    /// it refused.
+    fn close(&mut self, conn: Self::Conn, stream: &mut TcpStream, reason: CloseReason) {
+        let _ = (conn, stream, reason);
     }
 
     /// Called after each round of events, and once more before the worker exits: after every

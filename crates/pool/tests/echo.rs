@@ -24,7 +24,8 @@ const NEVER_STUCK: Duration = Duration::from_secs(60);
 const STUCK_AFTER: Duration = Duration::from_millis(10);
 
 /// Echoes every byte back. Sending `panic` makes the handler panic; during a drain a connection
-/// that has sent `busy` stays open (an in-flight response that never finishes).
+/// that has sent `busy` stays open (an in-flight response that never finishes); one that has
+/// sent `bye` is closed by the server once its echo is out.
 #[derive(Default)]
 struct Echo {
     idle_timeout: Option<Duration>,
@@ -34,6 +35,9 @@ struct Echo {
     closed: Arc<Mutex<Vec<CloseReason>>>,
     /// Calls made to connections that keep yielding.
     spins: Arc<std::sync::atomic::AtomicU64>,
+    /// With it, `close` shuts the write side (the FIN goes out) and then takes this long, as a
+    /// worker preempted right after the FIN would.
+    after_fin: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -41,6 +45,8 @@ struct EchoConn {
     pending: Vec<u8>,
     busy: bool,
     eof: bool,
+    /// Sent `bye`: the server closes it once the echo is out.
+    bye: bool,
     /// Sent `spin`: always has more work, and yields its turn after each call.
     spinning: bool,
     /// Sent `tally`: writes a byte per call while spinning.
@@ -81,6 +87,7 @@ impl Handler for Echo {
                         panic!("the client asked for a panic");
                     }
                     conn.busy |= data.windows(4).any(|w| w == b"busy");
+                    conn.bye |= data.windows(3).any(|w| w == b"bye");
                     conn.spinning |= data.windows(4).any(|w| w == b"spin");
                     conn.tally |= data.windows(5).any(|w| w == b"tally");
                     conn.pending.extend_from_slice(data);
@@ -98,7 +105,7 @@ impl Handler for Echo {
                 Err(_) => return Next::Close,
             }
         }
-        if conn.eof && conn.pending.is_empty() {
+        if (conn.eof || conn.bye) && conn.pending.is_empty() {
             return Next::Close;
         }
         if conn.spinning {
@@ -137,8 +144,12 @@ impl Handler for Echo {
         }
     }
 
-    fn close(&mut self, _conn: EchoConn, reason: CloseReason) {
+    fn close(&mut self, _conn: EchoConn, stream: &mut TcpStream, reason: CloseReason) {
         self.closed.lock().unwrap().push(reason);
+        if let Some(pause) = self.after_fin {
+            let _ = stream.shutdown(Shutdown::Write);
+            thread::sleep(pause);
+        }
     }
 }
 
@@ -468,20 +479,35 @@ fn a_yielding_connection_that_keeps_getting_events_gets_no_more_turns_than_one_t
     );
 }
 
+/// Where the workers send the connections they refuse, with the poller their waker wakes.
+struct Refused {
+    sockets: crossbeam_channel::Receiver<TcpStream>,
+    _poll: mio::Poll,
+}
+
+/// Sets `builder` to accept from `listener` and to send refused connections to the channel
+/// returned (of four places).
+fn accepting_and_refusing(builder: &mut Builder, listener: TcpListener) -> Refused {
+    let poll = mio::Poll::new().unwrap();
+    let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).unwrap());
+    let (refused_tx, sockets) = crossbeam_channel::bounded(4);
+    builder
+        .listeners(vec![vec![listener]])
+        .refusals(refused_tx, waker);
+    Refused {
+        sockets,
+        _poll: poll,
+    }
+}
+
 #[test]
 fn workers_accept_from_the_listeners_refuse_over_the_limit_and_stop_accepting_when_draining() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let poll = mio::Poll::new().unwrap();
-    let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).unwrap());
-    let (refused_tx, refused_rx) = crossbeam_channel::bounded(4);
-    let pool = Builder::new()
-        .threads(2)
-        .max_connections(2)
-        .listeners(vec![vec![listener.try_clone().unwrap()]])
-        .refusals(refused_tx, waker)
-        .spawn(|_| Echo::default())
-        .unwrap();
+    let mut builder = Builder::new();
+    builder.threads(2).max_connections(2);
+    let refused = accepting_and_refusing(&mut builder, listener.try_clone().unwrap());
+    let pool = builder.spawn(|_| Echo::default()).unwrap();
 
     // Served without anyone calling `try_dispatch`.
     let connect = || client(addr);
@@ -492,7 +518,8 @@ fn workers_accept_from_the_listeners_refuse_over_the_limit_and_stop_accepting_wh
 
     // Over the limit: handed to the refusal channel, not served, not counted.
     let mut c = connect();
-    let refused = refused_rx
+    let refused = refused
+        .sockets
         .recv_timeout(IO_TIMEOUT)
         .expect("the third connection is refused");
     assert_eq!(
@@ -762,4 +789,39 @@ fn no_connection_is_lost_or_left_counted_when_workers_drain_under_a_stream_of_ne
             "round {round}: connections still counted after shutdown"
         );
     }
+}
+
+#[test]
+fn a_client_that_reconnects_the_moment_it_reads_eof_at_the_connection_limit_is_never_refused() {
+    // Issue 25: the slot of a connection the server closes must be free before its FIN goes
+    // out. Here `close` sends the FIN and then takes 50 ms, as a worker preempted right after
+    // it would; the other worker accepts the reconnection meanwhile.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut builder = Builder::new();
+    builder.threads(2).max_connections(1);
+    let Refused { sockets, _poll } = accepting_and_refusing(&mut builder, listener);
+    let pool = builder
+        .spawn(|_| Echo {
+            after_fin: Some(Duration::from_millis(50)),
+            ..Echo::default()
+        })
+        .unwrap();
+    drop(builder); // it holds a sender of the refusal channel too
+    // Refused sockets are closed at once, so that their client reads an empty answer (or a
+    // reset); the channel ends with the pool.
+    let refusals = thread::spawn(move || sockets.iter().count());
+    for attempt in 0..5 {
+        let mut client = client(addr);
+        client.write_all(b"bye").unwrap();
+        let mut answer = Vec::new();
+        // A refused one is reset or closed unanswered.
+        let read = client.read_to_end(&mut answer).map(|_| answer);
+        assert!(
+            read.as_ref().is_ok_and(|a| a == b"bye"),
+            "attempt {attempt} refused: {read:?}"
+        );
+    }
+    assert_eq!(pool.shutdown().unjoined, 0);
+    assert_eq!(refusals.join().unwrap(), 0, "refused");
 }

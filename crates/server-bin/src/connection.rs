@@ -197,9 +197,13 @@ impl Handler for HttpHandler {
         }
     }
 
-    fn close(&mut self, c: Conn, reason: CloseReason) {
+    fn close(&mut self, mut c: Conn, s: &mut TcpStream, reason: CloseReason) {
+        let mut io = Wire {
+            transport: &mut c.transport,
+            socket: s,
+        };
         match c.state {
-            State::Http1(h) => h.close(&mut self.svc, reason),
+            State::Http1(h) => h.close(&mut self.svc, &mut io, reason),
             State::Handshaking(h) => {
                 if h.started.is_some() {
                     self.svc.ctx().metrics.tls.failed(Failure::Closed);

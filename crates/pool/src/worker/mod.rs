@@ -426,12 +426,17 @@ impl<H: Handler> Conns<H> {
             return;
         };
         entry.notice.retire();
-        let handler = &mut self.handler;
-        let conn = entry.conn;
-        // A panic in `close` itself has nobody left to tell (the panic hook has reported it).
-        let _ = panic::catch_unwind(AssertUnwindSafe(|| handler.close(conn, reason)));
+        // The slot is free before the handler can send the FIN (in `close`): a client that
+        // reconnects the moment it reads the end of stream must find room under the limit,
+        // however long this thread is kept from going on after the FIN (issue 25).
         self.shared.active.fetch_sub(1, Ordering::AcqRel);
         self.shared.sub_load(self.index, 1);
+        let handler = &mut self.handler;
+        let (conn, mut stream) = (entry.conn, entry.stream);
+        // A panic in `close` itself has nobody left to tell (the panic hook has reported it).
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+            handler.close(conn, &mut stream, reason);
+        }));
         if reason == CloseReason::DrainDeadline {
             self.forced_closed += 1;
         }
