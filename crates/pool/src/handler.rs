@@ -4,6 +4,8 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
+use crate::notify::Context;
+
 /// What a connection wants after a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
@@ -18,7 +20,7 @@ pub enum Next {
 }
 
 /// What the poller reported with a readiness event, for [`Handler::ready`] (all `false` when the
-/// call was not caused by an event: the first call, or a resumed turn).
+/// call was not caused by an event: the first call, a resumed turn, or a notify).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Readiness {
     /// The peer has shut its writing side: an end of stream waits behind any unread bytes, so
@@ -48,6 +50,11 @@ pub enum CloseReason {
 /// or return [`Next::Yield`], to be called again once the worker has served its other
 /// connections. A call must do bounded work, so that one busy connection cannot starve the
 /// others.
+///
+/// Each call but `open` and `close` gets the [`Context`] of the connection it is for: from it a
+/// handler that gives the connection's work to another thread gets a
+/// [`Notifier`](crate::Notifier), with which that thread has `ready` called again once the work
+/// is done (the connection may wait without a deadline meanwhile).
 pub trait Handler: Send + 'static {
     /// Per-connection state.
     type Conn: Send;
@@ -56,25 +63,43 @@ pub trait Handler: Send + 'static {
     /// [`Handler::close`] is not called (there is no connection state to pass).
     fn open(&mut self, stream: &TcpStream, now: Instant) -> Self::Conn;
 
-    /// The socket became readable or writable.
+    /// The socket became readable or writable, or a [`Notifier`](crate::Notifier) of the
+    /// connection was notified.
     fn ready(
         &mut self,
         conn: &mut Self::Conn,
         stream: &mut TcpStream,
         readiness: Readiness,
         now: Instant,
+        cx: &Context<'_>,
     ) -> Next;
 
     /// The deadline the connection asked for has passed.
-    fn timeout(&mut self, conn: &mut Self::Conn, stream: &mut TcpStream, now: Instant) -> Next;
+    fn timeout(
+        &mut self,
+        conn: &mut Self::Conn,
+        stream: &mut TcpStream,
+        now: Instant,
+        cx: &Context<'_>,
+    ) -> Next;
 
     /// The pool has begun to shut down: finish what is in flight, close what is idle.
     /// Called once per connection, including for sockets that arrive while draining.
-    fn drain(&mut self, conn: &mut Self::Conn, stream: &mut TcpStream, now: Instant) -> Next;
+    fn drain(
+        &mut self,
+        conn: &mut Self::Conn,
+        stream: &mut TcpStream,
+        now: Instant,
+        cx: &Context<'_>,
+    ) -> Next;
 
-    /// The connection is gone (its socket is closed right after this returns).
-    fn close(&mut self, conn: Self::Conn, reason: CloseReason) {
-        let _ = (conn, reason);
+    /// The connection is gone: its slot no longer counts against the connection limit, and
+    /// its socket is closed right after this returns. A handler that ends the connection here
+    /// (shutting the write side, which sends the FIN) lets a client that reconnects as soon as
+    /// it reads the end of stream find room, where one that does so in an earlier call may see
+    /// it refused.
+    fn close(&mut self, conn: Self::Conn, stream: &mut TcpStream, reason: CloseReason) {
+        let _ = (conn, stream, reason);
     }
 
     /// Called after each round of events, and once more before the worker exits: after every

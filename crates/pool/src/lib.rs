@@ -17,7 +17,8 @@
 //! worker (per-worker state such as counters needs no lock), called with each connection's state
 //! and socket on readiness, on its deadline and when the pool starts draining. A panic in a
 //! handler call closes that one connection (the handler hears of it in [`Handler::close`], and
-//! counts it if it wants); the worker and its other connections live on.
+//! counts it if it wants); the worker and its other connections live on. Another thread can
+//! have a connection called again through a [`Notifier`] (see `notify.rs`).
 //!
 //! Shutdown uses crossbeam's disconnection: [`Pool::shutdown`] drops the inbox senders and wakes
 //! the workers, which then drain (see [`Handler::drain`]) and exit; the drain is bounded by
@@ -26,6 +27,7 @@
 
 mod error;
 mod handler;
+mod notify;
 mod slab;
 mod watchdog;
 mod worker;
@@ -45,6 +47,7 @@ pub(crate) use worker::Refusals;
 
 pub use error::{BuildError, DispatchError};
 pub use handler::{CloseReason, Handler, Next, Readiness};
+pub use notify::{Context, Notifier};
 
 /// What the workers and the pool's owner share: counts, never connections.
 #[derive(Debug)]
@@ -143,6 +146,7 @@ impl ActiveConnections {
 pub struct Builder {
     threads: usize,
     inbox_capacity: usize,
+    notify_capacity: usize,
     max_connections: usize,
     drain_timeout: Duration,
     stuck_after: Duration,
@@ -155,6 +159,7 @@ impl Default for Builder {
         Self {
             threads: 1,
             inbox_capacity: 1024,
+            notify_capacity: notify::NOTIFY_CAPACITY,
             max_connections: 10_000,
             drain_timeout: Duration::from_secs(10),
             stuck_after: watchdog::STUCK_AFTER,
@@ -165,7 +170,8 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// A builder with one worker, inboxes of 1,024 sockets, 10,000 connections and a 10 s drain.
+    /// A builder with one worker, inboxes of 1,024 sockets, queues of 1,024 notices, 10,000
+    /// connections and a 10 s drain.
     pub fn new() -> Self {
         Self::default()
     }
@@ -179,6 +185,14 @@ impl Builder {
     /// How many accepted sockets may wait in each worker's inbox (at least one).
     pub fn inbox_capacity(&mut self, n: usize) -> &mut Self {
         self.inbox_capacity = n.max(1);
+        self
+    }
+
+    /// How many connections' notices ([`Notifier::notify`]) may wait in each worker's queue (at
+    /// least one). Past it a notify is not lost: the worker then looks at every connection that
+    /// has a notifier.
+    pub fn notify_capacity(&mut self, n: usize) -> &mut Self {
+        self.notify_capacity = n.max(1);
         self
     }
 
@@ -270,6 +284,7 @@ impl Builder {
                     handoffs: handoff_rx,
                     shared: Arc::clone(&shared),
                     drain_timeout: self.drain_timeout,
+                    notify_capacity: self.notify_capacity,
                     max_connections: self.max_connections,
                     listeners: &self.listeners,
                     refusals: self.refusals.clone(),

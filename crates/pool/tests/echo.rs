@@ -1,5 +1,7 @@
 //! The pool driven by a toy echo handler: no HTTP, real sockets on 127.0.0.1.
 
+mod support;
+
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream as StdStream};
 use std::sync::{Arc, Mutex, mpsc};
@@ -7,9 +9,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
-use pool::{Builder, CloseReason, DispatchError, Handler, Next, Pool, Readiness, would_block};
+use pool::{
+    Builder, CloseReason, Context, DispatchError, Handler, Next, Pool, Readiness, would_block,
+};
 
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
+use support::{IO_TIMEOUT, client, is_closed_by_server, wait_until};
+
 /// For tests of where connections go: longer than any of them runs, so that a worker the
 /// scheduler leaves waiting on a busy machine is never taken for stuck (the watchdog would
 /// then, rightly, send its connections elsewhere).
@@ -18,15 +23,9 @@ const NEVER_STUCK: Duration = Duration::from_secs(60);
 /// The default: what the take-over tests rely on.
 const STUCK_AFTER: Duration = Duration::from_millis(10);
 
-/// A client connected to `addr` whose reads give up after [`IO_TIMEOUT`].
-fn client(addr: impl std::net::ToSocketAddrs) -> StdStream {
-    let client = StdStream::connect(addr).unwrap();
-    client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    client
-}
-
 /// Echoes every byte back. Sending `panic` makes the handler panic; during a drain a connection
-/// that has sent `busy` stays open (an in-flight response that never finishes).
+/// that has sent `busy` stays open (an in-flight response that never finishes); one that has
+/// sent `bye` is closed by the server once its echo is out.
 #[derive(Default)]
 struct Echo {
     idle_timeout: Option<Duration>,
@@ -36,6 +35,9 @@ struct Echo {
     closed: Arc<Mutex<Vec<CloseReason>>>,
     /// Calls made to connections that keep yielding.
     spins: Arc<std::sync::atomic::AtomicU64>,
+    /// With it, `close` shuts the write side (the FIN goes out) and then takes this long, as a
+    /// worker preempted right after the FIN would.
+    after_fin: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -43,6 +45,8 @@ struct EchoConn {
     pending: Vec<u8>,
     busy: bool,
     eof: bool,
+    /// Sent `bye`: the server closes it once the echo is out.
+    bye: bool,
     /// Sent `spin`: always has more work, and yields its turn after each call.
     spinning: bool,
     /// Sent `tally`: writes a byte per call while spinning.
@@ -68,6 +72,7 @@ impl Handler for Echo {
         stream: &mut TcpStream,
         _: Readiness,
         now: Instant,
+        _: &Context<'_>,
     ) -> Next {
         let mut buf = [0u8; 4096];
         loop {
@@ -82,6 +87,7 @@ impl Handler for Echo {
                         panic!("the client asked for a panic");
                     }
                     conn.busy |= data.windows(4).any(|w| w == b"busy");
+                    conn.bye |= data.windows(3).any(|w| w == b"bye");
                     conn.spinning |= data.windows(4).any(|w| w == b"spin");
                     conn.tally |= data.windows(5).any(|w| w == b"tally");
                     conn.pending.extend_from_slice(data);
@@ -99,7 +105,7 @@ impl Handler for Echo {
                 Err(_) => return Next::Close,
             }
         }
-        if conn.eof && conn.pending.is_empty() {
+        if (conn.eof || conn.bye) && conn.pending.is_empty() {
             return Next::Close;
         }
         if conn.spinning {
@@ -114,11 +120,23 @@ impl Handler for Echo {
         Next::Wait(self.idle_timeout.map(|t| now + t))
     }
 
-    fn timeout(&mut self, _: &mut EchoConn, _: &mut TcpStream, _: Instant) -> Next {
+    fn timeout(
+        &mut self,
+        _: &mut EchoConn,
+        _: &mut TcpStream,
+        _: Instant,
+        _: &Context<'_>,
+    ) -> Next {
         Next::Close
     }
 
-    fn drain(&mut self, conn: &mut EchoConn, _: &mut TcpStream, _: Instant) -> Next {
+    fn drain(
+        &mut self,
+        conn: &mut EchoConn,
+        _: &mut TcpStream,
+        _: Instant,
+        _: &Context<'_>,
+    ) -> Next {
         if conn.busy {
             Next::Wait(None)
         } else {
@@ -126,8 +144,12 @@ impl Handler for Echo {
         }
     }
 
-    fn close(&mut self, _conn: EchoConn, reason: CloseReason) {
+    fn close(&mut self, _conn: EchoConn, stream: &mut TcpStream, reason: CloseReason) {
         self.closed.lock().unwrap().push(reason);
+        if let Some(pause) = self.after_fin {
+            let _ = stream.shutdown(Shutdown::Write);
+            thread::sleep(pause);
+        }
     }
 }
 
@@ -158,29 +180,6 @@ fn echo_round_trip(client: &mut StdStream, msg: &[u8]) -> io::Result<Vec<u8>> {
     let mut got = vec![0u8; msg.len()];
     client.read_exact(&mut got)?;
     Ok(got)
-}
-
-/// Whether the server has closed the connection: EOF or a reset, not a read timeout.
-fn is_closed_by_server(client: &mut StdStream) -> bool {
-    let mut buf = [0u8; 64];
-    match client.read(&mut buf) {
-        Ok(n) => n == 0,
-        Err(e) => !matches!(
-            e.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        ),
-    }
-}
-
-fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + IO_TIMEOUT;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-    false
 }
 
 #[test]
@@ -369,13 +368,20 @@ fn workers_are_named() {
     impl Handler for Named {
         type Conn = ();
         fn open(&mut self, _: &TcpStream, _: Instant) {}
-        fn ready(&mut self, _: &mut (), _: &mut TcpStream, _: Readiness, _: Instant) -> Next {
+        fn ready(
+            &mut self,
+            _: &mut (),
+            _: &mut TcpStream,
+            _: Readiness,
+            _: Instant,
+            _: &Context<'_>,
+        ) -> Next {
             Next::Close
         }
-        fn timeout(&mut self, _: &mut (), _: &mut TcpStream, _: Instant) -> Next {
+        fn timeout(&mut self, _: &mut (), _: &mut TcpStream, _: Instant, _: &Context<'_>) -> Next {
             Next::Close
         }
-        fn drain(&mut self, _: &mut (), _: &mut TcpStream, _: Instant) -> Next {
+        fn drain(&mut self, _: &mut (), _: &mut TcpStream, _: Instant, _: &Context<'_>) -> Next {
             Next::Close
         }
         fn tick(&mut self, _: Instant) -> Option<Instant> {
@@ -473,20 +479,35 @@ fn a_yielding_connection_that_keeps_getting_events_gets_no_more_turns_than_one_t
     );
 }
 
+/// Where the workers send the connections they refuse, with the poller their waker wakes.
+struct Refused {
+    sockets: crossbeam_channel::Receiver<TcpStream>,
+    _poll: mio::Poll,
+}
+
+/// Sets `builder` to accept from `listener` and to send refused connections to the channel
+/// returned (of four places).
+fn accepting_and_refusing(builder: &mut Builder, listener: TcpListener) -> Refused {
+    let poll = mio::Poll::new().unwrap();
+    let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).unwrap());
+    let (refused_tx, sockets) = crossbeam_channel::bounded(4);
+    builder
+        .listeners(vec![vec![listener]])
+        .refusals(refused_tx, waker);
+    Refused {
+        sockets,
+        _poll: poll,
+    }
+}
+
 #[test]
 fn workers_accept_from_the_listeners_refuse_over_the_limit_and_stop_accepting_when_draining() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let poll = mio::Poll::new().unwrap();
-    let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).unwrap());
-    let (refused_tx, refused_rx) = crossbeam_channel::bounded(4);
-    let pool = Builder::new()
-        .threads(2)
-        .max_connections(2)
-        .listeners(vec![vec![listener.try_clone().unwrap()]])
-        .refusals(refused_tx, waker)
-        .spawn(|_| Echo::default())
-        .unwrap();
+    let mut builder = Builder::new();
+    builder.threads(2).max_connections(2);
+    let refused = accepting_and_refusing(&mut builder, listener.try_clone().unwrap());
+    let pool = builder.spawn(|_| Echo::default()).unwrap();
 
     // Served without anyone calling `try_dispatch`.
     let connect = || client(addr);
@@ -497,7 +518,8 @@ fn workers_accept_from_the_listeners_refuse_over_the_limit_and_stop_accepting_wh
 
     // Over the limit: handed to the refusal channel, not served, not counted.
     let mut c = connect();
-    let refused = refused_rx
+    let refused = refused
+        .sockets
         .recv_timeout(IO_TIMEOUT)
         .expect("the third connection is refused");
     assert_eq!(
@@ -767,4 +789,39 @@ fn no_connection_is_lost_or_left_counted_when_workers_drain_under_a_stream_of_ne
             "round {round}: connections still counted after shutdown"
         );
     }
+}
+
+#[test]
+fn a_client_that_reconnects_the_moment_it_reads_eof_at_the_connection_limit_is_never_refused() {
+    // Issue 25: the slot of a connection the server closes must be free before its FIN goes
+    // out. Here `close` sends the FIN and then takes 50 ms, as a worker preempted right after
+    // it would; the other worker accepts the reconnection meanwhile.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut builder = Builder::new();
+    builder.threads(2).max_connections(1);
+    let Refused { sockets, _poll } = accepting_and_refusing(&mut builder, listener);
+    let pool = builder
+        .spawn(|_| Echo {
+            after_fin: Some(Duration::from_millis(50)),
+            ..Echo::default()
+        })
+        .unwrap();
+    drop(builder); // it holds a sender of the refusal channel too
+    // Refused sockets are closed at once, so that their client reads an empty answer (or a
+    // reset); the channel ends with the pool.
+    let refusals = thread::spawn(move || sockets.iter().count());
+    for attempt in 0..5 {
+        let mut client = client(addr);
+        client.write_all(b"bye").unwrap();
+        let mut answer = Vec::new();
+        // A refused one is reset or closed unanswered.
+        let read = client.read_to_end(&mut answer).map(|_| answer);
+        assert!(
+            read.as_ref().is_ok_and(|a| a == b"bye"),
+            "attempt {attempt} refused: {read:?}"
+        );
+    }
+    assert_eq!(pool.shutdown().unjoined, 0);
+    assert_eq!(refusals.join().unwrap(), 0, "refused");
 }

@@ -123,7 +123,14 @@ impl Handler for HttpHandler {
         }
     }
 
-    fn ready(&mut self, c: &mut Conn, s: &mut TcpStream, r: Readiness, now: Instant) -> Next {
+    fn ready(
+        &mut self,
+        c: &mut Conn,
+        s: &mut TcpStream,
+        r: Readiness,
+        now: Instant,
+        _: &pool::Context<'_>,
+    ) -> Next {
         let mut draining = None;
         if let State::Handshaking(h) = c.state {
             if let Some(next) = self.handshake(c, s, h, now) {
@@ -143,7 +150,13 @@ impl Handler for HttpHandler {
         }
     }
 
-    fn timeout(&mut self, c: &mut Conn, s: &mut TcpStream, now: Instant) -> Next {
+    fn timeout(
+        &mut self,
+        c: &mut Conn,
+        s: &mut TcpStream,
+        now: Instant,
+        _: &pool::Context<'_>,
+    ) -> Next {
         let mut io = Wire {
             transport: &mut c.transport,
             socket: s,
@@ -163,10 +176,16 @@ impl Handler for HttpHandler {
         }
     }
 
-    fn drain(&mut self, c: &mut Conn, s: &mut TcpStream, now: Instant) -> Next {
+    fn drain(
+        &mut self,
+        c: &mut Conn,
+        s: &mut TcpStream,
+        now: Instant,
+        cx: &pool::Context<'_>,
+    ) -> Next {
         if let State::Handshaking(h) = &mut c.state {
             h.draining = Some(now);
-            return self.ready(c, s, Readiness::default(), now);
+            return self.ready(c, s, Readiness::default(), now, cx);
         }
         let mut io = Wire {
             transport: &mut c.transport,
@@ -178,9 +197,13 @@ impl Handler for HttpHandler {
         }
     }
 
-    fn close(&mut self, c: Conn, reason: CloseReason) {
+    fn close(&mut self, mut c: Conn, s: &mut TcpStream, reason: CloseReason) {
+        let mut io = Wire {
+            transport: &mut c.transport,
+            socket: s,
+        };
         match c.state {
-            State::Http1(h) => h.close(&mut self.svc, reason),
+            State::Http1(h) => h.close(&mut self.svc, &mut io, reason),
             State::Handshaking(h) => {
                 if h.started.is_some() {
                     self.svc.ctx().metrics.tls.failed(Failure::Closed);

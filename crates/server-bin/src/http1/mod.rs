@@ -122,6 +122,10 @@ pub struct Conn {
     served: u64,
     /// Preparing a response panicked (answered 500): counted as a panic when it closes.
     panicked: bool,
+    /// The final response is out and nothing waits unread: the write side is shut in
+    /// [`Conn::close`], after the pool has freed the connection's slot, so that a client that
+    /// reconnects the moment it reads the end of stream is not refused (issue 25).
+    fin_on_close: bool,
 }
 
 /// Where a connection is in its life; see the module doc.
@@ -153,6 +157,7 @@ impl Conn {
             draining: None,
             served: 0,
             panicked: false,
+            fin_on_close: false,
         }
     }
 
@@ -203,9 +208,18 @@ impl Conn {
         self.drive(svc, io, now)
     }
 
-    /// The connection is gone: a response cut short (client gone, stalled, drain deadline or
-    /// panic) is logged with what was sent, and the buffers go back to the worker.
-    pub fn close(mut self, svc: &mut Service, reason: CloseReason) {
+    /// The connection is gone: the write side is shut after a final response, a response cut
+    /// short (client gone, stalled, drain deadline or panic) is logged with what was sent, and
+    /// the buffers go back to the worker.
+    pub fn close<S: Socket>(
+        mut self,
+        svc: &mut Service,
+        io: &mut Wire<'_, S>,
+        reason: CloseReason,
+    ) {
+        if self.fin_on_close {
+            io.shutdown();
+        }
         if reason == CloseReason::Panicked || self.panicked {
             svc.panicked();
         }
@@ -317,11 +331,12 @@ impl Conn {
                 self.input.head_started = (!self.input.is_empty()).then_some(now);
                 None
             }
-            // Nothing unread (else linger), so close. The write side is shut first: that sends
-            // the response's held last segment with the FIN, where a close over bytes that
-            // arrived meanwhile would reset the connection and drop it.
+            // Nothing unread (else linger), so close. The write side is shut before the socket
+            // closes, in `close`: that sends the response's held last segment with the FIN,
+            // where a close over bytes that arrived meanwhile would reset the connection and
+            // drop it.
             After::Close if self.input.is_empty() && io.nothing_unread(self.input.drained) => {
-                io.shutdown();
+                self.fin_on_close = true;
                 Some(Next::Close)
             }
             After::Close | After::Linger => {

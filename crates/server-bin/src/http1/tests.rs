@@ -87,7 +87,14 @@ impl Harness {
     }
 
     fn close(&mut self, reason: CloseReason) {
-        self.conn.take().unwrap().close(&mut self.svc, reason);
+        let mut io = Wire {
+            transport: &mut self.transport,
+            socket: &mut self.socket,
+        };
+        self.conn
+            .take()
+            .unwrap()
+            .close(&mut self.svc, &mut io, reason);
     }
 
     fn after(&self, d: Duration) -> Next {
@@ -197,6 +204,20 @@ fn requests_in_one_chunk_are_answered_in_order_on_a_kept_connection() {
         };
         assert_eq!(next, expected, "{}", case.name);
     }
+}
+
+#[test]
+fn the_last_response_s_fin_waits_for_the_close_that_frees_the_connection_s_slot() {
+    // Issue 25: a client that reconnects the moment it reads the end of stream must not find
+    // the connection still counted against the limit.
+    let mut h = Harness::new();
+    h.socket
+        .feed(get("/hello.txt", "Connection: close\r\n").as_bytes());
+    assert_eq!(h.ready(), Next::Close);
+    assert_eq!(h.statuses(), [200]);
+    assert!(!h.socket.shut, "shut before the pool freed the slot");
+    h.close(CloseReason::Done);
+    assert!(h.socket.shut, "never shut");
 }
 
 #[test]

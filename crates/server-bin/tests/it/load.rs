@@ -454,3 +454,32 @@ fn an_idle_connection_keeps_nothing_of_its_last_request() {
     );
     drop(idle);
 }
+
+#[test]
+fn a_client_that_reconnects_the_moment_it_reads_eof_at_the_connection_limit_is_never_refused() {
+    // Issue 25: the FIN of a `Connection: close` response went out before the connection's
+    // slot was free, so a client that reconnected at once could find the other worker at the
+    // limit and get a 503 (a few in a thousand on a busy machine).
+    const RECONNECTS: usize = 1000;
+    let site = Site::new();
+    let server = TestServer::start(
+        &site.root(),
+        &[
+            "--threads",
+            "2",
+            "--max-connections",
+            "1",
+            "--access-log",
+            "off",
+        ],
+    );
+    let request = b"GET /test.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let refused = (0..RECONNECTS)
+        .map(|_| server.raw(request))
+        .filter(|raw| read_response(&mut &raw[..], false).is_none_or(|r| r.status != 200))
+        .count();
+    assert_eq!(
+        refused, 0,
+        "{refused} of {RECONNECTS} reconnections refused"
+    );
+}
