@@ -280,7 +280,7 @@ fn cache_if_plain<'a>(
     if file.read_exact_at(&mut contents, 0).is_err() {
         return rep;
     }
-    let contents: Arc<[u8]> = contents.into();
+    let contents = Arc::new(contents);
     cache.insert(
         &ctx.root,
         key,
@@ -343,7 +343,7 @@ fn compress_on_the_fly<'a>(
         if conditional::evaluate(req, validators) == Precondition::NotModified {
             // `serve_file` comes to the same 304 from the same tag, before any body is read.
             return Representation {
-                source: Source::Memory(Arc::from(&[][..])),
+                source: Source::Memory(Arc::default()),
                 len: 0,
                 coding: Some(coding),
                 tag,

@@ -35,8 +35,9 @@ enum Segment {
 pub enum Source {
     /// An open file.
     File(File),
-    /// A worker's cached copy of a small file.
-    Memory(Arc<[u8]>),
+    /// Bytes in memory: a worker's cached copy of a small file, or a compressed copy (a vector
+    /// behind the `Arc`, so that a copy made in a `Vec` is shared without being copied again).
+    Memory(Arc<Vec<u8>>),
 }
 
 /// A body still to be sent: ranges of a source, possibly between server-made bytes.

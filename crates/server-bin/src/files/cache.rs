@@ -113,6 +113,11 @@ impl Identity {
         }
     }
 
+    /// The file's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// The identity of the file `s` describes.
     pub fn of_stat(s: &Stat) -> Self {
         Self {
@@ -144,7 +149,7 @@ pub struct Hit {
     /// Metadata of the cached version.
     pub meta: Metadata,
     /// Its whole contents.
-    pub contents: Arc<[u8]>,
+    pub contents: Arc<Vec<u8>>,
 }
 
 /// A cached file.
@@ -372,7 +377,7 @@ impl FileCache {
         key: &str,
         rel: &str,
         meta: &Metadata,
-        contents: Arc<[u8]>,
+        contents: Arc<Vec<u8>>,
         now: Instant,
         wall: SystemTime,
     ) {
@@ -458,7 +463,7 @@ mod tests {
 
     fn fill(cache: &mut FileCache, root: &Root, now: Instant) {
         let meta = fs::metadata(root.path().join("a.txt")).unwrap();
-        let contents: Arc<[u8]> = fs::read(root.path().join("a.txt")).unwrap().into();
+        let contents = Arc::new(fs::read(root.path().join("a.txt")).unwrap());
         cache.insert(root, "/a.txt", "a.txt", &meta, contents, now, later());
     }
 
@@ -467,7 +472,7 @@ mod tests {
         let (_dir, root) = setup();
         let mut cache = FileCache::default();
         let meta = fs::metadata(root.path().join("a.txt")).unwrap();
-        let contents: Arc<[u8]> = fs::read(root.path().join("a.txt")).unwrap().into();
+        let contents = Arc::new(fs::read(root.path().join("a.txt")).unwrap());
         cache.insert(
             &root,
             "/a.txt",
@@ -502,7 +507,7 @@ mod tests {
         // own, which are no change.
         fill(&mut cache, &root, now);
         cache.recheck();
-        assert_eq!(&*cache.get("/a.txt", now).unwrap().contents, b"two");
+        assert_eq!(&**cache.get("/a.txt", now).unwrap().contents, b"two");
         fs::write(root.path().join("a.txt"), "six").unwrap();
         cache.recheck();
         assert!(cache.get("/a.txt", now).is_none());
@@ -548,7 +553,7 @@ mod tests {
         let meta = fs::metadata(root.path().join("d/a.txt")).unwrap();
         let mut cache = FileCache::default();
         let now = Instant::now();
-        let out = Arc::from(&b"out"[..]);
+        let out = Arc::new(b"out".to_vec());
         cache.insert(&root, "/d/a.txt", "d/a.txt", &meta, out, now, later());
         assert!(cache.get("/d/a.txt", now).is_none());
     }
@@ -564,7 +569,7 @@ mod tests {
         let meta = fs::metadata(root.path().join(rel)).unwrap();
         let mut cache = FileCache::default();
         let now = Instant::now();
-        let old = Arc::from(&b"old!"[..]);
+        let old = Arc::new(b"old!".to_vec());
         cache.insert(&root, "/site/page.html", rel, &meta, old, now, later());
         assert!(cache.get("/site/page.html", now).is_some());
         fs::rename(root.path().join("site"), root.path().join("site.old")).unwrap();
@@ -580,7 +585,7 @@ mod tests {
         let meta = fs::metadata(root.path().join("here/a.txt")).unwrap();
         let mut cache = FileCache::default();
         let now = Instant::now();
-        let one = Arc::from(&b"one"[..]);
+        let one = Arc::new(b"one".to_vec());
         cache.insert(&root, "/here/a.txt", "here/a.txt", &meta, one, now, later());
         assert_eq!(cache.bytes(), 0);
     }
@@ -615,7 +620,7 @@ mod tests {
         let meta = fs::metadata(root.path().join("d/a.txt")).unwrap();
         let mut cache = FileCache::default();
         let now = Instant::now();
-        let one = Arc::from(&b"one"[..]);
+        let one = Arc::new(b"one".to_vec());
         cache.insert(&root, "/d/a.txt", "d/a.txt", &meta, one, now, later());
         assert_eq!(cache.bytes(), 3);
         fs::rename(root.path().join("d"), root.path().join("old")).unwrap();
@@ -634,7 +639,15 @@ mod tests {
             fs::write(root.path().join(&rel), "x").unwrap();
             let meta = fs::metadata(root.path().join(&rel)).unwrap();
             let key = format!("/{rel}");
-            cache.insert(&root, &key, &rel, &meta, Arc::from(&b"x"[..]), now, later());
+            cache.insert(
+                &root,
+                &key,
+                &rel,
+                &meta,
+                Arc::new(b"x".to_vec()),
+                now,
+                later(),
+            );
         }
         fill(&mut cache, &root, now);
         assert!(
@@ -703,7 +716,7 @@ mod tests {
         let big = vec![0u8; MAX_FILE as usize];
         fs::write(root.path().join("big"), &big).unwrap();
         let meta = fs::metadata(root.path().join("big")).unwrap();
-        let contents: Arc<[u8]> = big.into();
+        let contents = Arc::new(big);
         for i in 0..(CAPACITY / MAX_FILE as usize) * 2 {
             cache.insert(
                 &root,
@@ -730,7 +743,7 @@ mod tests {
             "/a.txt",
             "a.txt",
             &meta,
-            Arc::from(&b"on"[..]),
+            Arc::new(b"on".to_vec()),
             now,
             later(),
         );
