@@ -60,7 +60,8 @@ pub const SWEEP_SOURCE_BYTES: u64 = 16 << 20;
 /// Entries one sweep looks at, at most (it holds the lock meanwhile).
 pub const SWEEP_ENTRIES: usize = 1024;
 
-/// A copy may take at most this fraction (1/N) of the cache.
+/// A copy may take at most this fraction (1/N) of the cache; so the reservations of as many
+/// compressions at once as there can be threads (`super::MAX_THREADS`) always fit together.
 pub const ADMIT_DIVISOR: usize = 4;
 
 /// An evicted copy is not made again for this long...
