@@ -91,6 +91,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         Some(settings) => {
             let (compression, compressors) = compress::start(
                 settings,
+                Arc::clone(&root),
                 Arc::clone(&metrics),
                 compress::Settings::threads(threads),
             )

@@ -124,7 +124,7 @@ impl Service {
         match made {
             Ok(response) => (response, false),
             Err(_) => {
-                self.cache = FileCache::default();
+                self.cache.reset();
                 (
                     reply::error(ServeError::Internal, reply::Audience::of(req)),
                     true,

@@ -125,7 +125,7 @@ pub fn cache_if_plain<'a>(
     if file.read_exact_at(&mut contents, 0).is_err() {
         return rep;
     }
-    let contents: Arc<[u8]> = contents.into();
+    let contents = Arc::new(contents);
     tree.cache.insert(
         tree.root,
         key,
@@ -189,7 +189,7 @@ pub fn compress_on_the_fly<'a>(
         if conditional::evaluate(req.method, req.fields, validators) == Precondition::NotModified {
             // `serve` comes to the same 304 from the same tag, before any body is read.
             return Representation {
-                source: Source::Memory(Arc::from(&[][..])),
+                source: Source::Memory(Arc::new(Vec::new())),
                 len: 0,
                 coding: Some(coding),
                 tag,

@@ -29,8 +29,9 @@ enum Segment {
 pub enum Source {
     /// An open file.
     File(File),
-    /// A cached copy of a file (the small-file cache, a compressed copy).
-    Memory(Arc<[u8]>),
+    /// Bytes in memory: a worker's cached copy of a small file, or a compressed copy (a vector
+    /// behind the `Arc`, so that a copy made in a `Vec` is shared without being copied again).
+    Memory(Arc<Vec<u8>>),
 }
 
 /// The next bytes of a body.
@@ -234,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_multipart_body_interleaves_part_heads_with_ranges_of_the_source() {
-        let source = Source::Memory(Arc::from(&b"0123456789"[..]));
+        let source = Source::Memory(Arc::new(b"0123456789".to_vec()));
         let ranges = [
             ByteRange { start: 1, end: 2 },
             ByteRange { start: 7, end: 8 },

@@ -5,15 +5,23 @@
 //! `RESOLVE_NO_SYMLINKS`), so the directories a lookup of it walks are exactly the ones its
 //! path names; each of them, from the root down, and the file itself are watched with inotify
 //! before the file's identity (device, inode, size, modification and change times) is checked
-//! once more against what was read. From then on, any change that could make the name lead to
-//! other bytes (a write, even through a hard link elsewhere; a rename, removal or creation in
-//! any directory on the path, such as a deploy that swaps a directory; a permission change)
-//! puts an event in the queue before the system call that made it returns, and any event
-//! empties the whole cache. No name is ever followed out of the root: the watched objects were
-//! all opened beneath it. Without inotify or `/proc` (where the watches are added through the
-//! opened descriptors), nothing is cached. (Revalidating each hit by looking the path up again
-//! costs three system calls; keeping a descriptor of the file's directory and checking only the
-//! last name costs one but serves the old tree after a directory on the path is swapped.)
+//! once more against what was read. No name is ever followed out of the root: the watched
+//! objects were all opened beneath it. (Revalidating each hit by looking the path up again costs
+//! three system calls; keeping a descriptor of the file's directory and checking only the last
+//! name costs one but serves the old tree after a directory on the path is swapped.)
+//!
+//! What is noticed at once: a change made through a system call that inotify reports puts an
+//! event in the queue before that call returns, and any event empties the whole cache. Those are
+//! a `write` or truncation of the file, through any name (a hard link outside the root too); a
+//! change of its times, permissions or owner; its removal or renaming; and a creation, removal or
+//! rename in any directory on its path (such as a deploy that swaps a directory).
+//!
+//! What is noticed late, and how late: inotify reports no write through a shared memory mapping
+//! (`mmap`; the first one changes the file's times, later ones to the same pages nothing), no
+//! mount or unmount over the file or a directory on its path (a bind mount), and no change made
+//! by another machine on a network file system. A cached copy is therefore never served more
+//! than [`MAX_AGE`] after its bytes were read: past it the file is looked up, read and watched
+//! again. So such a change shows within [`MAX_AGE`] (plus a round, below).
 //!
 //! The queue is read by the first hit after [`FileCache::recheck`], which the worker calls
 //! after each round of events and for each new connection; the other hits of a round trust that
@@ -37,20 +45,26 @@
 //! deploy swapped the root's path, `files::root`) empties the cache before it looks, since the
 //! watches are on the old tree, which such a swap does not touch.
 //!
-//! Only files without precompressed sidecars are cached; whether sidecars exist is probed again
-//! at most every [`SIDECAR_RECHECK`], so a sidecar added next to a cached file is noticed within
-//! that time. Each worker owns its cache: no locks. It must not decide what is cacheable beyond
-//! size; `respond` does.
+//! Each worker's cache has one inotify instance for its whole life, made when the worker is;
+//! when none can be made (past `fs.inotify.max_user_instances`, 128 by default, counted per
+//! user), that worker caches nothing, and the first such worker says so on stderr at start.
+//!
+//! Only files without precompressed sidecars are cached; whether a large file has sidecars is
+//! probed again at most every [`SIDECAR_RECHECK`]. Each worker owns its cache: no locks. It must
+//! not decide what is cacheable beyond size; `respond` does.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::Metadata;
+use std::mem::MaybeUninit;
 use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustix::fd::{AsRawFd, OwnedFd};
 use rustix::fs::Stat;
-use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
+use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
+use rustix::io::Errno;
 
 use crate::files::resolve::Root;
 
@@ -63,6 +77,10 @@ pub const CAPACITY: usize = 8 * 1024 * 1024;
 /// A file whose change time is more recent than this is not cached.
 pub const RACY_WINDOW: Duration = Duration::from_secs(1);
 
+/// A cached copy is served for at most this long after its bytes were read, whatever the
+/// inotify queue says: the bound on changes inotify does not report (see the module doc).
+pub const MAX_AGE: Duration = Duration::from_secs(1);
+
 /// Inotify watches one worker's cache adds at most; when an insert finds them all used (by
 /// entries since evicted, too), the cache starts over empty.
 pub const MAX_WATCHES: usize = 1024;
@@ -70,8 +88,11 @@ pub const MAX_WATCHES: usize = 1024;
 /// Files remembered as having no sidecars at most (per worker).
 pub const MAX_NO_SIDECARS: usize = 4096;
 
-/// How long "this file has no sidecars" is trusted.
+/// How long "this file has no sidecars" is trusted for a file too large to cache.
 pub const SIDECAR_RECHECK: Duration = Duration::from_secs(1);
+
+/// Whether a worker has said that it has no inotify instance (once per process).
+static SAID_NO_INOTIFY: AtomicBool = AtomicBool::new(false);
 
 /// What must not have changed for a cached copy to be served (here, and in the compressed
 /// cache).
@@ -94,6 +115,11 @@ impl Identity {
             mtime: (m.mtime(), m.mtime_nsec()),
             ctime: (m.ctime(), m.ctime_nsec()),
         }
+    }
+
+    /// The file's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
     /// The identity of the file `s` describes.
@@ -127,24 +153,24 @@ pub struct Hit {
     /// Metadata of the cached version.
     pub meta: Metadata,
     /// Its whole contents.
-    pub contents: Arc<[u8]>,
+    pub contents: Arc<Vec<u8>>,
 }
 
 /// A cached file.
 #[derive(Debug)]
 struct Entry {
     hit: Hit,
-    /// Until when "no sidecars" holds without probing again.
-    sidecars_checked_until: Instant,
+    /// [`MAX_AGE`] after its bytes were read.
+    expires: Instant,
 }
 
 /// One worker's cache, keyed by request path.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FileCache {
     entries: HashMap<String, Entry>,
     bytes: usize,
-    /// Watching the cached files and their paths; `None` until the first insert (and after
-    /// a change emptied the cache).
+    /// Watching the cached files and their paths; `None` when the worker has no inotify
+    /// instance, and then nothing is cached.
     watches: Option<Watches>,
     /// Files too large to cache that had no sidecars, and until when that is trusted: a large
     /// download would otherwise probe for `.br` and `.gz` on every request.
@@ -153,6 +179,32 @@ pub struct FileCache {
     checked: bool,
     /// The [`Root::id`] of the tree everything here was found in.
     root: Option<u64>,
+}
+
+impl Default for FileCache {
+    /// A cache with an inotify instance of its own, or, when none can be made, one that caches
+    /// nothing (said once per process on stderr).
+    fn default() -> Self {
+        let init = || inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK);
+        Self::with_instance(init, &SAID_NO_INOTIFY)
+    }
+}
+
+/// The line a server prints, once, when a worker has no inotify instance; `None` when it was
+/// said already (`said` records it).
+pub fn no_inotify_notice(error: Errno, said: &AtomicBool) -> Option<String> {
+    if said.swap(true, Ordering::Relaxed) {
+        return None;
+    }
+    let hint = match error {
+        // The per-user limit on instances, not on descriptors.
+        Errno::MFILE => " (fs.inotify.max_user_instances reached)",
+        _ => "",
+    };
+    Some(format!(
+        "http-server: a worker has no inotify instance: {error}{hint}; such workers serve every \
+         file from disk, without the small-file cache"
+    ))
 }
 
 /// The inotify instance watching every cached file and the directories on its path.
@@ -183,25 +235,15 @@ const FILE_EVENTS: WatchFlags = WatchFlags::MODIFY
     .union(WatchFlags::MOVE_SELF);
 
 impl Watches {
-    fn new() -> Option<Self> {
-        let fd = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK).ok()?;
-        Some(Self {
-            fd,
-            added: HashSet::new(),
-        })
-    }
-
-    /// Whether any event has arrived (the queue is drained).
+    /// Whether any event but the end of a watch this cache removed itself has arrived (the
+    /// queue is drained).
     fn changed(&self) -> bool {
-        // Uninitialised: the events are never looked at, and zeroing 4 KiB on every reading of
-        // the queue was a fifth of a cached request's instructions.
-        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let mut buf = [MaybeUninit::uninit(); 4096];
+        let mut events = inotify::Reader::new(&self.fd, &mut buf);
         let mut any = false;
-        while let Ok((read, _)) = rustix::io::read(&self.fd, &mut buf) {
-            if read.is_empty() {
-                break;
-            }
-            any = true;
+        // Ends when the queue is empty (`EAGAIN`: the instance does not block).
+        while let Ok(event) = events.next() {
+            any |= event.events() != ReadFlags::IGNORED;
         }
         any
     }
@@ -218,25 +260,60 @@ impl Watches {
             Err(_) => false,
         }
     }
+
+    /// Removes every watch and empties the queue, keeping the instance.
+    fn reset(&mut self) {
+        for wd in self.added.drain() {
+            // Fails only for a watch the kernel ended already (its inode is gone).
+            let _ = inotify::remove_watch(&self.fd, wd);
+        }
+        self.changed();
+    }
 }
 
 impl FileCache {
+    /// A cache watching through the instance `init` makes; without one it caches nothing, and
+    /// says so on stderr unless `said` records that it was said already.
+    fn with_instance(
+        init: impl FnOnce() -> rustix::io::Result<OwnedFd>,
+        said: &AtomicBool,
+    ) -> Self {
+        let watches = match init() {
+            Ok(fd) => Some(Watches {
+                fd,
+                added: HashSet::new(),
+            }),
+            Err(error) => {
+                if let Some(notice) = no_inotify_notice(error, said) {
+                    eprintln!("{notice}");
+                }
+                None
+            }
+        };
+        Self {
+            entries: HashMap::new(),
+            bytes: 0,
+            watches,
+            no_sidecars: HashMap::new(),
+            checked: false,
+            root: None,
+        }
+    }
+
     /// The cached copy for request path `key` in the tree `root`, if nothing watched had
     /// changed when the queue was last read (it is read now if not since
-    /// [`FileCache::recheck`]) and its "no sidecars" state is recent. Any change empties the
-    /// cache, and so does a request for another tree (every request asks here first).
+    /// [`FileCache::recheck`]) and its bytes were read less than [`MAX_AGE`] before `now`. Any
+    /// change empties the cache, and so does a request for another tree (every request asks
+    /// here first).
     pub fn get(&mut self, root: &Root, key: &str, now: Instant) -> Option<Hit> {
         self.use_tree(root);
         let entry = self.entries.get(key)?;
-        if now >= entry.sidecars_checked_until {
+        if now >= entry.expires {
             self.remove(key);
             return None;
         }
         let hit = entry.hit.clone();
-        let Some(watches) = &self.watches else {
-            self.clear();
-            return None;
-        };
+        let watches = self.watches.as_ref()?;
         if !self.checked {
             self.checked = true;
             if watches.changed() {
@@ -253,6 +330,15 @@ impl FileCache {
         self.checked = false;
     }
 
+    /// Forgets everything, keeping the inotify instance: after a panic may have left the cache
+    /// half-updated. (Making a new cache would hold two instances a moment, and at the limit
+    /// the new one could not be made.)
+    pub fn reset(&mut self) {
+        self.clear();
+        self.no_sidecars.clear();
+        self.root = None;
+    }
+
     /// Starts over empty, sidecar probes included, unless everything was found in `root`.
     fn use_tree(&mut self, root: &Root) {
         if self.root != Some(root.id()) {
@@ -266,12 +352,14 @@ impl FileCache {
     fn clear(&mut self) {
         self.entries.clear();
         self.bytes = 0;
-        self.watches = None;
+        if let Some(watches) = &mut self.watches {
+            watches.reset();
+        }
     }
 
     /// Watches `rel`'s directories (the root's too) and the file, then checks the file is still
     /// the one described by `identity`, reached without symlinks. After this, any change that
-    /// matters raises an event.
+    /// inotify reports raises an event.
     fn watch(&mut self, root: &Root, rel: &str, identity: Identity) -> bool {
         if self
             .watches
@@ -280,9 +368,6 @@ impl FileCache {
         {
             // Watches outlive the entries evicted since: start over rather than stop caching.
             self.clear();
-        }
-        if self.watches.is_none() {
-            self.watches = Watches::new();
         }
         let Some(watches) = &mut self.watches else {
             return false;
@@ -306,9 +391,10 @@ impl FileCache {
         rustix::fs::fstat(&file).is_ok_and(|s| Identity::of_stat(&s) == identity)
     }
 
-    /// Caches `contents` of the file at `rel` (with `meta`) for request path `key`, if it is
-    /// small enough, has not changed within [`RACY_WINDOW`] of `wall` (the current time), and
-    /// can be watched (see the module doc), evicting other entries to stay within [`CAPACITY`].
+    /// Caches `contents` of the file at `rel` (with `meta`), read at `now`, for request path
+    /// `key`, if it is small enough, has not changed within [`RACY_WINDOW`] of `wall` (the
+    /// current time), and can be watched (see the module doc), evicting other entries to stay
+    /// within [`CAPACITY`].
     #[allow(
         clippy::too_many_arguments,
         reason = "each is one fact of the file cached"
@@ -319,7 +405,7 @@ impl FileCache {
         key: &str,
         rel: &str,
         meta: &Metadata,
-        contents: Arc<[u8]>,
+        contents: Arc<Vec<u8>>,
         now: Instant,
         wall: SystemTime,
     ) {
@@ -351,7 +437,7 @@ impl FileCache {
                     meta: meta.clone(),
                     contents,
                 },
-                sidecars_checked_until: now + SIDECAR_RECHECK,
+                expires: now + MAX_AGE,
             },
         );
     }
@@ -406,7 +492,7 @@ mod tests {
 
     fn fill(cache: &mut FileCache, root: &Root, now: Instant) {
         let meta = fs::metadata(root.path().join("a.txt")).unwrap();
-        let contents: Arc<[u8]> = fs::read(root.path().join("a.txt")).unwrap().into();
+        let contents = Arc::new(fs::read(root.path().join("a.txt")).unwrap());
         cache.insert(root, "/a.txt", "a.txt", &meta, contents, now, later());
     }
 
@@ -415,7 +501,7 @@ mod tests {
         let (_dir, root) = setup();
         let mut cache = FileCache::default();
         let meta = fs::metadata(root.path().join("a.txt")).unwrap();
-        let contents: Arc<[u8]> = fs::read(root.path().join("a.txt")).unwrap().into();
+        let contents = Arc::new(fs::read(root.path().join("a.txt")).unwrap());
         cache.insert(
             &root,
             "/a.txt",
@@ -446,6 +532,14 @@ mod tests {
         fs::write(root.path().join("a.txt"), "two").unwrap();
         assert!(cache.get(&root, "/a.txt", now).is_none());
         assert_eq!(cache.bytes(), 0, "the stale entry is dropped");
+        // Starting over keeps the instance; the watches it removed end with events of their
+        // own, which are no change.
+        fill(&mut cache, &root, now);
+        cache.recheck();
+        assert_eq!(&**cache.get(&root, "/a.txt", now).unwrap().contents, b"two");
+        fs::write(root.path().join("a.txt"), "six").unwrap();
+        cache.recheck();
+        assert!(cache.get(&root, "/a.txt", now).is_none());
     }
 
     #[test]
@@ -488,7 +582,7 @@ mod tests {
         let meta = fs::metadata(root.path().join("d/a.txt")).unwrap();
         let mut cache = FileCache::default();
         let now = Instant::now();
-        let out = Arc::from(&b"out"[..]);
+        let out = Arc::new(b"out".to_vec());
         cache.insert(&root, "/d/a.txt", "d/a.txt", &meta, out, now, later());
         assert!(cache.get(&root, "/d/a.txt", now).is_none());
     }
@@ -504,7 +598,7 @@ mod tests {
         let meta = fs::metadata(root.path().join(rel)).unwrap();
         let mut cache = FileCache::default();
         let now = Instant::now();
-        let old = Arc::from(&b"old!"[..]);
+        let old = Arc::new(b"old!".to_vec());
         cache.insert(&root, "/site/page.html", rel, &meta, old, now, later());
         assert!(cache.get(&root, "/site/page.html", now).is_some());
         fs::rename(root.path().join("site"), root.path().join("site.old")).unwrap();
@@ -520,7 +614,7 @@ mod tests {
         let meta = fs::metadata(root.path().join("here/a.txt")).unwrap();
         let mut cache = FileCache::default();
         let now = Instant::now();
-        let one = Arc::from(&b"one"[..]);
+        let one = Arc::new(b"one".to_vec());
         cache.insert(&root, "/here/a.txt", "here/a.txt", &meta, one, now, later());
         assert_eq!(cache.bytes(), 0);
     }
@@ -555,7 +649,7 @@ mod tests {
         let meta = fs::metadata(root.path().join("d/a.txt")).unwrap();
         let mut cache = FileCache::default();
         let now = Instant::now();
-        let one = Arc::from(&b"one"[..]);
+        let one = Arc::new(b"one".to_vec());
         cache.insert(&root, "/d/a.txt", "d/a.txt", &meta, one, now, later());
         assert_eq!(cache.bytes(), 3);
         fs::rename(root.path().join("d"), root.path().join("old")).unwrap();
@@ -574,7 +668,15 @@ mod tests {
             fs::write(root.path().join(&rel), "x").unwrap();
             let meta = fs::metadata(root.path().join(&rel)).unwrap();
             let key = format!("/{rel}");
-            cache.insert(&root, &key, &rel, &meta, Arc::from(&b"x"[..]), now, later());
+            cache.insert(
+                &root,
+                &key,
+                &rel,
+                &meta,
+                Arc::new(b"x".to_vec()),
+                now,
+                later(),
+            );
         }
         fill(&mut cache, &root, now);
         assert!(
@@ -599,6 +701,23 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_is_never_served_longer_than_its_maximum_age() {
+        // Whatever inotify says: some changes raise no event (a write through a mapping, a
+        // mount over the file).
+        let (_dir, root) = setup();
+        let mut cache = FileCache::default();
+        let now = Instant::now();
+        fill(&mut cache, &root, now);
+        assert!(
+            cache
+                .get(&root, "/a.txt", now + MAX_AGE - Duration::from_millis(1))
+                .is_some()
+        );
+        assert!(cache.get(&root, "/a.txt", now + MAX_AGE).is_none());
+        assert_eq!(cache.bytes(), 0, "the old copy is dropped");
+    }
+
+    #[test]
     fn nothing_found_in_one_tree_of_the_root_is_a_hit_for_a_request_served_from_another() {
         let (_dir, old) = setup();
         let (_next, new) = setup();
@@ -612,16 +731,27 @@ mod tests {
         assert!(!cache.has_no_sidecars("big.js", now));
         assert_eq!(cache.bytes(), 0);
         fill(&mut cache, &new, now);
-        assert_eq!(&*cache.get(&new, "/a.txt", now).unwrap().contents, b"two");
+        assert_eq!(&**cache.get(&new, "/a.txt", now).unwrap().contents, b"two");
     }
 
     #[test]
-    fn the_no_sidecar_state_expires() {
+    fn without_an_inotify_instance_nothing_is_cached_and_that_is_said_once() {
         let (_dir, root) = setup();
-        let mut cache = FileCache::default();
+        let said = AtomicBool::new(false);
+        let mut cache = FileCache::with_instance(|| Err(Errno::MFILE), &said);
         let now = Instant::now();
         fill(&mut cache, &root, now);
-        assert!(cache.get(&root, "/a.txt", now + SIDECAR_RECHECK).is_none());
+        assert!(cache.get(&root, "/a.txt", now).is_none());
+        assert_eq!(cache.bytes(), 0);
+        assert!(
+            said.load(Ordering::Relaxed),
+            "said when the worker was made"
+        );
+        assert_eq!(no_inotify_notice(Errno::MFILE, &said), None, "said once");
+        let fresh = AtomicBool::new(false);
+        let notice = no_inotify_notice(Errno::MFILE, &fresh).unwrap();
+        assert!(notice.contains("fs.inotify.max_user_instances"), "{notice}");
+        assert!(notice.contains("without the small-file cache"), "{notice}");
     }
 
     #[test]
@@ -632,7 +762,7 @@ mod tests {
         let big = vec![0u8; MAX_FILE as usize];
         fs::write(root.path().join("big"), &big).unwrap();
         let meta = fs::metadata(root.path().join("big")).unwrap();
-        let contents: Arc<[u8]> = big.into();
+        let contents = Arc::new(big);
         for i in 0..(CAPACITY / MAX_FILE as usize) * 2 {
             cache.insert(
                 &root,
@@ -659,7 +789,7 @@ mod tests {
             "/a.txt",
             "a.txt",
             &meta,
-            Arc::from(&b"on"[..]),
+            Arc::new(b"on".to_vec()),
             now,
             later(),
         );

@@ -104,6 +104,9 @@ pub struct CompressionCounters {
     saved_bytes: AtomicU64,
     cache_bytes: AtomicU64,
     cache_entries: AtomicU64,
+    verifications: AtomicU64,
+    stale: AtomicU64,
+    refused: AtomicU64,
 }
 
 impl CompressionCounters {
@@ -112,9 +115,23 @@ impl CompressionCounters {
         self.hits[coding_index(coding)].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A response went out uncompressed because its compressed version was not ready.
+    /// A response went out uncompressed because its compressed version was not ready (or not
+    /// verified recently enough).
     pub fn miss(&self, coding: Coding) {
         self.misses[coding_index(coding)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A file was read again to verify its copies; `stale` of them were made from other bytes
+    /// and dropped.
+    pub fn verified(&self, stale: u64) {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        self.stale.fetch_add(stale, Ordering::Relaxed);
+    }
+
+    /// A copy was not made (too large a share of the cache), or a response went out
+    /// uncompressed because its copy was evicted too recently to be made again.
+    pub fn refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A compression thread spent `cpu` on one file.
@@ -151,6 +168,9 @@ impl CompressionCounters {
             saved_bytes: load(&self.saved_bytes),
             cache_bytes: load(&self.cache_bytes),
             cache_entries: load(&self.cache_entries),
+            verifications: load(&self.verifications),
+            stale: load(&self.stale),
+            refused: load(&self.refused),
         }
     }
 }
@@ -175,6 +195,13 @@ pub struct CompressionSnapshot {
     pub cache_bytes: u64,
     /// Entries the cache holds.
     pub cache_entries: u64,
+    /// Files read again to verify their copies.
+    pub verifications: u64,
+    /// Copies dropped because their file's bytes changed without a new identity.
+    pub stale: u64,
+    /// Copies refused for their size, and responses uncompressed because a copy was evicted
+    /// too recently.
+    pub refused: u64,
 }
 
 /// Everything merged, as read at one moment.
@@ -426,8 +453,12 @@ mod tests {
         c.cache(1000, 3, 2);
         c.cache(900, 2, 1);
         c.queue_full();
+        c.verified(0);
+        c.verified(2);
+        c.refused();
         let s = m.snapshot().compression;
         assert_eq!((s.hits, s.misses), ([2, 0, 0], [0, 0, 1]));
+        assert_eq!((s.verifications, s.stale, s.refused), (2, 2, 1));
         assert!((s.cpu_seconds - 1.5).abs() < 1e-9);
         assert_eq!((s.cache_bytes, s.cache_entries, s.evictions), (900, 2, 3));
         assert_eq!((s.saved_bytes, s.queue_full), (70, 1));

@@ -182,7 +182,7 @@ fn render_compression(out: &mut String, s: &Snapshot) {
         ),
         (
             "http_server_compression_misses_total",
-            "Responses sent uncompressed because their compressed version was not ready yet (the file is queued for compression), by coding.",
+            "Responses sent uncompressed because their compressed version was not ready yet (the file is queued for compression) or not verified within the last second (it is queued for verification), by coding.",
             c.misses,
         ),
     ] {
@@ -201,7 +201,7 @@ fn render_compression(out: &mut String, s: &Snapshot) {
         (
             "http_server_compression_cache_entries",
             "gauge",
-            "Compressed representations held by the cache.",
+            "Compressed representations held by the cache, and the markers of those not worth making or evicted too recently to be made again.",
             c.cache_entries,
         ),
         (
@@ -209,6 +209,24 @@ fn render_compression(out: &mut String, s: &Snapshot) {
             "counter",
             "Compressed representations evicted (least recently used first) to make room.",
             c.evictions,
+        ),
+        (
+            "http_server_compression_verifications_total",
+            "counter",
+            "Files read again to check that their compressed copies were made from the bytes they have now.",
+            c.verifications,
+        ),
+        (
+            "http_server_compression_stale_total",
+            "counter",
+            "Compressed copies dropped because their file's bytes changed while its identity (size and times) did not, as after a write through a shared mapping.",
+            c.stale,
+        ),
+        (
+            "http_server_compression_refused_total",
+            "counter",
+            "Copies not made because they would take more than a quarter of the cache, and responses sent uncompressed because their copy was evicted too recently to be made again.",
+            c.refused,
         ),
         (
             "http_server_compression_queue_full_total",
@@ -230,7 +248,7 @@ fn render_compression(out: &mut String, s: &Snapshot) {
         out,
         "http_server_compression_cpu_seconds_total",
         "counter",
-        "CPU time the compression threads spent compressing.",
+        "CPU time the compression threads spent compressing and verifying.",
     );
     let _ = writeln!(
         out,
@@ -289,6 +307,9 @@ mod tests {
             "http_server_compression_evictions_total",
             "http_server_compression_queue_full_total",
             "http_server_compression_saved_bytes_total",
+            "http_server_compression_verifications_total",
+            "http_server_compression_stale_total",
+            "http_server_compression_refused_total",
             "http_server_uptime_seconds",
             "http_server_build_info",
         ] {

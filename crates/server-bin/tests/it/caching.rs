@@ -4,7 +4,7 @@ use std::io::Write;
 
 use http_core::date::parse_http_date;
 
-use crate::support::{Site, TestServer, read_response, set_mtime};
+use crate::support::{MappedWriter, Site, TestServer, read_response, set_mtime};
 
 const OLD_DATE: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
 const FUTURE_DATE: &str = "Fri, 01 Jan 2100 00:00:00 GMT";
@@ -348,4 +348,38 @@ fn a_settled_file_served_from_the_cache_is_refreshed_when_rewritten() {
     // a new one.
     assert_eq!(fetch_kept(), b"<h1>new</h1>\n");
     assert_eq!(server.get("/settled.html", "").body, b"<h1>new</h1>\n");
+}
+
+#[test]
+fn a_cached_file_changed_through_a_shared_mapping_is_served_new_within_a_second() {
+    // Writes through a mapping raise no inotify event: the copy's age bounds them.
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--threads", "1"]);
+    let path = site.write("mapped.html", b"<h1>version 0</h1>\n");
+    let mut mapped = MappedWriter::open(&path);
+    mapped.write(b"<h1>version 1</h1>\n");
+    // Past the racy window of the first write (the one that changes the times), so that the
+    // next fetches fill and then hit the cache.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for _ in 0..2 {
+        assert_eq!(server.get("/mapped.html", "").body, b"<h1>version 1</h1>\n");
+    }
+    mapped.write(b"<h1>version 2</h1>\n");
+    let written = std::time::Instant::now();
+    // The bound (a second) and a margin for the instant a worker takes as now.
+    let bound = std::time::Duration::from_millis(1250);
+    while written.elapsed() < bound * 2 {
+        let sent = std::time::Instant::now();
+        let body = server.get("/mapped.html", "").body;
+        if body == b"<h1>version 1</h1>\n" {
+            assert!(
+                sent < written + bound,
+                "old bytes {:?} after",
+                sent - written
+            );
+        } else {
+            assert_eq!(body, b"<h1>version 2</h1>\n");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

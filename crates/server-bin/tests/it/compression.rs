@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use crate::support::{Response, Site, TestServer, run_ok, set_mtime};
+use crate::support::{MappedWriter, Response, Site, TestServer, run_ok, set_mtime};
 
 /// How long a test waits for a compressed copy: the racy window (1 s) plus compression by a
 /// low-priority thread on a loaded 2-core machine. A passing test waits about a second.
@@ -183,6 +183,77 @@ fn a_file_rewritten_in_place_is_compressed_again_and_never_served_stale() {
         }
         assert!(Instant::now() < end, "the new version was never compressed");
         thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How long after a change no response may show the old bytes: the server's bound (a copy is
+/// served at most a second after its bytes were last verified or read) and a margin for the
+/// instant a worker takes as now.
+const STALE_AT_MOST: Duration = Duration::from_millis(1250);
+
+/// The body of `r`, decoded.
+fn decoded(r: &Response) -> Vec<u8> {
+    match r.header("content-encoding") {
+        Some(coding) => decode(coding, &r.body),
+        None => r.body.clone(),
+    }
+}
+
+#[test]
+fn a_file_changed_through_a_shared_mapping_shows_its_new_bytes_in_every_coding_within_a_second() {
+    // Only the first write through a mapping changes the file's times: after that, neither its
+    // identity nor its ETag changes, and inotify reports nothing. 16 KiB goes through the
+    // small-file cache too; 200 KiB does not.
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    for (name, len) in [("small.js", 16 * 1024), ("large.js", 200 * 1024)] {
+        let mut text = script();
+        text.resize(len, b'\n');
+        let path = site.write(name, &text);
+        let url = format!("/{name}");
+        let mut mapped = MappedWriter::open(&path);
+        let first: Vec<u8> = text.iter().map(u8::to_ascii_uppercase).collect();
+        mapped.write(&first);
+        let made = until_encoded(&server, &url, &accept("gzip"), "gzip");
+        assert!(decode("gzip", &made.body) == first, "{name}");
+        let second: Vec<u8> = text
+            .iter()
+            .map(|b| b.to_ascii_uppercase().max(b'7'))
+            .collect();
+        mapped.write(&second);
+        let written = Instant::now();
+        let mut compressed = false;
+        while !compressed || written.elapsed() < STALE_AT_MOST * 2 {
+            for fields in [accept("gzip"), "Accept-Encoding: identity\r\n".to_owned()] {
+                let sent = Instant::now();
+                let r = server.get(&url, &fields);
+                if r.header("content-encoding").is_some() {
+                    // Else the second write changed the times after all (written back between
+                    // the two by a `sync`?), and this test would not test what it says.
+                    assert_eq!(
+                        r.header("etag"),
+                        made.header("etag"),
+                        "{name}: same identity"
+                    );
+                }
+                let body = decoded(&r);
+                if body == first {
+                    assert!(
+                        sent < written + STALE_AT_MOST,
+                        "{name}: old bytes {:?} after the change ({fields:?})",
+                        sent - written
+                    );
+                } else {
+                    assert!(body == second, "{name}: neither version");
+                    compressed |= r.header("content-encoding") == Some("gzip");
+                }
+            }
+            assert!(
+                written.elapsed() < COMPRESSED_WITHIN,
+                "{name}: the new bytes were never served compressed"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -358,13 +429,7 @@ fn metrics_count_hits_and_misses_and_the_summary_says_what_was_saved() {
     site.write("app.js", &js);
     let mut server = TestServer::start(&site.root(), &[]);
     let r = until_encoded(&server, "/app.js", &accept("br"), "br");
-    let metrics = String::from_utf8(server.get("/-/metrics", "").body).unwrap();
-    let value = |name: &str| -> f64 {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("{name} missing in {metrics}"))
-    };
+    let value = |name: &str| metric(&server, name);
     assert_eq!(
         value("http_server_compression_hits_total{coding=\"br\"}"),
         1.0
@@ -385,6 +450,61 @@ fn metrics_count_hits_and_misses_and_the_summary_says_what_was_saved() {
         regex::Regex::new(r"compression saved [0-9.]+ (B|KiB|MiB) \(1 compressed response,")
             .unwrap();
     assert!(saved.is_match(&stderr), "{stderr}");
+}
+
+/// The value of the metric `name` (labels included) on `server`.
+fn metric(server: &TestServer, name: &str) -> f64 {
+    let metrics = String::from_utf8(server.get("/-/metrics", "").body).unwrap();
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing in {metrics}"))
+}
+
+/// `len` pseudo-random bytes from 150 values: text that shrinks by about a tenth.
+fn barely_compressible(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15 ^ seed;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            b' ' + (state % 150) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn a_working_set_larger_than_the_cache_is_not_recompressed_in_a_loop() {
+    // Each copy takes almost a quarter of a 1 MiB cache: four fit, and asking for all six in
+    // turn evicts one copy per copy made, until evicted copies wait before being made again.
+    let site = Site::new();
+    let names: Vec<String> = (0..6).map(|i| format!("/f{i}.txt")).collect();
+    for (i, name) in names.iter().enumerate() {
+        site.write(&name[1..], &barely_compressible(240 * 1024, i as u64));
+    }
+    let args = [
+        "--compress",
+        "br",
+        "--compress-cache",
+        "1MiB",
+        "--threads",
+        "1",
+    ];
+    let server = TestServer::start(&site.root(), &args);
+    // Past the racy window, then long enough to have made every copy many times over.
+    thread::sleep(Duration::from_millis(1100));
+    let end = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < end {
+        for name in &names {
+            assert_eq!(server.head(name, &accept("br")).status, 200);
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let evictions = metric(&server, "http_server_compression_evictions_total");
+    assert!(evictions <= names.len() as f64, "{evictions} evictions");
+    assert!(metric(&server, "http_server_compression_refused_total") > 0.0);
+    assert!(metric(&server, "http_server_compression_cache_bytes") <= (1 << 20) as f64);
 }
 
 /// Files for the property test: compressible text of random length and content, each asked

@@ -334,6 +334,60 @@ pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// A helper process holding a shared, writable memory mapping of a file (Python's `mmap`: this
+/// crate forbids the `unsafe` that mapping takes in Rust). Every [`MappedWriter::write`] stores
+/// through the same mapping, so only the first write to a page changes the file's times, and
+/// none raises an inotify event. Ended when dropped.
+pub struct MappedWriter {
+    child: Child,
+    replies: BufReader<std::process::ChildStdout>,
+}
+
+impl MappedWriter {
+    const SCRIPT: &str = "import mmap, sys\n\
+        f = open(sys.argv[1], 'r+b')\n\
+        m = mmap.mmap(f.fileno(), 0, mmap.MAP_SHARED)\n\
+        for line in sys.stdin:\n\
+        \x20   data = bytes.fromhex(line.strip())\n\
+        \x20   m[:len(data)] = data\n\
+        \x20   print('ok', flush=True)\n";
+
+    /// Maps the file at `path` (which must not be empty).
+    pub fn open(path: &Path) -> Self {
+        let mut child = Command::new("python3")
+            .args(["-c", Self::SCRIPT])
+            .arg(path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let replies = BufReader::new(child.stdout.take().unwrap());
+        Self { child, replies }
+    }
+
+    /// Stores `contents` at the start of the file through the mapping (the file keeps its size).
+    pub fn write(&mut self, contents: &[u8]) {
+        let hex: String = contents.iter().map(|b| format!("{b:02x}")).collect();
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(format!("{hex}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        let mut reply = String::new();
+        self.replies.read_line(&mut reply).unwrap();
+        assert_eq!(reply, "ok\n", "the mapping helper failed");
+    }
+}
+
+impl Drop for MappedWriter {
+    fn drop(&mut self) {
+        // End of input ends the helper; a kill is for one that hangs.
+        drop(self.child.stdin.take());
+        if !wait_until(IO_TIMEOUT, || !matches!(self.child.try_wait(), Ok(None))) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
 /// Runs `cmd` (curl, wget, gzip), failing the test with its stderr unless it succeeds.
 pub fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd

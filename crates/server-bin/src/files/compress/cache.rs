@@ -1,24 +1,74 @@
 //! The process-wide cache of compressed representations, shared by every worker and the
-//! compression threads: bounded in bytes (its own bookkeeping included), least recently used
-//! evicted first, keyed by a file's identity and the coding.
+//! compression threads: bounded in bytes, least recently used evicted first, keyed by a file's
+//! identity and the coding.
+//!
+//! The bound counts every entry (its body and its bookkeeping) and the output of every
+//! compression in progress, which reserves room as it writes ([`Reservation`]), evicting to get
+//! it: the cache's memory stays within the bound however many threads compress at once. (What the
+//! encoders hold while they work is not in it; `codec` bounds that.)
 //!
 //! The key is the identity the serving worker read from the descriptor it opened beneath the
-//! root (device, inode, size, modification and change times), so a file that changed in any way
-//! has a new key and can never be answered with bytes made from its old contents; the old
-//! entries are simply never hit again and age out. The compression threads check, before they
-//! insert, that the bytes they compressed are those of that identity (see `super::compress_job`).
+//! root (device, inode, size, modification and change times), so a file that was rewritten,
+//! replaced or touched has a new key, and its old entries are never hit again and age out. But
+//! bytes can change without the identity: only the first write through a shared mapping (`mmap`)
+//! updates the times. So each copy also keeps a hash of the bytes it was made from and when those
+//! were last seen to be the file's ("verified"), and is served only within [`FRESH_FOR`] of that;
+//! a hit on an older copy is answered with the identity. Verifying (reading the file again and
+//! hashing it) is the compression threads' work, much cheaper than compressing; this module says
+//! which files are due (one hit past [`REVERIFY_AFTER`], and through [`CompressedCache::due`]
+//! those used within [`KEEP_WARM`], so that a file asked for now and then keeps its copy
+//! servable), records the outcome, and drops copies whose file now has other bytes.
 //!
-//! It also remembers which keys are being compressed ("pending"), so that a hot file missing
-//! from the cache is queued once, not once per request. It must not compress, read files or
-//! decide what is compressible.
+//! Admission: a copy may take at most 1/[`ADMIT_DIVISOR`] of the cache; one that would take more
+//! is remembered as not worth making, like one that barely shrinks. An evicted copy leaves a
+//! marker that keeps its file from being compressed again for [`RECOMPRESS_AFTER`], twice as long
+//! each time the same copy is evicted again (up to [`RECOMPRESS_AFTER_MAX`]): a working set larger
+//! than the cache settles on the part that fits instead of keeping the threads recompressing.
+//!
+//! It also remembers which keys are being compressed ("pending") and which files are being
+//! verified, so that a hot file is queued once, not once per request. It must not compress, read
+//! files or decide what is compressible.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::mem::size_of;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use http_core::encoding::Coding;
 
 use crate::files::cache::Identity;
+
+/// A copy is served only this long after its source bytes were last verified.
+pub const FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// A copy verified longer ago than this is verified again (well before [`FRESH_FOR`] runs out,
+/// so that a file in use keeps being served compressed).
+pub const REVERIFY_AFTER: Duration = Duration::from_millis(500);
+
+/// How often [`CompressedCache::due`] looks for copies to verify.
+pub const SWEEP_EVERY: Duration = Duration::from_millis(250);
+
+/// Copies used within this long are kept verified without waiting for a hit.
+pub const KEEP_WARM: Duration = Duration::from_secs(30);
+
+/// Source bytes one sweep asks to verify at most (the most recently used files first); past it,
+/// a copy is verified on its next hit instead.
+pub const SWEEP_SOURCE_BYTES: u64 = 16 << 20;
+
+/// Entries one sweep looks at, at most (it holds the lock meanwhile).
+pub const SWEEP_ENTRIES: usize = 1024;
+
+/// A copy may take at most this fraction (1/N) of the cache; so the reservations of as many
+/// compressions at once as there can be threads (`super::MAX_THREADS`) always fit together.
+pub const ADMIT_DIVISOR: usize = 4;
+
+/// An evicted copy is not made again for this long...
+pub const RECOMPRESS_AFTER: Duration = Duration::from_secs(10);
+
+/// ...doubled each time it is evicted again, up to this.
+pub const RECOMPRESS_AFTER_MAX: Duration = Duration::from_secs(640);
 
 /// What the cache is asked about: one coding of one version of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,36 +79,86 @@ pub struct Key {
     pub coding: Coding,
 }
 
-/// Bytes charged per entry on top of its body: the key twice (the map and the recency order),
-/// the entry, the recency stamp, the reference counts of the shared body, and an allowance for
-/// the hash table's spare slots and the B-tree's half-empty nodes. It is an estimate that errs
-/// high, so the bound holds.
-pub const ENTRY_OVERHEAD: usize =
-    2 * size_of::<Key>() + size_of::<Entry>() + size_of::<u64>() + 2 * size_of::<usize>() + 64;
+/// Bytes charged per entry on top of its body and path: the key twice (the map and the recency
+/// order), the entry, the recency stamp, the shared body's vector and reference counts, and an
+/// allowance for the hash table's spare slots and the B-tree's half-empty nodes. It is an
+/// estimate that errs high, so the bound holds.
+pub const ENTRY_OVERHEAD: usize = 2 * size_of::<Key>()
+    + size_of::<Entry>()
+    + size_of::<u64>()
+    + size_of::<Vec<u8>>()
+    + 2 * size_of::<usize>()
+    + 64;
 
-/// What the cache holds for a key.
+/// A compressed copy, and what it was made from.
+#[derive(Debug)]
+pub struct Copy {
+    /// The compressed bytes (shared with the responses sending them).
+    pub body: Arc<Vec<u8>>,
+    /// The hash of the source bytes ([`CompressedCache::hasher`]).
+    pub source: u64,
+    /// When the source bytes were last seen to be the file's.
+    pub verified: Instant,
+    /// The file's path under the root, to verify it by.
+    pub rel: Box<str>,
+}
+
+/// What a compression thread stores for a key.
+#[derive(Debug)]
+pub enum Made {
+    /// A copy.
+    Copy(Copy),
+    /// Compressing this version does not pay (it barely shrinks, or would take too large a share
+    /// of the cache): send the identity, and do not compress it again.
+    NotWorth,
+}
+
+/// What a worker is to do for a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
-    /// The compressed bytes.
-    Body(Arc<[u8]>),
-    /// Compressing this version does not pay (it barely shrinks, or would not fit in the
-    /// cache): send the identity, and do not compress it again.
-    Identity,
-    /// Nothing yet.
-    Missing,
+    /// Serve this copy (verified within [`FRESH_FOR`]). `verify`: the caller has claimed the
+    /// file's verification and must queue it (or [`CompressedCache::unclaim_verify`]).
+    Fresh { body: Arc<Vec<u8>>, verify: bool },
+    /// Serve the identity: the copy has not been verified within [`FRESH_FOR`]. `verify` as
+    /// above.
+    Unverified { verify: bool },
+    /// Serve the identity: no copy. `compress`: the caller has claimed the key and must queue
+    /// it (or [`CompressedCache::abandon`]).
+    Missing { compress: bool },
+    /// Serve the identity: this version is not worth compressing.
+    NotWorth,
+    /// Serve the identity: the copy was evicted too recently to be made again.
+    Cooling,
+}
+
+#[derive(Debug)]
+enum State {
+    Copy(Copy),
+    NotWorth,
+    /// The copy was evicted; it is not made again before `until`.
+    Cooling {
+        until: Instant,
+    },
 }
 
 #[derive(Debug)]
 struct Entry {
-    /// `None` for [`Found::Identity`].
-    body: Option<Arc<[u8]>>,
+    state: State,
     /// The recency stamp, a key of `Inner::order`.
     used: u64,
+    /// When it was last looked up (or stored).
+    used_at: Instant,
+    /// How long the key stays [`State::Cooling`] once its copy is evicted.
+    cooldown: Duration,
 }
 
 impl Entry {
     fn cost(&self) -> usize {
-        ENTRY_OVERHEAD + self.body.as_ref().map_or(0, |b| b.len())
+        ENTRY_OVERHEAD
+            + match &self.state {
+                State::Copy(copy) => copy.body.capacity() + copy.rel.len(),
+                State::NotWorth | State::Cooling { .. } => 0,
+            }
     }
 }
 
@@ -68,8 +168,15 @@ struct Inner {
     /// Recency stamp to key, oldest first.
     order: BTreeMap<u64, Key>,
     clock: u64,
-    bytes: usize,
+    /// The entries' cost.
+    held: usize,
+    /// Bytes reserved by compressions in progress.
+    reserved: usize,
+    /// Copies evicted since the last [`CompressedCache::stats`].
+    evicted: u64,
     pending: HashSet<Key>,
+    verifying: HashSet<Identity>,
+    next_sweep: Option<Instant>,
 }
 
 impl Inner {
@@ -78,27 +185,121 @@ impl Inner {
         self.clock
     }
 
-    fn remove(&mut self, key: &Key) -> bool {
-        match self.entries.remove(key) {
-            Some(old) => {
-                self.order.remove(&old.used);
-                self.bytes -= old.cost();
-                true
-            }
-            None => false,
+    fn remove(&mut self, key: &Key) -> Option<Entry> {
+        let old = self.entries.remove(key)?;
+        self.order.remove(&old.used);
+        self.held -= old.cost();
+        Some(old)
+    }
+
+    /// Stores `entry` as the most recently used.
+    fn put(&mut self, key: Key, mut entry: Entry) {
+        entry.used = self.tick();
+        self.held += entry.cost();
+        self.order.insert(entry.used, key);
+        self.entries.insert(key, entry);
+    }
+
+    /// Evicts the least recently used entry: a copy becomes a cooling marker (the most recent
+    /// entry, so that it is remembered a while), a marker goes. False when nothing is left.
+    fn evict_one(&mut self, now: Instant) -> bool {
+        let Some((_, oldest)) = self.order.first_key_value() else {
+            return false;
+        };
+        let oldest = *oldest;
+        let Some(mut entry) = self.remove(&oldest) else {
+            return false;
+        };
+        if matches!(entry.state, State::Copy(_)) {
+            entry.state = State::Cooling {
+                until: now + entry.cooldown,
+            };
+            self.evicted += 1;
+            self.put(oldest, entry);
         }
+        true
+    }
+
+    /// Evicts until `more` bytes fit within `capacity`; whether they do (they cannot when
+    /// reservations, which nothing evicts, leave too little; then nothing is evicted).
+    fn make_room(&mut self, more: usize, capacity: usize, now: Instant) -> bool {
+        if self.reserved + more > capacity {
+            return false;
+        }
+        while self.held + self.reserved + more > capacity {
+            if !self.evict_one(now) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn copies_of(&self, identity: Identity) -> impl Iterator<Item = Key> + '_ {
+        Coding::ALL
+            .into_iter()
+            .map(move |coding| Key { identity, coding })
+            .filter(|key| {
+                matches!(
+                    self.entries.get(key).map(|e| &e.state),
+                    Some(State::Copy(_))
+                )
+            })
     }
 }
 
-/// What an insertion did to the cache.
+/// How full the cache is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Inserted {
-    /// Entries evicted to make room.
-    pub evicted: u64,
-    /// Bytes held afterwards.
+pub struct Stats {
+    /// Bytes held and reserved, bookkeeping included.
     pub bytes: usize,
-    /// Entries held afterwards.
+    /// Entries held (markers included).
     pub entries: usize,
+    /// Copies evicted since the previous call.
+    pub evicted: u64,
+}
+
+/// What a verification found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Verified {
+    /// Copies made from the bytes the file still has.
+    pub kept: u64,
+    /// Copies made from other bytes, dropped.
+    pub dropped: u64,
+}
+
+/// Room taken in the cache by a compression in progress, given back when dropped (or turned
+/// into the entry by [`CompressedCache::insert`]).
+#[derive(Debug)]
+pub struct Reservation<'a> {
+    cache: &'a CompressedCache,
+    bytes: usize,
+}
+
+impl Reservation<'_> {
+    /// Bytes reserved.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Reserves `more` bytes, evicting what it takes; false if they cannot fit (the rest is
+    /// reserved by other compressions).
+    pub fn grow(&mut self, more: usize, now: Instant) -> bool {
+        let mut inner = self.cache.lock();
+        if !inner.make_room(more, self.cache.capacity, now) {
+            return false;
+        }
+        inner.reserved += more;
+        self.bytes += more;
+        true
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.bytes > 0 {
+            self.cache.lock().reserved -= self.bytes;
+        }
+    }
 }
 
 /// The cache; one per process, behind an `Arc`.
@@ -106,6 +307,8 @@ pub struct Inserted {
 pub struct CompressedCache {
     inner: Mutex<Inner>,
     capacity: usize,
+    /// Keys the source hashes (random per process: nobody outside can aim at a collision).
+    hashes: RandomState,
 }
 
 impl CompressedCache {
@@ -114,6 +317,7 @@ impl CompressedCache {
         Self {
             inner: Mutex::default(),
             capacity,
+            hashes: RandomState::new(),
         }
     }
 
@@ -123,72 +327,199 @@ impl CompressedCache {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// What is held for `key`; a hit becomes the most recently used entry.
-    pub fn find(&self, key: &Key) -> Found {
+    /// The hasher of source bytes: what a copy keeps and a verification compares.
+    pub fn hasher(&self) -> DefaultHasher {
+        self.hashes.build_hasher()
+    }
+
+    /// The most one entry may cost.
+    pub fn admit_max(&self) -> usize {
+        self.capacity / ADMIT_DIVISOR
+    }
+
+    /// What to do for `key` at `now`; the entry becomes the most recently used. A missing key is
+    /// claimed for compression only if `settled` (its identity tells its versions apart).
+    pub fn find(&self, key: &Key, now: Instant, settled: bool) -> Found {
         let mut inner = self.lock();
         let stamp = inner.tick();
-        let Some(entry) = inner.entries.get_mut(key) else {
-            return Found::Missing;
+        let Inner {
+            entries,
+            order,
+            pending,
+            verifying,
+            ..
+        } = &mut *inner;
+        let Some(entry) = entries.get_mut(key) else {
+            return Found::Missing {
+                compress: settled && pending.insert(*key),
+            };
         };
-        let old = std::mem::replace(&mut entry.used, stamp);
-        let found = match &entry.body {
-            Some(body) => Found::Body(Arc::clone(body)),
-            None => Found::Identity,
-        };
-        inner.order.remove(&old);
-        inner.order.insert(stamp, *key);
-        found
+        order.remove(&entry.used);
+        order.insert(stamp, *key);
+        entry.used = stamp;
+        entry.used_at = now;
+        match &entry.state {
+            State::Copy(copy) => {
+                let age = now.saturating_duration_since(copy.verified);
+                let verify = age >= REVERIFY_AFTER && verifying.insert(key.identity);
+                match age < FRESH_FOR {
+                    true => Found::Fresh {
+                        body: Arc::clone(&copy.body),
+                        verify,
+                    },
+                    false => Found::Unverified { verify },
+                }
+            }
+            State::NotWorth => Found::NotWorth,
+            State::Cooling { until } if now < *until => Found::Cooling,
+            State::Cooling { .. } => Found::Missing {
+                compress: settled && pending.insert(*key),
+            },
+        }
     }
 
-    /// Marks `key` as being compressed, unless it already is or is held: whether the caller
-    /// should queue it. A claim ends with [`Self::insert`] or [`Self::abandon`].
-    pub fn claim(&self, key: &Key) -> bool {
-        let mut inner = self.lock();
-        !inner.entries.contains_key(key) && inner.pending.insert(*key)
-    }
-
-    /// Gives up a claim (the job could not be queued, or the file changed before it was read).
+    /// Gives up a claim to compress (the job could not be queued, or the file changed before it
+    /// was read).
     pub fn abandon(&self, key: &Key) {
         self.lock().pending.remove(key);
     }
 
-    /// Stores `body` for `key` (`None`: compressing does not pay), ending its claim, and evicts
-    /// the least recently used entries beyond the capacity. A body that could never fit is
-    /// stored as `None`, so that it is not compressed again and again.
-    pub fn insert(&self, key: Key, body: Option<Arc<[u8]>>) -> Inserted {
+    /// Gives up a claim to verify.
+    pub fn unclaim_verify(&self, identity: Identity) {
+        self.lock().verifying.remove(&identity);
+    }
+
+    /// Room for a compression's output, `bytes` to start with, evicting what it takes; `None`
+    /// if it cannot fit.
+    pub fn reserve(&self, bytes: usize, now: Instant) -> Option<Reservation<'_>> {
+        let mut reservation = Reservation {
+            cache: self,
+            bytes: 0,
+        };
+        reservation.grow(bytes, now).then_some(reservation)
+    }
+
+    /// Stores what was `made` for `key`, ending its claim and turning `reservation` into the
+    /// entry, and evicts the least recently used entries beyond the capacity. A copy that costs
+    /// more than [`Self::admit_max`] is stored as not worth making.
+    pub fn insert(&self, key: Key, made: Made, mut reservation: Reservation<'_>, now: Instant) {
         let mut inner = self.lock();
         inner.pending.remove(&key);
-        inner.remove(&key);
-        let mut entry = Entry { body, used: 0 };
-        if entry.cost() > self.capacity {
-            entry.body = None;
+        inner.reserved -= reservation.bytes;
+        reservation.bytes = 0;
+        // A copy made again after an eviction will wait twice as long if evicted again.
+        let cooldown = match inner.remove(&key) {
+            Some(Entry {
+                state: State::Cooling { .. },
+                cooldown,
+                ..
+            }) => (cooldown * 2).min(RECOMPRESS_AFTER_MAX),
+            Some(old) => old.cooldown,
+            None => RECOMPRESS_AFTER,
+        };
+        let mut entry = Entry {
+            state: match made {
+                Made::Copy(copy) => State::Copy(copy),
+                Made::NotWorth => State::NotWorth,
+            },
+            used: 0,
+            used_at: now,
+            cooldown,
+        };
+        if entry.cost() > self.admit_max() {
+            entry.state = State::NotWorth;
         }
-        let mut evicted = 0;
-        while inner.bytes + entry.cost() > self.capacity {
-            let Some((_, oldest)) = inner.order.pop_first() else {
-                break;
-            };
-            // `order` no longer holds the stamp; `remove` finds nothing more to take out of it.
-            inner.remove(&oldest);
-            evicted += 1;
-        }
-        if inner.bytes + entry.cost() <= self.capacity {
-            entry.used = inner.tick();
-            inner.bytes += entry.cost();
-            inner.order.insert(entry.used, key);
-            inner.entries.insert(key, entry);
-        }
-        Inserted {
-            evicted,
-            bytes: inner.bytes,
-            entries: inner.entries.len(),
+        if inner.make_room(entry.cost(), self.capacity, now) {
+            inner.put(key, entry);
         }
     }
 
-    /// Bytes held, bookkeeping included.
-    #[cfg(test)]
-    pub fn bytes(&self) -> usize {
-        self.lock().bytes
+    /// Records that the file `identity` names had bytes hashing to `source` when read from
+    /// `at` on: its copies made from those bytes are fresh from `at`, the others are dropped.
+    /// Ends the claim to verify.
+    pub fn verified(&self, identity: Identity, source: u64, at: Instant) -> Verified {
+        let mut inner = self.lock();
+        inner.verifying.remove(&identity);
+        let keys: Vec<Key> = inner.copies_of(identity).collect();
+        let mut outcome = Verified::default();
+        for key in keys {
+            let same = match inner.entries.get_mut(&key).map(|e| &mut e.state) {
+                Some(State::Copy(copy)) if copy.source == source => {
+                    copy.verified = copy.verified.max(at);
+                    true
+                }
+                _ => false,
+            };
+            if same {
+                outcome.kept += 1;
+            } else {
+                inner.remove(&key);
+                outcome.dropped += 1;
+            }
+        }
+        outcome
+    }
+
+    /// Drops every copy of `identity`: the file no longer has it (changed or gone), so they
+    /// can never be verified again. Ends the claim to verify.
+    pub fn forget(&self, identity: Identity) {
+        let mut inner = self.lock();
+        inner.verifying.remove(&identity);
+        let keys: Vec<Key> = inner.copies_of(identity).collect();
+        for key in keys {
+            inner.remove(&key);
+        }
+    }
+
+    /// The files to verify now (at most once per [`SWEEP_EVERY`]; empty otherwise): those
+    /// with a copy used within [`KEEP_WARM`] and verified more than [`REVERIFY_AFTER`] ago, the
+    /// most recently used first, within [`SWEEP_SOURCE_BYTES`]. Each is claimed: the caller
+    /// must queue it or [`Self::unclaim_verify`].
+    pub fn due(&self, now: Instant) -> Vec<(Identity, Box<str>)> {
+        let mut inner = self.lock();
+        if inner.next_sweep.is_some_and(|next| now < next) {
+            return Vec::new();
+        }
+        inner.next_sweep = Some(now + SWEEP_EVERY);
+        let Inner {
+            entries,
+            order,
+            verifying,
+            ..
+        } = &mut *inner;
+        let mut due = Vec::new();
+        let mut budget = SWEEP_SOURCE_BYTES;
+        for key in order.values().rev().take(SWEEP_ENTRIES) {
+            let Some(entry) = entries.get(key) else {
+                continue;
+            };
+            let State::Copy(copy) = &entry.state else {
+                continue;
+            };
+            // Copies are in the order of their use (markers are not): the rest are older.
+            if now.saturating_duration_since(entry.used_at) > KEEP_WARM {
+                break;
+            }
+            let size = key.identity.size();
+            if now.saturating_duration_since(copy.verified) < REVERIFY_AFTER || size > budget {
+                continue;
+            }
+            if verifying.insert(key.identity) {
+                budget -= size;
+                due.push((key.identity, copy.rel.clone()));
+            }
+        }
+        due
+    }
+
+    /// How full the cache is, and the copies evicted since the previous call.
+    pub fn stats(&self) -> Stats {
+        let mut inner = self.lock();
+        Stats {
+            bytes: inner.held + inner.reserved,
+            entries: inner.entries.len(),
+            evicted: std::mem::take(&mut inner.evicted),
+        }
     }
 }
 
@@ -212,22 +543,54 @@ mod tests {
         }
     }
 
-    fn body(len: usize) -> Option<Arc<[u8]>> {
-        Some(vec![7; len].into())
+    /// A copy of `len` bytes made from source bytes hashing to `source`, verified at `at`.
+    fn copy(len: usize, source: u64, at: Instant) -> Made {
+        Made::Copy(Copy {
+            body: Arc::new(vec![7; len]),
+            source,
+            verified: at,
+            rel: "f".into(),
+        })
+    }
+
+    fn store(cache: &CompressedCache, key: Key, made: Made, now: Instant) {
+        let reservation = cache.reserve(0, now).unwrap();
+        cache.insert(key, made, reservation, now);
+    }
+
+    /// The cost of a copy of `len` bytes stored by [`copy`].
+    fn cost(len: usize) -> usize {
+        ENTRY_OVERHEAD + len + "f".len()
+    }
+
+    fn is_fresh(found: &Found) -> bool {
+        matches!(found, Found::Fresh { .. })
     }
 
     #[test]
-    fn a_stored_body_is_found_and_other_codings_are_not() {
+    fn a_stored_copy_is_found_and_other_codings_are_not() {
         let cache = CompressedCache::new(1 << 20);
-        let k = key(1);
-        assert_eq!(cache.find(&k), Found::Missing);
-        cache.insert(k, body(10));
-        assert_eq!(cache.find(&k), Found::Body(vec![7; 10].into()));
+        let (k, now) = (key(1), Instant::now());
+        assert_eq!(
+            cache.find(&k, now, false),
+            Found::Missing { compress: false }
+        );
+        store(&cache, k, copy(10, 1, now), now);
+        assert_eq!(
+            cache.find(&k, now, true),
+            Found::Fresh {
+                body: Arc::new(vec![7; 10]),
+                verify: false
+            }
+        );
         let gzip = Key {
             coding: Coding::Gzip,
             ..k
         };
-        assert_eq!(cache.find(&gzip), Found::Missing);
+        assert_eq!(
+            cache.find(&gzip, now, true),
+            Found::Missing { compress: true }
+        );
     }
 
     #[test]
@@ -240,73 +603,236 @@ mod tests {
         fs::write(&path, "two").unwrap();
         let new = Identity::of_metadata(&fs::metadata(&path).unwrap());
         assert_ne!(old, new, "a rewrite in place changes the identity");
-        let coding = Coding::Br;
-        cache.insert(
+        let (coding, now) = (Coding::Br, Instant::now());
+        store(
+            &cache,
             Key {
                 identity: old,
                 coding,
             },
-            body(3),
+            copy(3, 1, now),
+            now,
+        );
+        let found = cache.find(
+            &Key {
+                identity: new,
+                coding,
+            },
+            now,
+            false,
+        );
+        assert_eq!(found, Found::Missing { compress: false });
+    }
+
+    #[test]
+    fn a_copy_is_served_only_within_its_freshness_and_verified_before_it_runs_out() {
+        let cache = CompressedCache::new(1 << 20);
+        let (k, t0) = (key(1), Instant::now());
+        store(&cache, k, copy(10, 1, t0), t0);
+        assert!(is_fresh(&cache.find(&k, t0 + REVERIFY_AFTER / 2, false)));
+        // Half-way, a hit claims the verification, once.
+        let later = t0 + REVERIFY_AFTER;
+        let found = cache.find(&k, later, false);
+        assert!(
+            matches!(found, Found::Fresh { verify: true, .. }),
+            "{found:?}"
+        );
+        assert!(matches!(
+            cache.find(&k, later, false),
+            Found::Fresh { verify: false, .. }
+        ));
+        // Past the bound it is not served, however often asked for.
+        assert_eq!(
+            cache.find(&k, t0 + FRESH_FOR, false),
+            Found::Unverified { verify: false }
+        );
+        // Verified again (the bytes read from `at` on are the same): fresh from `at`.
+        let at = t0 + FRESH_FOR;
+        assert_eq!(
+            cache.verified(k.identity, 1, at),
+            Verified {
+                kept: 1,
+                dropped: 0
+            }
+        );
+        assert!(is_fresh(&cache.find(&k, at + REVERIFY_AFTER / 2, false)));
+        // A verification that ended unclaimed can be claimed again.
+        let found = cache.find(&k, at + REVERIFY_AFTER, false);
+        assert!(
+            matches!(found, Found::Fresh { verify: true, .. }),
+            "{found:?}"
+        );
+        cache.unclaim_verify(k.identity);
+        let found = cache.find(&k, at + REVERIFY_AFTER, false);
+        assert!(
+            matches!(found, Found::Fresh { verify: true, .. }),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_copy_made_from_other_bytes_than_the_file_has_is_dropped() {
+        let cache = CompressedCache::new(1 << 20);
+        let (br, now) = (key(1), Instant::now());
+        let gzip = Key {
+            coding: Coding::Gzip,
+            ..br
+        };
+        store(&cache, br, copy(10, 1, now), now);
+        store(&cache, gzip, copy(10, 2, now), now);
+        let outcome = cache.verified(br.identity, 2, now);
+        assert_eq!(
+            outcome,
+            Verified {
+                kept: 1,
+                dropped: 1
+            }
         );
         assert_eq!(
-            cache.find(&Key {
-                identity: new,
-                coding
-            }),
-            Found::Missing
+            cache.find(&br, now, false),
+            Found::Missing { compress: false }
         );
+        assert!(is_fresh(&cache.find(&gzip, now, false)));
+        cache.forget(br.identity);
+        assert_eq!(
+            cache.find(&gzip, now, false),
+            Found::Missing { compress: false }
+        );
+        assert_eq!(cache.stats().bytes, 0);
     }
 
     #[test]
     fn the_least_recently_used_goes_first_and_the_bound_counts_bookkeeping() {
-        let entry = ENTRY_OVERHEAD + 100;
-        let cache = CompressedCache::new(3 * entry);
-        let (a, b, c, d) = (key(1), key(2), key(3), key(4));
-        for k in [a, b, c] {
-            assert_eq!(cache.insert(k, body(100)).evicted, 0);
+        let entry = cost(1000);
+        // Four copies (each within its share), and room for the marker an evicted one leaves.
+        let cache = CompressedCache::new(4 * entry + 2 * ENTRY_OVERHEAD);
+        let (a, b, c, d, e) = (key(1), key(2), key(3), key(4), key(5));
+        let now = Instant::now();
+        for k in [a, b, c, d] {
+            store(&cache, k, copy(1000, 1, now), now);
         }
-        assert_eq!(cache.bytes(), 3 * entry);
+        assert_eq!(
+            cache.stats(),
+            Stats {
+                bytes: 4 * entry,
+                entries: 4,
+                evicted: 0
+            }
+        );
         // `a` is used again, so `b` is now the oldest.
-        assert!(matches!(cache.find(&a), Found::Body(_)));
-        let inserted = cache.insert(d, body(100));
-        assert_eq!((inserted.evicted, inserted.entries), (1, 3));
-        assert_eq!(cache.find(&b), Found::Missing);
-        for k in [a, c, d] {
-            assert!(matches!(cache.find(&k), Found::Body(_)));
+        assert!(is_fresh(&cache.find(&a, now, false)));
+        store(&cache, e, copy(1000, 1, now), now);
+        let stats = cache.stats();
+        assert_eq!((stats.evicted, stats.entries), (1, 5), "b is a marker now");
+        assert_eq!(stats.bytes, 4 * entry + ENTRY_OVERHEAD);
+        assert_eq!(cache.find(&b, now, true), Found::Cooling);
+        for k in [a, c, d, e] {
+            assert!(is_fresh(&cache.find(&k, now, false)));
         }
-        assert!(cache.bytes() <= 3 * entry);
     }
 
     #[test]
-    fn a_body_larger_than_the_cache_is_remembered_as_not_worth_it() {
-        let cache = CompressedCache::new(ENTRY_OVERHEAD + 10);
-        let k = key(1);
-        cache.insert(k, body(11));
-        assert_eq!(cache.find(&k), Found::Identity);
-        assert_eq!(cache.bytes(), ENTRY_OVERHEAD);
+    fn an_evicted_copy_is_made_again_only_after_a_cooldown_that_doubles() {
+        let capacity = 8 * cost(1000);
+        let cache = CompressedCache::new(capacity);
+        let (a, t0) = (key(1), Instant::now());
+        // A reservation of (nearly) everything evicts every copy.
+        let evict_all = |now| drop(cache.reserve(capacity - ENTRY_OVERHEAD, now).unwrap());
+        store(&cache, a, copy(1000, 1, t0), t0);
+        evict_all(t0);
+        assert_eq!(cache.find(&a, t0, true), Found::Cooling);
+        let t1 = t0 + RECOMPRESS_AFTER;
+        assert_eq!(cache.find(&a, t1, true), Found::Missing { compress: true });
+        store(&cache, a, copy(1000, 1, t1), t1);
+        // Evicted again: twice as long.
+        evict_all(t1);
+        assert_eq!(cache.find(&a, t1 + RECOMPRESS_AFTER, true), Found::Cooling);
+        let t2 = t1 + 2 * RECOMPRESS_AFTER;
+        assert_eq!(cache.find(&a, t2, true), Found::Missing { compress: true });
     }
 
     #[test]
-    fn a_key_is_claimed_once_until_stored_or_abandoned() {
+    fn a_copy_over_a_share_of_the_cache_is_remembered_as_not_worth_it() {
+        let capacity = 64 * 1024;
+        let cache = CompressedCache::new(capacity);
+        let (k, now) = (key(1), Instant::now());
+        store(&cache, k, copy(cache.admit_max(), 1, now), now);
+        assert_eq!(cache.find(&k, now, true), Found::NotWorth);
+        assert_eq!(cache.stats().bytes, ENTRY_OVERHEAD);
+    }
+
+    #[test]
+    fn compressions_in_progress_count_against_the_bound() {
+        let c = cost(4000);
+        let capacity = 8 * c;
+        let cache = CompressedCache::new(capacity);
+        let (a, now) = (key(1), Instant::now());
+        store(&cache, a, copy(4000, 1, now), now);
+        let mut first = cache.reserve(capacity / 2, now).unwrap();
+        assert_eq!(cache.stats().bytes, c + capacity / 2);
+        // Growing past what is free evicts `a`...
+        assert!(first.grow(capacity / 2 - c / 2, now));
+        assert_eq!(cache.find(&a, now, true), Found::Cooling);
+        // ...but nothing evicts what another compression holds.
+        let second = cache.reserve(c / 4, now).unwrap();
+        assert!(cache.reserve(c, now).is_none());
+        assert!(!first.grow(c, now));
+        drop(second);
+        assert_eq!(cache.stats().bytes, ENTRY_OVERHEAD + first.bytes());
+        // Stored, the reservation becomes the entry's cost.
+        cache.insert(key(2), copy(100, 1, now), first, now);
+        assert_eq!(cache.stats().bytes, ENTRY_OVERHEAD + cost(100));
+    }
+
+    #[test]
+    fn a_key_is_claimed_once_until_stored_or_abandoned_and_only_when_settled() {
         let cache = CompressedCache::new(1 << 20);
-        let (a, b) = (key(1), key(2));
-        assert!(cache.claim(&a));
-        assert!(!cache.claim(&a), "already being compressed");
-        cache.insert(a, body(1));
-        assert!(!cache.claim(&a), "already held");
-        assert!(cache.claim(&b));
+        let (a, b, now) = (key(1), key(2), Instant::now());
+        assert_eq!(
+            cache.find(&a, now, false),
+            Found::Missing { compress: false }
+        );
+        assert_eq!(cache.find(&a, now, true), Found::Missing { compress: true });
+        assert_eq!(
+            cache.find(&a, now, true),
+            Found::Missing { compress: false }
+        );
+        store(&cache, a, Made::NotWorth, now);
+        assert_eq!(cache.find(&a, now, true), Found::NotWorth);
+        assert_eq!(cache.find(&b, now, true), Found::Missing { compress: true });
         cache.abandon(&b);
-        assert!(cache.claim(&b));
+        assert_eq!(cache.find(&b, now, true), Found::Missing { compress: true });
     }
 
     #[test]
     fn replacing_an_entry_keeps_the_byte_count_exact() {
         let cache = CompressedCache::new(1 << 20);
-        let k = key(1);
-        cache.insert(k, body(100));
-        cache.insert(k, body(50));
-        cache.insert(k, None);
-        assert_eq!(cache.bytes(), ENTRY_OVERHEAD);
-        assert_eq!(cache.find(&k), Found::Identity);
+        let (k, now) = (key(1), Instant::now());
+        store(&cache, k, copy(100, 1, now), now);
+        store(&cache, k, copy(50, 1, now), now);
+        store(&cache, k, Made::NotWorth, now);
+        assert_eq!(cache.stats().bytes, ENTRY_OVERHEAD);
+        assert_eq!(cache.find(&k, now, true), Found::NotWorth);
+    }
+
+    #[test]
+    fn a_sweep_claims_recently_used_copies_due_for_verification() {
+        let cache = CompressedCache::new(1 << 20);
+        let (fresh, due, cold, t0) = (key(1), key(2), key(3), Instant::now());
+        let sweep = |now| -> Vec<Identity> { cache.due(now).into_iter().map(|(i, _)| i).collect() };
+        store(&cache, cold, copy(10, 1, t0), t0);
+        let later = t0 + KEEP_WARM;
+        store(&cache, due, copy(10, 1, t0), later);
+        let now = later + REVERIFY_AFTER;
+        store(&cache, fresh, copy(10, 1, now), now);
+        assert_eq!(
+            sweep(now),
+            [due.identity],
+            "not the fresh one, nor the cold one"
+        );
+        assert!(sweep(now).is_empty(), "one sweep per period");
+        assert!(sweep(now + SWEEP_EVERY).is_empty(), "claimed already");
+        cache.unclaim_verify(due.identity);
+        assert!(sweep(now + 2 * SWEEP_EVERY).contains(&due.identity));
     }
 }

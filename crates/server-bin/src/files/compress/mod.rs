@@ -1,18 +1,26 @@
 //! On-the-fly compression: text files are compressed once per coding (br, zstd, gzip) by a few
-//! background threads and then served from one process-wide cache ([`cache`]) until they change.
+//! background threads and then served from one process-wide cache ([`cache`]) for as long as the
+//! bytes they were made from are still the file's.
 //!
 //! The split of work is the point of this module. A worker only looks up: a hit is served from
 //! memory; a miss is served as identity at once, and the file is queued (a bounded queue; a key
 //! already queued or being compressed is not queued again; a full queue drops the job, counted,
-//! and a later request queues it again). A worker never compresses, never waits for a
-//! compression thread, and never blocks on the queue. The compression threads run at a lower
-//! scheduling priority (nice [`NICE`]), so that on a busy machine the workers win the CPU and a
-//! burst of new files delays nobody; they are joined at shutdown.
+//! and a later request queues it again). A worker never compresses, never reads a file to
+//! verify a copy, never waits for a compression thread, and never blocks on the queue. The
+//! compression threads run at a lower scheduling priority (nice [`NICE`]), so that on a busy
+//! machine the workers win the CPU and a burst of new files delays nobody; they are joined at
+//! shutdown.
 //!
 //! A file is compressed only if its identity is settled ([`is_settled`]) and is still the one
-//! the worker served, read beneath the root the worker's request used (a job carries it, so a
-//! swap of the root in between changes nothing); a thread checks it again after reading, so
-//! the cache only ever holds bytes made from exactly the version its key names.
+//! the worker served; a thread checks it again after reading. It reads the file in pieces of
+//! [`READ_CHUNK`], hashing them and feeding the encoder, which writes into the entry itself, room
+//! for which is reserved in the cache as it grows (so the copy is never copied, and never held
+//! outside the cache's bound). Besides compressing, the threads verify copies: they read a file
+//! again and compare its hash with the one its copies were made from (a copy whose file has other
+//! bytes is dropped), when a worker's hit finds a copy due (the cache says when) and every
+//! [`cache::SWEEP_EVERY`] for copies in recent use. A copy not verified within
+//! [`cache::FRESH_FOR`] is not served: whatever way a file changed, its compressed
+//! representations are never older than that.
 //!
 //! This module must not build responses or negotiate (`respond` does), nor decide levels at run
 //! time (they come from the configuration).
@@ -20,8 +28,9 @@
 pub mod cache;
 pub mod codec;
 
-use std::fs::Metadata;
-use std::io;
+use std::fs::{File, Metadata};
+use std::hash::Hasher;
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -31,10 +40,11 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError, select};
 use http_core::encoding::Coding;
 
-use self::cache::{CompressedCache, Found, Key};
-use self::codec::Levels;
+use self::cache::{CompressedCache, Copy, ENTRY_OVERHEAD, Found, Key, Made, Reservation};
+use self::codec::{Encoder, Levels};
 use crate::files::cache::{Identity, is_settled};
 use crate::files::resolve::{Root, open_file};
+use crate::files::root::SwappableRoot;
 use crate::metrics::Metrics;
 
 /// Files smaller than this are sent as they are: a few hundred bytes saved do not pay for the
@@ -50,9 +60,35 @@ pub const NICE: i32 = 10;
 /// How long shutdown waits for a compression thread to finish the file in its hands.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Compression threads at most, whatever the number of workers: each holds an encoder's working
+/// memory outside the cache's bound (up to about 16 MiB at the default levels, see [`codec`]),
+/// and a few already compress a site's new files faster than they are usually asked for.
+pub const MAX_THREADS: usize = 4;
+
+/// Bytes read from a file at a time, to compress or to verify it.
+pub const READ_CHUNK: usize = 128 * 1024;
+
+/// Room a compression reserves in the cache at a time as its output grows.
+pub const RESERVE_STEP: usize = 256 * 1024;
+
+/// A copy that may grow to this size is written into a buffer of [`MAPPED_CAPACITY`].
+const MAPPED_FROM: usize = 1 << 20;
+
+/// Address space (not memory: only what is written is) taken for a large copy while it is
+/// made. The allocator (glibc: any request of 32 MiB or more) maps so large a request on its
+/// own, so the copy, shrunk in place when done, stays a mapping of its own and its pages go
+/// back to the system when it is evicted. Made among the encoders' short-lived buffers in the
+/// thread's heap instead, copies left holes there that the heap kept: measured with a 64 MiB
+/// cache and one compression thread, 139 MiB resident at the peak against 86 MiB this way.
+const MAPPED_CAPACITY: usize = 32 << 20;
+
+/// The page size, and the allocator's header in front of a mapped block.
+const PAGE: usize = 4096;
+const MAPPED_HEADER: usize = 16;
+
 /// A compressed body must be at least this fraction (1/N) smaller than the file to be kept;
 /// otherwise the identity is served and the file is not compressed again.
-const MIN_SAVING_DIVISOR: usize = 20;
+const MIN_SAVING_DIVISOR: u64 = 20;
 
 /// What `--compress*` configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,10 +104,10 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Compression threads for `workers` workers: a quarter of them, at least one. They are
-    /// background work; the workers come first.
+    /// Compression threads for `workers` workers: a quarter of them, at least one and at most
+    /// [`MAX_THREADS`]. They are background work; the workers come first.
     pub fn threads(workers: usize) -> usize {
-        (workers / 4).max(1)
+        (workers / 4).clamp(1, MAX_THREADS)
     }
 }
 
@@ -100,15 +136,32 @@ pub fn is_compressible(content_type: &str) -> bool {
         )
 }
 
-/// One file to compress into one coding.
+/// What a compression thread is asked to do.
+#[derive(Debug, Clone, Copy)]
+enum Task {
+    /// Compress one file version into one coding.
+    Compress(Key),
+    /// Check that the copies of a file version were made from the bytes it has now.
+    Verify(Identity),
+}
+
+impl Task {
+    /// Gives up the claim the cache gave for this task.
+    fn unclaim(self, cache: &CompressedCache) {
+        match self {
+            Self::Compress(key) => cache.abandon(&key),
+            Self::Verify(identity) => cache.unclaim_verify(identity),
+        }
+    }
+}
+
+/// One task, and the file it is about: its path under the tree the worker resolved it in (the
+/// thread reads the same release, even if the root has been swapped since).
 #[derive(Debug)]
 struct Job {
-    /// The tree the worker resolved it in: the thread reads the same release, even if the root
-    /// has been swapped since.
     root: Arc<Root>,
-    /// Its path under that root.
-    rel: String,
-    key: Key,
+    rel: Box<str>,
+    task: Task,
 }
 
 /// What the workers use: the settings, the cache and the queue. Shared through the context.
@@ -140,10 +193,11 @@ impl Compression {
         &self.tags[tag_index(coding)]
     }
 
-    /// The cached `coding` of the file at `rel` under `root` whose metadata (taken from the
-    /// descriptor the worker opened) is `meta`. `None` means: serve the identity. On a miss the
-    /// file is queued for compression, unless it is already or changed too recently to be told
-    /// apart from its next version.
+    /// The cached `coding` of the file at `rel` whose metadata (taken from the descriptor the
+    /// worker opened) is `meta`, if it was verified recently enough. `None` means: serve the
+    /// identity. On a miss the file is queued for compression, unless it is already, changed too
+    /// recently to be told apart from its next version, or lost its copy too recently; a copy
+    /// due for verification is queued for that.
     ///
     /// The key holds no root, and needs none: the identity (device, inode, size, times) names
     /// the bytes of the file the request opened beneath its own root, whatever tree holds it. A
@@ -155,37 +209,58 @@ impl Compression {
         rel: &str,
         meta: &Metadata,
         coding: Coding,
-    ) -> Option<Arc<[u8]>> {
+    ) -> Option<Arc<Vec<u8>>> {
         let key = Key {
             identity: Identity::of_metadata(meta),
             coding,
         };
-        match self.cache.find(&key) {
-            Found::Body(body) => {
-                self.metrics.compression.hit(coding);
+        let settled = is_settled(meta, SystemTime::now());
+        let counters = &self.metrics.compression;
+        match self.cache.find(&key, Instant::now(), settled) {
+            Found::Fresh { body, verify } => {
+                counters.hit(coding);
+                if verify {
+                    self.queue(root, rel, Task::Verify(key.identity));
+                }
                 Some(body)
             }
-            Found::Identity => None,
-            Found::Missing => {
-                self.metrics.compression.miss(coding);
-                if is_settled(meta, SystemTime::now()) && self.cache.claim(&key) {
-                    let job = Job {
-                        root: Arc::clone(root),
-                        rel: rel.to_owned(),
-                        key,
-                    };
-                    match self.queue.try_send(job) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full(job)) => {
-                            self.cache.abandon(&job.key);
-                            self.metrics.compression.queue_full();
-                        }
-                        // The threads have stopped: shutdown is under way.
-                        Err(TrySendError::Disconnected(job)) => self.cache.abandon(&job.key),
-                    }
+            Found::Unverified { verify } => {
+                counters.miss(coding);
+                if verify {
+                    self.queue(root, rel, Task::Verify(key.identity));
                 }
                 None
             }
+            Found::Missing { compress } => {
+                counters.miss(coding);
+                if compress {
+                    self.queue(root, rel, Task::Compress(key));
+                }
+                None
+            }
+            Found::Cooling => {
+                counters.refused();
+                None
+            }
+            Found::NotWorth => None,
+        }
+    }
+
+    /// Queues `task` (claimed in the cache) without waiting: when the queue is full or the
+    /// threads have stopped (shutdown), the claim is given up and a later request tries again.
+    fn queue(&self, root: &Arc<Root>, rel: &str, task: Task) {
+        let job = Job {
+            root: Arc::clone(root),
+            rel: rel.into(),
+            task,
+        };
+        match self.queue.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(job)) => {
+                job.task.unclaim(&self.cache);
+                self.metrics.compression.queue_full();
+            }
+            Err(TrySendError::Disconnected(job)) => job.task.unclaim(&self.cache),
         }
     }
 
@@ -236,13 +311,15 @@ impl Compressors {
     }
 }
 
-/// Starts `threads` compression threads for `settings`.
+/// Starts `threads` compression threads for `settings`; the copies due for verification are
+/// checked beneath the tree `root` leads to then.
 ///
 /// # Errors
 ///
 /// When a thread cannot be spawned.
 pub fn start(
     settings: Settings,
+    root: Arc<SwappableRoot>,
     metrics: Arc<Metrics>,
     threads: usize,
 ) -> io::Result<(Compression, Compressors)> {
@@ -258,6 +335,7 @@ pub fn start(
         let thread = Compressor {
             jobs: jobs.clone(),
             stopped: stopped.clone(),
+            root: Arc::clone(&root),
             cache: Arc::clone(&cache),
             metrics: Arc::clone(&metrics),
             levels,
@@ -288,6 +366,7 @@ pub fn start(
 struct Compressor {
     jobs: Receiver<Job>,
     stopped: Receiver<()>,
+    root: Arc<SwappableRoot>,
     cache: Arc<CompressedCache>,
     metrics: Arc<Metrics>,
     levels: Levels,
@@ -298,41 +377,80 @@ impl Compressor {
         // Linux keeps a nice value per thread: this lowers this thread only. Failing to lower
         // it is harmless.
         let _ = rustix::process::setpriority_process(None, NICE);
+        // Reused for every file: the only buffer a thread holds between files.
+        let mut buf = vec![0; READ_CHUNK];
         loop {
             if matches!(self.stopped.try_recv(), Err(TryRecvError::Disconnected)) {
                 return;
             }
+            let due = self.cache.due(Instant::now());
+            if !due.is_empty() {
+                let root = self.root.current();
+                for (identity, rel) in due {
+                    self.verify(&root, &rel, identity, &mut buf);
+                }
+            }
             select! {
                 recv(self.stopped) -> _ => return,
                 recv(self.jobs) -> job => match job {
-                    Ok(job) => self.compress(&job),
+                    Ok(Job { root, rel, task: Task::Compress(key) }) => {
+                        self.compress(&root, &rel, key, &mut buf);
+                    }
+                    Ok(Job { root, rel, task: Task::Verify(identity) }) => {
+                        self.verify(&root, &rel, identity, &mut buf);
+                    }
                     Err(_) => return,
                 },
+                default(cache::SWEEP_EVERY) => {}
             }
+            let stats = self.cache.stats();
+            self.metrics
+                .compression
+                .cache(stats.bytes, stats.entries, stats.evicted);
         }
+    }
+
+    /// Runs `work` on this thread's clock, with a panic contained to it (a panic in an encoder
+    /// is a bug there; the panic hook has reported it, and this one file is given up rather
+    /// than the thread).
+    fn timed<T>(&self, work: impl FnOnce() -> T) -> Option<T> {
+        let before = thread_cpu_time();
+        let result = panic::catch_unwind(AssertUnwindSafe(work));
+        self.metrics
+            .compression
+            .cpu(thread_cpu_time().saturating_sub(before));
+        result.ok()
     }
 
     /// Compresses one file and stores the result. A file that changed, vanished or cannot be
     /// read is dropped: the next request for its new version queues that one.
-    fn compress(&self, job: &Job) {
-        let before = thread_cpu_time();
-        let level = self.levels.of(job.key.coding);
-        let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            compress_job(&job.root, &job.rel, job.key, level)
-        }));
-        self.metrics
-            .compression
-            .cpu(thread_cpu_time().saturating_sub(before));
-        match result {
-            Ok(Ok(body)) => {
-                let inserted = self.cache.insert(job.key, body);
-                self.metrics
-                    .compression
-                    .cache(inserted.bytes, inserted.entries, inserted.evicted);
+    fn compress(&self, root: &Root, rel: &str, key: Key, buf: &mut [u8]) {
+        let level = self.levels.of(key.coding);
+        let made = self.timed(|| compress_file(root, rel, key, level, &self.cache, buf));
+        match made {
+            Some(Ok((made, reservation, too_large))) => {
+                if too_large {
+                    self.metrics.compression.refused();
+                }
+                self.cache.insert(key, made, reservation, Instant::now());
             }
-            // A panic in an encoder is a bug there; the panic hook has reported it, and this
-            // file is dropped rather than the thread.
-            Ok(Err(_)) | Err(_) => self.cache.abandon(&job.key),
+            Some(Err(_)) | None => self.cache.abandon(&key),
+        }
+    }
+
+    /// Checks the copies of the file version `identity` against the bytes the file at `rel`
+    /// has now.
+    fn verify(&self, root: &Root, rel: &str, identity: Identity, buf: &mut [u8]) {
+        let hashed = self.timed(|| hash_file(root, rel, identity, &self.cache, buf));
+        match hashed {
+            Some(Ok((source, from))) => {
+                let outcome = self.cache.verified(identity, source, from);
+                self.metrics.compression.verified(outcome.dropped);
+            }
+            // That version is gone: its copies can never be verified, nor asked for by a
+            // request that found the file as it is now.
+            Some(Err(_)) => self.cache.forget(identity),
+            None => self.cache.unclaim_verify(identity),
         }
     }
 }
@@ -343,31 +461,190 @@ enum Skip {
     /// The file is not the version the key names, or changed while being read.
     Changed,
     Io,
+    /// The cache has no room left for the output: compressions in progress hold it.
+    NoRoom,
 }
 
-/// Reads the file at `rel` if it is still the version `key` names and has settled, and
-/// compresses it. `None`: compressing does not pay.
-fn compress_job(root: &Root, rel: &str, key: Key, level: u32) -> Result<Option<Arc<[u8]>>, Skip> {
+/// Opens the file at `rel` if it is still the version `identity` names.
+fn open_version(root: &Root, rel: &str, identity: Identity) -> Result<File, Skip> {
     let (file, meta) = open_file(root, rel).map_err(|_| Skip::Io)?;
-    if !meta.is_file() || Identity::of_metadata(&meta) != key.identity {
+    if !meta.is_file() || Identity::of_metadata(&meta) != identity {
         return Err(Skip::Changed);
     }
-    // A write after this instant moves the change time past it; one before it left a change
-    // time that the settled check below requires to be a whole racy window older.
-    let read_at = SystemTime::now();
-    let len = usize::try_from(meta.len()).map_err(|_| Skip::Io)?;
-    let mut contents = vec![0; len];
-    file.read_exact_at(&mut contents, 0)
-        .map_err(|_| Skip::Changed)?;
+    Ok(file)
+}
+
+/// Reads the first `len` bytes of `file` into `buf` piece by piece, handing each to `take` and
+/// then hashing it into `hasher`. `Ok(false)`: `take` refused a piece (it keeps the reason).
+fn read_pieces(
+    file: &File,
+    len: u64,
+    buf: &mut [u8],
+    hasher: &mut impl Hasher,
+    mut take: impl FnMut(&[u8]) -> io::Result<()>,
+) -> Result<bool, Skip> {
+    let mut offset = 0;
+    while offset < len {
+        let want = usize::try_from(len - offset).map_or(buf.len(), |left| left.min(buf.len()));
+        let piece = &mut buf[..want];
+        // Shorter than its identity says: it changed under us.
+        file.read_exact_at(piece, offset)
+            .map_err(|_| Skip::Changed)?;
+        if take(piece).is_err() {
+            return Ok(false);
+        }
+        hasher.write(piece);
+        offset += want as u64;
+    }
+    Ok(true)
+}
+
+/// Checks, after reading, that the file is still the version `identity` names and that it had
+/// settled when the reading began at `read_at` (so a write during the reading, which moves the
+/// change time past it, is seen).
+fn check_after(file: &File, identity: Identity, read_at: SystemTime) -> Result<(), Skip> {
     let after = file.metadata().map_err(|_| Skip::Io)?;
-    if Identity::of_metadata(&after) != key.identity || !is_settled(&after, read_at) {
-        return Err(Skip::Changed);
+    match Identity::of_metadata(&after) == identity && is_settled(&after, read_at) {
+        true => Ok(()),
+        false => Err(Skip::Changed),
     }
-    let packed = codec::compress(key.coding, level, &contents).map_err(|_| Skip::Io)?;
-    if packed.len() + len / MIN_SAVING_DIVISOR >= len {
-        return Ok(None);
+}
+
+/// The hash of the bytes the file at `rel` has now, if it is still the version `identity`
+/// names, and the instant the reading began (the bytes were the file's at least then).
+fn hash_file(
+    root: &Root,
+    rel: &str,
+    identity: Identity,
+    cache: &CompressedCache,
+    buf: &mut [u8],
+) -> Result<(u64, Instant), Skip> {
+    let file = open_version(root, rel, identity)?;
+    let (from, read_at) = (Instant::now(), SystemTime::now());
+    let mut hasher = cache.hasher();
+    read_pieces(&file, identity.size(), buf, &mut hasher, |_| Ok(()))?;
+    check_after(&file, identity, read_at)?;
+    Ok((hasher.finish(), from))
+}
+
+/// Where an encoder writes: the entry's body, within room reserved in the cache as it grows, up
+/// to the size past which the copy would not be kept.
+struct Sink<'a> {
+    out: Vec<u8>,
+    reservation: Reservation<'a>,
+    /// The entry's bookkeeping, reserved first.
+    overhead: usize,
+    /// The output must stay below this to pay (a saving of at least 1/[`MIN_SAVING_DIVISOR`]).
+    pays_below: usize,
+    /// The output may take this much at most within the cache's share for one copy.
+    fits_up_to: usize,
+    /// Why the output was refused, once it was.
+    refused: Option<Refused>,
+}
+
+/// Why a sink refused more output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    DoesNotPay,
+    TooLarge,
+    NoRoom,
+}
+
+impl Write for Sink<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let len = self.out.len() + bytes.len();
+        let refused = if len >= self.pays_below {
+            Some(Refused::DoesNotPay)
+        } else if len > self.fits_up_to {
+            Some(Refused::TooLarge)
+        } else {
+            let (need, reserved) = (self.overhead + len, self.reservation.bytes());
+            let more = need.saturating_sub(reserved);
+            // A step at a time, but never more than the largest copy this one may become.
+            let most = self.overhead + self.fits_up_to.min(self.pays_below);
+            let step = more.max(RESERVE_STEP.min(most.saturating_sub(reserved)));
+            let grown = more == 0 || self.reservation.grow(step, Instant::now());
+            (!grown).then_some(Refused::NoRoom)
+        };
+        if let Some(refused) = refused {
+            self.refused = Some(refused);
+            return Err(io::Error::other("the compressed copy is refused"));
+        }
+        self.out.extend_from_slice(bytes);
+        Ok(bytes.len())
     }
-    Ok(Some(packed.into()))
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Compresses the file at `rel` if it is still the version `key` names and has settled, into
+/// room reserved in `cache`. Returns what to store, the room it takes, and whether it was
+/// refused for taking too large a share of the cache.
+fn compress_file<'a>(
+    root: &Root,
+    rel: &str,
+    key: Key,
+    level: u32,
+    cache: &'a CompressedCache,
+    buf: &mut [u8],
+) -> Result<(Made, Reservation<'a>, bool), Skip> {
+    let file = open_version(root, rel, key.identity)?;
+    let len = key.identity.size();
+    let (from, read_at) = (Instant::now(), SystemTime::now());
+    let overhead = ENTRY_OVERHEAD + rel.len();
+    let reservation = cache.reserve(overhead, from).ok_or(Skip::NoRoom)?;
+    let pays_below = usize::try_from(len - len / MIN_SAVING_DIVISOR).map_err(|_| Skip::Io)?;
+    let fits_up_to = cache.admit_max().saturating_sub(overhead);
+    let most = pays_below.min(fits_up_to + 1);
+    let mut sink = Sink {
+        // Never grown, so never moved: room for the most worth keeping, of which only what is
+        // written takes memory.
+        out: Vec::with_capacity(match most >= MAPPED_FROM {
+            true => MAPPED_CAPACITY,
+            false => most,
+        }),
+        reservation,
+        overhead,
+        pays_below,
+        fits_up_to,
+        refused: None,
+    };
+    let mut hasher = cache.hasher();
+    let finished = {
+        let mut encoder = Encoder::new(key.coding, level, len, &mut sink).map_err(|_| Skip::Io)?;
+        let read = read_pieces(&file, len, buf, &mut hasher, |piece| encoder.write(piece))?;
+        read && encoder.finish().is_ok()
+    };
+    let Sink {
+        mut out,
+        reservation,
+        refused,
+        ..
+    } = sink;
+    match refused {
+        Some(Refused::DoesNotPay) => return Ok((Made::NotWorth, reservation, false)),
+        Some(Refused::TooLarge) => return Ok((Made::NotWorth, reservation, true)),
+        Some(Refused::NoRoom) => return Err(Skip::NoRoom),
+        None if !finished => return Err(Skip::Io),
+        None => {}
+    }
+    check_after(&file, key.identity, read_at)?;
+    // In place: the allocator gives the tail back without copying the body. A mapping of its
+    // own is whole pages, its first bytes the allocator's header: ask for exactly that, so the
+    // capacity the cache charges is what the copy takes.
+    match out.capacity() == MAPPED_CAPACITY {
+        true => out.shrink_to((out.len() + MAPPED_HEADER).next_multiple_of(PAGE) - MAPPED_HEADER),
+        false => out.shrink_to_fit(),
+    }
+    let copy = Copy {
+        body: Arc::new(out),
+        source: hasher.finish(),
+        verified: from,
+        rel: rel.into(),
+    };
+    Ok((Made::Copy(copy), reservation, false))
 }
 
 /// CPU time used by the calling thread so far.
@@ -385,7 +662,7 @@ mod tests {
 
     use super::*;
 
-    /// A root holding `app.js` (compressible text, changed long ago so it has settled).
+    /// A root holding `app.js` (changed long ago so it has settled).
     fn fixture(text: &[u8]) -> (tempfile::TempDir, Arc<Root>, Metadata) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app.js");
@@ -395,6 +672,11 @@ mod tests {
         thread::sleep(crate::files::cache::RACY_WINDOW);
         let meta = fs::metadata(&path).unwrap();
         (dir, root, meta)
+    }
+
+    /// A root for the threads' own checks, leading to the tree at `dir`.
+    fn swappable(dir: &std::path::Path) -> Arc<SwappableRoot> {
+        Arc::new(SwappableRoot::open(dir.canonicalize().unwrap()).unwrap())
     }
 
     fn settings() -> Settings {
@@ -412,6 +694,35 @@ mod tests {
             .into_bytes()
     }
 
+    /// Pseudo-random bytes from `symbols` values: they shrink by a little (about log2 of
+    /// `symbols` over 8), or not at all with 256.
+    fn noise(len: usize, symbols: u64) -> Vec<u8> {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state % symbols) as u8
+            })
+            .collect()
+    }
+
+    fn key_of(meta: &Metadata, coding: Coding) -> Key {
+        Key {
+            identity: Identity::of_metadata(meta),
+            coding,
+        }
+    }
+
+    /// Runs [`compress_file`] for `app.js` into `cache`.
+    fn compress_app(root: &Root, key: Key, cache: &CompressedCache) -> Result<(Made, bool), Skip> {
+        let mut buf = vec![0; READ_CHUNK];
+        let level = Levels::default().of(key.coding);
+        compress_file(root, "app.js", key, level, cache, &mut buf)
+            .map(|(made, _reservation, too_large)| (made, too_large))
+    }
+
     /// Looks `coding` up until it is compressed, at most ten seconds (a loaded machine starves
     /// the low-priority thread).
     fn wait_for(
@@ -419,7 +730,7 @@ mod tests {
         root: &Arc<Root>,
         meta: &Metadata,
         coding: Coding,
-    ) -> Option<Arc<[u8]>> {
+    ) -> Option<Arc<Vec<u8>>> {
         let end = Instant::now() + Duration::from_secs(10);
         while Instant::now() < end {
             if let Some(body) = c.lookup(root, "app.js", meta, coding) {
@@ -450,9 +761,10 @@ mod tests {
     #[test]
     fn a_miss_is_identity_then_the_compressed_body_arrives_and_decodes() {
         let text = script();
-        let (_dir, root, meta) = fixture(&text);
+        let (dir, root, meta) = fixture(&text);
         let metrics = Arc::new(Metrics::new(1));
-        let (c, threads) = start(settings(), Arc::clone(&metrics), 1).unwrap();
+        let (c, threads) =
+            start(settings(), swappable(dir.path()), Arc::clone(&metrics), 1).unwrap();
         assert_eq!(c.lookup(&root, "app.js", &meta, Coding::Zstd), None);
         let body = wait_for(&c, &root, &meta, Coding::Zstd).expect("compressed within 10 s");
         assert_eq!(codec::decompress(Coding::Zstd, &body).unwrap(), text);
@@ -470,7 +782,8 @@ mod tests {
     #[test]
     fn a_rewritten_file_is_never_answered_with_the_old_bytes() {
         let (dir, root, meta) = fixture(&script());
-        let (c, threads) = start(settings(), Arc::new(Metrics::new(1)), 1).unwrap();
+        let metrics = Arc::new(Metrics::new(1));
+        let (c, threads) = start(settings(), swappable(dir.path()), metrics, 1).unwrap();
         assert!(c.lookup(&root, "app.js", &meta, Coding::Br).is_none());
         assert!(wait_for(&c, &root, &meta, Coding::Br).is_some());
         let new = "export const x = 1;\n".repeat(100);
@@ -493,40 +806,111 @@ mod tests {
     fn a_job_for_a_version_that_is_gone_stores_nothing() {
         let (dir, root, meta) = fixture(&script());
         fs::write(dir.path().join("app.js"), "changed").unwrap();
-        let key = Key {
-            identity: Identity::of_metadata(&meta),
-            coding: Coding::Gzip,
-        };
-        assert!(matches!(
-            compress_job(&root, "app.js", key, 6),
-            Err(Skip::Changed)
-        ));
+        let cache = CompressedCache::new(1 << 20);
+        let result = compress_app(&root, key_of(&meta, Coding::Gzip), &cache);
+        assert!(matches!(result, Err(Skip::Changed)));
+        assert_eq!(cache.stats().bytes, 0, "the reservation is given back");
     }
 
     #[test]
-    fn incompressible_bytes_are_remembered_as_identity() {
-        // Pseudo-random bytes do not shrink.
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let noise: Vec<u8> = (0..4096)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
-        let (_dir, root, meta) = fixture(&noise);
-        let key = Key {
-            identity: Identity::of_metadata(&meta),
-            coding: Coding::Gzip,
+    fn incompressible_bytes_are_remembered_as_not_worth_it() {
+        let (_dir, root, meta) = fixture(&noise(4096, 256));
+        let cache = CompressedCache::new(1 << 20);
+        let result = compress_app(&root, key_of(&meta, Coding::Gzip), &cache);
+        assert!(matches!(result, Ok((Made::NotWorth, false))));
+    }
+
+    #[test]
+    fn a_copy_larger_than_its_share_of_the_cache_is_refused_before_it_is_finished() {
+        // Shrinks by about a tenth: kept, were the cache large enough.
+        let text = noise(256 * 1024, 150);
+        let (_dir, root, meta) = fixture(&text);
+        let roomy = CompressedCache::new(4 << 20);
+        let made = compress_app(&root, key_of(&meta, Coding::Br), &roomy);
+        assert!(matches!(made, Ok((Made::Copy(_), false))));
+        let small = CompressedCache::new(256 * 1024);
+        let refused = compress_app(&root, key_of(&meta, Coding::Br), &small);
+        assert!(matches!(refused, Ok((Made::NotWorth, true))));
+    }
+
+    #[test]
+    fn a_compression_makes_room_by_evicting_and_stays_within_the_bound() {
+        let text = script();
+        let (dir, root, meta) = fixture(&text);
+        let capacity = 64 * 1024;
+        let cache = CompressedCache::new(capacity);
+        let now = Instant::now();
+        // Copies of other files fill the cache.
+        for n in 0..8u8 {
+            let other = dir.path().join(format!("f{n}"));
+            fs::write(&other, [n]).unwrap();
+            let key = key_of(&fs::metadata(&other).unwrap(), Coding::Br);
+            let filler = Made::Copy(Copy {
+                body: Arc::new(vec![n; capacity / 8 - ENTRY_OVERHEAD - 8]),
+                source: 0,
+                verified: now,
+                rel: "app.js".into(),
+            });
+            cache.insert(key, filler, cache.reserve(0, now).unwrap(), now);
+        }
+        let key = key_of(&meta, Coding::Br);
+        let mut buf = vec![0; READ_CHUNK];
+        let (made, reservation, _) = compress_file(&root, "app.js", key, 6, &cache, &mut buf)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(cache.stats().bytes <= capacity);
+        cache.insert(key, made, reservation, now);
+        let stats = cache.stats();
+        assert!(stats.bytes <= capacity, "{stats:?}");
+        let Found::Fresh { body, .. } = cache.find(&key, now, false) else {
+            panic!("stored")
         };
-        assert!(matches!(compress_job(&root, "app.js", key, 6), Ok(None)));
+        assert_eq!(body.capacity(), body.len(), "no spare room is kept");
+        assert_eq!(codec::decompress(Coding::Br, &body).unwrap(), text);
+    }
+
+    #[test]
+    fn a_large_copy_is_made_in_a_mapping_of_its_own_and_charged_as_whole_pages() {
+        // Half of it: a copy that may grow past a mebibyte.
+        let text = noise(2 << 20, 16);
+        let (_dir, root, meta) = fixture(&text);
+        let cache = CompressedCache::new(64 << 20);
+        let key = key_of(&meta, Coding::Zstd);
+        let mut buf = vec![0; READ_CHUNK];
+        let Ok((Made::Copy(copy), ..)) = compress_file(&root, "app.js", key, 1, &cache, &mut buf)
+        else {
+            panic!("compressed")
+        };
+        let (len, capacity) = (copy.body.len(), copy.body.capacity());
+        assert!(
+            len < text.len() && capacity - len < PAGE,
+            "{len} in {capacity}"
+        );
+        assert_eq!((capacity + MAPPED_HEADER) % PAGE, 0);
+        assert_eq!(codec::decompress(Coding::Zstd, &copy.body).unwrap(), text);
+    }
+
+    #[test]
+    fn a_copy_keeps_the_hash_a_verification_of_the_same_bytes_finds() {
+        let (dir, root, meta) = fixture(&script());
+        let cache = CompressedCache::new(1 << 20);
+        let key = key_of(&meta, Coding::Gzip);
+        let Ok((Made::Copy(copy), _)) = compress_app(&root, key, &cache) else {
+            panic!("compressed")
+        };
+        let mut buf = vec![0; 1000];
+        let (source, _) = hash_file(&root, "app.js", key.identity, &cache, &mut buf)
+            .unwrap_or_else(|_| panic!("hashed"));
+        assert_eq!(source, copy.source, "read in other pieces, the same hash");
+        fs::write(dir.path().join("app.js"), "changed").unwrap();
+        let gone = hash_file(&root, "app.js", key.identity, &cache, &mut buf);
+        assert!(matches!(gone, Err(Skip::Changed)));
     }
 
     #[test]
     fn threads_stop_when_told_even_with_files_queued() {
-        let (_dir, root, meta) = fixture(&script());
-        let (c, mut threads) = start(settings(), Arc::new(Metrics::new(1)), 2).unwrap();
+        let (dir, root, meta) = fixture(&script());
+        let metrics = Arc::new(Metrics::new(1));
+        let (c, mut threads) = start(settings(), swappable(dir.path()), metrics, 2).unwrap();
         threads.stop();
         let _ = c.lookup(&root, "app.js", &meta, Coding::Br);
         let started = Instant::now();
@@ -535,16 +919,25 @@ mod tests {
     }
 
     #[test]
+    fn compression_threads_are_a_quarter_of_the_workers_within_bounds() {
+        assert_eq!(Settings::threads(1), 1);
+        assert_eq!(Settings::threads(8), 2);
+        assert_eq!(Settings::threads(64), MAX_THREADS);
+        assert_eq!(Settings::threads(1024), MAX_THREADS);
+    }
+
+    #[test]
     fn a_job_reads_the_tree_its_request_was_resolved_in() {
         // Two releases of `app.js`, as before and after a deploy swapped the root.
-        let (_old_dir, old_root, old_meta) = fixture(&script());
+        let (old_dir, old_root, old_meta) = fixture(&script());
         let new_text = "export const release = 2;\n".repeat(100);
         let new_dir = tempfile::tempdir().unwrap();
         fs::write(new_dir.path().join("app.js"), &new_text).unwrap();
         let new_root = Arc::new(Root::open(new_dir.path()).unwrap());
         thread::sleep(crate::files::cache::RACY_WINDOW);
         let new_meta = fs::metadata(new_dir.path().join("app.js")).unwrap();
-        let (c, threads) = start(settings(), Arc::new(Metrics::new(1)), 1).unwrap();
+        let metrics = Arc::new(Metrics::new(1));
+        let (c, threads) = start(settings(), swappable(old_dir.path()), metrics, 1).unwrap();
         let new = wait_for(&c, &new_root, &new_meta, Coding::Gzip).expect("the new release");
         assert_eq!(
             codec::decompress(Coding::Gzip, &new).unwrap(),
@@ -557,9 +950,10 @@ mod tests {
 
     #[test]
     fn the_etag_suffix_names_the_level() {
+        let dir = tempfile::tempdir().unwrap();
         let mut s = settings();
         s.levels = Levels::parse("br=4").unwrap();
-        let (c, threads) = start(s, Arc::new(Metrics::new(1)), 1).unwrap();
+        let (c, threads) = start(s, swappable(dir.path()), Arc::new(Metrics::new(1)), 1).unwrap();
         assert_eq!(c.tag(Coding::Br), "br.4");
         assert_eq!(
             c.tag(Coding::Gzip),
