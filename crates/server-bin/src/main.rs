@@ -34,7 +34,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     panic_hook::install();
-    match cli::parse().and_then(server::run) {
+    let outcome = cli::parse().and_then(|invocation| match invocation {
+        cli::Invocation::Serve(config) => server::run(config),
+        cli::Invocation::Check(config) => Ok(check(&config)),
+        cli::Invocation::HashPassword => Ok(site::password::run()),
+    });
+    match outcome {
         Ok(code) => code,
         Err(err) => {
             // One line: the error and its causes, each at its own level.
@@ -48,4 +53,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--check`: everything start-up checks before it listens has passed; say what the site
+/// file holds.
+fn check(config: &config::Config) -> ExitCode {
+    if let Some(site) = &config.site {
+        println!("{}: ok ({})", site.file.path.display(), site.site.summary());
+    }
+    ExitCode::SUCCESS
 }

@@ -240,8 +240,8 @@ pub enum Problem {
         /// Why.
         why: String,
     },
-    /// Settings that do not go together (with each other or with the command line), in the
-    /// words of the command-line parser.
+    /// Settings that do not go together (with each other or with the command line's flags),
+    /// in the words of the command-line parser.
     Together(String),
 }
 
@@ -264,7 +264,7 @@ impl fmt::Display for Problem {
             Self::Missing { key, within } => write!(f, "{within} needs '{key}'"),
             Self::Invalid { key, why } => write!(f, "'{key}': {why}"),
             Self::Together(message) => {
-                write!(f, "with the command line's flags: {message}")
+                write!(f, "settings and flags that do not go together: {message}")
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The engine as the exchange will call it: one request through `decide`, `fallback`,
-//! `error_page` and `fields`; and a micro-benchmark run by hand.
+//! `error_page` and `fields`; the reference in `docs/site-file.md` against the schema; and a
+//! micro-benchmark run by hand.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
@@ -495,6 +496,87 @@ fn retry_after_is_whole_seconds_rounded_up() {
     assert_eq!(whole_seconds(Duration::from_millis(6000)), 6);
     assert_eq!(whole_seconds(Duration::from_millis(6001)), 7);
     assert_eq!(whole_seconds(Duration::ZERO), 1);
+}
+
+/// The reference's tables: `(section, key)` for each row whose first cell is a key in
+/// backquotes, under the heading that names the section (`## Top level`, ``## `[[headers]]` ``).
+fn documented_keys(doc: &str) -> Vec<(String, String)> {
+    let mut section = None;
+    let mut keys = Vec::new();
+    for line in doc.lines() {
+        if let Some(heading) = line.strip_prefix("## ") {
+            section = if heading.trim() == "Top level" {
+                Some(String::new())
+            } else {
+                heading
+                    .split('`')
+                    .nth(1)
+                    .map(|s| s.trim_matches(['[', ']']).to_owned())
+            };
+            continue;
+        }
+        let (Some(section), Some(row)) = (&section, line.strip_prefix("| `")) else {
+            continue;
+        };
+        if let Some(key) = row.split('`').next() {
+            keys.push((section.clone(), key.to_owned()));
+        }
+    }
+    keys
+}
+
+#[test]
+fn the_reference_documents_every_key_the_parser_accepts_and_no_other() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/site-file.md"),
+    )
+    .unwrap();
+    let documented = documented_keys(&doc);
+    let mut accepted: Vec<(String, String)> = crate::cli::flag_names()
+        .into_iter()
+        .chain(file::TOP_LEVEL.iter().map(|k| (*k).to_owned()))
+        .map(|k| (String::new(), k))
+        .collect();
+    for section in file::SECTIONS {
+        accepted.push((String::new(), section.name.to_owned()));
+        for key in section.keys {
+            accepted.push((section.name.to_owned(), (*key).to_owned()));
+        }
+    }
+    for key in &accepted {
+        assert!(
+            documented.contains(key),
+            "docs/site-file.md does not document {key:?} (a row '| `{}` |' under its section)",
+            key.1
+        );
+    }
+    for key in &documented {
+        assert!(
+            accepted.contains(key),
+            "docs/site-file.md documents {key:?}, which the parser does not accept"
+        );
+    }
+}
+
+#[test]
+fn every_example_in_the_reference_is_a_valid_site_file() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/site-file.md"),
+    )
+    .unwrap();
+    let mut examples = 0;
+    for block in doc.split("```toml\n").skip(1) {
+        let text = block.split("```").next().unwrap();
+        // The examples' hashes stand for real ones.
+        let text = text.replace("$argon2id$v=19$m=19456,t=2,p=1$...", &cheap_hash("x"));
+        let names = crate::cli::flag_names();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let file = SiteFile::parse(Path::new("example.toml"), text, &names)
+            .unwrap_or_else(|e| panic!("{e}"));
+        Site::compile(&file).unwrap_or_else(|e| panic!("{e}"));
+        examples += 1;
+    }
+    assert!(examples >= 2);
 }
 
 /// 100 header rules (`/sectionN/**`, or `/sectionN/*.html` when `patterned`, which takes the

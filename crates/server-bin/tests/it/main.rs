@@ -16,6 +16,7 @@ mod readme;
 mod restart;
 mod security;
 mod serving;
+mod site;
 mod startup;
 mod support;
 mod tls;
