@@ -1,5 +1,5 @@
-//! Globs over URL paths, compiled to regular expressions and matched many at once through one
-//! `regex::RegexSet`.
+//! Globs over URL paths, compiled to regular expressions and matched many at once (see
+//! [`GlobSet`]: the common shapes by hash lookups, the rest through one `regex::RegexSet`).
 //!
 //! The syntax is fixed here and nowhere else: a glob starts with `/`; `*` is any run of
 //! characters within one segment, `?` one character other than `/`, `**` as a whole segment any
