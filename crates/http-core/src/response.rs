@@ -39,9 +39,13 @@ status_codes! {
     NO_CONTENT = 204, "No Content";
     PARTIAL_CONTENT = 206, "Partial Content";
     MOVED_PERMANENTLY = 301, "Moved Permanently";
+    FOUND = 302, "Found";
+    SEE_OTHER = 303, "See Other";
     NOT_MODIFIED = 304, "Not Modified";
+    TEMPORARY_REDIRECT = 307, "Temporary Redirect";
     PERMANENT_REDIRECT = 308, "Permanent Redirect";
     BAD_REQUEST = 400, "Bad Request";
+    UNAUTHORIZED = 401, "Unauthorized";
     FORBIDDEN = 403, "Forbidden";
     NOT_FOUND = 404, "Not Found";
     METHOD_NOT_ALLOWED = 405, "Method Not Allowed";
@@ -49,6 +53,7 @@ status_codes! {
     PRECONDITION_FAILED = 412, "Precondition Failed";
     URI_TOO_LONG = 414, "URI Too Long";
     RANGE_NOT_SATISFIABLE = 416, "Range Not Satisfiable";
+    TOO_MANY_REQUESTS = 429, "Too Many Requests";
     HEADER_FIELDS_TOO_LARGE = 431, "Request Header Fields Too Large";
     INTERNAL_SERVER_ERROR = 500, "Internal Server Error";
     NOT_IMPLEMENTED = 501, "Not Implemented";

@@ -1,22 +1,48 @@
-//! Command-line parsing: turns arguments into a [`Config`], checking what can be checked before
-//! anything listens (the root exists and is a directory). It must not bind or spawn anything.
+//! Command-line parsing: turns arguments, and the settings of a `--config` site file, into a
+//! [`Config`], checking what can be checked before anything listens (the root exists and is a
+//! directory, the site file is valid whole). It must not bind or spawn anything.
+//!
+//! Every flag is also a top-level key of the site file, under its long name (`max-connections`;
+//! `max_connections` too, see `site::file`), with the value the flag would take (`true`/`false`
+//! for a switch; a number, a string, a list of strings joined with `,`, or a table written
+//! `key=value,...`). Each value is checked by the flag's own parser, so a bad one is refused
+//! with the file, line and column. A flag given on the command line wins over the file, and
+//! flags that exclude each other go as a family: `ROOT` or `--root` on the command line
+//! replaces the file's `root`, any of the certificate flags replaces all of the file's, and
+//! `--precompressed`/`--no-precompressed` replace both keys. Relative paths in the file
+//! (`root`, `tls-cert`, `tls-key`) are taken from the file's folder.
 
+use std::ffi::{OsStr, OsString};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::builder::ValueParser;
+use clap::error::{ContextKind, ContextValue};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use http_core::encoding::Coding;
 
 use crate::config::{Config, LogFormat};
 use crate::error::StartupError;
 use crate::files::compress::{self, codec::Levels};
+use crate::site::file::{Located, Problem, Setting, SettingValue, SiteError, SiteFile};
+use crate::site::{Loaded, Site};
 
 /// A static-file HTTP/1.1 server on a fixed-size worker pool.
 #[derive(Debug, Parser)]
-#[command(name = "http-server", version, about)]
+#[command(
+    name = "http-server",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 #[command(group(clap::ArgGroup::new("tls").args(["tls_cert", "tls_self_signed"])))]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Document root to serve
     #[arg(value_name = "ROOT", conflicts_with = "root")]
     root_pos: Option<PathBuf>,
@@ -143,17 +169,266 @@ struct Args {
     /// With HTTPS: also listen on this port for plain HTTP and redirect it to https:// (308)
     #[arg(long, value_name = "PORT", requires = "tls")]
     redirect_http: Option<u16>,
+
+    /// Read settings (every flag is a key) and site rules (headers, redirects, rewrites, a
+    /// fallback page, error pages, basic auth, CORS) from this TOML file; flags given here win.
+    /// SIGHUP reloads its rules
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Only check the --config file and the flags with it: print one line, exit 0 if the
+    /// server would start, 1 if not
+    #[arg(long, requires = "config")]
+    check: bool,
 }
 
-/// Parses the process arguments. Exits with clap's usage message on bad flags, `--help` and
-/// `--version`.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the Argon2id hash of a password, for the site file's [auth] users: read from
+    /// stdin, or asked for twice without echo on a terminal
+    HashPassword,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Invocation {
+    /// Serve.
+    Serve(Config),
+    /// `--check`: the configuration is valid; say so and exit.
+    Check(Config),
+    /// `hash-password`.
+    HashPassword,
+}
+
+/// Why the command line cannot be used.
+#[derive(Debug)]
+enum CliError {
+    /// Bad flags, `--help`, `--version`: clap prints and exits.
+    Usage(clap::Error),
+    /// A missing root, a bad site file.
+    Startup(StartupError),
+}
+
+impl From<SiteError> for CliError {
+    fn from(e: SiteError) -> Self {
+        Self::Startup(StartupError::Site(e))
+    }
+}
+
+/// Parses the process arguments (and the site file they name). Exits with clap's usage message
+/// on bad flags, `--help` and `--version`.
 ///
 /// # Errors
 ///
 /// [`StartupError::Root`] when the document root is missing or not a directory;
-/// [`StartupError::NoDefaultRoot`] when no root was given and there is no `www` here.
-pub fn parse() -> Result<Config, StartupError> {
-    config_from(Args::parse())
+/// [`StartupError::NoDefaultRoot`] when no root was given and there is no `www` here;
+/// [`StartupError::Site`] when the site file cannot be used.
+pub fn parse() -> Result<Invocation, StartupError> {
+    match try_parse_from(std::env::args_os()) {
+        Ok(invocation) => Ok(invocation),
+        Err(CliError::Usage(e)) => e.exit(),
+        Err(CliError::Startup(e)) => Err(e),
+    }
+}
+
+fn try_parse_from(argv: impl IntoIterator<Item = OsString>) -> Result<Invocation, CliError> {
+    let argv: Vec<OsString> = argv.into_iter().collect();
+    let matches = Args::command()
+        .try_get_matches_from(&argv)
+        .map_err(CliError::Usage)?;
+    let args = Args::from_arg_matches(&matches).map_err(CliError::Usage)?;
+    if let Some(Command::HashPassword) = args.command {
+        return Ok(Invocation::HashPassword);
+    }
+    let check = args.check;
+    let (args, site) = match &args.config {
+        None => (args, None),
+        Some(path) => {
+            let loaded = load_site(path)?;
+            let merged = with_file_settings(&argv, &matches, &loaded.file);
+            let args = Args::try_parse_from(merged).map_err(|e| blame(&loaded.file, &e))?;
+            (args, Some(loaded))
+        }
+    };
+    let config = config_from(args, site).map_err(CliError::Startup)?;
+    Ok(match check {
+        true => Invocation::Check(config),
+        false => Invocation::Serve(config),
+    })
+}
+
+/// The flags that are keys of the site file: every long flag but those about the file itself.
+pub fn flag_names() -> Vec<String> {
+    Args::command()
+        .get_arguments()
+        .filter_map(|a| a.get_long())
+        .filter(|long| !["help", "version", "config", "check"].contains(long))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Reads the site file at `path`, checks every setting with its flag's parser and compiles the
+/// rules: at start-up and on each reload.
+///
+/// # Errors
+///
+/// [`SiteError`] at the first thing in the file that cannot be used.
+pub fn load_site(path: &Path) -> Result<Loaded, SiteError> {
+    let names = flag_names();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let file = SiteFile::read(path, &names)?;
+    let command = Args::command();
+    for setting in &file.settings {
+        check_setting(&command, setting).map_err(|e| file.error(e))?;
+    }
+    let site = Site::compile(&file)?;
+    Ok(Loaded {
+        file,
+        site: Arc::new(site),
+    })
+}
+
+fn flag<'c>(command: &'c clap::Command, long: &str) -> Option<&'c clap::Arg> {
+    command.get_arguments().find(|a| a.get_long() == Some(long))
+}
+
+/// Checks a setting's value as its flag would: a switch takes `true`/`false`, any other flag
+/// a value its parser accepts.
+fn check_setting(command: &clap::Command, setting: &Setting) -> Result<(), Located> {
+    let Some(arg) = flag(command, &setting.flag) else {
+        return Ok(());
+    };
+    let type_error = |expected| {
+        Located::new(
+            setting.span.clone(),
+            Problem::Type {
+                key: setting.flag.clone(),
+                expected,
+            },
+        )
+    };
+    match (&setting.value, arg.get_action().takes_values()) {
+        (SettingValue::Switch(_), false) => Ok(()),
+        (SettingValue::Switch(_), true) => Err(type_error("a value, not true or false")),
+        (SettingValue::Text(_), false) => Err(type_error("true or false")),
+        (SettingValue::Text(value), true) => {
+            // The flag's own parser, alone: its relations to other flags are checked once
+            // the file and the command line are put together.
+            let alone = clap::Command::new("check").no_binary_name(true).arg(
+                clap::Arg::new("value")
+                    .long("value")
+                    .value_parser(arg.get_value_parser().clone()),
+            );
+            alone
+                .try_get_matches_from([OsStr::new("--value"), OsStr::new(value)])
+                .map(drop)
+                .map_err(|e| {
+                    Located::invalid(
+                        setting.span.clone(),
+                        &setting.flag,
+                        format!("invalid value '{value}': {}", value_error(&e)),
+                    )
+                })
+        }
+    }
+}
+
+/// What a flag's parser said about a value, without clap's framing.
+fn value_error(e: &clap::Error) -> String {
+    if let Some(source) = std::error::Error::source(e) {
+        return source.to_string();
+    }
+    if let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue) {
+        return format!("possible values: {}", valid.join(", "));
+    }
+    first_line(e)
+}
+
+/// A clap error's message on one line, without its `error: ` and its usage.
+fn first_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let message: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let line = message.join(" ");
+    line.strip_prefix("error: ").unwrap_or(&line).to_owned()
+}
+
+/// Flags that exclude each other: one of them on the command line replaces them all in the file.
+const FAMILIES: &[&[&str]] = &[
+    &["root_pos", "root"],
+    &["tls_cert", "tls_key", "tls_self_signed"],
+    &["precompressed", "no_precompressed"],
+];
+
+/// The command line with the file's settings put first, those the command line gives (itself
+/// or through its family) left out.
+fn with_file_settings(argv: &[OsString], matches: &ArgMatches, file: &SiteFile) -> Vec<OsString> {
+    let command = Args::command();
+    let on_command_line = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    let mut merged: Vec<OsString> = argv.iter().take(1).cloned().collect();
+    for setting in &file.settings {
+        let Some(arg) = flag(&command, &setting.flag) else {
+            continue;
+        };
+        let id = arg.get_id().as_str();
+        let family = FAMILIES
+            .iter()
+            .find(|f| f.contains(&id))
+            .copied()
+            .unwrap_or(std::slice::from_ref(&id));
+        if family.iter().any(|member| on_command_line(member)) {
+            continue;
+        }
+        let mut flag = OsString::from(format!("--{}", setting.flag));
+        match &setting.value {
+            SettingValue::Switch(true) => {}
+            SettingValue::Switch(false) => continue,
+            SettingValue::Text(value) => {
+                flag.push("=");
+                match arg.get_value_parser().type_id() == ValueParser::path_buf().type_id() {
+                    true => flag.push(file.dir().join(value)),
+                    false => flag.push(value),
+                }
+            }
+        }
+        merged.push(flag);
+    }
+    merged.extend(argv.iter().skip(1).cloned());
+    merged
+}
+
+/// A clap error about the file's settings and the command line together, placed at the
+/// setting it names if there is one.
+fn blame(file: &SiteFile, e: &clap::Error) -> CliError {
+    let message = first_line(e);
+    let named = [ContextKind::InvalidArg, ContextKind::PriorArg]
+        .into_iter()
+        .filter_map(|kind| match e.get(kind) {
+            Some(ContextValue::String(s)) => Some(vec![s.clone()]),
+            Some(ContextValue::Strings(list)) => Some(list.clone()),
+            _ => None,
+        })
+        .flatten()
+        .find_map(|arg| {
+            let long = arg.trim_start_matches('-');
+            let long = long.split([' ', '=']).next().unwrap_or(long);
+            file.settings.iter().find(|s| s.flag == long)
+        });
+    let problem = Problem::Together(message);
+    match named {
+        Some(setting) => file
+            .error(Located::new(setting.key_span.clone(), problem))
+            .into(),
+        None => SiteError {
+            file: file.path.clone(),
+            at: None,
+            problem,
+        }
+        .into(),
+    }
 }
 
 /// The configuration the flags `args` give for serving `root`, for the tests of the modules
@@ -164,13 +439,14 @@ pub fn config_for_tests(root: &std::path::Path, args: &[&str]) -> Config {
     let all = ["http-server", "--root", root]
         .into_iter()
         .chain(args.iter().copied());
-    config_from(Args::try_parse_from(all).expect("valid test flags")).expect("a usable test root")
+    config_from(Args::try_parse_from(all).expect("valid test flags"), None)
+        .expect("a usable test root")
 }
 
 /// The root served when none is given: `make` runs the server in the checkout, next to `www/`.
 const DEFAULT_ROOT: &str = "www";
 
-fn config_from(args: Args) -> Result<Config, StartupError> {
+fn config_from(args: Args, site: Option<Loaded>) -> Result<Config, StartupError> {
     let given = args.root_pos.or(args.root);
     let defaulted = given.is_none();
     let root_arg = given.unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
@@ -234,6 +510,7 @@ fn config_from(args: Args) -> Result<Config, StartupError> {
             args.hsts,
             args.redirect_http,
         ),
+        site,
     })
 }
 
@@ -398,7 +675,7 @@ mod tests {
 
     #[test]
     fn a_missing_root_is_a_startup_error_naming_the_path() {
-        let err = config_from(parse_args(&["/definitely/not/here"]).unwrap()).unwrap_err();
+        let err = config_from(parse_args(&["/definitely/not/here"]).unwrap(), None).unwrap_err();
         assert!(err.to_string().contains("/definitely/not/here"), "{err}");
     }
 
@@ -419,13 +696,13 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let root = root.path().to_str().unwrap();
         let threads = |n: &str| {
-            config_from(parse_args(&["--threads", n, root]).unwrap())
+            config_from(parse_args(&["--threads", n, root]).unwrap(), None)
                 .unwrap()
                 .threads
         };
         assert_eq!(threads("0"), num_cpus::get());
         assert_eq!(threads("3"), 3);
-        let default = config_from(parse_args(&[root]).unwrap()).unwrap();
+        let default = config_from(parse_args(&[root]).unwrap(), None).unwrap();
         assert_eq!(default.threads, num_cpus::get());
     }
 
@@ -435,10 +712,10 @@ mod tests {
         std::fs::create_dir(dir.path().join("release-1")).unwrap();
         let current = dir.path().join("current");
         std::os::unix::fs::symlink("release-1", &current).unwrap();
-        let config = config_from(parse_args(&[current.to_str().unwrap()]).unwrap()).unwrap();
+        let config = config_from(parse_args(&[current.to_str().unwrap()]).unwrap(), None).unwrap();
         assert_eq!(config.root, current);
         let cwd = std::env::current_dir().unwrap();
-        let relative = config_from(parse_args(&["."]).unwrap()).unwrap();
+        let relative = config_from(parse_args(&["."]).unwrap(), None).unwrap();
         assert_eq!(relative.root, cwd);
     }
 
@@ -446,7 +723,7 @@ mod tests {
     fn a_file_as_root_is_refused() {
         let file = tempfile::NamedTempFile::new().unwrap();
         let args = parse_args(&[file.path().to_str().unwrap()]).unwrap();
-        assert!(config_from(args).is_err());
+        assert!(config_from(args, None).is_err());
     }
 
     #[test]
@@ -550,5 +827,211 @@ mod tests {
                 .cache_control,
             "max-age=60"
         );
+    }
+
+    /// A folder with `www/` (the default root) and `site/public/`, and a site file in `site/`.
+    struct Fixture {
+        dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn new(toml: &str) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join("site/public")).unwrap();
+            std::fs::create_dir_all(dir.path().join("other")).unwrap();
+            std::fs::write(dir.path().join("site/site.toml"), toml).unwrap();
+            Self { dir }
+        }
+
+        fn file(&self) -> String {
+            self.dir.path().join("site/site.toml").display().to_string()
+        }
+
+        /// The invocation for `args` after `--config FILE`, or its error's line.
+        fn run(&self, args: &[&str]) -> Result<Invocation, String> {
+            let file = self.file();
+            let argv = ["http-server", "--config", &file]
+                .into_iter()
+                .chain(args.iter().copied())
+                .map(OsString::from);
+            try_parse_from(argv).map_err(|e| match e {
+                CliError::Usage(e) => first_line(&e),
+                CliError::Startup(e) => e.to_string(),
+            })
+        }
+
+        fn config(&self, args: &[&str]) -> Config {
+            match self.run(args) {
+                Ok(Invocation::Serve(config)) => config,
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_flag_is_a_key_of_the_site_file() {
+        let names = flag_names();
+        for name in [
+            "root",
+            "port",
+            "max-connections",
+            "no-precompressed",
+            "tls-cert",
+            "redirect-http",
+        ] {
+            assert!(names.iter().any(|n| n == name), "{name}");
+        }
+        for not_a_key in ["config", "check", "help", "version"] {
+            assert!(!names.iter().any(|n| n == not_a_key), "{not_a_key}");
+        }
+    }
+
+    #[test]
+    fn the_file_s_settings_apply_and_the_command_line_wins() {
+        let site = Fixture::new(
+            "root = 'public'\nport = 9000\nmax_connections = 5\nlisting = true\ncache-control = 'max-age=60'\ncompress = ['gzip']\nidle-timeout = '1.5s'\n",
+        );
+        let config = site.config(&[]);
+        assert_eq!(
+            config.root,
+            site.dir.path().join("site/public").canonicalize().unwrap()
+        );
+        assert_eq!(config.addr.port(), 9000);
+        assert_eq!(config.max_connections, 5);
+        assert!(config.listing);
+        assert_eq!(&*config.cache_control, "max-age=60");
+        assert_eq!(config.compress.unwrap().codings, vec![Coding::Gzip]);
+        assert_eq!(config.idle_timeout, Duration::from_millis(1500));
+        assert!(config.site.is_some());
+        let config = site.config(&["--port", "9001", "--max-connections", "7"]);
+        assert_eq!(config.addr.port(), 9001);
+        assert_eq!(config.max_connections, 7);
+        assert!(config.listing);
+    }
+
+    #[test]
+    fn flags_that_exclude_each_other_replace_the_file_s_as_a_family() {
+        let site = Fixture::new("root = 'public'\nno-precompressed = true\n");
+        let other = site.dir.path().join("other");
+        let other = other.to_str().unwrap();
+        assert_eq!(
+            site.config(&[other]).root,
+            Path::new(other).canonicalize().unwrap()
+        );
+        assert_eq!(
+            site.config(&["--root", other]).root,
+            Path::new(other).canonicalize().unwrap()
+        );
+        assert!(!site.config(&[]).precompressed);
+        assert!(site.config(&["--precompressed"]).precompressed);
+        let tls = Fixture::new("root = 'public'\ntls-self-signed = true\nhsts = 60\n");
+        let config = tls.config(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+        let settings = config.tls.unwrap();
+        assert!(matches!(settings.source, crate::tls::Source::Files { .. }));
+        assert_eq!(settings.hsts, Some(60));
+    }
+
+    #[test]
+    fn relative_paths_in_the_file_are_taken_from_its_folder() {
+        let site =
+            Fixture::new("root = 'public'\ntls-cert = 'certs/c.pem'\ntls-key = '/abs/k.pem'\n");
+        let config = site.config(&[]);
+        assert_eq!(
+            config.tls.unwrap().source,
+            crate::tls::Source::Files {
+                cert: site.dir.path().join("site/certs/c.pem"),
+                key: "/abs/k.pem".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_setting_is_refused_with_its_file_line_and_column() {
+        let refused = |toml: &str| {
+            let site = Fixture::new(toml);
+            let err = site.run(&[]).unwrap_err();
+            err.strip_prefix(&site.file()).unwrap().to_owned()
+        };
+        assert_eq!(
+            refused("root = 'public'\nport = 70000\n"),
+            ":2:8: 'port': invalid value '70000': 70000 is not in 0..=65535"
+        );
+        assert_eq!(
+            refused("dotfiles = 'yes'\n"),
+            ":1:12: 'dotfiles' must be true or false"
+        );
+        assert_eq!(
+            refused("\nport = true\n"),
+            ":2:8: 'port' must be a value, not true or false"
+        );
+        assert_eq!(
+            refused("idle-timeout = 'soon'\n"),
+            ":1:16: 'idle-timeout': invalid value 'soon': 'soon' is not a duration (try 10, 2.5s or 500ms)"
+        );
+        assert_eq!(
+            refused("access-log = 'loud'\n"),
+            ":1:14: 'access-log': invalid value 'loud': possible values: combined, common, off"
+        );
+        assert_eq!(
+            refused("config = 'x.toml'\n"),
+            ":1:1: unknown key 'config' in the top level"
+        );
+        assert_eq!(
+            refused("max-conections = 1\n"),
+            ":1:1: unknown key 'max-conections' in the top level (did you mean 'max-connections'?)"
+        );
+    }
+
+    #[test]
+    fn settings_that_do_not_go_together_are_refused_naming_one() {
+        let site = Fixture::new(
+            "root = 'public'\ntls-self-signed = true\ntls-cert = 'c'\ntls-key = 'k'\n",
+        );
+        let err = site.run(&[]).unwrap_err();
+        assert!(err.starts_with(&format!("{}:", site.file())), "{err}");
+        assert!(
+            err.contains("settings and flags that do not go together: the argument"),
+            "{err}"
+        );
+        let site = Fixture::new("root = 'public'\nhsts = 60\n");
+        let err = site.run(&[]).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "{}: settings and flags that do not go together: the following required arguments were not provided: <--tls-cert <FILE>|--tls-self-signed>",
+                site.file()
+            )
+        );
+    }
+
+    #[test]
+    fn check_and_hash_password_are_their_own_invocations() {
+        let site = Fixture::new("root = 'public'\n");
+        assert!(matches!(site.run(&["--check"]), Ok(Invocation::Check(_))));
+        let missing_root = Fixture::new("root = 'nowhere'\n");
+        assert!(
+            missing_root
+                .run(&["--check"])
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        assert!(parse_args(&["--check"]).is_err());
+        let hash = try_parse_from(["http-server", "hash-password"].map(OsString::from));
+        assert!(matches!(hash, Ok(Invocation::HashPassword)));
+        assert!(
+            try_parse_from(["http-server", "hash-password", "--port", "1"].map(OsString::from))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_missing_site_file_is_one_line_naming_it() {
+        let err = try_parse_from(["http-server", "--config", "/no/such.toml"].map(OsString::from));
+        match err {
+            Err(CliError::Startup(e)) => {
+                assert_eq!(e.to_string(), "/no/such.toml: cannot read the site file")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The validated configuration every other module reads. Built once by `cli`, then shared
-//! read-only by the main thread and the workers; it must not change after start-up.
+//! read-only by the main thread and the workers; it must not change after start-up (the site
+//! file's rules are reloaded through `site::reload`, not here).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -62,4 +63,6 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// HTTPS: where the certificate comes from, HSTS, the redirect listener.
     pub tls: Option<crate::tls::Settings>,
+    /// The site file (`--config`): its settings and its rules as loaded at start-up.
+    pub site: Option<crate::site::Loaded>,
 }

@@ -42,6 +42,8 @@ pub enum StartupError {
         /// Why.
         source: io::Error,
     },
+    /// The site file (`--config`) cannot be used.
+    Site(crate::site::file::SiteError),
     /// Signals, the poller or the worker threads could not be set up.
     Setup {
         /// What was being set up.
@@ -87,6 +89,8 @@ impl fmt::Display for StartupError {
             }
             Self::Bind { addr, .. } => write!(f, "cannot listen on {addr}"),
             Self::Inherit { fd, .. } => write!(f, "cannot use inherited socket (descriptor {fd})"),
+            // The file, line and column come first, as compilers print them.
+            Self::Site(e) => write!(f, "{e}"),
             Self::Setup { what, .. } => write!(f, "cannot set up {what}"),
         }
     }
@@ -100,6 +104,7 @@ impl std::error::Error for StartupError {
             | Self::Bind { source, .. }
             | Self::Inherit { source, .. } => Some(source),
             Self::Setup { source, .. } => Some(source.as_ref()),
+            Self::Site(e) => e.source(),
             Self::NoDefaultRoot { .. } => None,
         }
     }

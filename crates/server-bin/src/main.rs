@@ -25,6 +25,11 @@ mod refusals;
 mod server;
 mod service;
 mod signals;
+#[allow(
+    dead_code,
+    reason = "TODO(#24): the exchange calls the rule engine once the restructuring lands"
+)]
+mod site;
 mod socket;
 mod startup;
 mod transport;
@@ -35,7 +40,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     panic_hook::install();
-    match cli::parse().and_then(server::run) {
+    let outcome = cli::parse().and_then(|invocation| match invocation {
+        cli::Invocation::Serve(config) => server::run(config),
+        cli::Invocation::Check(config) => Ok(check(&config)),
+        cli::Invocation::HashPassword => Ok(site::password::run()),
+    });
+    match outcome {
         Ok(code) => code,
         Err(err) => {
             // One line: the error and its causes, each at its own level.
@@ -49,4 +59,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--check`: everything start-up checks before it listens has passed; say what the site
+/// file holds.
+fn check(config: &config::Config) -> ExitCode {
+    if let Some(site) = &config.site {
+        println!("{}: ok ({})", site.file.path.display(), site.site.summary());
+    }
+    ExitCode::SUCCESS
 }

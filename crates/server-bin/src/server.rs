@@ -20,6 +20,7 @@ use crate::files::compress::{self, Compressors};
 use crate::files::root::{self, SwappableRoot};
 use crate::metrics::{Metrics, summary};
 use crate::refusals::{self, WAKE, refusal_loop};
+use crate::site::reload::{self as site_reload, SiteHandle};
 use crate::socket::{self, Listeners};
 use crate::tls::{self, Tls};
 use crate::{signals, startup};
@@ -43,7 +44,13 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         .tls
         .as_ref()
         .is_some_and(|t| matches!(t.source, tls::Source::Files { .. }));
-    let signals = signals::register(cert_files).map_err(|e| setup("signal handlers", e))?;
+    let site = Arc::new(SiteHandle::new(
+        config.site.clone(),
+        crate::cli::load_site,
+        config.tls.is_none(),
+    ));
+    let signals = signals::register(cert_files || site.has_file())
+        .map_err(|e| setup("signal handlers", e))?;
     config.max_connections = raise_fd_limit(config.max_connections, config.threads);
 
     let mut listeners = socket::open(&config)?;
@@ -57,17 +64,24 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     );
     let (refused_tx, refused_rx) = crossbeam_channel::bounded(refusals::QUEUE);
     let stop = Arc::new(AtomicBool::new(false));
-    // One pending reload is enough: a SIGHUP while one waits asks for the same thing.
-    let (reload_tx, reload_rx) = crossbeam_channel::bounded(1);
-    signals::watch(
-        signals,
-        Arc::clone(&stop),
-        Arc::clone(&waker),
-        cert_files.then_some(reload_tx),
-    )
-    .map_err(|e| setup("the signal thread", e))?;
-    if let Some(tls) = &tls {
+    // One pending reload is enough: a SIGHUP while one waits asks for the same thing. One
+    // SIGHUP reloads the certificate and the site file, each on its own thread.
+    let mut reloaders = Vec::new();
+    if let Some(tls) = tls.as_ref().filter(|_| cert_files) {
+        let (reload_tx, reload_rx) = crossbeam_channel::bounded(1);
         tls::watch(Arc::clone(tls), reload_rx).map_err(|e| setup("the TLS reload thread", e))?;
+        reloaders.push(reload_tx);
+    }
+    if site.has_file() {
+        let (reload_tx, reload_rx) = crossbeam_channel::bounded(1);
+        site_reload::watch(Arc::clone(&site), reload_rx)
+            .map_err(|e| setup("the site reload thread", e))?;
+        reloaders.push(reload_tx);
+    }
+    signals::watch(signals, Arc::clone(&stop), Arc::clone(&waker), reloaders)
+        .map_err(|e| setup("the signal thread", e))?;
+    if config.tls.is_none() && site.current().has_auth() {
+        eprintln!("http-server: {}", crate::site::PLAIN_AUTH_WARNING);
     }
 
     let threads = config.threads;

@@ -1,7 +1,8 @@
 //! SIGINT and SIGTERM: the first starts a graceful shutdown, a second exits at once with
 //! status 130. The handlers are registered before any thread is spawned (signal-hook's
 //! "Limitations"); a dedicated thread turns signals into a flag plus a wake-up of the main thread.
-//! With a TLS certificate from files, SIGHUP asks the TLS reload thread to read them again.
+//! SIGHUP asks each reloader (the TLS certificate's thread when it comes from files, the site
+//! file's thread when there is one) to read its files again; each prints its own line.
 
 use std::io::{self, IsTerminal};
 use std::sync::Arc;
@@ -30,7 +31,8 @@ pub fn register(hup: bool) -> io::Result<Signals> {
 }
 
 /// Watches for signals on a thread of its own: sets `stop` and wakes the main thread on the first,
-/// exits the process on the second. SIGHUP goes to `reload` (a full queue already holds one).
+/// exits the process on the second. SIGHUP goes to every one of `reloaders` (a full queue
+/// already holds one).
 ///
 /// # Errors
 ///
@@ -39,7 +41,7 @@ pub fn watch(
     mut signals: Signals,
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
-    reload: Option<Sender<()>>,
+    reloaders: Vec<Sender<()>>,
 ) -> io::Result<()> {
     thread::Builder::new()
         .name("signals".into())
@@ -47,7 +49,7 @@ pub fn watch(
             let terminal = io::stderr().is_terminal();
             for signal in signals.forever() {
                 if signal == SIGHUP {
-                    if let Some(reload) = &reload {
+                    for reload in &reloaders {
                         let _ = reload.try_send(());
                     }
                     continue;

@@ -17,6 +17,7 @@ mod readme;
 mod restart;
 mod security;
 mod serving;
+mod site;
 mod startup;
 mod support;
 mod tls;
