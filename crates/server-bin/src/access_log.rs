@@ -80,6 +80,8 @@ pub struct Entry<'a> {
     pub duration: Duration,
     /// The TLS version (`TLSv1.3`) when the request came over TLS, printed after the duration.
     pub tls: Option<&'static str>,
+    /// The user a protected path let in (the log's `authuser` field), never the password.
+    pub user: Option<&'a str>,
 }
 
 /// What the log will print of a request, captured when its head is parsed and owned by its
@@ -340,9 +342,22 @@ fn format_line(buf: &mut Vec<u8>, format: LogFormat, e: &Entry<'_>) {
     let remote = e
         .remote
         .map_or_else(|| "-".to_owned(), |ip| ip.to_canonical().to_string());
+    let _ = write!(buf, "{remote} - ");
+    match e.user {
+        // A space would split the field: it is written as `\x20`.
+        Some(user) => {
+            for (i, part) in user.split(' ').enumerate() {
+                if i > 0 {
+                    buf.extend_from_slice(b"\\x20");
+                }
+                escape::log_field(buf, part.as_bytes());
+            }
+        }
+        None => buf.push(b'-'),
+    }
     let _ = write!(
         buf,
-        "{remote} - - [{:02}/{}/{}:{:02}:{:02}:{:02} +0000] \"",
+        " [{:02}/{}/{}:{:02}:{:02}:{:02} +0000] \"",
         t.day, t.month_name, t.year, t.hour, t.minute, t.second
     );
     escape_into(buf, e.request_line);
@@ -400,7 +415,21 @@ mod tests {
             user_agent,
             duration: Duration::from_micros(153),
             tls: None,
+            user: None,
         }
+    }
+
+    #[test]
+    fn the_user_a_protected_path_let_in_is_logged_escaped() {
+        let e = Entry {
+            user: Some("alice \"admin\""),
+            ..entry(b"GET /private/ HTTP/1.1", b"")
+        };
+        assert!(
+            line(LogFormat::Common, &e).starts_with("127.0.0.1 - alice\\x20\\\"admin\\\" ["),
+            "{}",
+            line(LogFormat::Common, &e)
+        );
     }
 
     #[test]

@@ -121,9 +121,15 @@ struct Args {
     #[arg(long, value_enum, default_value_t = LogFormat::Combined)]
     access_log: LogFormat,
 
-    /// Path of the Prometheus metrics endpoint ('' disables it)
+    /// Path of the Prometheus metrics endpoint ('' disables it); served to loopback clients
+    /// only unless --metrics-public
     #[arg(long, default_value = "/-/metrics", value_parser = endpoint_path)]
     metrics_path: String,
+
+    /// Serve the metrics endpoint to clients on other hosts too (it names every file fetched,
+    /// so by default only clients on this machine get it)
+    #[arg(long)]
+    metrics_public: bool,
 
     /// Path of the health endpoint: 200 while serving, 503 once shutting down ('' disables it)
     #[arg(long, default_value = "/-/healthz", value_parser = endpoint_path)]
@@ -497,6 +503,7 @@ fn config_from(args: Args, site: Option<Loaded>) -> Result<Config, StartupError>
         }),
         access_log: args.access_log,
         metrics_path: Some(args.metrics_path).filter(|p| !p.is_empty()),
+        metrics_public: args.metrics_public,
         health_path: Some(args.health_path).filter(|p| !p.is_empty()),
         cache_control: args.cache_control.into(),
         header_timeout: args.header_timeout,

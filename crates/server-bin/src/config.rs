@@ -47,6 +47,8 @@ pub struct Config {
     pub compress: Option<compress::Settings>,
     /// Path of the Prometheus metrics endpoint; `None` disables it.
     pub metrics_path: Option<String>,
+    /// Serve the metrics to clients on other hosts too (else loopback clients only).
+    pub metrics_public: bool,
     /// Path of the health endpoint; `None` disables it.
     pub health_path: Option<String>,
     /// Access log format.

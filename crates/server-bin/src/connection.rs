@@ -36,6 +36,15 @@ use crate::transport::tls::Tls;
 use crate::transport::tls::session::Session;
 use crate::transport::{Handshake, Transport, Wire};
 
+/// The peer's address as looked up at the start (when the log wants it), else to look up when
+/// first needed.
+fn known(addr: Option<IpAddr>) -> std::cell::OnceCell<Option<IpAddr>> {
+    match addr {
+        Some(addr) => std::cell::OnceCell::from(Some(addr)),
+        None => std::cell::OnceCell::new(),
+    }
+}
+
 /// One worker's handler.
 #[derive(Debug)]
 pub struct HttpHandler {
@@ -243,7 +252,11 @@ impl HttpHandler {
             (Mode::Serve, Some(_)) => self.tls.as_ref().and_then(|t| t.hsts.clone()),
             _ => None,
         };
-        let peer = Peer { addr, tls, hsts };
+        let peer = Peer {
+            addr: known(addr),
+            tls,
+            hsts,
+        };
         State::Http1(http1::Conn::new(mode, peer, &[], now))
     }
 
@@ -284,7 +297,7 @@ impl HttpHandler {
                 let https_port = self.tls.as_ref().map_or(0, |t| t.https_port);
                 let mode = Mode::HttpsOnly { https_port };
                 let peer = Peer {
-                    addr: c.peer,
+                    addr: known(c.peer),
                     tls: None,
                     hsts: None,
                 };

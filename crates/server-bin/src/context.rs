@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::files::compress::Compression;
 use crate::files::root::SwappableRoot;
 use crate::metrics::Metrics;
+use crate::site::reload::SiteHandle;
 
 /// Shared by all threads behind an `Arc`.
 #[derive(Debug)]
@@ -20,6 +21,9 @@ pub struct Context {
     /// The document root: each worker takes its own view of it, and a request takes the tree
     /// once (`files::root`).
     pub root: Arc<SwappableRoot>,
+    /// The site file's rules: each worker takes its own reader, and a request takes the rules
+    /// once (`site::reload`).
+    pub site: Arc<SiteHandle>,
     /// On-the-fly compression (its cache and queue); `None` when off.
     pub compression: Option<Compression>,
 }

@@ -124,6 +124,10 @@ pub enum ServeError {
     NoListing,
     /// A method this server knows but does not allow on files.
     MethodNotAllowed,
+    /// A protected path, without good credentials.
+    Unauthorized,
+    /// Too many failed passwords from this client: wait.
+    TooManyRequests,
     /// `If-Match` or `If-Unmodified-Since` did not hold.
     PreconditionFailed,
     /// No requested range overlaps the representation, which has this many bytes.
@@ -144,6 +148,8 @@ impl ServeError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Forbidden | Self::NoListing => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -244,6 +250,8 @@ mod tests {
             ServeError::Forbidden,
             ServeError::NoListing,
             ServeError::MethodNotAllowed,
+            ServeError::Unauthorized,
+            ServeError::TooManyRequests,
             ServeError::PreconditionFailed,
             ServeError::RangeNotSatisfiable(0),
             ServeError::Timeout,

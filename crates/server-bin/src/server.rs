@@ -125,6 +125,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     let ctx = Arc::new(Context {
         metrics,
         root,
+        site: Arc::clone(&site),
         compression,
         config,
     });

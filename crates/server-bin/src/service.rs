@@ -18,6 +18,7 @@ use crate::error::ServeError;
 use crate::exchange::{self, Request, Response, Tree, reply};
 use crate::files::cache::FileCache;
 use crate::files::root::RootView;
+use crate::site::reload::SiteReader;
 
 /// Spare buffers a worker keeps for reuse, and the largest capacity worth keeping: enough to
 /// spare most allocations, little enough not to look like per-connection memory.
@@ -32,6 +33,8 @@ pub struct Service {
     cache: FileCache,
     /// This worker's hold on the document root, taken once per request.
     root: RootView,
+    /// This worker's hold on the site rules, taken once per request.
+    site: SiteReader,
     clock: Clock,
     log: AccessLog,
     spare: Vec<Vec<u8>>,
@@ -56,6 +59,8 @@ pub struct Record<'a> {
     pub time: u64,
     /// What the log prints of the request.
     pub log: Option<&'a Captured>,
+    /// The user a protected path let in.
+    pub user: Option<&'a str>,
 }
 
 /// The `Date` value, formatted once per second.
@@ -83,6 +88,7 @@ impl Service {
     pub fn new(ctx: Arc<Context>, worker: usize, log: AccessLog) -> Self {
         Self {
             root: ctx.root.view(),
+            site: ctx.site.reader(),
             ctx,
             worker,
             cache: FileCache::default(),
@@ -118,8 +124,9 @@ impl Service {
     ) -> (Response, bool) {
         let (ctx, cache) = (&self.ctx, &mut self.cache);
         let root = self.root.current();
+        let site = self.site.get();
         let made = panic::catch_unwind(AssertUnwindSafe(|| {
-            exchange::respond(ctx, Tree { root, cache }, req, date, draining, now)
+            exchange::respond(ctx, Tree { root, cache, site }, req, date, draining, now)
         }));
         match made {
             Ok(response) => (response, false),
@@ -166,6 +173,7 @@ impl Service {
             user_agent: log.user_agent(),
             duration: took,
             tls: r.tls,
+            user: r.user,
         };
         self.log.record(&entry, now);
     }

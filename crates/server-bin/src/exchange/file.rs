@@ -319,6 +319,7 @@ pub fn serve(
             false => Body::File(body),
         },
         resource: Some(resource),
+        user: None,
     }
 }
 

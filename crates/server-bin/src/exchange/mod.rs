@@ -24,7 +24,9 @@ mod file;
 mod page;
 pub mod reply;
 pub mod response;
+mod rules;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -38,12 +40,13 @@ use self::reply::Audience;
 pub use self::response::{Body, Response};
 use crate::context::Context;
 use crate::error::ServeError;
-use crate::files::body::Source;
+use crate::files::body::{FileBody, Source};
 use crate::files::cache::FileCache;
 use crate::files::resolve::{Resolved, Root, resolve};
+use crate::site::{self, Plan, Site};
 
 /// A request as the exchange sees it, whatever protocol carried it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Request<'h, 'b> {
     /// The method.
     pub method: Method,
@@ -51,6 +54,18 @@ pub struct Request<'h, 'b> {
     pub target: &'b [u8],
     /// The header fields.
     pub fields: Fields<'h, 'b>,
+    /// The client's address, looked up (once per connection) only when a response depends on
+    /// it: the metrics' privacy, failed passwords counted per client.
+    pub client: &'h dyn Fn() -> Option<IpAddr>,
+}
+
+impl std::fmt::Debug for Request<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("target", &String::from_utf8_lossy(self.target))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Request<'_, '_> {
@@ -60,14 +75,17 @@ impl Request<'_, '_> {
     }
 }
 
-/// What one request reads the document root through: the tree taken for it, once, and the
-/// worker's small-file cache. Everything the response needs is found in that one tree, so a
-/// request never mixes two releases (`files::root`).
+/// What one request reads the document root through: the tree taken for it, once, the
+/// worker's small-file cache, and the site rules taken for it. Everything the response needs is
+/// found in that one tree, so a request never mixes two releases (`files::root`), and under
+/// those rules, so a reload never splits one (`site::reload`).
 pub struct Tree<'a> {
     /// The root's tree when the request started.
     pub root: &'a Arc<Root>,
     /// The worker's small-file cache.
     pub cache: &'a mut FileCache,
+    /// The site rules when the request started.
+    pub site: &'a Arc<Site>,
 }
 
 /// The response to `req`, as of `date` and `now`. While `draining`, the health endpoint answers
@@ -82,7 +100,9 @@ pub fn respond(
 ) -> Response {
     match req.method {
         Method::Get | Method::Head => {}
-        Method::Options => return reply::options(),
+        // The asterisk form asks about the server as a whole (RFC 9110 §9.3.7).
+        Method::Options if req.target == b"*" => return reply::options(),
+        Method::Options => {}
         _ => return reply::error(ServeError::MethodNotAllowed, Audience::of(req)),
     }
     let target = match target::decode(req.target) {
@@ -91,41 +111,167 @@ pub fn respond(
     };
     #[cfg(debug_assertions)]
     panic_on_request(&target);
+    if let Some(endpoint) = endpoint(ctx, req, &target, draining) {
+        return endpoint;
+    }
+    let site = Arc::clone(tree.site);
+    let asked = rules::Asked::of(req.fields, &site);
+    let sreq = asked.request(req, &target, &site, now);
+    let plan = match rules::answer(site.decide(&sreq), req) {
+        Ok(answered) => return answered,
+        Err(plan) => plan,
+    };
+    if req.method == Method::Options {
+        let mut response = reply::options();
+        rules::decorate(&site, &sreq, Some(&plan), (&plan.path, plan.trailing_slash), "", &mut response);
+        return response;
+    }
+    let rewritten = rules::planned_target(&plan, &target);
+    let serving = rewritten.as_ref().unwrap_or(&target);
+    let (mut response, content) = match serve_target(ctx, &mut tree, req, serving, date, now) {
+        Ok(response) => (response, (serving.path.clone(), serving.trailing_slash)),
+        Err(e) => substitute(ctx, &mut tree, req, &sreq, &plan, e, date, now),
+    };
+    let default = response
+        .fields
+        .value("cache-control")
+        .map_or_else(|| ctx.config.cache_control.to_string(), str::to_owned);
+    rules::decorate(&site, &sreq, Some(&plan), (&content.0, content.1), &default, &mut response);
+    response.user = plan.user.map(str::to_owned);
+    response
+}
+
+/// The metrics and health endpoints, if `target` names one: health for anyone; the metrics,
+/// which name every file fetched, for loopback clients only unless `--metrics-public` (to
+/// others the path is like any other).
+fn endpoint(
+    ctx: &Context,
+    req: &Request<'_, '_>,
+    target: &Target<'_>,
+    draining: bool,
+) -> Option<Response> {
     let config = &ctx.config;
-    if config.metrics_path.as_deref() == Some(target.path.as_str()) {
-        return page::metrics(ctx, req);
+    let path = Some(target.path.as_str());
+    if config.health_path.as_deref() == path {
+        return Some(page::health(req, draining));
     }
-    if config.health_path.as_deref() == Some(target.path.as_str()) {
-        return page::health(req, draining);
+    if config.metrics_path.as_deref() == path
+        && (config.metrics_public || (req.client)().is_some_and(|ip| ip.to_canonical().is_loopback()))
+    {
+        return Some(page::metrics(ctx, req));
     }
-    let key = resource_name(&target);
+    None
+}
+
+/// What `target` names beneath the root, served: a file (through the worker's cache, in the
+/// representation the client accepts), a listing, a redirect to the directory with its slash;
+/// or the error that stops it, which the rules may answer with a page of their own.
+fn serve_target(
+    ctx: &Context,
+    tree: &mut Tree<'_>,
+    req: &Request<'_, '_>,
+    target: &Target<'_>,
+    date: &HttpDate,
+    now: Instant,
+) -> Result<Response, ServeError> {
+    let key = resource_name(target);
     if let Some(hit) = tree.cache.get(tree.root, &key, now) {
         let content_type = mime::for_path(&hit.rel);
         let rep = Representation::plain(Source::Memory(hit.contents), hit.meta, false);
         let rep = file::compress_on_the_fly(ctx, tree.root, req, date, &hit.rel, content_type, rep);
-        return file::serve(ctx, req, date, served_file(&hit.rel), content_type, rep);
+        return Ok(file::serve(ctx, req, date, served_file(&hit.rel), content_type, rep));
     }
-    match resolve(tree.root, &target, config.dotfiles) {
-        Ok(Resolved::File { file, meta, rel }) => {
+    match resolve(tree.root, target, ctx.config.dotfiles)? {
+        Resolved::File { file, meta, rel } => {
             let content_type = mime::for_path(&rel);
-            let rep = file::choose(ctx, &mut tree, req, file, meta, &rel, now);
-            let rep = file::cache_if_plain(&mut tree, &key, &rel, rep, now);
+            let rep = file::choose(ctx, tree, req, file, meta, &rel, now);
+            let rep = file::cache_if_plain(tree, &key, &rel, rep, now);
             let rep = file::compress_on_the_fly(ctx, tree.root, req, date, &rel, content_type, rep);
-            file::serve(ctx, req, date, served_file(&rel), content_type, rep)
+            Ok(file::serve(ctx, req, date, served_file(&rel), content_type, rep))
         }
-        Ok(Resolved::Directory { dir, rel }) if config.listing => {
-            page::listing(ctx, tree.root, req, dir, &rel, &target, key)
+        Resolved::Directory { dir, rel } if ctx.config.listing => {
+            Ok(page::listing(ctx, tree.root, req, dir, &rel, target, key))
         }
-        // Says only what the start-up block says too: no path, no file names.
-        Ok(Resolved::Directory { .. }) => no_listing(req),
-        Ok(Resolved::Redirect) => reply::directory_redirect(&target, req.head_only()),
-        Err(e) => reply::error(e, Audience::of(req)),
+        Resolved::Directory { .. } => Err(ServeError::NoListing),
+        Resolved::Redirect => Ok(reply::directory_redirect(target, req.head_only())),
     }
 }
 
-/// The `403` for a directory without an index while listings are off. The visitor is told only
+/// The response for `err` met serving `plan`: the site's fallback page with `200` for a browser
+/// navigating to a missing path (validated as its own file), else the site's page for that
+/// status with the status kept, else the server's own error. Returns the path its content came
+/// from, for the header rules.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "each is one fact of the request being answered"
+)]
+fn substitute(
+    ctx: &Context,
+    tree: &mut Tree<'_>,
+    req: &Request<'_, '_>,
+    sreq: &site::Request<'_>,
+    plan: &Plan<'_>,
+    err: ServeError,
+    date: &HttpDate,
+    now: Instant,
+) -> (Response, (String, bool)) {
+    let site = Arc::clone(tree.site);
+    if err == ServeError::NotFound
+        && let Some(page) = site.fallback(sreq, plan)
+        && let Ok(page) = target::decode(page.as_bytes())
+        && let Ok(mut response) = serve_target(ctx, tree, req, &page, date, now)
+    {
+        // The page depends on `Accept` (a script asked with `*/*` stays a 404).
+        response.fields.set("Vary", vary_with(&response, "Accept"));
+        return (response, (page.path, false));
+    }
+    if err == ServeError::NoListing {
+        note_no_listing();
+    }
+    if let Some(page) = site.error_page(err.status(), plan.user)
+        && let Some(response) = error_page(ctx, tree, req, page, err)
+    {
+        return (response, (page.to_owned(), false));
+    }
+    let content = (plan.path.to_string(), plan.trailing_slash);
+    (reply::error(err, Audience::of(req)), content)
+}
+
+/// The site's page for `err`, read beneath the root as any file, sent whole with the error's
+/// status and fields; `None` when it cannot be read (the server's own error goes instead).
+fn error_page(
+    ctx: &Context,
+    tree: &mut Tree<'_>,
+    req: &Request<'_, '_>,
+    page: &str,
+    err: ServeError,
+) -> Option<Response> {
+    let target = target::decode(page.as_bytes()).ok()?;
+    let Ok(Resolved::File { file, meta, rel }) = resolve(tree.root, &target, ctx.config.dotfiles)
+    else {
+        return None;
+    };
+    let mut response = reply::error(err, Audience::unread(req.head_only()));
+    response.fields.set("Content-Type", mime::for_path(&rel));
+    response.content_length = Some(meta.len());
+    response.body = match req.head_only() {
+        true => Body::Empty,
+        false => Body::File(FileBody::range(Source::File(file), 0, meta.len())),
+    };
+    Some(response)
+}
+
+/// `response`'s `Vary` with `name` added.
+fn vary_with(response: &Response, name: &'static str) -> String {
+    match response.fields.value("vary") {
+        Some(vary) => format!("{vary}, {name}"),
+        None => name.to_owned(),
+    }
+}
+
+/// A directory without an index while listings are off gets `403`. The visitor is told only
 /// that the folder cannot be shown; the operator, once, on stderr, what would show it.
-fn no_listing(req: &Request<'_, '_>) -> Response {
+fn note_no_listing() {
     static TOLD: AtomicBool = AtomicBool::new(false);
     if !TOLD.swap(true, Ordering::Relaxed) {
         eprintln!(
@@ -133,7 +279,6 @@ fn no_listing(req: &Request<'_, '_>) -> Response {
              --listing would list such folders"
         );
     }
-    reply::error(ServeError::NoListing, Audience::of(req))
 }
 
 /// Debug builds only: a request for the path in `HTTP_SERVER_PANIC_PATH` panics, so the tests

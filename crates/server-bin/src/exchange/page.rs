@@ -119,5 +119,6 @@ fn serve(
             false => Body::Bytes(Cow::Owned(text.into_bytes())),
         },
         resource: page.resource,
+        user: None,
     }
 }

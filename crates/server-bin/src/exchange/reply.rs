@@ -71,6 +71,7 @@ pub fn small(
             content_length: None,
             body: Body::Empty,
             resource: None,
+            user: None,
         };
     }
     let text = text.unwrap_or_else(|| status_line(status));
@@ -87,6 +88,7 @@ pub fn small(
         content_length,
         body,
         resource: None,
+        user: None,
     }
 }
 
@@ -197,6 +199,18 @@ pub fn options() -> Response {
     let mut fields = Fields::new();
     fields.push("Allow", ALLOW);
     small(StatusCode::NO_CONTENT, fields, None, false)
+}
+
+/// `204` without fields (a CORS preflight's answer gets its fields from the rules).
+pub fn no_content() -> Response {
+    small(StatusCode::NO_CONTENT, Fields::new(), None, false)
+}
+
+/// A redirect a site rule made: `status` to `location` (already encoded).
+pub fn redirect(status: StatusCode, location: String, head_only: bool) -> Response {
+    let mut fields = Fields::new();
+    fields.push("Location", location);
+    small(status, fields, None, head_only)
 }
 
 /// `301` to the same directory with its slash, query kept (RFC 9110 §15.4.2).
@@ -408,6 +422,7 @@ mod tests {
             method: req.method,
             target: req.target,
             fields: req.fields(),
+            client: &|| None,
         };
         https_redirect(&view, 8443)
     }

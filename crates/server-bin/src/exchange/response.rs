@@ -110,6 +110,14 @@ impl Fields {
         }
     }
 
+    /// The text of the first field called `name` (case-insensitive), if any.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|f| f.name.as_str().eq_ignore_ascii_case(name))
+            .map(|f| f.value.as_str())
+    }
+
     /// The value of the first field called `name` (case-insensitive), if any.
     #[cfg(test)]
     pub fn get(&self, name: &str) -> Option<&Text> {
@@ -153,6 +161,8 @@ pub struct Response {
     /// What the per-resource counters count: the path of the file served (`/index.html` for
     /// `/`), or of the directory listed.
     pub resource: Option<String>,
+    /// The user a protected path let in, for the access log.
+    pub user: Option<String>,
 }
 
 #[cfg(test)]

@@ -48,6 +48,7 @@ mod outgoing;
 #[cfg(test)]
 mod tests;
 
+use std::cell::OnceCell;
 use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -101,12 +102,20 @@ pub enum Mode {
 /// Who is at the other end, for the log and the response fields that depend on the transport.
 #[derive(Debug, Clone, Default)]
 pub struct Peer {
-    /// The client's address (looked up only when the log is on).
-    pub addr: Option<IpAddr>,
+    /// The client's address, looked up once, when first needed (at the start when the log is
+    /// on, which prints it with every request).
+    pub addr: OnceCell<Option<IpAddr>>,
     /// The TLS version agreed on, over TLS.
     pub tls: Option<&'static str>,
     /// The `Strict-Transport-Security` value every response carries, over TLS.
     pub hsts: Option<Arc<str>>,
+}
+
+impl Peer {
+    /// The address, if it has been looked up.
+    fn known_addr(&self) -> Option<IpAddr> {
+        self.addr.get().copied().flatten()
+    }
 }
 
 /// One HTTP/1.1 connection's state between events.
@@ -224,7 +233,7 @@ impl Conn {
             svc.panicked();
         }
         if let Phase::Sending(out) = self.phase {
-            svc.record(&out.record(self.peer.addr, self.peer.tls), Instant::now());
+            svc.record(&out.record(self.peer.known_addr(), self.peer.tls), Instant::now());
             svc.give_buffer(out.into_buffer());
         }
         svc.give_buffer(self.input.take_buffer());
@@ -278,7 +287,7 @@ impl Conn {
             self.phase = Phase::Sending(self.closing_response(svc, response, now));
             return None;
         }
-        if let Some(out) = self.next_request(svc, now) {
+        if let Some(out) = self.next_request(svc, io, now) {
             self.phase = Phase::Sending(out);
             return None;
         }
@@ -319,7 +328,7 @@ impl Conn {
         let Phase::Sending(out) = std::mem::replace(&mut self.phase, idle) else {
             return None;
         };
-        svc.record(&out.record(self.peer.addr, self.peer.tls), now);
+        svc.record(&out.record(self.peer.known_addr(), self.peer.tls), now);
         self.served += 1;
         let after = out.after;
         svc.give_buffer(out.into_buffer());
@@ -348,7 +357,12 @@ impl Conn {
 
     /// Parses the next request from the input, if a whole head is there, and prepares its
     /// response.
-    fn next_request(&mut self, svc: &mut Service, now: Instant) -> Option<Box<Outgoing>> {
+    fn next_request<S: Socket>(
+        &mut self,
+        svc: &mut Service,
+        io: &Wire<'_, S>,
+        now: Instant,
+    ) -> Option<Box<Outgoing>> {
         if !self.input.parse_pending {
             return None;
         }
@@ -362,10 +376,13 @@ impl Conn {
             Err(e) => return Some(self.error_response(svc, ServeError::Parse(e), now)),
         };
         let (time, date) = svc.now();
+        let peer = &self.peer;
+        let client = || *peer.addr.get_or_init(|| io.socket.peer_ip());
         let view = exchange::Request {
             method: req.method,
             target: req.target,
             fields: req.fields(),
+            client: &client,
         };
         let (response, panicked) = match self.mode {
             Mode::RedirectToHttps { https_port } => {
@@ -463,6 +480,7 @@ impl Conn {
         let meta = Meta {
             status: response.status.as_u16(),
             resource: response.resource,
+            user: response.user,
             started,
             time: how.time,
             log: how.log,

@@ -67,6 +67,7 @@ pub struct Outgoing {
     pub after: After,
     status: u16,
     resource: Option<String>,
+    user: Option<String>,
     /// When the request's first byte arrived, and the wall-clock second for the log.
     started: Instant,
     time: u64,
@@ -80,6 +81,8 @@ pub struct Meta {
     pub status: u16,
     /// What the per-resource counters count.
     pub resource: Option<String>,
+    /// The user a protected path let in, for the log.
+    pub user: Option<String>,
     /// When the request's first byte arrived.
     pub started: Instant,
     /// The wall-clock second it arrived.
@@ -108,6 +111,7 @@ impl Outgoing {
             after,
             status: meta.status,
             resource: meta.resource,
+            user: meta.user,
             started: meta.started,
             time: meta.time,
             log: meta.log,
@@ -129,6 +133,7 @@ impl Outgoing {
             started: self.started,
             time: self.time,
             log: self.log.as_ref(),
+            user: self.user.as_deref(),
         }
     }
 

@@ -12,6 +12,7 @@ use crate::access_log::AccessLog;
 use crate::config::LogFormat;
 use crate::context::Context;
 use crate::files::root::SwappableRoot;
+use crate::site::reload::SiteHandle;
 use crate::metrics::Metrics;
 use crate::service::Service;
 use crate::transport::socket::MemorySocket;
@@ -40,6 +41,7 @@ impl Harness {
             root: std::sync::Arc::new(SwappableRoot::open(root.clone()).unwrap()),
             metrics: std::sync::Arc::new(Metrics::new(1)),
             compression: None,
+            site: std::sync::Arc::new(SiteHandle::new(None, crate::cli::load_site, true)),
             config,
         };
         let svc = Service::new(

@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
-use std::net::Shutdown;
+use std::net::{IpAddr, Shutdown};
 
 use mio::net::TcpStream;
 use rustix::net::{RecvFlags, SendAncillaryBuffer, SendFlags};
@@ -50,6 +50,9 @@ pub trait Socket {
     ///
     /// When the kernel cannot say.
     fn unread(&self) -> io::Result<usize>;
+
+    /// The peer's address (a system call: ask once per connection).
+    fn peer_ip(&self) -> Option<IpAddr>;
 }
 
 impl Socket for TcpStream {
@@ -84,6 +87,10 @@ impl Socket for TcpStream {
 
     fn unread(&self) -> io::Result<usize> {
         Ok(rustix::io::ioctl_fionread(self).map(|n| n as usize)?)
+    }
+
+    fn peer_ip(&self) -> Option<IpAddr> {
+        self.peer_addr().ok().map(|a| a.ip())
     }
 }
 
@@ -129,6 +136,8 @@ pub struct MemorySocket {
     pub shut: bool,
     /// Calls that sent with `MSG_MORE`.
     pub held_back: usize,
+    /// The address the peer has.
+    pub peer: Option<IpAddr>,
 }
 
 #[cfg(test)]
@@ -194,5 +203,9 @@ impl Socket for MemorySocket {
 
     fn unread(&self) -> io::Result<usize> {
         Ok(self.input.iter().map(Vec::len).sum())
+    }
+
+    fn peer_ip(&self) -> Option<IpAddr> {
+        self.peer
     }
 }
