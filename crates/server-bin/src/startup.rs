@@ -77,6 +77,7 @@ pub fn announce(config: &Config, root: &SwappableRoot, listeners: &Listeners, tl
         let label = if i == 0 { "open" } else { "" };
         block.push_str(&format!("  {label:<8}  {}\n", url(scheme, addr)));
     }
+    block.push_str(&endpoints_line(config));
     if config.qr {
         let candidates: Vec<SocketAddr> = listeners
             .addrs
@@ -94,6 +95,22 @@ pub fn announce(config: &Config, root: &SwappableRoot, listeners: &Listeners, tl
         }
     }
     eprint!("{block}");
+}
+
+/// Where the metrics and the health answer are, and who gets the metrics.
+fn endpoints_line(config: &Config) -> String {
+    let metrics = match (&config.metrics_path, config.metrics_public) {
+        (None, _) => "metrics off".to_owned(),
+        (Some(path), true) => format!("metrics {path} (to any client: --metrics-public)"),
+        (Some(path), false) => {
+            format!("metrics {path} (to this machine only; --metrics-public for others)")
+        }
+    };
+    let health = match &config.health_path {
+        Some(path) => format!("health {path}"),
+        None => "health off".to_owned(),
+    };
+    format!("  admin     {metrics}, {health}\n")
 }
 
 /// How to trust a self-signed certificate: in a browser by its fingerprint; with curl and wget

@@ -123,7 +123,14 @@ pub fn respond(
     };
     if req.method == Method::Options {
         let mut response = reply::options();
-        rules::decorate(&site, &sreq, Some(&plan), (&plan.path, plan.trailing_slash), "", &mut response);
+        rules::decorate(
+            &site,
+            &sreq,
+            Some(&plan),
+            (&plan.path, plan.trailing_slash),
+            "",
+            &mut response,
+        );
         return response;
     }
     let rewritten = rules::planned_target(&plan, &target);
@@ -136,7 +143,14 @@ pub fn respond(
         .fields
         .value("cache-control")
         .map_or_else(|| ctx.config.cache_control.to_string(), str::to_owned);
-    rules::decorate(&site, &sreq, Some(&plan), (&content.0, content.1), &default, &mut response);
+    rules::decorate(
+        &site,
+        &sreq,
+        Some(&plan),
+        (&content.0, content.1),
+        &default,
+        &mut response,
+    );
     response.user = plan.user.map(str::to_owned);
     response
 }
@@ -156,7 +170,8 @@ fn endpoint(
         return Some(page::health(req, draining));
     }
     if config.metrics_path.as_deref() == path
-        && (config.metrics_public || (req.client)().is_some_and(|ip| ip.to_canonical().is_loopback()))
+        && (config.metrics_public
+            || (req.client)().is_some_and(|ip| ip.to_canonical().is_loopback()))
     {
         return Some(page::metrics(ctx, req));
     }
@@ -179,7 +194,14 @@ fn serve_target(
         let content_type = mime::for_path(&hit.rel);
         let rep = Representation::plain(Source::Memory(hit.contents), hit.meta, false);
         let rep = file::compress_on_the_fly(ctx, tree.root, req, date, &hit.rel, content_type, rep);
-        return Ok(file::serve(ctx, req, date, served_file(&hit.rel), content_type, rep));
+        return Ok(file::serve(
+            ctx,
+            req,
+            date,
+            served_file(&hit.rel),
+            content_type,
+            rep,
+        ));
     }
     match resolve(tree.root, target, ctx.config.dotfiles)? {
         Resolved::File { file, meta, rel } => {
@@ -187,7 +209,14 @@ fn serve_target(
             let rep = file::choose(ctx, tree, req, file, meta, &rel, now);
             let rep = file::cache_if_plain(tree, &key, &rel, rep, now);
             let rep = file::compress_on_the_fly(ctx, tree.root, req, date, &rel, content_type, rep);
-            Ok(file::serve(ctx, req, date, served_file(&rel), content_type, rep))
+            Ok(file::serve(
+                ctx,
+                req,
+                date,
+                served_file(&rel),
+                content_type,
+                rep,
+            ))
         }
         Resolved::Directory { dir, rel } if ctx.config.listing => {
             Ok(page::listing(ctx, tree.root, req, dir, &rel, target, key))

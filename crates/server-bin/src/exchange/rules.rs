@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-use http_core::target::Target;
 use http_core::Fields as RequestFields;
+use http_core::target::Target;
 
 use super::Request;
 use super::reply::{self, Audience};
@@ -86,10 +86,7 @@ fn joined<'b>(fields: RequestFields<'_, 'b>, name: &str) -> Option<Cow<'b, [u8]>
 
 /// The response a decision makes on its own (anything but [`Decision::Serve`]), with the
 /// rules' fields for it; `Err` with the plan to serve.
-pub fn answer<'s>(
-    decision: Decision<'s>,
-    req: &Request<'_, '_>,
-) -> Result<Response, Plan<'s>> {
+pub fn answer<'s>(decision: Decision<'s>, req: &Request<'_, '_>) -> Result<Response, Plan<'s>> {
     let response = match decision {
         Decision::Serve(plan) => return Err(plan),
         Decision::Preflight(fields) => {

@@ -233,7 +233,10 @@ impl Conn {
             svc.panicked();
         }
         if let Phase::Sending(out) = self.phase {
-            svc.record(&out.record(self.peer.known_addr(), self.peer.tls), Instant::now());
+            svc.record(
+                &out.record(self.peer.known_addr(), self.peer.tls),
+                Instant::now(),
+            );
             svc.give_buffer(out.into_buffer());
         }
         svc.give_buffer(self.input.take_buffer());

@@ -12,9 +12,9 @@ use crate::access_log::AccessLog;
 use crate::config::LogFormat;
 use crate::context::Context;
 use crate::files::root::SwappableRoot;
-use crate::site::reload::SiteHandle;
 use crate::metrics::Metrics;
 use crate::service::Service;
+use crate::site::reload::SiteHandle;
 use crate::transport::socket::MemorySocket;
 use crate::transport::{Transport, Wire};
 
@@ -32,11 +32,17 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
+        Self::with_flags(&[])
+    }
+
+    fn with_flags(flags: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
         fs::write(dir.path().join("big.bin"), vec![b'x'; BIG]).unwrap();
         let root = dir.path().canonicalize().unwrap();
-        let config = crate::cli::config_for_tests(&root, &["--access-log", "off"]);
+        let mut args = vec!["--access-log", "off"];
+        args.extend_from_slice(flags);
+        let config = crate::cli::config_for_tests(&root, &args);
         let ctx = Context {
             root: std::sync::Arc::new(SwappableRoot::open(root.clone()).unwrap()),
             metrics: std::sync::Arc::new(Metrics::new(1)),
@@ -332,4 +338,28 @@ fn plain_http_on_the_tls_port_gets_400_naming_https() {
     assert_eq!(responses[0].0, 400);
     assert!(String::from_utf8_lossy(&responses[0].2).contains("https://HOST:8443/"));
     assert!(h.socket.shut);
+}
+
+#[test]
+fn the_metrics_are_for_loopback_clients_unless_made_public() {
+    let from = |ip: &str, flags: &[&str]| {
+        let mut h = Harness::with_flags(flags);
+        h.socket.peer = Some(ip.parse().unwrap());
+        h.socket.feed(get("/-/metrics", "").as_bytes());
+        h.ready();
+        h.statuses()
+    };
+    assert_eq!(from("127.0.0.1", &[]), [200]);
+    assert_eq!(from("::1", &[]), [200]);
+    assert_eq!(from("::ffff:127.0.0.1", &[]), [200]);
+    // To another host the path is like any other: there is no such file.
+    assert_eq!(from("192.0.2.7", &[]), [404]);
+    assert_eq!(from("2001:db8::1", &[]), [404]);
+    assert_eq!(from("192.0.2.7", &["--metrics-public"]), [200]);
+    // Health says nothing private: anyone may ask.
+    let mut h = Harness::new();
+    h.socket.peer = Some("192.0.2.7".parse().unwrap());
+    h.socket.feed(get("/-/healthz", "").as_bytes());
+    h.ready();
+    assert_eq!(h.statuses(), [200]);
 }

@@ -18,6 +18,7 @@ mod restart;
 mod security;
 mod serving;
 mod site;
+mod site_rules;
 mod startup;
 mod support;
 mod tls;

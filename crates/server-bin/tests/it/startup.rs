@@ -153,3 +153,24 @@ fn with_no_reuseport_the_workers_share_one_socket_that_no_other_program_can_join
         assert_eq!(get_from(server.addr), 200);
     }
 }
+
+#[test]
+fn the_startup_block_says_where_the_metrics_are_and_who_gets_them() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    assert!(
+        server.wait_for_stderr(
+            "  admin     metrics /-/metrics (to this machine only; --metrics-public for others), health /-/healthz\n"
+        ),
+        "{}",
+        server.stderr()
+    );
+    let public = TestServer::start(&site.root(), &["--metrics-public", "--health-path", ""]);
+    assert!(
+        public.wait_for_stderr(
+            "  admin     metrics /-/metrics (to any client: --metrics-public), health off\n"
+        ),
+        "{}",
+        public.stderr()
+    );
+}
