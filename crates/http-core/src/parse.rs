@@ -248,8 +248,9 @@ fn parse_field(line: &[u8]) -> Result<Header<'_>, ParseError> {
 /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2): a bracketed IP literal or
 /// a registered name (possibly empty, as RFC 9112 §3.2 asks of a client without an authority),
 /// then an optional run of digits. Anything else, such as a space, `/`, `@` or a second colon,
-/// makes the request one a server must refuse (RFC 9112 §3.2).
-fn is_host(value: &[u8]) -> bool {
+/// makes the request one a server must refuse (RFC 9112 §3.2). HTTP/2's `:authority` is held
+/// to the same rule.
+pub fn is_host(value: &[u8]) -> bool {
     let (host, port) = match value {
         [b'[', rest @ ..] => {
             let Some(end) = rest.iter().position(|&b| b == b']') else {

@@ -29,9 +29,9 @@ use pool::{CloseReason, Handler, Next, Readiness};
 
 use crate::access_log::AccessLog;
 use crate::context::Context;
-use crate::http1::{self, DRAIN_GRACE, Mode, Peer};
+use crate::http1::{self, DRAIN_GRACE, Mode};
 use crate::metrics::tls::Failure;
-use crate::service::Service;
+use crate::service::{Peer, Service};
 use crate::transport::tls::Tls;
 use crate::transport::tls::session::Session;
 use crate::transport::{Handshake, Transport, Wire};

@@ -5,6 +5,7 @@
 //! One value per worker, owned by its handler: nothing here is locked. It must not know about
 //! sockets, transports or any HTTP version.
 
+use std::cell::OnceCell;
 use std::net::IpAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -38,6 +39,26 @@ pub struct Service {
     clock: Clock,
     log: AccessLog,
     spare: Vec<Vec<u8>>,
+}
+
+/// Who is at the other end of a connection, for the log and the response fields that depend on
+/// the transport.
+#[derive(Debug, Clone, Default)]
+pub struct Peer {
+    /// The client's address, looked up once, when first needed (at the start when the log is
+    /// on, which prints it with every request).
+    pub addr: OnceCell<Option<IpAddr>>,
+    /// The TLS version agreed on, over TLS.
+    pub tls: Option<&'static str>,
+    /// The `Strict-Transport-Security` value every response carries, over TLS.
+    pub hsts: Option<Arc<str>>,
+}
+
+impl Peer {
+    /// The address, if it has been looked up.
+    pub fn known_addr(&self) -> Option<IpAddr> {
+        self.addr.get().copied().flatten()
+    }
 }
 
 /// A response finished (or cut short), as the log and the counters see it.

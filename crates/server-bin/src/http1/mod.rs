@@ -48,9 +48,7 @@ mod outgoing;
 #[cfg(test)]
 mod tests;
 
-use std::cell::OnceCell;
 use std::io;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -67,7 +65,7 @@ use crate::error::ServeError;
 use crate::exchange::response::Text;
 use crate::exchange::{self, Body, Response, reply};
 use crate::files::body::FileBody;
-use crate::service::Service;
+use crate::service::{Peer, Service};
 use crate::transport::socket::Socket;
 use crate::transport::{Sent, Wire};
 
@@ -97,25 +95,6 @@ pub enum Mode {
         /// The TLS listener's port.
         https_port: u16,
     },
-}
-
-/// Who is at the other end, for the log and the response fields that depend on the transport.
-#[derive(Debug, Clone, Default)]
-pub struct Peer {
-    /// The client's address, looked up once, when first needed (at the start when the log is
-    /// on, which prints it with every request).
-    pub addr: OnceCell<Option<IpAddr>>,
-    /// The TLS version agreed on, over TLS.
-    pub tls: Option<&'static str>,
-    /// The `Strict-Transport-Security` value every response carries, over TLS.
-    pub hsts: Option<Arc<str>>,
-}
-
-impl Peer {
-    /// The address, if it has been looked up.
-    fn known_addr(&self) -> Option<IpAddr> {
-        self.addr.get().copied().flatten()
-    }
 }
 
 /// One HTTP/1.1 connection's state between events.

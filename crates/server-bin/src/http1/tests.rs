@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 use http_core::limits::MAX_HEADERS;
 use pool::{CloseReason, Next, Readiness};
 
-use super::{Conn, LINGER_TIMEOUT, Mode, Peer};
+use super::{Conn, LINGER_TIMEOUT, Mode};
 use crate::access_log::AccessLog;
 use crate::config::LogFormat;
 use crate::context::Context;
 use crate::files::root::SwappableRoot;
 use crate::metrics::Metrics;
+use crate::service::Peer;
 use crate::service::Service;
 use crate::site::reload::SiteHandle;
 use crate::transport::socket::MemorySocket;
