@@ -1,5 +1,5 @@
-//! The README against the binary: every flag `--help` lists is in its options table, and every
-//! file it links to exists.
+//! The README and the options reference against the binary: every flag `--help` lists is in
+//! the table of `docs/options.md`, and every file the README links to exists.
 
 use std::fs;
 use std::path::Path;
@@ -7,16 +7,21 @@ use std::process::Command;
 
 use crate::support::run_ok;
 
-fn readme() -> String {
-    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap()
+fn page(name: &str) -> String {
+    fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(name),
+    )
+    .unwrap()
 }
 
 #[test]
-fn every_flag_in_help_is_in_the_readme_options_table() {
+fn every_flag_in_help_is_in_the_options_reference() {
     let out = run_ok(Command::new(env!("CARGO_BIN_EXE_http-server")).arg("--help"));
     let help = String::from_utf8(out.stdout).unwrap();
-    let readme = readme();
-    let table: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `")).collect();
+    let reference = page("docs/options.md");
+    let table: Vec<&str> = reference.lines().filter(|l| l.starts_with("| `")).collect();
     let flags = help
         .split_whitespace()
         .filter(|w| w.starts_with("--") && w.len() > 2)
@@ -26,7 +31,7 @@ fn every_flag_in_help_is_in_the_readme_options_table() {
         let cell = format!("`{flag}");
         assert!(
             table.iter().any(|row| row.contains(&cell)),
-            "{flag} is not in the README's options table"
+            "{flag} is not in the table of docs/options.md"
         );
     }
 }
@@ -34,7 +39,7 @@ fn every_flag_in_help_is_in_the_readme_options_table() {
 #[test]
 fn every_file_the_readme_links_to_exists() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let readme = readme();
+    let readme = page("README.md");
     let links: Vec<&str> = readme
         .split("](")
         .skip(1)
