@@ -36,7 +36,7 @@ pub const ZSTD_WINDOW_LOG_MAX: u32 = 22;
 const ZSTD_SMALL_SOURCE: u64 = 256 * 1024;
 
 /// The level of each coding. The defaults come from measuring a real 90 KiB script on this
-/// project's 2-core machine (`tests::measure_levels`; the README's "Compression" section has
+/// project's 2-core machine (`tests::measure_levels`; `docs/compression.md`, "Levels", has
 /// the table): each is the highest level that still compresses at 50 MB/s or more on one core,
 /// so the largest file compressed (8 MiB by default) costs a compression thread under 0.2 s.
 /// Past them, sizes shrink by 1-3% for 2 to 40 times the time.
