@@ -17,9 +17,10 @@ cd "${0%/*}/.."
 # prometheus) validates the metrics exposition, prlimit lowers the descriptor limit, gzip makes
 # a sidecar, openssl s_client checks which TLS versions the server refuses, ss (iproute2) counts
 # the packets a client received, readelf (binutils, with the strip that make install runs)
-# checks that the installed binary is stripped, zbarimg (zbar-tools) scans the printed QR code.
+# checks that the installed binary is stripped, zbarimg (zbar-tools) scans the printed QR code,
+# python3 writes through a shared mapping (a change inotify never reports).
 test_tools=(curl wget promtool:prometheus prlimit:util-linux gzip openssl ss:iproute2 readelf:binutils
-    zbarimg:zbar-tools)
+    zbarimg:zbar-tools python3)
 me="ensure-tools"
 policy="${ENSURE_TOOLS_POLICY_RC_D:-/usr/sbin/policy-rc.d}" # overridden by its test only
 
