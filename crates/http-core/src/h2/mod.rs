@@ -1,0 +1,3 @@
+//! HTTP/2 (temporary copy)
+pub mod frame;
+pub mod hpack;
