@@ -30,7 +30,7 @@ BIN := target/release/http-server
 # expands it in `make ROOT=~/dir`.
 root = $(if $(filter ~/%,$(firstword $(ROOT))),$(HOME)/$(patsubst ~/%,%,$(ROOT)),$(ROOT))
 
-.PHONY: run build help install uninstall test browser-check cluster cluster-check bench \
+.PHONY: run build help install uninstall test h2check browser-check cluster cluster-check bench \
 	bench-quick fuzz fmt lint check-clean-clone clean
 
 run: build  ## build, then serve ROOT on http://BIND:PORT until Ctrl-C
@@ -75,6 +75,9 @@ test:  ## formatting check, clippy and every test; ends with "test: N passed, N 
 	    /^ensure-tools-test: passed/ {p++} /^ensure-tools-test: FAILED/ {f++} \
 	    END {if (status && !f) f = 1; print "test: " p + 0 " passed, " f + 0 " failed"}' "$$log"; \
 	exit $$status
+
+h2check:  ## the HTTP/2 conformance and attack suite (scripts/h2check/) over h2c and TLS
+	scripts/h2check.sh
 
 browser-check:  ## headless Chromium loads the start page and a listing at desktop and phone widths
 	scripts/browser-check.sh

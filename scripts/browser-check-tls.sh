@@ -3,8 +3,8 @@
 # page from a server run with --tls-cert (an ECDSA certificate made here for localhost, never
 # committed) and --hsts. Chromium is told to trust that one certificate by the SHA-256 of its
 # public key (--ignore-certificate-errors-spki-list), so no certificate store is touched. The
-# access log must show the page and its stylesheet served with 200 over TLS to HeadlessChrome,
-# and the screenshot (target/browser-check-tls/index.png) must not be blank.
+# access log must show the page and its stylesheet served with 200 to HeadlessChrome over TLS and
+# HTTP/2 (chosen by ALPN), and the screenshot (target/browser-check-tls/index.png) must not be blank.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
@@ -43,7 +43,7 @@ chromium_run 1024 768 --ignore-certificate-errors-spki-list="$spki" \
 sleep 0.3 # the access log is flushed at most 100 ms after each request
 
 fail=0
-for line in "GET / HTTP/1.1" "GET /style.css HTTP/1.1"; do
+for line in "GET / HTTP/2.0" "GET /style.css HTTP/2.0"; do
     if grep -q "\"$line\" 200 .*HeadlessChrome.* TLSv1\.[23]$" "$out/access.log"; then
         echo "ok    $line -> 200 over TLS"
     else

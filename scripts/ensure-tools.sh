@@ -6,7 +6,8 @@
 #   scripts/ensure-tools.sh [--toolchain] [--report-only] [COMMAND[:PACKAGE]...]
 #
 # Without COMMANDs it checks what `make test` calls (`--list` prints them with their packages).
-# PACKAGE defaults to COMMAND. --toolchain also checks the Rust toolchain (rust-version from
+# PACKAGE defaults to COMMAND. A COMMAND written py:MODULE is a Python module that Debian's
+# python3 (/usr/bin/python3, where Debian's python3-* packages install) must import. --toolchain also checks the Rust toolchain (rust-version from
 # Cargo.toml, rustfmt, clippy) and, if it falls short, prints one line saying what to install.
 # --report-only, or NO_INSTALL set to anything but 0, lists what is missing and exits 1 instead
 # of installing. Exit status 0 means every command is there.
@@ -84,7 +85,13 @@ find_missing() { # sets missing_commands, missing_packages
     missing_packages=()
     local pair
     for pair in "${tools[@]}"; do
-        if ! command -v "${pair%%:*}" >/dev/null 2>&1; then
+        if [ "${pair#py:}" != "$pair" ]; then
+            local module="${pair#py:}"
+            module="${module%%:*}"
+            /usr/bin/python3 -c "import $module" >/dev/null 2>&1 && continue
+            missing_commands+=("python module $module")
+            missing_packages+=("${pair##*:}")
+        elif ! command -v "${pair%%:*}" >/dev/null 2>&1; then
             missing_commands+=("${pair%%:*}")
             missing_packages+=("${pair#*:}")
         fi

@@ -51,6 +51,7 @@ status_codes! {
     METHOD_NOT_ALLOWED = 405, "Method Not Allowed";
     REQUEST_TIMEOUT = 408, "Request Timeout";
     PRECONDITION_FAILED = 412, "Precondition Failed";
+    CONTENT_TOO_LARGE = 413, "Content Too Large";
     URI_TOO_LONG = 414, "URI Too Long";
     RANGE_NOT_SATISFIABLE = 416, "Range Not Satisfiable";
     TOO_MANY_REQUESTS = 429, "Too Many Requests";

@@ -30,7 +30,7 @@ use crate::files::compress::{self, codec::Levels};
 use crate::site::file::{Located, Problem, Setting, SettingValue, SiteError, SiteFile};
 use crate::site::{Loaded, Site};
 
-/// A static-file HTTP/1.1 server on a fixed-size worker pool.
+/// A static-file HTTP/1.1 and HTTP/2 server on a fixed-size worker pool.
 #[derive(Debug, Parser)]
 #[command(
     name = "http-server",
@@ -125,6 +125,11 @@ struct Args {
     /// only unless --metrics-public
     #[arg(long, default_value = "/-/metrics", value_parser = endpoint_path)]
     metrics_path: String,
+
+    /// Speak HTTP/1.1 only: no HTTP/2, neither over TLS (ALPN h2) nor with prior knowledge on
+    /// the plain port
+    #[arg(long)]
+    no_http2: bool,
 
     /// Serve the metrics endpoint to clients on other hosts too (it names every file fetched,
     /// so by default only clients on this machine get it)
@@ -504,6 +509,7 @@ fn config_from(args: Args, site: Option<Loaded>) -> Result<Config, StartupError>
         access_log: args.access_log,
         metrics_path: Some(args.metrics_path).filter(|p| !p.is_empty()),
         metrics_public: args.metrics_public,
+        http2: !args.no_http2,
         health_path: Some(args.health_path).filter(|p| !p.is_empty()),
         cache_control: args.cache_control.into(),
         header_timeout: args.header_timeout,

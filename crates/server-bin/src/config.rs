@@ -49,6 +49,8 @@ pub struct Config {
     pub metrics_path: Option<String>,
     /// Serve the metrics to clients on other hosts too (else loopback clients only).
     pub metrics_public: bool,
+    /// Speak HTTP/2 (ALPN `h2` over TLS, prior knowledge on the plain port).
+    pub http2: bool,
     /// Path of the health endpoint; `None` disables it.
     pub health_path: Option<String>,
     /// Access log format.

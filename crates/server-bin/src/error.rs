@@ -130,6 +130,8 @@ pub enum ServeError {
     TooManyRequests,
     /// `If-Match` or `If-Unmodified-Since` did not hold.
     PreconditionFailed,
+    /// A request body longer than a GET or HEAD may carry (HTTP/2, which reads it).
+    ContentTooLarge,
     /// No requested range overlaps the representation, which has this many bytes.
     RangeNotSatisfiable(u64),
     /// The request head did not arrive in time.
@@ -151,6 +153,7 @@ impl ServeError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::ContentTooLarge => StatusCode::CONTENT_TOO_LARGE,
             Self::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -253,6 +256,7 @@ mod tests {
             ServeError::Unauthorized,
             ServeError::TooManyRequests,
             ServeError::PreconditionFailed,
+            ServeError::ContentTooLarge,
             ServeError::RangeNotSatisfiable(0),
             ServeError::Timeout,
             ServeError::Unavailable,

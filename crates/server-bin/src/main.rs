@@ -1,4 +1,4 @@
-//! `http-server`: a static-file HTTP/1.1 server on a fixed-size worker pool.
+//! `http-server`: a static-file HTTP/1.1 and HTTP/2 server on a fixed-size worker pool.
 //!
 //! This crate wires the others together: the command line, start-up checks, the listening
 //! sockets, signals, the HTTP connection state machine, file serving, the access log and the
@@ -18,6 +18,7 @@ mod exchange;
 mod files;
 mod html;
 mod http1;
+mod http2;
 mod human;
 mod metrics;
 mod panic_hook;

@@ -55,7 +55,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
 
     let mut listeners = socket::open(&config)?;
     let tls = match &config.tls {
-        Some(settings) => Some(Arc::new(start_tls(settings, &mut listeners)?)),
+        Some(settings) => Some(Arc::new(start_tls(settings, &mut listeners, config.http2)?)),
         None => None,
     };
     let mut poll = Poll::new().map_err(|e| setup("the main thread's poller", e))?;
@@ -100,6 +100,9 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     .map_err(|e| setup("the root watcher", e))?;
     if tls.is_some() {
         metrics.tls.enable();
+    }
+    if config.http2 {
+        metrics.http2.enable();
     }
     let (compression, mut compressors) = match config.compress.clone() {
         Some(settings) => {
@@ -199,13 +202,17 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
 
 /// Loads (or makes) the certificate for the bound addresses and, if asked, binds the plain-HTTP
 /// redirect listener beside the TLS one (same address, its own port).
-fn start_tls(settings: &tls::Settings, listeners: &mut Listeners) -> Result<Tls, StartupError> {
+fn start_tls(
+    settings: &tls::Settings,
+    listeners: &mut Listeners,
+    http2: bool,
+) -> Result<Tls, StartupError> {
     let ips: Vec<_> = listeners.addrs.iter().map(|a| a.ip()).collect();
     let names = match settings.source {
         tls::Source::SelfSigned => tls::self_signed::names_for(&ips),
         tls::Source::Files { .. } => Vec::new(),
     };
-    let mut tls = Tls::new(settings.clone(), &names).map_err(|e| setup("TLS", e))?;
+    let mut tls = Tls::new(settings.clone(), &names, http2).map_err(|e| setup("TLS", e))?;
     let Some(first) = listeners.addrs.first().copied() else {
         return Ok(tls);
     };

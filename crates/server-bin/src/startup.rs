@@ -77,6 +77,7 @@ pub fn announce(config: &Config, root: &SwappableRoot, listeners: &Listeners, tl
         let label = if i == 0 { "open" } else { "" };
         block.push_str(&format!("  {label:<8}  {}\n", url(scheme, addr)));
     }
+    block.push_str(&protocols_line(config, tls.is_some()));
     block.push_str(&endpoints_line(config));
     if config.qr {
         let candidates: Vec<SocketAddr> = listeners
@@ -95,6 +96,17 @@ pub fn announce(config: &Config, root: &SwappableRoot, listeners: &Listeners, tl
         }
     }
     eprint!("{block}");
+}
+
+/// Which HTTP versions are spoken, and how a client gets HTTP/2: by ALPN over TLS, by its
+/// preface (prior knowledge) on a plain port.
+fn protocols_line(config: &Config, tls: bool) -> String {
+    let versions = match (config.http2, tls) {
+        (false, _) => "HTTP/1.1 (HTTP/2 off: --no-http2)",
+        (true, true) => "HTTP/2 (ALPN h2) and HTTP/1.1",
+        (true, false) => "HTTP/1.1 and HTTP/2 (h2c with prior knowledge; browsers use it over TLS)",
+    };
+    format!("  http      {versions}\n")
 }
 
 /// Where the metrics and the health answer are, and who gets the metrics.

@@ -8,8 +8,10 @@ from suite import Fail, case, expect_malformed, get_file
 
 
 def req(t, path=None, method="GET", authority=None):
-    return [(":method", method), (":scheme", t.opts.scheme), (":path", path or t.opts.path_1k),
-            (":authority", authority or t.opts.authority)]
+    # `is None`, not `or`: an empty path or authority is a case of its own.
+    return [(":method", method), (":scheme", t.opts.scheme),
+            (":path", t.opts.path_1k if path is None else path),
+            (":authority", t.opts.authority if authority is None else authority)]
 
 
 def without(headers, name):
@@ -272,10 +274,12 @@ def a_malformed_request_leaves_the_other_streams_alone(t):
     c.auto_window = False
     big = c.request(t.opts.path_big)
     bad = c.request(headers=req(t) + [("connection", "close")])
+    # The big stream may have taken the whole connection window: the second request that
+    # expect_malformed makes needs some.
+    c.window_update(0, 1 << 24)
     seen = expect_malformed(t, c, bad)
     c.auto_window = True
     st = c.stream(big)
-    c.window_update(0, 1 << 24)
     c.window_update(big, 1 << 24)
     c.response(big, t.opts.wait * 5)
     if st.status != 200 or st.reset is not None:

@@ -63,5 +63,7 @@ def a_zero_window_held_past_the_send_timeout_is_closed_while_others_are_served(t
                    f"{len(st.data)} bytes")
     seen = (st.describe() if st.reset is not None else
             str(c.goaways[-1]) if c.goaways else "closed")
-    get_file(other, t.opts.path_1k)
+    # Served again, on a new connection: the first may have idled past the idle timeout while
+    # this one waited out the send timeout.
+    get_file(t.connect(), t.opts.path_1k)
     return f"{seen} after {took:.1f}s; another client was served in {served_in:.2f}s"

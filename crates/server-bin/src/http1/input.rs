@@ -31,6 +31,18 @@ pub struct Input {
 }
 
 impl Input {
+    /// Input that was read before the codec took the connection: `buf`, which `got` brought
+    /// last, at `now`.
+    pub fn read_before(buf: ReadBuf, got: Got, now: Instant) -> Self {
+        let mut input = Self {
+            head_started: (!buf.is_empty()).then_some(now),
+            buf,
+            ..Self::default()
+        };
+        input.note_read(0, got);
+        input
+    }
+
     /// The bytes waiting.
     pub fn bytes(&self) -> &[u8] {
         self.buf.bytes()

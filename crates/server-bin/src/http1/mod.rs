@@ -67,7 +67,7 @@ use crate::exchange::{self, Body, Response, reply};
 use crate::files::body::FileBody;
 use crate::service::{Peer, Service};
 use crate::transport::socket::Socket;
-use crate::transport::{Sent, Wire};
+use crate::transport::{Got, ReadBuf, Sent, Wire};
 
 /// After the final response of a connection, unread input is discarded for at most this long
 /// before closing, so the client reads the response before it sees a reset (RFC 9112 §9.6).
@@ -147,6 +147,25 @@ impl Conn {
             panicked: false,
             fin_on_close: false,
         }
+    }
+
+    /// A connection whose first bytes were read while its protocol was being told (`buf`, which
+    /// `got` brought last), opened at `now`; call [`Conn::resume`] next.
+    pub fn with_input(mode: Mode, peer: Peer, buf: ReadBuf, got: Got, now: Instant) -> Self {
+        let mut conn = Self::new(mode, peer, &[], now);
+        conn.input = Input::read_before(buf, got, now);
+        conn
+    }
+
+    /// Goes on where the caller left the socket (right after [`Conn::with_input`]: whether the
+    /// last read drained it is known, so no read is wasted to learn it again).
+    pub fn resume<S: Socket>(
+        &mut self,
+        svc: &mut Service,
+        io: &mut Wire<'_, S>,
+        now: Instant,
+    ) -> Next {
+        self.drive(svc, io, now)
     }
 
     /// The socket became readable or writable (or the connection is new, or resumed).

@@ -13,6 +13,7 @@
 //! This module counts; it must not decide what counts as a served resource (the connection and
 //! `respond` do). Rendering lives in [`prometheus`] and [`summary`].
 
+pub mod http2;
 pub mod prometheus;
 pub mod summary;
 pub mod tls;
@@ -221,6 +222,8 @@ pub struct Snapshot {
     pub uptime: Duration,
     /// The TLS counters.
     pub tls: tls::TlsSnapshot,
+    /// The HTTP/2 counters.
+    pub http2: http2::Http2Snapshot,
     /// On-the-fly compression.
     pub compression: CompressionSnapshot,
 }
@@ -239,6 +242,8 @@ pub struct Metrics {
     started: Instant,
     /// Handshakes and the TLS setup (process-wide: see [`tls`]).
     pub tls: tls::TlsCounters,
+    /// HTTP/2 connections, resets and GOAWAYs (process-wide: see [`http2`]).
+    pub http2: http2::Http2Counters,
     /// On-the-fly compression's counters.
     pub compression: CompressionCounters,
 }
@@ -255,6 +260,7 @@ impl Metrics {
             active: OnceLock::new(),
             started: Instant::now(),
             tls: tls::TlsCounters::default(),
+            http2: http2::Http2Counters::default(),
             compression: CompressionCounters::default(),
         }
     }
@@ -369,6 +375,7 @@ impl Metrics {
             connections_active: self.active.get().map_or(0, ActiveConnections::get),
             uptime: self.started.elapsed(),
             tls: self.tls.snapshot(),
+            http2: self.http2.snapshot(),
             compression: self.compression.snapshot(),
         }
     }

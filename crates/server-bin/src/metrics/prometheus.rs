@@ -168,6 +168,7 @@ pub fn render(s: &Snapshot) -> String {
         env!("CARGO_PKG_VERSION")
     );
     s.tls.render(&mut out);
+    s.http2.render(&mut out);
     out
 }
 

@@ -1,6 +1,6 @@
-//! The shutdown summary printed on stderr: uptime, totals, statuses, what the drain deadline
-//! cut, access log lines dropped, root swaps, and the busiest resources in an aligned table. Uptime and
-//! bytes are for people (`10 min 40 s`, `1.12 GiB`); exact values are in the metrics. Resource
+//! The shutdown summary printed on stderr: uptime, totals, statuses, HTTP/2's connections,
+//! what the drain deadline cut, access log lines dropped, root swaps, and the busiest resources
+//! in an aligned table. Uptime and bytes are for people (`10 min 40 s`, `1.12 GiB`); exact values are in the metrics. Resource
 //! names come from the file system and from clients, so they are escaped for a terminal
 //! (`escape::for_terminal`: UTF-8 as it is, control characters and invalid bytes as `\xHH`).
 
@@ -31,6 +31,18 @@ pub fn render(snapshot: &Snapshot, forced_closed: u64) -> String {
             .map(|(s, n)| format!("{s}: {n}"))
             .collect();
         let _ = writeln!(out, "responses by status: {}", statuses.join(", "));
+    }
+    let h2 = &snapshot.http2;
+    if h2.connections() > 0 {
+        let _ = writeln!(
+            out,
+            "HTTP/2: {} ({} by ALPN, {} with prior knowledge), {} reset by the client, {} ended by GOAWAY for an error",
+            human::count(h2.connections(), "connection"),
+            h2.tls,
+            h2.cleartext,
+            human::count(h2.client_resets, "stream"),
+            h2.error_goaways()
+        );
     }
     if snapshot.refused > 0 {
         let _ = writeln!(
@@ -129,6 +141,7 @@ mod tests {
             connections_active: 0,
             uptime: Duration::from_secs(3),
             tls: Default::default(),
+            http2: Default::default(),
             compression: Default::default(),
         }
     }
@@ -149,6 +162,24 @@ mod tests {
         );
         assert!(text.contains("    4  (4 more resources)"), "{text}");
         assert!(!text.contains("shutdown deadline"), "{text}");
+    }
+
+    #[test]
+    fn http2_gets_a_line_once_a_client_spoke_it() {
+        let mut s = snapshot(&[("/a", 1)]);
+        assert!(!render(&s, 0).contains("HTTP/2"));
+        let counters = crate::metrics::http2::Http2Counters::default();
+        counters.connection(crate::metrics::http2::Via::Tls);
+        counters.connection(crate::metrics::http2::Via::Cleartext);
+        counters.client_reset();
+        counters.goaway_sent(0);
+        counters.goaway_sent(0xb);
+        s.http2 = counters.snapshot();
+        let text = render(&s, 0);
+        assert!(
+            text.contains("HTTP/2: 2 connections (1 by ALPN, 1 with prior knowledge), 1 stream reset by the client, 1 ended by GOAWAY for an error\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod compression;
 mod deploys;
 mod directories;
 mod errors;
+mod http2;
 mod lifecycle;
 mod load;
 mod makefile;

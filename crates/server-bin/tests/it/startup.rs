@@ -155,6 +155,21 @@ fn with_no_reuseport_the_workers_share_one_socket_that_no_other_program_can_join
 }
 
 #[test]
+fn the_startup_block_says_which_http_versions_are_spoken() {
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &[]);
+    let line =
+        "  http      HTTP/1.1 and HTTP/2 (h2c with prior knowledge; browsers use it over TLS)\n";
+    assert!(server.wait_for_stderr(line), "{}", server.stderr());
+    let tls = TestServer::start(&site.root(), &["--tls-self-signed"]);
+    let line = "  http      HTTP/2 (ALPN h2) and HTTP/1.1\n";
+    assert!(tls.wait_for_stderr(line), "{}", tls.stderr());
+    let off = TestServer::start(&site.root(), &["--no-http2"]);
+    let line = "  http      HTTP/1.1 (HTTP/2 off: --no-http2)\n";
+    assert!(off.wait_for_stderr(line), "{}", off.stderr());
+}
+
+#[test]
 fn the_startup_block_says_where_the_metrics_are_and_who_gets_them() {
     let site = Site::new();
     let server = TestServer::start(&site.root(), &[]);

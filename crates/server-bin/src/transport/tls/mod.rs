@@ -6,7 +6,8 @@
 //! Policy, fixed here and nowhere else: TLS 1.3 and 1.2 only; rustls's `ring` cipher suites,
 //! which are all AEAD with forward secrecy (TLS 1.3: AES-256-GCM, AES-128-GCM,
 //! ChaCha20-Poly1305; TLS 1.2: ECDHE with ECDSA or RSA and the same ciphers); the server's order
-//! of preference wins; ALPN offers only `http/1.1` (a client that offers ALPN without it is
+//! of preference wins; ALPN offers `h2` then `http/1.1` (only `http/1.1` with `--no-http2`; a
+//! client that offers ALPN without any of them is
 //! refused with `no_application_protocol`, RFC 7301 §3.2).
 //!
 //! The per-connection record layer lives in [`session`]. This module must not touch sockets nor
@@ -154,7 +155,7 @@ impl Tls {
     /// # Errors
     ///
     /// [`CertError`] when the files cannot be read or the pair cannot be used.
-    pub fn new(settings: Settings, names: &[String]) -> Result<Self, CertError> {
+    pub fn new(settings: Settings, names: &[String], http2: bool) -> Result<Self, CertError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let key = match &settings.source {
             Source::Files { cert, key } => load_pair(&provider, cert, key)?,
@@ -173,7 +174,10 @@ impl Tls {
             .map_err(CertError::Rejected)?
             .with_no_client_auth()
             .with_cert_resolver(Arc::clone(&keys) as Arc<dyn ResolvesServerCert>);
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = match http2 {
+            true => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            false => vec![b"http/1.1".to_vec()],
+        };
         // The suites are listed strongest first; let that order decide, not the client's.
         config.ignore_client_order = true;
         let hsts = settings
@@ -213,6 +217,17 @@ impl Tls {
         Ok(fingerprint)
     }
 
+    /// The ALPN protocols offered, in order, as the start-up line names them.
+    fn alpn(&self) -> String {
+        let names: Vec<_> = self
+            .config
+            .alpn_protocols
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        names.join(" then ")
+    }
+
     /// A one-line description of the TLS setup for the start-up message.
     pub fn describe(&self) -> String {
         let source = match &self.settings.source {
@@ -224,7 +239,8 @@ impl Tls {
             false => "this kernel has no TLS module: no kTLS",
         };
         format!(
-            "TLS 1.3/1.2, ALPN http/1.1, {source}, SHA-256 {}; bodies: copied through rustls in 16 KiB chunks ({bodies})",
+            "TLS 1.3/1.2, ALPN {}, {source}, SHA-256 {}; bodies: copied through rustls in 16 KiB chunks ({bodies})",
+            self.alpn(),
             self.fingerprint
         )
     }
@@ -371,7 +387,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (cert, _) = write_pair(dir.path(), "a");
         let (_, other_key) = write_pair(dir.path(), "b");
-        let err = Tls::new(settings(cert, other_key), &[]).unwrap_err();
+        let err = Tls::new(settings(cert, other_key), &[], true).unwrap_err();
         assert!(matches!(err, CertError::Rejected(_)), "{err:?}");
     }
 
@@ -380,7 +396,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = write_pair(dir.path(), "a");
         fs::write(&key, "not a key").unwrap();
-        let err = Tls::new(settings(cert, key.clone()), &[]).unwrap_err();
+        let err = Tls::new(settings(cert, key.clone()), &[], true).unwrap_err();
         assert!(err.to_string().contains(key.to_str().unwrap()), "{err}");
     }
 
@@ -388,7 +404,7 @@ mod tests {
     fn a_bad_new_pair_keeps_the_old_one_and_a_good_one_replaces_it() {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = write_pair(dir.path(), "a");
-        let tls = Tls::new(settings(cert.clone(), key.clone()), &[]).unwrap();
+        let tls = Tls::new(settings(cert.clone(), key.clone()), &[], true).unwrap();
         let first = tls.fingerprint.clone();
         fs::write(&cert, "garbage").unwrap();
         assert!(tls.reload().is_err());
@@ -404,7 +420,7 @@ mod tests {
     fn fingerprints_look_like_openssl_s() {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = write_pair(dir.path(), "a");
-        let tls = Tls::new(settings(cert, key), &[]).unwrap();
+        let tls = Tls::new(settings(cert, key), &[], true).unwrap();
         assert_eq!(tls.fingerprint.len(), 32 * 3 - 1);
         assert!(
             tls.fingerprint

@@ -1,0 +1,259 @@
+//! Responses over HTTP/2: a complete request handed to the exchange, the answer's head encoded
+//! into HEADERS, and the bodies of every stream sent in DATA frames, a frame per stream in
+//! turn, within the windows the client gives (RFC 9113 §5.2, §6.9). A body is read from its file
+//! straight into the output, a frame at a time: never a whole file in memory.
+
+use std::time::Instant;
+
+use http_core::ParseError;
+use http_core::h2::frame::{self, ErrorCode};
+use http_core::h2::hpack;
+
+use super::stream::{self, Phase, Sending, Stream};
+use super::{Conn, Env};
+use crate::access_log::Captured;
+use crate::error::ServeError;
+use crate::exchange::response::Text;
+use crate::exchange::{self, Body, Response, reply};
+use crate::files::body::FileBody;
+
+/// Output the streams' DATA may fill before it is written out.
+const OUTPUT_TARGET: usize = 128 * 1024;
+
+/// Body bytes per DATA frame (and per stream in one pass of the round-robin), at most: one
+/// TLS record's worth.
+const DATA_CHUNK: u32 = 16 * 1024;
+
+impl Conn {
+    /// Stream `index`'s request is complete: the exchange answers it.
+    pub(super) fn respond(&mut self, env: &mut Env<'_>, index: usize) {
+        let (head, started) = match &mut self.streams[index].phase {
+            Phase::Receiving { head, started } => (std::mem::take(head), *started),
+            Phase::Sending(_) => return,
+        };
+        let (response, log) = self.exchange(env, &head, started);
+        self.recycle(head);
+        self.start(env, index, response, log, started, false);
+    }
+
+    /// Answers stream `index` with `response` before its request is complete (`open`: its
+    /// body may still come; the client is asked to stop sending it once the response is out).
+    pub(super) fn answer(
+        &mut self,
+        env: &mut Env<'_>,
+        index: usize,
+        response: Response,
+        open: bool,
+    ) {
+        let started = match &self.streams[index].phase {
+            Phase::Receiving { started, .. } => *started,
+            Phase::Sending(_) => return,
+        };
+        self.start(env, index, response, None, started, open);
+    }
+
+    /// Keeps a decoded head's buffer for the next block, if none is kept.
+    fn recycle(&mut self, mut head: hpack::Fields) {
+        if self.decoded.is_empty() {
+            head.clear();
+            self.decoded = head;
+        }
+    }
+
+    /// The exchange's answer to the request in `head`, with what the log keeps of it.
+    fn exchange(
+        &mut self,
+        env: &mut Env<'_>,
+        head: &hpack::Fields,
+        started: Instant,
+    ) -> (Response, Option<Captured>) {
+        let _ = started;
+        let mut fields = Vec::with_capacity(head.len());
+        let Ok(pseudo) = super::request::validate(head.iter(), &mut fields) else {
+            let bad = ServeError::Parse(ParseError::HeaderField);
+            return (reply::error(bad, reply::Audience::default()), None);
+        };
+        let line = format!(
+            "{} {} HTTP/2.0",
+            String::from_utf8_lossy(pseudo.method_text),
+            String::from_utf8_lossy(pseudo.path)
+        );
+        let value = |name: &str| fields.iter().find(|h| h.name == name).map(|h| h.value);
+        let log = env
+            .svc
+            .capture(line.as_bytes(), value("referer"), value("user-agent"));
+        let Some(method) = pseudo.method else {
+            let unknown = ServeError::Parse(ParseError::UnknownMethod);
+            return (reply::error(unknown, reply::Audience::default()), log);
+        };
+        let client = self.client;
+        let lookup = move || client;
+        let view = exchange::Request {
+            method,
+            target: pseudo.path,
+            fields: http_core::Fields(&fields),
+            client: &lookup,
+        };
+        let (_, date) = env.svc.now();
+        let draining = self.draining.is_some();
+        let (response, panicked) = env.svc.respond(&view, &date, draining, env.now);
+        self.panicked |= panicked;
+        (response, log)
+    }
+
+    /// Sends `response`'s head on stream `index` and keeps its body to send. It counts against
+    /// the turn from now: a connection's requests are answered sixteen a turn, however small.
+    fn start(
+        &mut self,
+        env: &mut Env<'_>,
+        index: usize,
+        mut response: Response,
+        log: Option<Captured>,
+        started: Instant,
+        request_open: bool,
+    ) {
+        if let Some(hsts) = &self.peer.hsts {
+            response
+                .fields
+                .push("Strict-Transport-Security", Text::Shared(hsts.clone()));
+        }
+        let body = match std::mem::take(&mut response.body) {
+            Body::Empty => None,
+            Body::Bytes(bytes) => Some(FileBody::bytes(bytes)).filter(|b| b.remaining() > 0),
+            Body::File(file) => Some(file).filter(|b| b.remaining() > 0),
+        };
+        env.turn.responses += 1;
+        let (time, date) = env.svc.now();
+        let id = self.streams[index].id;
+        stream::write_head(
+            &mut self.out,
+            &mut self.scratch,
+            &mut self.encoder,
+            id,
+            &response,
+            &date,
+            body.is_none(),
+            self.theirs.max_frame_size,
+        );
+        let sending = Sending {
+            body,
+            body_sent: 0,
+            status: response.status.as_u16(),
+            resource: response.resource,
+            user: response.user,
+            started,
+            time,
+            log,
+            request_open,
+        };
+        self.streams[index].phase = Phase::Sending(Box::new(sending));
+        if !self.streams[index].can_send() && !self.streams[index].blocked_on_window() {
+            self.finish(env, index);
+        }
+    }
+
+    /// Writes DATA for the streams that have body to send and window to send it, a frame each
+    /// in turn, until output reaches its target, the windows close or the turn is spent.
+    /// Whether anything was written.
+    pub(super) fn produce(&mut self, env: &mut Env<'_>) -> bool {
+        let mut any = false;
+        while self.send_window > 0 && self.pending_output() < OUTPUT_TARGET && !env.turn.spent() {
+            let count = self.streams.len();
+            let Some(offset) =
+                (0..count).find(|i| self.streams[(self.next + i) % count].can_send())
+            else {
+                break;
+            };
+            let index = (self.next + offset) % count;
+            self.next = index + 1;
+            any = true;
+            self.data_frame(env, index);
+        }
+        any
+    }
+
+    /// One DATA frame for stream `index`, as large as its window, the connection's window, the
+    /// client's frame size and [`DATA_CHUNK`] allow; the last one ends the stream.
+    fn data_frame(&mut self, env: &mut Env<'_>, index: usize) {
+        let most = self.theirs.max_frame_size.min(DATA_CHUNK);
+        let written = write_data(
+            &mut self.out,
+            &mut self.streams[index],
+            self.send_window,
+            most,
+        );
+        match written {
+            Ok((n, done)) => {
+                self.send_window -= n as i64;
+                env.turn.bytes += n as u64;
+                if done {
+                    self.finish(env, index);
+                }
+            }
+            Err(id) => self.reset(id, ErrorCode::InternalError),
+        }
+    }
+
+    /// Stream `index`'s response is all out: logged and counted; if the client was still
+    /// sending a body, it is asked to stop (RFC 9113 §8.1).
+    fn finish(&mut self, env: &mut Env<'_>, index: usize) {
+        let stream = self.streams.remove(index);
+        self.closed(stream.id, false);
+        if let Phase::Sending(sending) = &stream.phase {
+            env.svc
+                .record(&sending.record(self.client, self.peer.tls), env.now);
+            if sending.request_open {
+                self.rst(stream.id, ErrorCode::NoError);
+            }
+        }
+        self.served += 1;
+        if self.next > index {
+            self.next -= 1;
+        }
+        if self.streams.is_empty() {
+            self.idle_since = env.now;
+        }
+    }
+}
+
+/// Appends one DATA frame of `stream`'s body to `out`: as many bytes as its window,
+/// `conn_window` and `most` allow. Returns the bytes and whether the body is done; `Err` with
+/// the stream's id when the body cannot be read (the file shrank since its length was sent:
+/// the response cannot be completed).
+fn write_data(
+    out: &mut Vec<u8>,
+    stream: &mut Stream,
+    conn_window: i64,
+    most: u32,
+) -> Result<(usize, bool), u32> {
+    let id = stream.id;
+    let room = stream.send_window.min(conn_window).min(i64::from(most));
+    let Phase::Sending(sending) = &mut stream.phase else {
+        return Ok((0, false));
+    };
+    let Some(body) = &mut sending.body else {
+        return Ok((0, true));
+    };
+    let header_at = out.len();
+    frame::write_data_header(out, id, 0, false);
+    let n = match body.read_chunk(out, usize::try_from(room).unwrap_or(0)) {
+        Ok(n) if n > 0 => n,
+        _ => {
+            out.truncate(header_at);
+            return Err(id);
+        }
+    };
+    let done = body.remaining() == 0;
+    // The header is written again over its placeholder, now that the length is known.
+    let mut header = Vec::with_capacity(frame::HEADER_LEN);
+    frame::write_data_header(&mut header, id, n as u32, done);
+    if let Some(slot) = out.get_mut(header_at..header_at + frame::HEADER_LEN) {
+        slot.copy_from_slice(&header);
+    }
+    stream.send_window -= n as i64;
+    sending.body_sent += n as u64;
+    if done {
+        sending.body = None;
+    }
+    Ok((n, done))
+}

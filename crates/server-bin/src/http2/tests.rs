@@ -1,0 +1,661 @@
+//! The HTTP/2 codec over an in-memory socket: frames a client writes, in the chunks it writes
+//! them, and the frames it gets back, without a real socket or clock.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use http_core::Status;
+use http_core::h2::frame::{self, ErrorCode, Frame};
+use http_core::h2::hpack::{self, Decoder, Encoder};
+use pool::{CloseReason, Next, Readiness};
+
+use super::{ABUSE_ALLOWANCE, Conn, MAX_STREAMS};
+use crate::access_log::AccessLog;
+use crate::config::LogFormat;
+use crate::context::Context;
+use crate::files::root::SwappableRoot;
+use crate::service::{Peer, Service};
+use crate::site::reload::SiteHandle;
+use crate::transport::socket::MemorySocket;
+use crate::transport::{Transport, Wire};
+
+const BIG: usize = 200 * 1024;
+
+/// One HTTP/2 connection of a server whose root holds `hello.txt` and the 200 KiB `big.bin`.
+struct Harness {
+    _dir: tempfile::TempDir,
+    svc: Service,
+    socket: MemorySocket,
+    transport: Transport,
+    conn: Option<Conn>,
+    now: Instant,
+    /// The client's HPACK state.
+    encoder: Encoder,
+    decoder: Decoder,
+    /// Server output already looked at.
+    seen: usize,
+}
+
+/// A frame the server sent, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Got {
+    Settings {
+        ack: bool,
+    },
+    Headers {
+        stream: u32,
+        end_stream: bool,
+        fields: Vec<(String, String)>,
+    },
+    Data {
+        stream: u32,
+        len: usize,
+        end_stream: bool,
+    },
+    Reset {
+        stream: u32,
+        code: ErrorCode,
+    },
+    GoAway {
+        last: u32,
+        code: ErrorCode,
+    },
+    Ping {
+        ack: bool,
+    },
+    WindowUpdate {
+        stream: u32,
+    },
+    Other,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
+        fs::write(dir.path().join("big.bin"), vec![b'x'; BIG]).unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let config = crate::cli::config_for_tests(&root, &["--access-log", "off"]);
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new(1));
+        let ctx = Context {
+            root: std::sync::Arc::new(SwappableRoot::open(root.clone()).unwrap()),
+            metrics: std::sync::Arc::clone(&metrics),
+            compression: None,
+            site: std::sync::Arc::new(SiteHandle::new(None, crate::cli::load_site, true)),
+            config,
+        };
+        let svc = Service::new(
+            std::sync::Arc::new(ctx),
+            0,
+            AccessLog::new(LogFormat::Off, None),
+        );
+        let now = Instant::now();
+        Self {
+            _dir: dir,
+            svc,
+            socket: MemorySocket::default(),
+            transport: Transport::plain(),
+            conn: Some(Conn::new(Peer::default(), None, &[], metrics, now)),
+            now,
+            encoder: Encoder::new(hpack::DEFAULT_TABLE_SIZE),
+            decoder: Decoder::new(hpack::DEFAULT_TABLE_SIZE),
+            seen: 0,
+        }
+    }
+
+    /// A client that has sent its preface and empty SETTINGS, and read the server's first
+    /// frames.
+    fn connected() -> Self {
+        let mut h = Self::new();
+        let mut hello = frame::PREFACE.to_vec();
+        frame::write_settings(&mut hello, &[]);
+        h.socket.feed(&hello);
+        h.ready();
+        h.frames();
+        h
+    }
+
+    fn ready(&mut self) -> Next {
+        let mut io = Wire {
+            transport: &mut self.transport,
+            socket: &mut self.socket,
+        };
+        let conn = self.conn.as_mut().unwrap();
+        conn.ready(&mut self.svc, &mut io, Readiness::default(), self.now)
+    }
+
+    /// Calls the connection until it no longer yields its turn.
+    fn settle(&mut self) -> Next {
+        for _ in 0..1000 {
+            let next = self.ready();
+            if next != Next::Yield {
+                return next;
+            }
+        }
+        panic!("the connection keeps yielding");
+    }
+
+    fn timeout(&mut self) -> Next {
+        let mut io = Wire {
+            transport: &mut self.transport,
+            socket: &mut self.socket,
+        };
+        let conn = self.conn.as_mut().unwrap();
+        conn.timeout(&mut self.svc, &mut io, self.now)
+    }
+
+    fn drain(&mut self) -> Next {
+        let mut io = Wire {
+            transport: &mut self.transport,
+            socket: &mut self.socket,
+        };
+        let conn = self.conn.as_mut().unwrap();
+        conn.drain(&mut self.svc, &mut io, self.now)
+    }
+
+    fn close(&mut self) {
+        let mut io = Wire {
+            transport: &mut self.transport,
+            socket: &mut self.socket,
+        };
+        self.conn
+            .take()
+            .unwrap()
+            .close(&mut self.svc, &mut io, CloseReason::Done);
+    }
+
+    fn config(&self) -> &crate::config::Config {
+        &self.svc.ctx().config
+    }
+
+    /// A request's header block for `path` (method GET unless `extra` sets it).
+    fn block(&mut self, method: &str, path: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+        let mut block = Vec::new();
+        self.encoder.begin_block(&mut block);
+        for (name, value) in [
+            (":method", method),
+            (":scheme", "http"),
+            (":path", path),
+            (":authority", "example.com"),
+        ]
+        .iter()
+        .chain(extra)
+        {
+            self.encoder
+                .field(&mut block, name.as_bytes(), value.as_bytes());
+        }
+        block
+    }
+
+    /// A GET of `path` encoded without the dynamic table (static indexes and literals that
+    /// are not indexed), so it decodes the same whatever either side's table holds.
+    fn plain_block(path: &str) -> Vec<u8> {
+        // :method GET (2), :scheme http (6), then :path (4) and :authority (1) as literals.
+        let mut block = vec![0x82, 0x86, 0x04, path.len() as u8];
+        block.extend_from_slice(path.as_bytes());
+        block.extend_from_slice(&[0x01, 11]);
+        block.extend_from_slice(b"example.com");
+        block
+    }
+
+    /// Sends a complete request on `stream`.
+    fn get(&mut self, stream: u32, path: &str) {
+        let block = self.block("GET", path, &[]);
+        let mut bytes = Vec::new();
+        frame::write_headers(
+            &mut bytes,
+            stream,
+            &block,
+            true,
+            frame::DEFAULT_MAX_FRAME_SIZE,
+        );
+        self.socket.feed(&bytes);
+    }
+
+    /// The frames the server wrote since last asked.
+    fn frames(&mut self) -> Vec<Got> {
+        let mut got = Vec::new();
+        loop {
+            let rest = &self.socket.output[self.seen..];
+            let Ok(Status::Complete((parsed, used))) =
+                frame::parse(rest, frame::MAX_MAX_FRAME_SIZE)
+            else {
+                break;
+            };
+            let owned = match parsed {
+                Frame::Settings { ack, .. } => Got::Settings { ack },
+                Frame::Headers {
+                    stream,
+                    block,
+                    end_stream,
+                    ..
+                } => {
+                    let mut fields = hpack::Fields::default();
+                    self.decoder
+                        .decode(block, 1 << 20, 1000, &mut fields)
+                        .expect("the server's HPACK decodes");
+                    let fields = fields
+                        .iter()
+                        .map(|(n, v)| {
+                            (
+                                String::from_utf8_lossy(n).into_owned(),
+                                String::from_utf8_lossy(v).into_owned(),
+                            )
+                        })
+                        .collect();
+                    Got::Headers {
+                        stream,
+                        end_stream,
+                        fields,
+                    }
+                }
+                Frame::Data {
+                    stream,
+                    data,
+                    end_stream,
+                    ..
+                } => Got::Data {
+                    stream,
+                    len: data.len(),
+                    end_stream,
+                },
+                Frame::RstStream { stream, code } => Got::Reset { stream, code },
+                Frame::GoAway {
+                    last_stream, code, ..
+                } => Got::GoAway {
+                    last: last_stream,
+                    code,
+                },
+                Frame::Ping { ack, .. } => Got::Ping { ack },
+                Frame::WindowUpdate { stream, .. } => Got::WindowUpdate { stream },
+                _ => Got::Other,
+            };
+            self.seen += used;
+            got.push(owned);
+        }
+        got
+    }
+}
+
+fn status(got: &Got) -> Option<&str> {
+    match got {
+        Got::Headers { fields, .. } => fields
+            .iter()
+            .find(|(n, _)| n == ":status")
+            .map(|(_, v)| v.as_str()),
+        _ => None,
+    }
+}
+
+fn field<'a>(got: &'a Got, name: &str) -> Option<&'a str> {
+    match got {
+        Got::Headers { fields, .. } => fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str()),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_server_speaks_first_and_answers_a_get_with_headers_and_data() {
+    let mut h = Harness::new();
+    assert!(matches!(h.ready(), Next::Wait(_)));
+    assert_eq!(
+        h.frames(),
+        [Got::Settings { ack: false }],
+        "the server's preface"
+    );
+    let mut hello = frame::PREFACE.to_vec();
+    frame::write_settings(&mut hello, &[]);
+    h.socket.feed(&hello);
+    h.get(1, "/hello.txt");
+    h.ready();
+    let got = h.frames();
+    assert_eq!(got[0], Got::Settings { ack: true });
+    assert_eq!(status(&got[1]), Some("200"));
+    assert_eq!(field(&got[1], "content-length"), Some("6"));
+    assert_eq!(
+        field(&got[1], "content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert!(field(&got[1], "date").is_some() && field(&got[1], "server").is_some());
+    assert_eq!(
+        got[2],
+        Got::Data {
+            stream: 1,
+            len: 6,
+            end_stream: true
+        }
+    );
+}
+
+#[test]
+fn a_head_gets_the_length_and_no_data() {
+    let mut h = Harness::connected();
+    let block = h.block("HEAD", "/hello.txt", &[]);
+    let mut bytes = Vec::new();
+    frame::write_headers(&mut bytes, 1, &block, true, frame::DEFAULT_MAX_FRAME_SIZE);
+    h.socket.feed(&bytes);
+    h.ready();
+    let got = h.frames();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(matches!(
+        got[0],
+        Got::Headers {
+            end_stream: true,
+            ..
+        }
+    ));
+    assert_eq!(field(&got[0], "content-length"), Some("6"));
+}
+
+#[test]
+fn a_connection_that_does_not_start_with_the_preface_gets_goaway() {
+    let mut h = Harness::new();
+    h.socket.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(h.ready(), Next::Close);
+    let got = h.frames();
+    assert!(
+        got.contains(&Got::GoAway {
+            last: 0,
+            code: ErrorCode::ProtocolError
+        }),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_malformed_request_resets_its_stream_and_the_next_is_served() {
+    let mut h = Harness::connected();
+    let block = h.block("GET", "/hello.txt", &[("connection", "close")]);
+    let mut bytes = Vec::new();
+    frame::write_headers(&mut bytes, 1, &block, true, frame::DEFAULT_MAX_FRAME_SIZE);
+    h.socket.feed(&bytes);
+    h.get(3, "/hello.txt");
+    h.ready();
+    let got = h.frames();
+    assert_eq!(
+        got[0],
+        Got::Reset {
+            stream: 1,
+            code: ErrorCode::ProtocolError
+        }
+    );
+    assert_eq!(status(&got[1]), Some("200"));
+}
+
+#[test]
+fn bodies_respect_the_stream_window_and_go_on_when_it_opens() {
+    let mut h = Harness::new();
+    let mut hello = frame::PREFACE.to_vec();
+    frame::write_settings(&mut hello, &[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 1000)]);
+    h.socket.feed(&hello);
+    h.get(1, "/big.bin");
+    h.ready();
+    let sent: usize = h
+        .frames()
+        .iter()
+        .map(|g| match g {
+            Got::Data { len, .. } => *len,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(sent, 1000, "the stream's window");
+    let mut more = Vec::new();
+    frame::write_window_update(&mut more, 1, 5000);
+    h.socket.feed(&more);
+    h.ready();
+    let sent: usize = h
+        .frames()
+        .iter()
+        .map(|g| match g {
+            Got::Data { len, .. } => *len,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(sent, 5000);
+}
+
+#[test]
+fn a_window_held_at_zero_is_closed_by_the_send_timeout() {
+    let mut h = Harness::new();
+    let mut hello = frame::PREFACE.to_vec();
+    frame::write_settings(&mut hello, &[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 0)]);
+    h.socket.feed(&hello);
+    h.get(1, "/big.bin");
+    let next = h.ready();
+    assert_eq!(next, Next::Wait(Some(h.now + h.config().send_timeout)));
+    h.now += h.config().send_timeout;
+    assert_eq!(h.timeout(), Next::Close);
+}
+
+#[test]
+fn streams_past_the_limit_are_refused() {
+    let mut h = Harness::new();
+    let mut hello = frame::PREFACE.to_vec();
+    frame::write_settings(&mut hello, &[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 0)]);
+    h.socket.feed(&hello);
+    for i in 0..=MAX_STREAMS {
+        h.get(2 * i + 1, "/big.bin");
+    }
+    h.settle();
+    let last = 2 * MAX_STREAMS + 1;
+    let got = h.frames();
+    assert!(
+        got.contains(&Got::Reset {
+            stream: last,
+            code: ErrorCode::RefusedStream
+        }),
+        "{got:?}"
+    );
+    let counted = h.svc.ctx().metrics.http2.snapshot();
+    assert!(
+        counted.resets_sent.contains(&("refused_stream", 1)),
+        "{counted:?}"
+    );
+}
+
+#[test]
+fn a_rapid_reset_loop_ends_in_goaway_enhance_your_calm() {
+    let mut h = Harness::connected();
+    let mut id = 1;
+    let mut calm = false;
+    while id < 2 * (ABUSE_ALLOWANCE as u32 + 100) * 2 && !calm {
+        let mut bytes = Vec::new();
+        for _ in 0..50 {
+            let block = h.block("GET", "/big.bin", &[]);
+            frame::write_headers(&mut bytes, id, &block, true, frame::DEFAULT_MAX_FRAME_SIZE);
+            frame::write_rst_stream(&mut bytes, id, ErrorCode::Cancel);
+            id += 2;
+        }
+        h.socket.feed(&bytes);
+        h.settle();
+        calm = h.frames().iter().any(|g| {
+            matches!(
+                g,
+                Got::GoAway {
+                    code: ErrorCode::EnhanceYourCalm,
+                    ..
+                }
+            )
+        });
+    }
+    assert!(calm, "no GOAWAY after {} streams", id / 2);
+    // What an operator sees of the attack.
+    let counted = h.svc.ctx().metrics.http2.snapshot();
+    assert_eq!(counted.cleartext, 1);
+    assert!(counted.client_resets > ABUSE_ALLOWANCE / 2, "{counted:?}");
+    assert!(
+        counted.goaways_sent.contains(&("enhance_your_calm", 1)),
+        "{counted:?}"
+    );
+}
+
+#[test]
+fn a_window_update_past_two_to_the_31_is_a_flow_control_error() {
+    let mut h = Harness::connected();
+    let mut bytes = Vec::new();
+    frame::write_window_update(&mut bytes, 0, frame::MAX_WINDOW);
+    h.socket.feed(&bytes);
+    assert_eq!(h.ready(), Next::Close);
+    let got = h.frames();
+    assert!(
+        got.iter().any(|g| matches!(
+            g,
+            Got::GoAway {
+                code: ErrorCode::FlowControlError,
+                ..
+            }
+        )),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_header_block_over_16_kib_ends_the_connection() {
+    let mut h = Harness::connected();
+    let block = h.block("GET", "/hello.txt", &[]);
+    let mut bytes = Vec::new();
+    frame::write_header(&mut bytes, block.len() as u32, frame::TYPE_HEADERS, 0, 1);
+    bytes.extend_from_slice(&block);
+    let filler = vec![0u8; 4096];
+    for _ in 0..5 {
+        frame::write_header(
+            &mut bytes,
+            filler.len() as u32,
+            frame::TYPE_CONTINUATION,
+            0,
+            1,
+        );
+        bytes.extend_from_slice(&filler);
+    }
+    h.socket.feed(&bytes);
+    assert_eq!(h.ready(), Next::Close);
+    assert!(h.frames().iter().any(|g| matches!(
+        g,
+        Got::GoAway {
+            code: ErrorCode::EnhanceYourCalm,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn an_hpack_bomb_gets_431_and_the_connection_goes_on() {
+    let mut h = Harness::connected();
+    // A block that adds one 4,000-byte field to the dynamic table (a literal with incremental
+    // indexing, RFC 7541 §6.2.1), then names it by its index 100 times: 4 KiB that decode to
+    // 400 KB. (The client's encoder is left out of it: its table would not know the entry.)
+    let mut block = Harness::plain_block("/hello.txt");
+    block.extend_from_slice(&[0x40, 6]);
+    block.extend_from_slice(b"x-bomb");
+    block.extend_from_slice(&[0x7f, 0xa1, 0x1e]); // 4000: 127, then 3873 in 7-bit groups
+    block.extend_from_slice(&[b'b'; 4000]);
+    block.extend_from_slice(&[0x80 | 62; 100]);
+    let mut bytes = Vec::new();
+    frame::write_headers(&mut bytes, 1, &block, true, frame::DEFAULT_MAX_FRAME_SIZE);
+    let next = Harness::plain_block("/hello.txt");
+    frame::write_headers(&mut bytes, 3, &next, true, frame::DEFAULT_MAX_FRAME_SIZE);
+    h.socket.feed(&bytes);
+    h.settle();
+    let got = h.frames();
+    let statuses: Vec<_> = got.iter().filter_map(status).collect();
+    assert_eq!(statuses, ["431", "200"], "{got:?}");
+}
+
+#[test]
+fn sigint_sends_goaway_with_the_last_stream_and_lets_it_finish() {
+    let mut h = Harness::new();
+    let mut hello = frame::PREFACE.to_vec();
+    frame::write_settings(&mut hello, &[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 1000)]);
+    h.socket.feed(&hello);
+    h.get(1, "/big.bin");
+    h.ready();
+    h.frames();
+    h.drain();
+    let got = h.frames();
+    assert!(
+        got.contains(&Got::GoAway {
+            last: 1,
+            code: ErrorCode::NoError
+        }),
+        "{got:?}"
+    );
+    // A new stream after the GOAWAY is not served; the old one finishes.
+    h.get(3, "/hello.txt");
+    let mut open = Vec::new();
+    frame::write_window_update(&mut open, 1, frame::MAX_WINDOW - 65_535);
+    frame::write_window_update(&mut open, 0, frame::MAX_WINDOW - 65_535);
+    h.socket.feed(&open);
+    assert_eq!(h.ready(), Next::Close);
+    let got = h.frames();
+    let ended = got.iter().any(|g| {
+        matches!(
+            g,
+            Got::Data {
+                stream: 1,
+                end_stream: true,
+                ..
+            }
+        )
+    });
+    assert!(ended, "{got:?}");
+    assert!(
+        !got.iter()
+            .any(|g| matches!(g, Got::Headers { stream: 3, .. }))
+    );
+}
+
+#[test]
+fn all_streams_of_a_connection_share_one_turn() {
+    let mut h = Harness::connected();
+    for i in 0..20 {
+        h.get(2 * i + 1, "/hello.txt");
+    }
+    assert_eq!(h.ready(), Next::Yield);
+    let answered = h.frames().iter().filter(|g| status(g).is_some()).count();
+    assert!(answered <= 16 + 1, "{answered} responses in one turn");
+    h.ready();
+    let more = h.frames().iter().filter(|g| status(g).is_some()).count();
+    assert_eq!(answered + more, 20);
+}
+
+#[test]
+fn an_idle_connection_gets_goaway_after_the_idle_timeout() {
+    let mut h = Harness::connected();
+    let next = h.ready();
+    assert_eq!(next, Next::Wait(Some(h.now + h.config().idle_timeout)));
+    h.now += h.config().idle_timeout + Duration::from_millis(1);
+    assert_eq!(h.timeout(), Next::Close);
+    assert!(h.frames().iter().any(|g| matches!(
+        g,
+        Got::GoAway {
+            code: ErrorCode::NoError,
+            ..
+        }
+    )));
+    h.close();
+    assert!(h.socket.shut);
+}
+
+#[test]
+fn reusing_a_stream_id_after_its_end_is_a_connection_error() {
+    let mut h = Harness::connected();
+    h.get(1, "/hello.txt");
+    h.settle();
+    h.frames();
+    h.get(1, "/hello.txt");
+    h.settle();
+    let got = h.frames();
+    assert!(
+        got.iter().any(|g| matches!(
+            g,
+            Got::GoAway {
+                code: ErrorCode::StreamClosed,
+                ..
+            }
+        )),
+        "{got:?}"
+    );
+}
