@@ -115,13 +115,20 @@ pub fn if_range_allows(if_range: Option<&[u8]>, v: Validators<'_>, date: u64) ->
         return true;
     };
     let value = value.trim_ascii();
-    if value.starts_with(b"\"") || value.starts_with(b"W/") {
+    if is_entity_tag(value) {
         return match parse_one(value) {
             Some((tag, b"")) => v.etag.strong_eq(&tag),
             _ => false,
         };
     }
     parse_http_date(value) == Some(v.last_modified) && v.last_modified < date
+}
+
+/// Whether an `If-Range` value holds an entity tag rather than a date (RFC 9110 §13.1.5: a
+/// tag starts with `"` or `W/`).
+pub fn is_entity_tag(if_range: &[u8]) -> bool {
+    let value = if_range.trim_ascii();
+    value.starts_with(b"\"") || value.starts_with(b"W/")
 }
 
 #[cfg(test)]
@@ -336,6 +343,19 @@ mod tests {
         assert!(allows_at(MODIFIED + 86_400));
         // An entity tag does not depend on the time.
         assert!(if_range_allows(Some(etag.as_str().as_bytes()), v, MODIFIED));
+    }
+
+    #[test]
+    fn an_if_range_value_is_a_tag_when_it_starts_like_one() {
+        for (value, tag) in [
+            (&b"\"abc\""[..], true),
+            (b" W/\"abc\"", true),
+            (AT.as_bytes(), false),
+            (b"", false),
+            (b"abc", false),
+        ] {
+            assert_eq!(is_entity_tag(value), tag, "{value:?}");
+        }
     }
 
     #[test]

@@ -271,7 +271,7 @@ pub fn serve(
         last_modified,
     };
     let plan = match conditional::evaluate(req.method, req.fields, validators) {
-        Precondition::Proceed => plan(req, validators, date, len, content_type),
+        Precondition::Proceed => plan(req, validators, rep.varies, date, len, content_type),
         Precondition::NotModified => {
             let fields = with_file_fields(Fields::new(), ctx, etag, last_modified, rep.varies);
             return Response {
@@ -363,16 +363,26 @@ fn ranged(plan: Plan, source: Source, len: u64, content_type: &'static str) -> O
 
 /// The ranges to send. Several ranges whose multipart body could not even be measured get the
 /// whole file.
+///
+/// Where the response `varies` by coding, a date in `If-Range` sends the whole representation:
+/// every coding carries the file's `Last-Modified`, so the date cannot say which one the client
+/// holds, and a range of the gzip bytes would be spliced onto an identity download (RFC 9110
+/// §13.1.5 lets a server refuse a validator it cannot trust; issue 27). An entity tag names
+/// one coding and still lets the range apply.
 fn plan(
     req: &Request<'_, '_>,
     validators: Validators<'_>,
+    varies: bool,
     date: &HttpDate,
     len: u64,
     content_type: &str,
 ) -> Plan {
     let if_range = req.fields.get("if-range");
+    let trusted = !varies || if_range.is_none_or(conditional::is_entity_tag);
     let ranges = match req.fields.get("range") {
-        Some(value) if conditional::if_range_allows(if_range, validators, date.unix_secs()) => {
+        Some(value)
+            if trusted && conditional::if_range_allows(if_range, validators, date.unix_secs()) =>
+        {
             range::parse(value, len)
         }
         _ => Ranges::Whole,
