@@ -1,12 +1,14 @@
 //! What the main thread and every worker share for answering requests: the configuration
 //! (read-only after start-up), the counters (sharded per worker), the document root (the tree
-//! its path leads to, swapped when a deploy points the path elsewhere) and the compressed cache.
+//! its path leads to, swapped when a deploy points the path elsewhere), the compressed cache and
+//! the listings read lately.
 //! (The TLS setup belongs to the transport, which the connection hands it to.)
 
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::files::compress::Compression;
+use crate::files::listing::ListingCache;
 use crate::files::root::SwappableRoot;
 use crate::metrics::Metrics;
 use crate::site::reload::SiteHandle;
@@ -26,4 +28,6 @@ pub struct Context {
     pub site: Arc<SiteHandle>,
     /// On-the-fly compression (its cache and queue); `None` when off.
     pub compression: Option<Compression>,
+    /// Directory listings read lately, and the gate on reading directories.
+    pub listings: ListingCache,
 }

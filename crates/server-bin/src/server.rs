@@ -130,6 +130,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         root,
         site: Arc::clone(&site),
         compression,
+        listings: crate::files::listing::ListingCache::new(threads),
         config,
     });
     let config = &ctx.config;

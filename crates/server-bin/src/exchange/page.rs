@@ -6,6 +6,7 @@
 //! to read for a `304`). It must not read files itself (`files::listing` does).
 
 use std::borrow::Cow;
+use std::time::Instant;
 
 use http_core::StatusCode;
 use http_core::conditional::{self, Precondition};
@@ -50,9 +51,23 @@ pub fn listing(
         .root
         .file_name()
         .map_or_else(|| "/".into(), |n| n.to_string_lossy());
+    let asked = listing::Asked {
+        root,
+        dir,
+        rel,
+        url_path: &target.path,
+        query: target.query,
+        root_name: &root_name,
+    };
     serve(req, page, || {
-        listing::render(root, dir, rel, &target.path, target.query, &root_name)
-            .map_err(|_| ServeError::Forbidden)
+        listing::render(&ctx.listings, asked, Instant::now()).map_err(|e| match e {
+            listing::Unlisted::Busy(_) => ServeError::Unavailable,
+            // Out of descriptors or memory for now: try again; else it cannot be listed.
+            listing::Unlisted::Io(e) if crate::error::is_resource_exhaustion(&e) => {
+                ServeError::Unavailable
+            }
+            listing::Unlisted::Io(_) => ServeError::Forbidden,
+        })
     })
 }
 

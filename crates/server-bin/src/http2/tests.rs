@@ -81,6 +81,7 @@ impl Harness {
             root: std::sync::Arc::new(SwappableRoot::open(root.clone()).unwrap()),
             metrics: std::sync::Arc::clone(&metrics),
             compression: None,
+            listings: crate::files::listing::ListingCache::new(1),
             site: std::sync::Arc::new(SiteHandle::new(None, crate::cli::load_site, true)),
             config,
         };

@@ -13,41 +13,48 @@
 //! lighttpd read them too, and show them all). It must not decide whether a listing is allowed;
 //! the exchange does.
 
+pub mod cache;
 mod page;
 mod read;
 
-use std::io;
+use std::time::Instant;
 
 use rustix::fd::OwnedFd;
 
-use self::read::{Entry, read_entries};
+pub use self::cache::{ListingCache, Unlisted};
+use self::read::Entry;
 use crate::files::resolve::Root;
 
 /// Entries shown at most; the rest are counted in a closing line.
 pub const MAX_ENTRIES: usize = 10_000;
 
-/// Renders the listing of the directory `dir`, found at `rel` under `root` (`.` for the root)
-/// and reached at the decoded URL path `url_path`, in the order `query` asks for
-/// (`sort=name|size|modified`, `order=asc|desc`); `root_name` names the served folder.
+/// Where a listing is asked for: the directory `dir`, found at `rel` under `root` (`.` for the
+/// root), reached at the decoded URL path `url_path` with `query`; `root_name` names the served
+/// folder.
+pub struct Asked<'a> {
+    pub root: &'a Root,
+    pub dir: OwnedFd,
+    pub rel: &'a str,
+    pub url_path: &'a str,
+    pub query: Option<&'a [u8]>,
+    pub root_name: &'a str,
+}
+
+/// Renders the listing `asked` for, in the order its query asks for
+/// (`sort=name|size|modified`, `order=asc|desc`), from the entries `cache` keeps if they are
+/// fresh at `now`.
 ///
 /// # Errors
 ///
-/// When the directory cannot be read.
-pub fn render(
-    root: &Root,
-    dir: OwnedFd,
-    rel: &str,
-    url_path: &str,
-    query: Option<&[u8]>,
-    root_name: &str,
-) -> io::Result<String> {
-    let (mut entries, skipped) = read_entries(root, dir, rel)?;
+/// When too many directories are being read at once, or this one cannot be read.
+pub fn render(cache: &ListingCache, asked: Asked<'_>, now: Instant) -> Result<String, Unlisted> {
+    let listed = cache.get(asked.root, asked.dir, asked.rel, now)?;
     Ok(page::page(
-        root_name,
-        url_path,
-        &mut entries,
-        skipped,
-        Sort::from_query(query),
+        asked.root_name,
+        asked.url_path,
+        &listed.entries,
+        listed.skipped,
+        Sort::from_query(asked.query),
     ))
 }
 
@@ -126,7 +133,7 @@ impl Sort {
 
     /// Orders entries that arrive in the default order (directories first, then natural order
     /// of names); the sorts are stable, so equal sizes or times keep that order.
-    fn apply(self, entries: &mut [Entry]) {
+    fn apply(self, entries: &mut [&Entry]) {
         match (self.column, self.ascending) {
             (Column::Name, true) => {}
             (Column::Name, false) => {
@@ -135,7 +142,7 @@ impl Sort {
             }
             // A directory's own size says nothing about its contents: they stay by name.
             (Column::Size, ascending) => entries.sort_by(|a, b| {
-                let size = |e: &Entry| if e.is_dir { 0 } else { e.size };
+                let size = |e: &&Entry| if e.is_dir { 0 } else { e.size };
                 let by_size = size(a).cmp(&size(b));
                 (!a.is_dir).cmp(&!b.is_dir).then(if ascending {
                     by_size
@@ -189,15 +196,15 @@ mod tests {
     fn sorted_listing(root: &Root, rel: &str, url_path: &str, query: Option<&str>) -> String {
         let path = root.path().join(rel);
         let dir = rustix::fs::open(&path, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty());
-        render(
+        let asked = Asked {
             root,
-            dir.unwrap(),
+            dir: dir.unwrap(),
             rel,
             url_path,
-            query.map(str::as_bytes),
-            "site",
-        )
-        .unwrap()
+            query: query.map(str::as_bytes),
+            root_name: "site",
+        };
+        render(&ListingCache::new(1), asked, Instant::now()).unwrap()
     }
 
     /// The names in the order the page lists them.

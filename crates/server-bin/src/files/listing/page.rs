@@ -34,11 +34,13 @@ for (const zone of document.querySelectorAll(".zone")) zone.remove();
 pub fn page(
     root_name: &str,
     url_path: &str,
-    entries: &mut [Entry],
+    entries: &[Entry],
     skipped: usize,
     sort: Sort,
 ) -> String {
-    sort.apply(entries);
+    // The entries may be shared with other requests (`cache`): the order is of references.
+    let mut entries: Vec<&Entry> = entries.iter().collect();
+    sort.apply(&mut entries);
     let title = match url_path {
         "/" => format!("{root_name}/"),
         path => format!("{path}/ · {root_name}"),
@@ -59,7 +61,7 @@ pub fn page(
              <td class=\"size\"></td><td class=\"modified\"></td></tr>\n",
         );
     }
-    for entry in entries.iter() {
+    for entry in &entries {
         row(&mut body, entry);
     }
     if entries.is_empty() {
