@@ -6,6 +6,7 @@
 //! to read for a `304`). It must not read files itself (`files::listing` does).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
 
 use http_core::StatusCode;
@@ -17,6 +18,7 @@ use super::response::{Body, Fields, Response};
 use super::{Request, reply};
 use crate::context::Context;
 use crate::error::ServeError;
+use crate::files::body::{FileBody, Source};
 use crate::files::listing;
 use crate::files::resolve::Root;
 use crate::metrics::prometheus;
@@ -60,7 +62,8 @@ pub fn listing(
         root_name: &root_name,
     };
     serve(req, page, || {
-        listing::render(&ctx.listings, asked, Instant::now()).map_err(|e| match e {
+        let made = listing::render(&ctx.listings, asked, Instant::now());
+        made.map(Made::Shared).map_err(|e| match e {
             listing::Unlisted::Busy(_) => ServeError::Unavailable,
             // Out of descriptors or memory for now: try again; else it cannot be listed.
             listing::Unlisted::Io(e) if crate::error::is_resource_exhaustion(&e) => {
@@ -79,7 +82,7 @@ pub fn metrics(ctx: &Context, req: &Request<'_, '_>) -> Response {
         resource: None,
     };
     serve(req, page, || {
-        Ok(prometheus::render(&ctx.metrics.snapshot()))
+        Ok(Made::Text(prometheus::render(&ctx.metrics.snapshot())))
     })
 }
 
@@ -94,7 +97,13 @@ pub fn health(req: &Request<'_, '_>, draining: bool) -> Response {
         cache_control: "no-store",
         resource: None,
     };
-    serve(req, page, || Ok("ok\n".to_owned()))
+    serve(req, page, || Ok(Made::Text("ok\n".to_owned())))
+}
+
+/// A page's bytes: made for this response, or shared with others (a listing kept a while).
+enum Made {
+    Text(String),
+    Shared(Arc<Vec<u8>>),
 }
 
 /// `page`, made by `make` unless the request's preconditions stop it first (a `304` is counted
@@ -102,7 +111,7 @@ pub fn health(req: &Request<'_, '_>, draining: bool) -> Response {
 fn serve(
     req: &Request<'_, '_>,
     page: Page,
-    make: impl FnOnce() -> Result<String, ServeError>,
+    make: impl FnOnce() -> Result<Made, ServeError>,
 ) -> Response {
     match conditional::evaluate_unvalidated(req.method, req.fields) {
         Precondition::Proceed => {}
@@ -118,8 +127,13 @@ fn serve(
             return reply::error(ServeError::PreconditionFailed, reply::Audience::of(req));
         }
     }
-    let text = match make() {
-        Ok(text) => text,
+    let (len, body) = match make() {
+        Ok(Made::Text(text)) => (text.len(), Body::Bytes(Cow::Owned(text.into_bytes()))),
+        Ok(Made::Shared(bytes)) => {
+            let len = bytes.len();
+            let body = FileBody::range(Source::Memory(bytes), 0, len as u64);
+            (len, Body::File(body))
+        }
         Err(e) => return reply::error(e, reply::Audience::of(req)),
     };
     let mut fields = Fields::new();
@@ -128,10 +142,10 @@ fn serve(
     Response {
         status: StatusCode::OK,
         fields,
-        content_length: Some(text.len() as u64),
+        content_length: Some(len as u64),
         body: match req.head_only() {
             true => Body::Empty,
-            false => Body::Bytes(Cow::Owned(text.into_bytes())),
+            false => body,
         },
         resource: page.resource,
         user: None,

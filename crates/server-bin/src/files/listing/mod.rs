@@ -17,10 +17,12 @@ pub mod cache;
 mod page;
 mod read;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use rustix::fd::OwnedFd;
 
+use self::cache::Listed;
 pub use self::cache::{ListingCache, Unlisted};
 use self::read::Entry;
 use crate::files::resolve::Root;
@@ -47,19 +49,27 @@ pub struct Asked<'a> {
 /// # Errors
 ///
 /// When too many directories are being read at once, or this one cannot be read.
-pub fn render(cache: &ListingCache, asked: Asked<'_>, now: Instant) -> Result<String, Unlisted> {
-    let listed = cache.get(asked.root, asked.dir, asked.rel, now)?;
-    Ok(page::page(
-        asked.root_name,
-        asked.url_path,
-        &listed.entries,
-        listed.skipped,
-        Sort::from_query(asked.query),
-    ))
+pub fn render(
+    cache: &ListingCache,
+    asked: Asked<'_>,
+    now: Instant,
+) -> Result<Arc<Vec<u8>>, Unlisted> {
+    let sort = Sort::from_query(asked.query);
+    let make = |listed: &Listed| {
+        page::page(
+            asked.root_name,
+            asked.url_path,
+            &listed.entries,
+            listed.skipped,
+            sort,
+        )
+    };
+    let at = (asked.rel, asked.url_path);
+    cache.page(asked.root, asked.dir, at, sort, now, make)
 }
 
 /// The column a listing is sorted by (`?sort=name|size|modified`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Column {
     Name,
     Size,
@@ -92,7 +102,7 @@ impl Column {
 }
 
 /// How to order the entries: a column, ascending or not. Directories always come first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Sort {
     column: Column,
     ascending: bool,
@@ -204,7 +214,8 @@ mod tests {
             query: query.map(str::as_bytes),
             root_name: "site",
         };
-        render(&ListingCache::new(1), asked, Instant::now()).unwrap()
+        let page = render(&ListingCache::new(1), asked, Instant::now()).unwrap();
+        String::from_utf8(page.to_vec()).unwrap()
     }
 
     /// The names in the order the page lists them.
