@@ -1,0 +1,5 @@
+//! HTTP/2 (RFC 9113), sans-IO like the rest of this crate: [`frame`] parses and writes frames
+//! over the caller's buffers. The connection itself (streams, flow control, scheduling, request
+//! validation) lives in `server-bin`, which owns the sockets, the clocks and the state.
+
+pub mod frame;
