@@ -117,5 +117,9 @@ mod tests {
         assert!(!yes("text/html; q=0.000, text/plain"));
         assert!(!yes("text/htmlx"));
         assert!(!accepted(std::iter::empty()));
+        // What a script or an image asks with.
+        assert!(!yes("text/*"));
+        assert!(!yes("image/avif,image/webp,*/*;q=0.8"));
+        assert!(yes("TEXT/HTML; charset=utf-8"));
     }
 }

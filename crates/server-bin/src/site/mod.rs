@@ -312,8 +312,8 @@ impl Site {
     /// browser's navigation (a `GET` or `HEAD` whose `Accept` names `text/html`).
     pub fn fallback(&self, req: &Request<'_>, plan: &Plan<'_>) -> Option<&str> {
         let page = self.pages.fallback()?;
-        let navigation =
-            matches!(req.method, Method::Get | Method::Head) && pages::accepts_html(req.accept);
+        let navigation = matches!(req.method, Method::Get | Method::Head)
+            && crate::html::accepted(req.accept.into_iter());
         // The fallback's own 404 is a real one.
         (navigation && plan.path != page && self.may_serve(page, plan.user)).then_some(page)
     }

@@ -87,25 +87,6 @@ fn page_path(page: &Text, key: &str) -> Result<Box<str>, Located> {
     }
 }
 
-/// Whether `Accept` names `text/html` itself with a weight above zero (RFC 9110 §12.5.1).
-pub fn accepts_html(accept: Option<&[u8]>) -> bool {
-    let Some(accept) = accept else {
-        return false;
-    };
-    accept.split(|&b| b == b',').any(|range| {
-        let mut parts = range.split(|&b| b == b';');
-        let media = parts.next().unwrap_or_default().trim_ascii();
-        media.eq_ignore_ascii_case(b"text/html")
-            && !parts.any(|param| {
-                let param = param.trim_ascii();
-                let (name, value) = param.split_at(param.len().min(2));
-                name.eq_ignore_ascii_case(b"q=")
-                    && !value.is_empty()
-                    && value.iter().all(|&b| b == b'0' || b == b'.')
-            })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,21 +140,5 @@ mod tests {
                 .unwrap_err()
                 .starts_with("s.toml:2:7: '404'")
         );
-    }
-
-    #[test]
-    fn only_an_accept_naming_text_html_takes_the_fallback() {
-        let chrome = b"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8";
-        assert!(accepts_html(Some(chrome)));
-        assert!(accepts_html(Some(b"TEXT/HTML; charset=utf-8")));
-        assert!(accepts_html(Some(b"application/json, text/html;q=0.1")));
-        // A script or an image asks with */* or its own type.
-        assert!(!accepts_html(Some(b"*/*")));
-        assert!(!accepts_html(Some(b"text/*")));
-        assert!(!accepts_html(Some(b"image/avif,image/webp,*/*;q=0.8")));
-        assert!(!accepts_html(Some(b"text/html;q=0")));
-        assert!(!accepts_html(Some(b"text/html; Q=0.000")));
-        assert!(!accepts_html(Some(b"text/htmlx")));
-        assert!(!accepts_html(None));
     }
 }
