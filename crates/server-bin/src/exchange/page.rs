@@ -6,11 +6,11 @@
 //! to read for a `304`). It must not read files itself (`files::listing` does).
 
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::time::Instant;
 
 use http_core::StatusCode;
 use http_core::conditional::{self, Precondition};
+use http_core::encoding;
 use http_core::target::Target;
 use rustix::fd::OwnedFd;
 
@@ -27,6 +27,8 @@ use crate::metrics::prometheus;
 struct Page {
     content_type: &'static str,
     cache_control: &'static str,
+    /// Whether it may come compressed, by `Accept-Encoding`.
+    varies: bool,
     /// The resource it is counted under, if any.
     resource: Option<String>,
 }
@@ -42,10 +44,14 @@ pub fn listing(
     target: &Target<'_>,
     resource: String,
 ) -> Response {
+    // Compressed as files are, with the codings the server offers (`--compress`).
+    let codings = ctx.compression.as_ref().map_or(&[][..], |c| c.codings());
+    let coding = encoding::choose(req.fields.values("accept-encoding"), codings);
     let page = Page {
         content_type: "text/html; charset=utf-8",
         // A listing changes whenever the directory does; caches must always ask.
         cache_control: "no-cache",
+        varies: !codings.is_empty(),
         resource: Some(resource),
     };
     let root_name = ctx
@@ -62,7 +68,7 @@ pub fn listing(
         root_name: &root_name,
     };
     serve(req, page, || {
-        let made = listing::render(&ctx.listings, asked, Instant::now());
+        let made = listing::render(&ctx.listings, asked, coding, Instant::now());
         made.map(Made::Shared).map_err(|e| match e {
             listing::Unlisted::Busy(_) => ServeError::Unavailable,
             // Out of descriptors or memory for now: try again; else it cannot be listed.
@@ -79,6 +85,7 @@ pub fn metrics(ctx: &Context, req: &Request<'_, '_>) -> Response {
     let page = Page {
         content_type: prometheus::CONTENT_TYPE,
         cache_control: "no-store",
+        varies: false,
         resource: None,
     };
     serve(req, page, || {
@@ -95,15 +102,17 @@ pub fn health(req: &Request<'_, '_>, draining: bool) -> Response {
     let page = Page {
         content_type: "text/plain; charset=utf-8",
         cache_control: "no-store",
+        varies: false,
         resource: None,
     };
     serve(req, page, || Ok(Made::Text("ok\n".to_owned())))
 }
 
-/// A page's bytes: made for this response, or shared with others (a listing kept a while).
+/// A page's bytes: made for this response, or shared with others (a listing kept a while,
+/// perhaps compressed).
 enum Made {
     Text(String),
-    Shared(Arc<Vec<u8>>),
+    Shared(listing::Made),
 }
 
 /// `page`, made by `make` unless the request's preconditions stop it first (a `304` is counted
@@ -118,6 +127,9 @@ fn serve(
         Precondition::NotModified => {
             let mut fields = Fields::new();
             fields.push("Cache-Control", page.cache_control);
+            if page.varies {
+                fields.push("Vary", "Accept-Encoding");
+            }
             return Response {
                 resource: page.resource,
                 ..reply::not_modified(fields)
@@ -127,11 +139,13 @@ fn serve(
             return reply::error(ServeError::PreconditionFailed, reply::Audience::of(req));
         }
     }
+    let mut coding = None;
     let (len, body) = match make() {
         Ok(Made::Text(text)) => (text.len(), Body::Bytes(Cow::Owned(text.into_bytes()))),
-        Ok(Made::Shared(bytes)) => {
-            let len = bytes.len();
-            let body = FileBody::range(Source::Memory(bytes), 0, len as u64);
+        Ok(Made::Shared(made)) => {
+            coding = made.coding;
+            let len = made.bytes.len();
+            let body = FileBody::range(Source::Memory(made.bytes), 0, len as u64);
             (len, Body::File(body))
         }
         Err(e) => return reply::error(e, reply::Audience::of(req)),
@@ -139,6 +153,12 @@ fn serve(
     let mut fields = Fields::new();
     fields.push("Content-Type", page.content_type);
     fields.push("Cache-Control", page.cache_control);
+    if let Some(coding) = coding {
+        fields.push("Content-Encoding", coding.token());
+    }
+    if page.varies {
+        fields.push("Vary", "Accept-Encoding");
+    }
     Response {
         status: StatusCode::OK,
         fields,

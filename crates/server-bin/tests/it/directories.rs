@@ -1,5 +1,6 @@
 //! Directory listings (`--listing`) and names that need escaping.
 
+use crate::compression::{accept, decode};
 use crate::support::{Site, TestServer};
 
 fn listing_site() -> Site {
@@ -204,4 +205,41 @@ fn the_startup_block_says_when_listings_are_on() {
         "{}",
         server.stderr()
     );
+}
+
+#[test]
+fn a_listing_comes_compressed_to_clients_that_accept_it() {
+    // Issue 26: the listing page itself was never compressed (a listing of 10,000 entries is
+    // 2.6 MB of HTML).
+    let site = listing_site();
+    for i in 0..200 {
+        site.write(&format!("files/many/file-{i}.txt"), b"x");
+    }
+    let server = TestServer::start(&site.root(), &["--listing"]);
+    let plain = server.get("/files/many/", "");
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(plain.header("content-encoding"), None);
+    for coding in ["br", "zstd", "gzip"] {
+        let r = server.get("/files/many/", &accept(coding));
+        assert_eq!(r.header("content-encoding"), Some(coding));
+        assert_eq!(r.header("vary"), Some("Accept-Encoding"));
+        assert!(
+            r.body.len() < plain.body.len() / 4,
+            "{coding}: {}",
+            r.body.len()
+        );
+        assert_eq!(decode(coding, &r.body), plain.body, "{coding}");
+        let head = server.head("/files/many/", &accept(coding));
+        assert_eq!(head.header("content-length"), r.header("content-length"));
+        assert_eq!(head.header("content-encoding"), Some(coding));
+    }
+    // Without compression, nothing varies.
+    let off = TestServer::start(&site.root(), &["--listing", "--compress", "off"]);
+    let r = off.get("/files/many/", &accept("gzip"));
+    assert_eq!(
+        (r.header("content-encoding"), r.header("vary")),
+        (None, None)
+    );
+    assert_eq!(r.body, plain.body);
 }

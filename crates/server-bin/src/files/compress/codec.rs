@@ -242,8 +242,12 @@ impl<W: Write> Encoder<W> {
     }
 }
 
-/// `input` encoded with `coding` at `level`, in one call (tests and the level measurement).
-#[cfg(test)]
+/// `input` encoded with `coding` at `level`, in one call (listings, tests and the level
+/// measurement).
+///
+/// # Errors
+///
+/// When the encoder fails (it writes to memory, so only on a bad level).
 pub fn compress(coding: Coding, level: u32, input: &[u8]) -> io::Result<Vec<u8>> {
     let mut encoder = Encoder::new(coding, level, input.len() as u64, Vec::new())?;
     encoder.write(input)?;

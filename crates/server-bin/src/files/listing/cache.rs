@@ -25,8 +25,14 @@ use std::time::{Duration, Instant};
 
 use rustix::fd::OwnedFd;
 
+use http_core::encoding::Coding;
+
 use super::Sort;
 use super::read::{Entry, read_entries};
+use crate::files::compress::{
+    self,
+    codec::{self, Levels},
+};
 use crate::files::resolve::Root;
 
 /// How long entries read are reused: as late as a file's size or time may show.
@@ -34,6 +40,14 @@ pub const FRESH_FOR: Duration = Duration::from_secs(1);
 
 /// Entries kept at most, counted by their names and keys plus a fixed cost each.
 pub const MAX_BYTES: usize = 16 << 20;
+
+/// The levels a listing is compressed at, on the worker that asked for it: fast ones, as the
+/// page is made again each time its entries are read.
+const LISTING_LEVELS: Levels = Levels {
+    br: 4,
+    zstd: 3,
+    gzip: 5,
+};
 
 /// What one entry costs besides its name and key (the struct, the allocations' headers).
 const ENTRY_OVERHEAD: usize = 96;
@@ -84,11 +98,26 @@ pub struct ListingCache {
 /// Which page: a directory in an order, reached at a URL path (the page names it).
 type PageKey = (Identity, Sort, String);
 
-/// A page made, with the instant its entries were read (it is as fresh as they are).
+/// A page made, with the instant its entries were read (it is as fresh as they are), and its
+/// compressed copies made so far.
 #[derive(Debug)]
 struct Page {
     html: Arc<Vec<u8>>,
     read_at: Instant,
+    coded: Vec<(Coding, Arc<Vec<u8>>)>,
+}
+
+impl Page {
+    fn bytes(&self) -> usize {
+        self.html.len() + self.coded.iter().map(|(_, c)| c.len()).sum::<usize>()
+    }
+}
+
+/// A listing's bytes, compressed with `coding` if `Some`.
+#[derive(Debug)]
+pub struct Made {
+    pub bytes: Arc<Vec<u8>>,
+    pub coding: Option<Coding>,
 }
 
 #[derive(Debug, Default)]
@@ -117,7 +146,7 @@ impl Kept {
         pages.retain(|_, p| {
             let keep = fresh(p.read_at);
             if !keep {
-                *bytes -= p.html.len();
+                *bytes -= p.bytes();
             }
             keep
         });
@@ -135,7 +164,7 @@ impl Kept {
                     *bytes -= by_dir.remove(&id).map_or(0, |l| l.bytes);
                 }
             } else if let Some(key) = oldest_page.map(|(key, _)| key.clone()) {
-                *bytes -= pages.remove(&key).map_or(0, |p| p.html.len());
+                *bytes -= pages.remove(&key).map_or(0, |p| p.bytes());
             }
         }
     }
@@ -162,43 +191,101 @@ impl ListingCache {
 
     /// The page of `dir`, found at `rel` under `root` and reached at `url_path`, in `sort`'s
     /// order: a kept one if fresh at `now`, else made by `make` from the entries (kept ones if
-    /// fresh, else read now, if a place among the readers is free).
+    /// fresh, else read now, if a place among the readers is free). Compressed with `coding`
+    /// when one is given and a place among the readers is free for it (else as it is).
     ///
     /// # Errors
     ///
     /// [`Unlisted::Busy`] when too many directories are being read; [`Unlisted::Io`] when the
     /// directory cannot be read.
+    #[allow(clippy::too_many_arguments)] // one call site, every argument named there
     pub(super) fn page(
         &self,
         root: &Root,
         dir: OwnedFd,
         (rel, url_path): (&str, &str),
         sort: Sort,
+        coding: Option<Coding>,
         now: Instant,
         make: impl FnOnce(&Listed) -> String,
-    ) -> Result<Arc<Vec<u8>>, Unlisted> {
+    ) -> Result<Made, Unlisted> {
         let id = identity(&dir, rel).map_err(Unlisted::Io)?;
         let key = (id, sort, url_path.to_owned());
-        if let Some(page) = self.lock().pages.get(&key)
-            && now.saturating_duration_since(page.read_at) < FRESH_FOR
-        {
-            return Ok(Arc::clone(&page.html));
-        }
-        let listed = self.entries(root, dir, key.0.clone(), now)?;
-        let html = Arc::new(make(&listed).into_bytes());
-        let mut kept = self.lock();
-        if html.len() <= MAX_BYTES {
-            kept.make_room(html.len(), now);
-            kept.bytes += html.len();
-            let page = Page {
-                html: Arc::clone(&html),
-                read_at: listed.read_at,
-            };
-            if let Some(old) = kept.pages.insert(key, page) {
-                kept.bytes -= old.html.len();
+        let kept = self.lock().pages.get(&key).and_then(|page| {
+            let fresh = now.saturating_duration_since(page.read_at) < FRESH_FOR;
+            let coded = page.coded.iter().find(|(c, _)| Some(*c) == coding);
+            fresh.then(|| {
+                (
+                    Arc::clone(&page.html),
+                    page.read_at,
+                    coded.map(|(_, b)| b.clone()),
+                )
+            })
+        });
+        let (html, read_at) = match kept {
+            Some((_, _, Some(coded))) => {
+                return Ok(Made {
+                    bytes: coded,
+                    coding,
+                });
             }
+            Some((html, read_at, None)) => (html, read_at),
+            None => {
+                let listed = self.entries(root, dir, key.0.clone(), now)?;
+                let html = Arc::new(make(&listed).into_bytes());
+                let page = Page {
+                    html: Arc::clone(&html),
+                    read_at: listed.read_at,
+                    coded: Vec::new(),
+                };
+                self.keep_page(key.clone(), page, now);
+                (html, listed.read_at)
+            }
+        };
+        let identity = Made {
+            bytes: html,
+            coding: None,
+        };
+        let Some(coding) = coding.filter(|_| identity.bytes.len() as u64 >= compress::MIN_SIZE)
+        else {
+            return Ok(identity);
+        };
+        // Compressing a large page costs a worker as reading a directory does.
+        let Some(_compressing) = self.enter() else {
+            return Ok(identity);
+        };
+        let level = LISTING_LEVELS.of(coding);
+        let Ok(coded) = codec::compress(coding, level, &identity.bytes) else {
+            return Ok(identity);
+        };
+        let coded = Arc::new(coded);
+        let mut kept = self.lock();
+        let kept = &mut *kept;
+        if let Some(page) = kept.pages.get_mut(&key)
+            && page.read_at == read_at
+            && kept.bytes + coded.len() <= MAX_BYTES
+        {
+            kept.bytes += coded.len();
+            page.coded.push((coding, Arc::clone(&coded)));
         }
-        Ok(html)
+        Ok(Made {
+            bytes: coded,
+            coding: Some(coding),
+        })
+    }
+
+    /// Keeps `page` under `key`, within the bound.
+    fn keep_page(&self, key: PageKey, page: Page, now: Instant) {
+        let bytes = page.bytes();
+        if bytes > MAX_BYTES {
+            return;
+        }
+        let mut kept = self.lock();
+        kept.make_room(bytes, now);
+        kept.bytes += bytes;
+        if let Some(old) = kept.pages.insert(key, page) {
+            kept.bytes -= old.bytes();
+        }
     }
 
     /// The entries of the directory `id`: kept ones if fresh at `now`, else read from `dir`.
@@ -311,9 +398,8 @@ mod tests {
     /// The page of the root in `sort`'s order, made as the names joined.
     fn page(cache: &ListingCache, root: &Root, sort: Sort, now: Instant) -> Arc<Vec<u8>> {
         let names = |l: &Listed| names(l).join(",");
-        cache
-            .page(root, open(root), (".", "/"), sort, now, names)
-            .unwrap()
+        let made = cache.page(root, open(root), (".", "/"), sort, None, now, names);
+        made.unwrap().bytes
     }
 
     fn names(listed: &Listed) -> Vec<&str> {
@@ -372,6 +458,56 @@ mod tests {
     }
 
     #[test]
+    fn a_compressed_copy_is_made_once_and_kept_with_its_page() {
+        let (_dir, root) = fixture(200);
+        let cache = ListingCache::new(2);
+        let now = Instant::now();
+        let names = |l: &Listed| names(l).join(",");
+        let get = |coding| {
+            let made = cache.page(&root, open(&root), (".", "/"), BY_NAME, coding, now, names);
+            made.unwrap()
+        };
+        let plain = get(None);
+        assert_eq!(plain.coding, None);
+        let gzip = get(Some(Coding::Gzip));
+        assert_eq!(gzip.coding, Some(Coding::Gzip));
+        assert_eq!(
+            codec::decompress(Coding::Gzip, &gzip.bytes).unwrap(),
+            *plain.bytes
+        );
+        assert!(Arc::ptr_eq(&gzip.bytes, &get(Some(Coding::Gzip)).bytes));
+        // Counted in the bound: the entries, the page and its copy.
+        let entries = cache.lock().by_dir.values().map(|l| l.bytes).sum::<usize>();
+        assert_eq!(
+            cache.bytes(),
+            entries + plain.bytes.len() + gzip.bytes.len()
+        );
+        // Too small to be worth it, or no reader free: as it is.
+        let (_small_dir, small) = fixture(2);
+        let made = cache.page(
+            &small,
+            open(&small),
+            (".", "/"),
+            BY_NAME,
+            Some(Coding::Br),
+            now,
+            names,
+        );
+        assert_eq!(made.unwrap().coding, None);
+        let _held = cache.enter().unwrap();
+        let made = cache.page(
+            &root,
+            open(&root),
+            (".", "/"),
+            BY_NAME,
+            Some(Coding::Br),
+            now,
+            names,
+        );
+        assert_eq!(made.unwrap().coding, None);
+    }
+
+    #[test]
     fn reading_past_the_limit_is_refused_until_a_reader_is_done() {
         let (_dir, root) = fixture(1);
         let cache = ListingCache::new(2);
@@ -382,6 +518,7 @@ mod tests {
             open(&root),
             (".", "/"),
             BY_NAME,
+            None,
             Instant::now(),
             made,
         );

@@ -17,13 +17,13 @@ pub mod cache;
 mod page;
 mod read;
 
-use std::sync::Arc;
 use std::time::Instant;
 
+use http_core::encoding::Coding;
 use rustix::fd::OwnedFd;
 
 use self::cache::Listed;
-pub use self::cache::{ListingCache, Unlisted};
+pub use self::cache::{ListingCache, Made, Unlisted};
 use self::read::Entry;
 use crate::files::resolve::Root;
 
@@ -44,7 +44,7 @@ pub struct Asked<'a> {
 
 /// Renders the listing `asked` for, in the order its query asks for
 /// (`sort=name|size|modified`, `order=asc|desc`), from the entries `cache` keeps if they are
-/// fresh at `now`.
+/// fresh at `now`, compressed with `coding` if given (and the cache has room to do it).
 ///
 /// # Errors
 ///
@@ -52,8 +52,9 @@ pub struct Asked<'a> {
 pub fn render(
     cache: &ListingCache,
     asked: Asked<'_>,
+    coding: Option<Coding>,
     now: Instant,
-) -> Result<Arc<Vec<u8>>, Unlisted> {
+) -> Result<Made, Unlisted> {
     let sort = Sort::from_query(asked.query);
     let make = |listed: &Listed| {
         page::page(
@@ -65,7 +66,7 @@ pub fn render(
         )
     };
     let at = (asked.rel, asked.url_path);
-    cache.page(asked.root, asked.dir, at, sort, now, make)
+    cache.page(asked.root, asked.dir, at, sort, coding, now, make)
 }
 
 /// The column a listing is sorted by (`?sort=name|size|modified`).
@@ -214,8 +215,8 @@ mod tests {
             query: query.map(str::as_bytes),
             root_name: "site",
         };
-        let page = render(&ListingCache::new(1), asked, Instant::now()).unwrap();
-        String::from_utf8(page.to_vec()).unwrap()
+        let page = render(&ListingCache::new(1), asked, None, Instant::now()).unwrap();
+        String::from_utf8(page.bytes.to_vec()).unwrap()
     }
 
     /// The names in the order the page lists them.
