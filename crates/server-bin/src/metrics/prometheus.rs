@@ -14,9 +14,95 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub fn render(s: &Snapshot) -> String {
     let t = &s.total;
     let mut out = String::with_capacity(2048 + t.resources.len() * 64);
-
+    render_requests(&mut out, s);
+    for (name, label, kind, help, value) in [
+        (
+            "http_server_response_bytes_total",
+            "",
+            "counter",
+            "Response body bytes written to clients.",
+            t.bytes_sent,
+        ),
+        (
+            "http_server_connections_active",
+            "",
+            "gauge",
+            "Client connections open now.",
+            s.connections_active as u64,
+        ),
+        (
+            "http_server_connections_total",
+            "",
+            "counter",
+            "Client connections accepted and served.",
+            t.connections_opened,
+        ),
+        (
+            "http_server_rejected_total",
+            "{reason=\"limit\"}",
+            "counter",
+            "Connections answered 503 without being served: the connection limit was reached (limit).",
+            s.refused,
+        ),
+        (
+            "http_server_handler_panics_total",
+            "",
+            "counter",
+            "Panics inside request handling; each closed one connection.",
+            t.panics,
+        ),
+        (
+            "http_server_access_log_dropped_total",
+            "",
+            "counter",
+            "Access log lines dropped because stdout did not keep up (the log writer's queue was full).",
+            s.access_log_dropped,
+        ),
+        (
+            "http_server_root_swaps_total",
+            "",
+            "counter",
+            "Times the document root's path was found leading to another directory (a deploy swapped it); later requests are served from the new tree.",
+            s.root_swaps,
+        ),
+    ] {
+        family(&mut out, name, kind, help);
+        let _ = writeln!(out, "{name}{label} {value}");
+    }
+    render_durations(&mut out, s);
+    render_compression(&mut out, s);
     family(
         &mut out,
+        "http_server_uptime_seconds",
+        "gauge",
+        "Seconds since the server started.",
+    );
+    let _ = writeln!(
+        out,
+        "http_server_uptime_seconds {:.3}",
+        s.uptime.as_secs_f64()
+    );
+    family(
+        &mut out,
+        "http_server_build_info",
+        "gauge",
+        "Always 1; the labels describe the build.",
+    );
+    let _ = writeln!(
+        out,
+        "http_server_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    s.tls.render(&mut out);
+    s.http2.render(&mut out);
+    out
+}
+
+/// Requests by resource and responses by status.
+fn render_requests(out: &mut String, s: &Snapshot) {
+    let t = &s.total;
+    family(
+        out,
         "http_server_resource_requests_total",
         "counter",
         "Responses answered from each file or listing (status 200, 206 or 304), by the path of the file served (a listing by its directory).",
@@ -30,9 +116,8 @@ pub fn render(s: &Snapshot) -> String {
             escape::label_value(path)
         );
     }
-
     family(
-        &mut out,
+        out,
         "http_server_responses_total",
         "counter",
         "Responses sent, by status code.",
@@ -40,81 +125,13 @@ pub fn render(s: &Snapshot) -> String {
     for (code, n) in &t.statuses {
         let _ = writeln!(out, "http_server_responses_total{{code=\"{code}\"}} {n}");
     }
+}
 
+/// The request duration histogram.
+fn render_durations(out: &mut String, s: &Snapshot) {
+    let t = &s.total;
     family(
-        &mut out,
-        "http_server_response_bytes_total",
-        "counter",
-        "Response body bytes written to clients.",
-    );
-    let _ = writeln!(out, "http_server_response_bytes_total {}", t.bytes_sent);
-
-    family(
-        &mut out,
-        "http_server_connections_active",
-        "gauge",
-        "Client connections open now.",
-    );
-    let _ = writeln!(
         out,
-        "http_server_connections_active {}",
-        s.connections_active
-    );
-
-    family(
-        &mut out,
-        "http_server_connections_total",
-        "counter",
-        "Client connections accepted and served.",
-    );
-    let _ = writeln!(
-        out,
-        "http_server_connections_total {}",
-        t.connections_opened
-    );
-
-    family(
-        &mut out,
-        "http_server_rejected_total",
-        "counter",
-        "Connections answered 503 without being served: the connection limit was reached (limit).",
-    );
-    let _ = writeln!(
-        out,
-        "http_server_rejected_total{{reason=\"limit\"}} {}",
-        s.refused
-    );
-
-    family(
-        &mut out,
-        "http_server_handler_panics_total",
-        "counter",
-        "Panics inside request handling; each closed one connection.",
-    );
-    let _ = writeln!(out, "http_server_handler_panics_total {}", t.panics);
-
-    family(
-        &mut out,
-        "http_server_access_log_dropped_total",
-        "counter",
-        "Access log lines dropped because stdout did not keep up (the log writer's queue was full).",
-    );
-    let _ = writeln!(
-        out,
-        "http_server_access_log_dropped_total {}",
-        s.access_log_dropped
-    );
-
-    family(
-        &mut out,
-        "http_server_root_swaps_total",
-        "counter",
-        "Times the document root's path was found leading to another directory (a deploy swapped it); later requests are served from the new tree.",
-    );
-    let _ = writeln!(out, "http_server_root_swaps_total {}", s.root_swaps);
-
-    family(
-        &mut out,
         "http_server_request_duration_seconds",
         "histogram",
         "Time from the first byte of a request to the last byte of its response.",
@@ -141,35 +158,6 @@ pub fn render(s: &Snapshot) -> String {
         out,
         "http_server_request_duration_seconds_count {cumulative}"
     );
-
-    render_compression(&mut out, s);
-
-    family(
-        &mut out,
-        "http_server_uptime_seconds",
-        "gauge",
-        "Seconds since the server started.",
-    );
-    let _ = writeln!(
-        out,
-        "http_server_uptime_seconds {:.3}",
-        s.uptime.as_secs_f64()
-    );
-
-    family(
-        &mut out,
-        "http_server_build_info",
-        "gauge",
-        "Always 1; the labels describe the build.",
-    );
-    let _ = writeln!(
-        out,
-        "http_server_build_info{{version=\"{}\"}} 1",
-        env!("CARGO_PKG_VERSION")
-    );
-    s.tls.render(&mut out);
-    s.http2.render(&mut out);
-    out
 }
 
 /// On-the-fly compression's families.

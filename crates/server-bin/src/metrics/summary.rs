@@ -32,6 +32,42 @@ pub fn render(snapshot: &Snapshot, forced_closed: u64) -> String {
             .collect();
         let _ = writeln!(out, "responses by status: {}", statuses.join(", "));
     }
+    notices(&mut out, snapshot, forced_closed);
+    let mut resources: Vec<(&String, &u64)> = total.resources.iter().collect();
+    resources.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    if resources.is_empty() {
+        let _ = writeln!(out, "no files served");
+        return out;
+    }
+    let width = resources
+        .iter()
+        .take(TOP)
+        .map(|(_, n)| n.to_string().len())
+        .max()
+        .unwrap_or(1);
+    let _ = writeln!(out, "requests per resource:");
+    for (path, n) in resources.iter().take(TOP) {
+        let _ = writeln!(
+            out,
+            "  {n:>width$}  {}",
+            escape::for_terminal(path.as_bytes())
+        );
+    }
+    if resources.len() > TOP {
+        let rest: u64 = resources[TOP..].iter().map(|(_, n)| **n).sum();
+        let _ = writeln!(
+            out,
+            "  {rest:>width$}  ({} more resources)",
+            resources.len() - TOP
+        );
+    }
+    out
+}
+
+/// The lines that appear only when something happened: HTTP/2 spoken, connections refused or
+/// cut by the deadline, log lines dropped, root swaps, compression, panics.
+fn notices(out: &mut String, snapshot: &Snapshot, forced_closed: u64) {
+    let total = &snapshot.total;
     let h2 = &snapshot.http2;
     if h2.connections() > 0 {
         let _ = writeln!(
@@ -89,35 +125,6 @@ pub fn render(snapshot: &Snapshot, forced_closed: u64) -> String {
             total.panics
         );
     }
-    let mut resources: Vec<(&String, &u64)> = total.resources.iter().collect();
-    resources.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-    if resources.is_empty() {
-        let _ = writeln!(out, "no files served");
-        return out;
-    }
-    let width = resources
-        .iter()
-        .take(TOP)
-        .map(|(_, n)| n.to_string().len())
-        .max()
-        .unwrap_or(1);
-    let _ = writeln!(out, "requests per resource:");
-    for (path, n) in resources.iter().take(TOP) {
-        let _ = writeln!(
-            out,
-            "  {n:>width$}  {}",
-            escape::for_terminal(path.as_bytes())
-        );
-    }
-    if resources.len() > TOP {
-        let rest: u64 = resources[TOP..].iter().map(|(_, n)| **n).sum();
-        let _ = writeln!(
-            out,
-            "  {rest:>width$}  ({} more resources)",
-            resources.len() - TOP
-        );
-    }
-    out
 }
 
 #[cfg(test)]
