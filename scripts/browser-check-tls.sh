@@ -4,7 +4,8 @@
 # committed) and --hsts. Chromium is told to trust that one certificate by the SHA-256 of its
 # public key (--ignore-certificate-errors-spki-list), so no certificate store is touched. The
 # access log must show the page and its stylesheet served with 200 to HeadlessChrome over TLS and
-# HTTP/2 (chosen by ALPN), and the screenshot (target/browser-check-tls/index.png) must not be blank.
+# HTTP/2 (chosen by ALPN), a page's own nextHopProtocol must say h2, and the screenshot
+# (target/browser-check-tls/index.png) must not be blank.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
@@ -31,7 +32,13 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 spki="$(openssl x509 -in "$work/cert.pem" -pubkey -noout | openssl pkey -pubin -outform der |
     openssl dgst -sha256 -binary | base64)"
 
-"$bin" --port 0 --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" --hsts 600 www \
+# The site plus a page that writes the protocol the browser used for it into its title.
+cp -r www "$work/site"
+cat > "$work/site/protocol.html" <<'HTML'
+<!doctype html><title>?</title>
+<script>document.title = performance.getEntriesByType("navigation")[0].nextHopProtocol;</script>
+HTML
+"$bin" --port 0 --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" --hsts 600 "$work/site" \
     > "$out/access.log" 2> "$out/server.err" &
 pid=$!
 url="$(listening_url "$out/access.log")"
@@ -40,6 +47,8 @@ port="${url##*:}"
 
 chromium_run 1024 768 --ignore-certificate-errors-spki-list="$spki" \
     --screenshot="$out/index.png" "https://localhost:$port/" > /dev/null
+protocol="$(chromium_run 800 600 --ignore-certificate-errors-spki-list="$spki" --dump-dom \
+    "https://localhost:$port/protocol.html" | sed -n 's|.*<title>\(.*\)</title>.*|\1|p')"
 sleep 0.3 # the access log is flushed at most 100 ms after each request
 
 fail=0
@@ -50,6 +59,11 @@ for line in "GET / HTTP/2.0" "GET /style.css HTTP/2.0"; do
         echo "FAIL  $line was not served with 200 over TLS to the browser"; fail=1
     fi
 done
+if [ "$protocol" = h2 ]; then
+    echo "ok    the browser's nextHopProtocol is h2"
+else
+    echo "FAIL  the browser's nextHopProtocol is '$protocol', not h2"; fail=1
+fi
 read -r size colours ink < <(python3 scripts/png-stats.py "$out/index.png")
 if [ "$colours" -ge 20 ] && python3 -c "import sys; sys.exit(0 if $ink >= 0.02 else 1)"; then
     echo "ok    $out/index.png: $size, $colours colours, ${ink} of the pixels drawn"
