@@ -56,13 +56,22 @@ pub fn announce(config: &Config, root: &SwappableRoot, listeners: &Listeners, tl
         Origin::Bound if !listeners.reuseport => ", one socket shared (--no-reuseport)",
         _ => "",
     };
+    // Every socket bound here is set up alike; inherited ones are as their supervisor made
+    // them, and the first stands for them.
+    let accept = match listeners.sockets.first().and_then(socket::deferred_accept) {
+        Some(wait) => format!(
+            "on a connection's first bytes, or after {}s of silence (TCP_DEFER_ACCEPT)",
+            wait.as_secs()
+        ),
+        None => "at once (no TCP_DEFER_ACCEPT)".to_owned(),
+    };
     let listing = if config.listing {
         "on"
     } else {
         "off (--listing to enable)"
     };
     let mut block = format!(
-        "http-server {}\n  root      {}\n  address   {}{origin}\n  listing   {listing}\n  workers   {}, at most {} connections{sharing}\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}\n",
+        "http-server {}\n  root      {}\n  address   {}{origin}\n  listing   {listing}\n  workers   {}, at most {} connections{sharing}\n  accept    {accept}\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}\n",
         env!("CARGO_PKG_VERSION"),
         root_line(root),
         addresses.join(", "),

@@ -24,10 +24,12 @@
 //!   see a reset.
 //!
 //! Every call returns at once (`WouldBlock` when the socket cannot go on). The system calls are
-//! in [`socket`], behind a trait, so the layers above are tested over memory. This module must
-//! not parse HTTP, decide responses or keep deadlines.
+//! in [`socket`], behind a trait, so the layers above are tested over memory; [`sys`] is the one
+//! audited module for a call no safe wrapper offers. This module must not parse HTTP, decide
+//! responses or keep deadlines.
 
 pub mod socket;
+pub mod sys;
 pub mod tls;
 
 use std::io::{self, IoSlice};

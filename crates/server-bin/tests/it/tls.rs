@@ -403,8 +403,10 @@ fn random_bytes_as_a_client_hello_never_hang_or_crash_a_worker() {
 fn a_tls_client_refused_at_the_connection_limit_gets_a_503_it_can_read() {
     let (pki, site) = (Pki::new(), Site::new());
     let server = serve(&pki, &site, &["--threads", "1", "--max-connections", "1"]);
-    // Takes the only slot (a connection counts from its accept, handshake or not).
-    let held = server.connect();
+    // Takes the only slot (a connection counts from its accept, handshake or not; the socket
+    // defers accepting until a first byte, here that of a handshake record, arrives).
+    let mut held = server.connect();
+    held.write_all(&[0x16]).unwrap();
     let mut s = BufReader::new(connect(&server, pki.client(rustls::ALL_VERSIONS)));
     let r = get(&mut s, "/test.html");
     assert_eq!(r.status, 503);
