@@ -16,6 +16,7 @@ mod context;
 mod error;
 mod escape;
 mod exchange;
+mod fd_limit;
 mod files;
 mod html;
 mod http1;
