@@ -48,22 +48,24 @@ def switches(pid):
     return total
 
 
-def get(port, path):
+def get(port, path, scheme="http"):
     """One request with curl, twice over a second: the small-file cache takes a file only once
-    it has not changed for a second."""
-    url = f"http://127.0.0.1:{port}{path}"
-    subprocess.run(["curl", "-s", "-o", "/dev/null", url], check=True)
+    it has not changed for a second. (`-k`: an https server's certificate is self-signed.)"""
+    url = f"{scheme}://127.0.0.1:{port}{path}"
+    subprocess.run(["curl", "-sk", "-o", "/dev/null", url], check=True)
     time.sleep(1.2)
-    subprocess.run(["curl", "-s", "-o", "/dev/null", url], check=True)
+    subprocess.run(["curl", "-sk", "-o", "/dev/null", url], check=True)
     return url
 
 
-def run(binary, root, path, connections, secs, header=None):
-    """A fresh server, a 1 s warm-up, then a pinned wrk run of `secs`: requests a second,
-    server CPU µs per request, server wake-ups per request."""
-    proc, port = start(binary, root, ("taskset", "-c", "0"))
+def run(binary, root, path, connections, secs, header=None, tls=False):
+    """A fresh server (with `tls`, on a self-signed certificate), a 1 s warm-up, then a pinned
+    wrk run of `secs`: requests a second, server CPU µs per request, server wake-ups per
+    request."""
+    args = ("--tls-self-signed",) if tls else ()
+    proc, port = start(binary, root, ("taskset", "-c", "0"), args)
     try:
-        url = get(port, path)
+        url = get(port, path, "https" if tls else "http")
         cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}"]
         if header:
             cmd += ["-H", header]
