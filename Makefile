@@ -41,7 +41,7 @@ build:  ## build the release binary (target/release/http-server)
 
 help:  ## list the targets and the variables they take
 	@echo 'Targets:'
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-18s %s\n", $$1, $$2}' "$(firstword $(MAKEFILE_LIST))"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z0-9-]*:.*## / {printf "  make %-18s %s\n", $$1, $$2}' "$(firstword $(MAKEFILE_LIST))"
 	@echo 'Variables (make VAR=value ...):'
 	@sed -n 's/^#: /  /p' "$(firstword $(MAKEFILE_LIST))"
 

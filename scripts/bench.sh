@@ -99,7 +99,8 @@ fi
 
 # Variants of ours, each measured in one case only: with the combined access log on, and on a
 # listening socket with TCP_DEFER_ACCEPT (what systemd's DeferAcceptSec= gives it; the server
-# cannot set that option itself, see docs/benchmarks.md).
+# sets that option on sockets it binds too, so this is an inherited socket's line now, see
+# docs/benchmarks.md).
 variants=(ours+log ours+defer)
 declare -A variant_case=([ours+log]=1k-c100 [ours+defer]=1k-close-c50)
 

@@ -23,7 +23,6 @@
 //! Shutdown uses crossbeam's disconnection: [`Pool::shutdown`] drops the inbox senders and wakes
 //! the workers, which then drain (see [`Handler::drain`]) and exit; the drain is bounded by
 //! [`Builder::drain_timeout`], after which the remaining connections are closed and counted.
-#![forbid(unsafe_code)]
 
 mod error;
 mod handler;

@@ -9,7 +9,7 @@
 //! without a word (what nginx does past `worker_connections`) leaves the client guessing
 //! (curl: `SSL_ERROR_SYSCALL`); a browser shows this `503` and a client can retry after
 //! `Retry-After`. It costs the main thread a handshake per refused client, within the same
-//! bounds as the rest ([`MAX_LINGERING`] at once, [`TLS_REJECT_LINGER`] each). The port a
+//! bounds as the rest (the lingering cap at once, [`TLS_REJECT_LINGER`] each). The port a
 //! connection came to tells which it is, as it tells the workers: with TLS on, every port but the
 //! plain-HTTP redirect listener's speaks TLS.
 
@@ -39,10 +39,13 @@ pub const WAKE: Token = Token(0);
 const FIRST_LINGERING: usize = 1;
 
 /// Refused connections waiting for this loop at once; while it is full, workers at the limit
-/// leave new connections in the kernel's backlog.
+/// leave new connections in the kernel's backlog. A low open-file limit makes it fewer
+/// (`fd_limit`): the channel is made with the budget's bound.
 pub const QUEUE: usize = 64;
 
-/// Refused connections kept open at once while their request is read and discarded.
+/// Refused connections kept open at once while their request is read and discarded; a low
+/// open-file limit makes it fewer (`fd_limit`), past it a refused client gets its `503` and is
+/// closed at once.
 pub const MAX_LINGERING: usize = 256;
 
 /// How long a refused connection may linger before it is closed regardless.
@@ -53,7 +56,8 @@ const REJECT_LINGER: Duration = Duration::from_secs(1);
 const TLS_REJECT_LINGER: Duration = Duration::from_secs(2);
 
 /// Answers the connections that arrive on `refused` until `stop` is set (and the [`WAKE`]
-/// waker fires); with `tls`, those that came to a TLS port are answered in TLS.
+/// waker fires), keeping at most `max_lingering` open at once; with `tls`, those that came to a
+/// TLS port are answered in TLS.
 ///
 /// # Errors
 ///
@@ -61,12 +65,13 @@ const TLS_REJECT_LINGER: Duration = Duration::from_secs(2);
 pub fn refusal_loop(
     poll: &mut Poll,
     refused: &Receiver<TcpStream>,
+    max_lingering: usize,
     metrics: &Metrics,
     stop: &AtomicBool,
     tls: Option<&Tls>,
 ) -> io::Result<()> {
     let mut events = Events::with_capacity(64);
-    let mut rejected = Rejected::new(FIRST_LINGERING, tls);
+    let mut rejected = Rejected::new(FIRST_LINGERING, max_lingering, tls);
     loop {
         let timeout = rejected
             .next_deadline()
@@ -102,9 +107,10 @@ pub fn refusal_loop(
 /// side (or their deadline passes). Closing with the client's request still unread would send a
 /// reset, which can destroy the `503` before the client reads it.
 struct Rejected<'t> {
-    /// Indexed by token minus `first_token`; at most [`MAX_LINGERING`] long.
+    /// Indexed by token minus `first_token`; at most `max_lingering` long.
     slots: Vec<Option<Lingering>>,
     first_token: usize,
+    max_lingering: usize,
     tls: Option<&'t Tls>,
 }
 
@@ -131,10 +137,11 @@ enum Next {
 }
 
 impl<'t> Rejected<'t> {
-    fn new(first_token: usize, tls: Option<&'t Tls>) -> Self {
+    fn new(first_token: usize, max_lingering: usize, tls: Option<&'t Tls>) -> Self {
         Self {
             slots: Vec::new(),
             first_token,
+            max_lingering,
             tls,
         }
     }
@@ -153,7 +160,7 @@ impl<'t> Rejected<'t> {
     /// its handshake completes; keeps it to read what the client sends.
     fn add(&mut self, poll: &Poll, mut stream: TcpStream) {
         let tls = match self.tls {
-            Some(t) if self.is_tls(&stream) => match Session::new(&t.config) {
+            Some(t) if self.is_tls(&stream) => match Session::new(&t.refusal_config) {
                 Ok(session) => Some(Box::new(TlsRefusal {
                     transport: Transport::tls(session),
                     answered: false,
@@ -168,7 +175,7 @@ impl<'t> Rejected<'t> {
         let free = self.slots.iter().position(Option::is_none);
         let index = match free {
             Some(i) => i,
-            None if self.slots.len() < MAX_LINGERING => {
+            None if self.slots.len() < self.max_lingering => {
                 self.slots.push(None);
                 self.slots.len() - 1
             }

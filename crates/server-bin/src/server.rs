@@ -19,20 +19,11 @@ use crate::error::StartupError;
 use crate::files::compress::{self, Compressors};
 use crate::files::root::{self, SwappableRoot};
 use crate::metrics::{Metrics, summary};
-use crate::refusals::{self, WAKE, refusal_loop};
+use crate::refusals::{WAKE, refusal_loop};
 use crate::site::reload::{self as site_reload, SiteHandle};
 use crate::socket::{self, Listeners};
 use crate::tls::{self, Tls};
-use crate::{signals, startup};
-
-/// File descriptors kept for everything but client connections: stdio, the listeners, the
-/// signal pipe and the like (64), per worker its poller, waker, inotify instance and its
-/// listening sockets (8), and the refused connections the main thread lingers on and those
-/// queued for it. (A connection sending a large file holds a second descriptor for the file; when
-/// those run out, that request gets `503` with `Retry-After`, and accepting pauses briefly.)
-fn reserved_fds(threads: usize) -> u64 {
-    (64 + 8 * threads + refusals::MAX_LINGERING + refusals::QUEUE) as u64
-}
+use crate::{fd_limit, signals, startup};
 
 /// Runs the server until a signal stops it.
 ///
@@ -51,7 +42,8 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     ));
     let signals = signals::register(cert_files || site.has_file())
         .map_err(|e| setup("signal handlers", e))?;
-    config.max_connections = raise_fd_limit(config.max_connections, config.threads);
+    let budget = fd_limit::raise_and_share(config.max_connections, config.threads);
+    config.max_connections = budget.connections;
 
     let mut listeners = socket::open(&config)?;
     let tls = match &config.tls {
@@ -62,7 +54,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     let waker = Arc::new(
         Waker::new(poll.registry(), WAKE).map_err(|e| setup("the main thread's waker", e))?,
     );
-    let (refused_tx, refused_rx) = crossbeam_channel::bounded(refusals::QUEUE);
+    let (refused_tx, refused_rx) = crossbeam_channel::bounded(budget.refusal_queue);
     let stop = Arc::new(AtomicBool::new(false));
     // One pending reload is enough: a SIGHUP while one waits asks for the same thing. One
     // SIGHUP reloads the certificate and the site file, each on its own thread.
@@ -139,7 +131,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         .map_err(|e| setup("the workers' listeners", e))?;
     // Announced before the workers start: they accept at once, and whoever reads the address
     // and gets an answer must already find the whole start-up block.
-    startup::announce(config, &ctx.root, &listeners, tls.as_deref());
+    startup::announce(config, &budget, &ctx.root, &listeners, tls.as_deref());
     let pool = Builder::new()
         .threads(threads)
         .max_connections(config.max_connections)
@@ -155,7 +147,16 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     // The workers hold the only sinks now, so the writer ends once they are gone.
     drop(log_sink);
 
-    if let Err(e) = refusal_loop(&mut poll, &refused_rx, &ctx.metrics, &stop, tls.as_deref()) {
+    let lingering = budget.lingering;
+    let refused = &refused_rx;
+    if let Err(e) = refusal_loop(
+        &mut poll,
+        refused,
+        lingering,
+        &ctx.metrics,
+        &stop,
+        tls.as_deref(),
+    ) {
         eprintln!("http-server: the main thread's poller failed: {e}; shutting down");
     }
     // Nobody answers refusals any more: what workers refuse from now on is closed at once.
@@ -239,30 +240,4 @@ fn setup(what: &'static str, e: impl std::error::Error + Send + Sync + 'static) 
         what,
         source: Box::new(e),
     }
-}
-
-/// Raises the soft `RLIMIT_NOFILE` toward the hard limit so that `max_connections` sockets fit;
-/// when the hard limit is too small, lowers the connection limit instead and says so.
-fn raise_fd_limit(max_connections: usize, threads: usize) -> usize {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let reserved = reserved_fds(threads);
-    let want = max_connections as u64 + reserved;
-    let mut limit = getrlimit(Resource::Nofile);
-    let hard = limit.maximum.unwrap_or(u64::MAX);
-    let soft = limit.current.unwrap_or(u64::MAX);
-    if soft < want {
-        limit.current = Some(want.min(hard));
-        if let Err(e) = setrlimit(Resource::Nofile, limit) {
-            eprintln!("http-server: warning: cannot raise the open-file limit: {e}");
-        }
-    }
-    let available = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
-    if available < want {
-        let lowered = available.saturating_sub(reserved).max(1) as usize;
-        eprintln!(
-            "http-server: warning: the open-file limit is {available}; serving at most {lowered} connections instead of {max_connections}"
-        );
-        return lowered;
-    }
-    max_connections
 }

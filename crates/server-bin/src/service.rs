@@ -107,12 +107,15 @@ impl Clock {
 impl Service {
     /// The state of worker `worker`, logging into `log`.
     pub fn new(ctx: Arc<Context>, worker: usize, log: AccessLog) -> Self {
+        // With TLS on, every connection that is served files speaks TLS (the plain listener
+        // only redirects); without, every one sends files by sendfile.
+        let cache = FileCache::for_bodies(ctx.config.tls.is_none());
         Self {
             root: ctx.root.view(),
             site: ctx.site.reader(),
             ctx,
             worker,
-            cache: FileCache::default(),
+            cache,
             clock: Clock {
                 secs: u64::MAX,
                 date: HttpDate::from_unix(0),

@@ -28,11 +28,19 @@
 //! one socket without `SO_REUSEPORT`, shared by every worker as an inherited one is, which no
 //! other socket can join; the cost is the shared queue's, measured above.
 //!
+//! A socket bound here defers accepting (`TCP_DEFER_ACCEPT`, [`DEFER_ACCEPT`], as systemd's
+//! `DeferAcceptSec=1`): the kernel completes a client's handshake but queues the connection only
+//! once its first bytes are there, so a worker is woken once per new connection, with the
+//! request to read, instead of once for the handshake and again for the request. A client that
+//! connects and says nothing is queued after about a second all the same, and is then timed as
+//! any idle connection. An inherited socket keeps whatever its supervisor set.
+//!
 //! This module must not accept connections; the pool's workers do.
 
 use std::env;
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener as StdListener};
+use std::time::Duration;
 
 use mio::net::TcpListener;
 use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
@@ -40,12 +48,18 @@ use rustix::process::{PidfdFlags, PidfdGetfdFlags, getpid, pidfd_getfd, pidfd_op
 
 use crate::config::Config;
 use crate::error::StartupError;
+use crate::transport::sys;
 
 /// Connections the kernel queues before they are accepted, as `std` and `mio` ask for.
 const BACKLOG: i32 = 128;
 
 /// The first descriptor systemd passes (`SD_LISTEN_FDS_START`).
 const SD_LISTEN_FDS_START: i32 = 3;
+
+/// How long a socket bound here holds back a connection that has sent nothing yet: one
+/// SYN-ACK retransmission time, the shortest the kernel keeps (see [`sys::defer_accept`]).
+/// HTTP clients send their request (or TLS ClientHello) at once, so nothing waits for it.
+pub const DEFER_ACCEPT: Duration = Duration::from_secs(1);
 
 /// How the sockets were obtained, for the start-up message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,13 +191,17 @@ fn claim(addr: SocketAddr) -> io::Result<()> {
 
 /// What `mio`'s `TcpListener::bind` does (`SO_REUSEADDR`, then bind and listen), plus
 /// `SO_REUSEPORT` when asked so that the workers' sockets can share the address, `TCP_NODELAY`
-/// (see [`no_delay`]), and `::` accepting IPv4 where the OS allows (see [`socket_for`]).
+/// (see [`no_delay`]), [`DEFER_ACCEPT`], and `::` accepting IPv4 where the OS allows (see
+/// [`socket_for`]).
 fn open_listener(addr: SocketAddr, reuseport: bool) -> io::Result<rustix::fd::OwnedFd> {
     let socket = socket_for(addr)?;
     if reuseport {
         sockopt::set_socket_reuseport(&socket, true)?;
     }
     rustix::net::bind(&socket, &addr)?;
+    // Set before listening, so that no connection is queued without it. Without it (no
+    // kernel refuses it on TCP), the server works as before, and the start-up block says so.
+    let _ = sys::set_defer_accept(&socket, DEFER_ACCEPT);
     rustix::net::listen(&socket, BACKLOG)?;
     no_delay(&socket)?;
     Ok(socket)
@@ -211,6 +229,12 @@ fn socket_for(addr: SocketAddr) -> io::Result<rustix::fd::OwnedFd> {
 pub fn is_dual_stack(socket: &TcpListener, addr: SocketAddr) -> bool {
     addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED)
         && sockopt::ipv6_v6only(socket).is_ok_and(|only| !only)
+}
+
+/// How long `socket` holds back a connection that has sent nothing (`TCP_DEFER_ACCEPT`); `None`
+/// when it does not, or the kernel cannot say.
+pub fn deferred_accept(socket: &TcpListener) -> Option<Duration> {
+    sys::defer_accept(socket).ok().filter(|d| !d.is_zero())
 }
 
 /// Sets `TCP_NODELAY` on a listening socket. Linux copies it to every accepted socket, which

@@ -5,7 +5,8 @@
 //! open, drawn in explicit colours (see [`QR_COLOURS`]). A wildcard address (`0.0.0.0`, `::`) names no host a browser can reach, so for one
 //! the URLs are those of the host's interface addresses, loopback first.
 //!
-//! It must not bind, accept or change anything: it only reports what `socket` set up.
+//! It must not bind, accept or change anything: it only reports what `socket` set up and what
+//! the open-file limit allows (`fd_limit`).
 
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -14,13 +15,20 @@ use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 
 use crate::config::Config;
+use crate::fd_limit::Budget;
 use crate::files::root::SwappableRoot;
 use crate::socket::{self, Listeners, Origin};
 use crate::tls::{self, Tls};
 
 /// Prints the `listening on` line(s) on stdout, then the start-up block on stderr. With TLS,
 /// the URLs are `https://`, and the `--redirect-http` listener is named as such.
-pub fn announce(config: &Config, root: &SwappableRoot, listeners: &Listeners, tls: Option<&Tls>) {
+pub fn announce(
+    config: &Config,
+    budget: &Budget,
+    root: &SwappableRoot,
+    listeners: &Listeners,
+    tls: Option<&Tls>,
+) {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let redirects = |addr: &SocketAddr| tls.is_some_and(|t| addr.port() == t.redirect_port);
     let mut stdout = io::stdout().lock();
@@ -56,18 +64,29 @@ pub fn announce(config: &Config, root: &SwappableRoot, listeners: &Listeners, tl
         Origin::Bound if !listeners.reuseport => ", one socket shared (--no-reuseport)",
         _ => "",
     };
+    // Every socket bound here is set up alike; inherited ones are as their supervisor made
+    // them, and the first stands for them.
+    let accept = match listeners.sockets.first().and_then(socket::deferred_accept) {
+        Some(wait) => format!(
+            "on a connection's first bytes, or after {}s of silence (TCP_DEFER_ACCEPT)",
+            wait.as_secs()
+        ),
+        None => "at once (no TCP_DEFER_ACCEPT)".to_owned(),
+    };
     let listing = if config.listing {
         "on"
     } else {
         "off (--listing to enable)"
     };
     let mut block = format!(
-        "http-server {}\n  root      {}\n  address   {}{origin}\n  listing   {listing}\n  workers   {}, at most {} connections{sharing}\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}\n",
+        "http-server {}\n  root      {}\n  address   {}{origin}\n  listing   {listing}\n  workers   {}, at most {} connections{sharing}\n  limits    open files: {}, {}\n  accept    {accept}\n  timeouts  header {:?}, idle {:?}, send {:?}, shutdown {:?}\n",
         env!("CARGO_PKG_VERSION"),
         root_line(root),
         addresses.join(", "),
         config.threads,
         config.max_connections,
+        budget.open_files,
+        budget.describe(),
         config.header_timeout,
         config.idle_timeout,
         config.send_timeout,

@@ -23,7 +23,6 @@ use super::{Request, Tree, reply};
 use crate::context::Context;
 use crate::error::ServeError;
 use crate::files::body::{FileBody, Source};
-use crate::files::cache;
 use crate::files::resolve::{Root, sidecar};
 
 /// Codings offered for precompressed sidecars, in order of preference.
@@ -118,7 +117,7 @@ pub fn cache_if_plain<'a>(
     let Source::File(file) = &rep.source else {
         return rep;
     };
-    if rep.sidecars || rep.coding.is_some() || rep.meta.len() > cache::MAX_FILE {
+    if rep.sidecars || rep.coding.is_some() || rep.meta.len() > tree.cache.max_file() {
         return rep;
     }
     let mut contents = vec![0; rep.meta.len() as usize];

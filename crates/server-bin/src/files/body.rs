@@ -4,7 +4,7 @@
 //! file range can still go by `sendfile`.
 //!
 //! This module says which bytes come next ([`FileBody::next`]) and reads them when the caller
-//! needs them in memory ([`FileBody::read_chunk`]); the transport decides how they reach the
+//! needs them in memory ([`FileBody::peek_chunk`]); the transport decides how they reach the
 //! socket. It must not touch sockets, nor decide which bytes a response needs.
 
 use std::borrow::Cow;
@@ -178,17 +178,20 @@ impl FileBody {
         Ok(())
     }
 
-    /// Appends the next at most `max` bytes of the body to `buf` and counts them as gone: for
-    /// transports that must see the bytes (TLS encrypts them, HTTP/2 frames them), where
-    /// `sendfile` cannot serve. Returns how many were appended; 0 once the body is done.
+    /// Appends the next at most `max` bytes of the body to `buf`, from the next segment alone,
+    /// without counting them as gone: for transports that must see the bytes (TLS encrypts
+    /// them, HTTP/2 frames them), where `sendfile` cannot serve. The caller calls
+    /// [`FileBody::advance`] for what it has really sent, and may drop the rest (TLS does while
+    /// its socket is full) to read it again later. Returns how many were appended; 0 once the
+    /// body is done.
     ///
     /// # Errors
     ///
     /// Read errors, and `UnexpectedEof` if the file has shrunk: the promised length can no
     /// longer be met, so the caller must end the response abnormally.
-    pub fn read_chunk(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
-        let n = match self.next() {
-            None => return Ok(0),
+    pub fn peek_chunk(&self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        Ok(match self.next() {
+            None => 0,
             Some(Next::Bytes(bytes)) => {
                 let n = bytes.len().min(max);
                 buf.extend_from_slice(bytes.get(..n).unwrap_or_default());
@@ -198,9 +201,7 @@ impl FileBody {
                 let want = usize::try_from(len).map_or(max, |len| len.min(max));
                 read_at(file, offset, want, buf)?
             }
-        };
-        self.advance(n);
-        Ok(n)
+        })
     }
 }
 
@@ -228,7 +229,13 @@ mod tests {
 
     fn drain(mut body: FileBody, chunk: usize) -> Vec<u8> {
         let mut out = Vec::new();
-        while body.read_chunk(&mut out, chunk).unwrap() > 0 {}
+        loop {
+            let n = body.peek_chunk(&mut out, chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            body.advance(n);
+        }
         assert_eq!(body.remaining(), 0);
         out
     }
@@ -250,13 +257,33 @@ mod tests {
     }
 
     #[test]
+    fn a_peeked_chunk_counts_as_gone_only_once_advanced_past() {
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, b"abcdef").unwrap();
+        let mut body = FileBody::range(Source::File(file), 0, 6);
+        let (mut first, mut again) = (Vec::new(), Vec::new());
+        assert_eq!(body.peek_chunk(&mut first, 4).unwrap(), 4);
+        assert_eq!(body.peek_chunk(&mut again, 4).unwrap(), 4);
+        assert_eq!(
+            (&first[..], &again[..], body.remaining()),
+            (&b"abcd"[..], &b"abcd"[..], 6)
+        );
+        // Only part was sent: the rest is read again.
+        body.advance(1);
+        let mut rest = Vec::new();
+        assert_eq!(body.peek_chunk(&mut rest, 100).unwrap(), 5);
+        assert_eq!(rest, b"bcdef");
+    }
+
+    #[test]
     fn a_file_that_shrank_is_an_unexpected_end() {
         let mut file = tempfile::tempfile().unwrap();
         std::io::Write::write_all(&mut file, b"abc").unwrap();
         let mut body = FileBody::range(Source::File(file), 1, 10);
         let mut out = Vec::new();
-        assert_eq!(body.read_chunk(&mut out, 100).unwrap(), 2);
-        let err = body.read_chunk(&mut out, 100).unwrap_err();
+        assert_eq!(body.peek_chunk(&mut out, 100).unwrap(), 2);
+        body.advance(2);
+        let err = body.peek_chunk(&mut out, 100).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         assert_eq!(out, b"bc");
     }

@@ -68,8 +68,24 @@ use rustix::io::Errno;
 
 use crate::files::resolve::Root;
 
-/// Largest file kept in the cache.
+/// Largest file kept in the cache where response bodies are encrypted (TLS): the copy is what
+/// TLS needs anyway, and a hit spares the open, `fstat`, reads and close. One worker pinned,
+/// `wrk -t1 -c50` over TLS (`TLS=1 scripts/bench/cache_size.py`, 4 alternating rounds),
+/// medians of the server's CPU per request from the cache against from disk: 16 KiB 9.5
+/// against 11.7 µs, 32 KiB 13.9 against 16.9, 64 KiB 26.8 against 30.3, 128 KiB 56.8 against
+/// 61.2. Kept at 64 KiB: twice that would halve the files [`CAPACITY`] holds.
 pub const MAX_FILE: u64 = 64 * 1024;
+
+/// Largest file kept in the cache where bodies go by `sendfile` (plain TCP): past it, copying
+/// the cached bytes into the socket costs more than the `openat2`, `statx` and `close` that
+/// serving from the page cache adds (a hit costs 5 system calls per keep-alive request, a
+/// miss 8, at every size). One worker pinned, `wrk -t1 -c50`, server CPU per request from the
+/// cache against by `sendfile` (`scripts/bench/cache_size.py`, medians of two runs of 3 and 5
+/// rounds): 16 KiB 5.9 against 7.7 µs (under 16 KiB a miss is read and copied too), 24 KiB
+/// 6.8 against 7.1, 32 KiB 8.7 against 8.8 and 8.3 against 7.2, 48 KiB 9.9 against 8.1,
+/// 64 KiB 11.2 against 9.8 and 10.9 against 9.4, 128 KiB 20.9 against 15.3; requests a second
+/// followed (64 KiB: 24.3k against 25.6k and 15.1k against 17.4k).
+pub const MAX_FILE_SENDFILE: u64 = 24 * 1024;
 
 /// Bytes of file contents one worker keeps at most.
 pub const CAPACITY: usize = 8 * 1024 * 1024;
@@ -179,6 +195,8 @@ pub struct FileCache {
     checked: bool,
     /// The [`Root::id`] of the tree everything here was found in.
     root: Option<u64>,
+    /// Largest file kept: [`MAX_FILE`], or [`MAX_FILE_SENDFILE`] where bodies go by sendfile.
+    max_file: u64,
 }
 
 impl Default for FileCache {
@@ -297,7 +315,23 @@ impl FileCache {
             no_sidecars: HashMap::new(),
             checked: false,
             root: None,
+            max_file: MAX_FILE,
         }
+    }
+
+    /// A cache for a worker whose connections send file bodies by `sendfile` (plain TCP), or
+    /// copy them (TLS): it keeps files up to [`MAX_FILE_SENDFILE`] or [`MAX_FILE`].
+    pub fn for_bodies(by_sendfile: bool) -> Self {
+        let mut cache = Self::default();
+        if by_sendfile {
+            cache.max_file = MAX_FILE_SENDFILE;
+        }
+        cache
+    }
+
+    /// Largest file this cache keeps.
+    pub fn max_file(&self) -> u64 {
+        self.max_file
     }
 
     /// The cached copy for request path `key` in the tree `root`, if nothing watched had
@@ -392,7 +426,7 @@ impl FileCache {
     }
 
     /// Caches `contents` of the file at `rel` (with `meta`), read at `now`, for request path
-    /// `key`, if it is small enough, has not changed within [`RACY_WINDOW`] of `wall` (the
+    /// `key`, if it is small enough ([`FileCache::max_file`]), has not changed within [`RACY_WINDOW`] of `wall` (the
     /// current time), and can be watched (see the module doc), evicting other entries to stay
     /// within [`CAPACITY`].
     #[allow(
@@ -409,7 +443,7 @@ impl FileCache {
         now: Instant,
         wall: SystemTime,
     ) {
-        if contents.len() as u64 > MAX_FILE || contents.len() as u64 != meta.len() {
+        if contents.len() as u64 > self.max_file || contents.len() as u64 != meta.len() {
             return;
         }
         if !is_settled(meta, wall) {
@@ -794,5 +828,46 @@ mod tests {
             later(),
         );
         assert_eq!(cache.bytes(), 0);
+    }
+
+    #[test]
+    fn a_cache_for_sendfile_keeps_files_up_to_its_own_smaller_limit() {
+        let (_dir, root) = setup();
+        let now = Instant::now();
+        let files = [
+            ("small", MAX_FILE_SENDFILE),
+            ("over_sendfile", MAX_FILE_SENDFILE + 1),
+            ("max", MAX_FILE),
+            ("over_max", MAX_FILE + 1),
+        ];
+        for (name, size) in files {
+            fs::write(root.path().join(name), vec![b'x'; size as usize]).unwrap();
+        }
+        for (by_sendfile, limit, kept) in [
+            (true, MAX_FILE_SENDFILE, &["small"][..]),
+            (false, MAX_FILE, &["small", "over_sendfile", "max"][..]),
+        ] {
+            let mut cache = FileCache::for_bodies(by_sendfile);
+            assert_eq!(cache.max_file(), limit);
+            for (name, _) in files {
+                let meta = fs::metadata(root.path().join(name)).unwrap();
+                let contents = Arc::new(fs::read(root.path().join(name)).unwrap());
+                cache.insert(
+                    &root,
+                    &format!("/{name}"),
+                    name,
+                    &meta,
+                    contents,
+                    now,
+                    later(),
+                );
+            }
+            let hits: Vec<&str> = files
+                .iter()
+                .map(|(name, _)| *name)
+                .filter(|name| cache.get(&root, &format!("/{name}"), now).is_some())
+                .collect();
+            assert_eq!(hits, kept, "by sendfile: {by_sendfile}");
+        }
     }
 }

@@ -236,13 +236,15 @@ fn write_data(
     };
     let header_at = out.len();
     frame::write_data_header(out, id, 0, false);
-    let n = match body.read_chunk(out, usize::try_from(room).unwrap_or(0)) {
+    let n = match body.peek_chunk(out, usize::try_from(room).unwrap_or(0)) {
         Ok(n) if n > 0 => n,
         _ => {
             out.truncate(header_at);
             return Err(id);
         }
     };
+    // Queued whole in the connection's output, so it counts as sent.
+    body.advance(n);
     let done = body.remaining() == 0;
     // The header is written again over its placeholder, now that the length is known.
     let mut header = Vec::with_capacity(frame::HEADER_LEN);

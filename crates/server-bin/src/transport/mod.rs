@@ -24,10 +24,12 @@
 //!   see a reset.
 //!
 //! Every call returns at once (`WouldBlock` when the socket cannot go on). The system calls are
-//! in [`socket`], behind a trait, so the layers above are tested over memory. This module must
-//! not parse HTTP, decide responses or keep deadlines.
+//! in [`socket`], behind a trait, so the layers above are tested over memory; [`sys`] is the one
+//! audited module for a call no safe wrapper offers. This module must not parse HTTP, decide
+//! responses or keep deadlines.
 
 pub mod socket;
+pub mod sys;
 pub mod tls;
 
 use std::io::{self, IoSlice};
@@ -378,7 +380,10 @@ impl<S: Socket> Wire<'_, S> {
 
 impl TlsState {
     /// As [`Transport::write_body`], through rustls: the body a [`TLS_CHUNK`] at a time, read
-    /// from the file, into rustls as its bounded send buffer takes it.
+    /// from the file, into rustls as its bounded send buffer takes it. The body counts bytes as
+    /// gone only once rustls has taken them, so a connection whose socket is full drops the
+    /// rest of its chunk and reads it again when the client has made room: a stalled
+    /// connection holds rustls's bounded buffer and no chunk besides (16 KiB less each).
     fn write_body(
         &mut self,
         s: &mut impl Socket,
@@ -388,35 +393,41 @@ impl TlsState {
     ) -> io::Result<Sent> {
         let mut left = allowance;
         loop {
-            if let Some(data) = self.chunk.get(self.chunk_taken..).filter(|d| !d.is_empty()) {
-                if left == 0 {
-                    // Let the client have what is encrypted while the others get their turn.
-                    self.session.flush(s)?;
-                    return Ok(Sent::Paused);
-                }
-                let data = data.get(..usize::try_from(left).unwrap_or(usize::MAX).min(data.len()));
-                match step(self.session.write(s, data.unwrap_or_default()))? {
-                    Step::Took(n) => {
-                        self.chunk_taken += n;
-                        *sent += n as u64;
-                        left = left.saturating_sub(n as u64);
-                    }
-                    Step::Blocked => return Ok(Sent::Blocked),
-                    Step::Again => {}
-                }
-                continue;
+            if body.remaining() == 0 {
+                // Done: the chunk's memory goes, a connection between responses keeps none.
+                self.chunk = Vec::new();
+                self.chunk_taken = 0;
+                return Ok(Sent::Done);
             }
-            self.chunk.clear();
-            self.chunk_taken = 0;
-            if left == 0 && body.remaining() > 0 {
+            if left == 0 {
+                // Let the client have what is encrypted while the others get their turn.
                 self.session.flush(s)?;
                 return Ok(Sent::Paused);
             }
-            let most = usize::try_from(left).map_or(TLS_CHUNK, |left| left.min(TLS_CHUNK));
-            if body.read_chunk(&mut self.chunk, most)? == 0 {
-                // Done: the chunk's memory goes, a connection between responses keeps none.
-                self.chunk = Vec::new();
-                return Ok(Sent::Done);
+            if self.chunk_taken >= self.chunk.len() {
+                self.chunk.clear();
+                self.chunk_taken = 0;
+                let most = usize::try_from(left).map_or(TLS_CHUNK, |left| left.min(TLS_CHUNK));
+                if body.peek_chunk(&mut self.chunk, most)? == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+            }
+            let data = self.chunk.get(self.chunk_taken..).unwrap_or_default();
+            let data = data.get(..usize::try_from(left).unwrap_or(usize::MAX).min(data.len()));
+            match step(self.session.write(s, data.unwrap_or_default()))? {
+                Step::Took(n) => {
+                    self.chunk_taken += n;
+                    body.advance(n);
+                    *sent += n as u64;
+                    left = left.saturating_sub(n as u64);
+                }
+                Step::Blocked => {
+                    // What rustls has not taken is still the body's, read again on resuming.
+                    self.chunk = Vec::new();
+                    self.chunk_taken = 0;
+                    return Ok(Sent::Blocked);
+                }
+                Step::Again => {}
             }
         }
     }
@@ -487,6 +498,8 @@ fn step(result: io::Result<usize>) -> io::Result<Step> {
 mod tests {
     use std::borrow::Cow;
 
+    use std::sync::Arc;
+
     use super::socket::MemorySocket;
     use super::*;
 
@@ -541,5 +554,119 @@ mod tests {
         assert!(would_block(&err));
         buf.consume(4);
         assert_eq!(buf.bytes(), b"/ HTTP/1.1\r\n");
+    }
+
+    /// A server transport and a rustls client with the handshake done between them, over a
+    /// memory socket: what the server sends is in `s.output`, for the client to read.
+    fn tls_pair() -> (Transport, MemorySocket, rustls::ClientConnection) {
+        use rustls::pki_types::{PrivateKeyDer, ServerName};
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let cert = made.cert.der().clone();
+        let key = PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
+        let server = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.clone()], key)
+            .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut client = rustls::ClientConnection::new(Arc::new(client), name).unwrap();
+        let mut t = Transport::tls(Session::new(&Arc::new(server)).unwrap());
+        let mut s = MemorySocket::default();
+        for _ in 0..10 {
+            let mut flight = Vec::new();
+            while client.wants_write() {
+                client.write_tls(&mut flight).unwrap();
+            }
+            if !flight.is_empty() {
+                s.feed(&flight);
+            }
+            let done = matches!(t.handshake(&mut s), Handshake::Done);
+            let mut from_server = &std::mem::take(&mut s.output)[..];
+            while !from_server.is_empty() {
+                client.read_tls(&mut from_server).unwrap();
+                client.process_new_packets().unwrap();
+            }
+            if done && !client.is_handshaking() {
+                return (t, s, client);
+            }
+        }
+        panic!("the handshake did not complete");
+    }
+
+    /// Decrypts what the server has sent since the last call.
+    fn plaintext(s: &mut MemorySocket, client: &mut rustls::ClientConnection) -> Vec<u8> {
+        let mut from_server = &std::mem::take(&mut s.output)[..];
+        let mut out = Vec::new();
+        while !from_server.is_empty() {
+            client.read_tls(&mut from_server).unwrap();
+            client.process_new_packets().unwrap();
+            let _ = std::io::Read::read_to_end(&mut client.reader(), &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn a_stalled_tls_body_keeps_no_chunk_and_resumes_with_every_byte() {
+        let (mut t, mut s, mut client) = tls_pair();
+        let contents: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, &contents).unwrap();
+        let len = contents.len() as u64;
+        let mut body = FileBody::range(crate::files::body::Source::File(file), 0, len);
+        let mut sent = 0;
+        let mut got = Vec::new();
+        // A client that reads 20,000 bytes now and then: each time the socket is full again.
+        for _ in 0..100 {
+            s.room = Some(20_000);
+            match t.write_body(&mut s, &mut body, 1 << 20, &mut sent).unwrap() {
+                Sent::Blocked => {
+                    let chunk = &t.tls.as_ref().unwrap().chunk;
+                    assert!(
+                        chunk.capacity() < TLS_CHUNK / 2,
+                        "a stalled connection holds a chunk of {} bytes",
+                        chunk.capacity()
+                    );
+                }
+                Sent::Done => {
+                    // rustls may still hold the end, encrypted: a reading client takes it.
+                    s.room = None;
+                    assert!(t.flush(&mut s).unwrap());
+                    got.extend(plaintext(&mut s, &mut client));
+                    break;
+                }
+                Sent::Paused => panic!("within the allowance"),
+            }
+            got.extend(plaintext(&mut s, &mut client));
+        }
+        assert_eq!(sent, len);
+        assert!(got == contents, "{} bytes arrived of {len}", got.len());
+    }
+
+    #[test]
+    fn a_tls_request_grows_the_input_buffer_by_what_arrived_only() {
+        let (mut t, mut s, mut client) = tls_pair();
+        let request = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+        std::io::Write::write_all(&mut client.writer(), request).unwrap();
+        let mut records = Vec::new();
+        while client.wants_write() {
+            client.write_tls(&mut records).unwrap();
+        }
+        s.feed(&records);
+        let mut buf = ReadBuf::default();
+        buf.give(Vec::with_capacity(READ_CHUNK));
+        let got = t.read(&mut s, &mut buf).unwrap();
+        assert_eq!((got.bytes, buf.bytes()), (request.len(), &request[..]));
+        // A read's worth of room behind each piece of plaintext doubled it to 8 KiB, kept for
+        // as long as the response took.
+        assert_eq!(buf.buf.capacity(), READ_CHUNK);
     }
 }

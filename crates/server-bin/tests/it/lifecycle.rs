@@ -1,7 +1,7 @@
 //! Start-up checks, shutdown on signals, and load shedding.
 
-use std::io::Read;
-use std::net::TcpListener;
+use std::io::{BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -272,21 +272,112 @@ fn a_small_open_file_limit_lowers_the_connection_limit_with_a_warning() {
         &["--max-connections", "5000", "--threads", "2"],
     );
     assert_eq!(server.get("/test.html", "").status, 200);
-    // 1000 less what is kept for other descriptors with two workers (server.rs, reserved_fds).
+    // 1000 less what two workers keep for themselves (48), an eighth of the rest for refusals
+    // (119), and two descriptors per connection (fd_limit.rs).
     // Waited for: stderr is read by a thread of its own and can lag what the server has served
     // (found in CI: the startup block was not there yet).
     assert!(
         server.wait_for_stderr(
-            "the open-file limit is 1000; serving at most 600 connections instead of 5000"
+            "the open-file limit is 1000; serving at most 416 connections instead of 5000"
         ),
         "{}",
         server.stderr()
     );
     assert!(
-        server.wait_for_stderr(", at most 600 connections\n"),
+        server.wait_for_stderr(", at most 416 connections\n"),
         "the startup block shows the lowered limit: {}",
         server.stderr()
     );
+    assert!(
+        server.wait_for_stderr("open files: 1000, so at most 416 connections"),
+        "{}",
+        server.stderr()
+    );
+}
+
+/// `GET path` on a new connection, the head read and its status checked, then the first bytes
+/// of the body: a large file's response stays in flight, its file open in the server.
+fn start_download(server: &TestServer, path: &str) -> (u16, BufReader<TcpStream>) {
+    let mut reader = BufReader::with_capacity(64 * 1024, server.connect());
+    let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
+    reader.get_mut().write_all(request.as_bytes()).unwrap();
+    let head = read_response(&mut reader, true).expect("a response head");
+    if head.status == 200 {
+        let mut first = vec![0u8; 64 * 1024];
+        reader.read_exact(&mut first).unwrap();
+    }
+    (head.status, reader)
+}
+
+#[test]
+fn at_an_open_file_limit_of_64_several_clients_download_at_once_and_the_rest_get_503() {
+    let site = Site::new();
+    // Far more than the loopback socket buffers hold, so each download keeps its file open.
+    const BIG: usize = 24 << 20;
+    site.write_big("big.bin", BIG);
+    let server = TestServer::start_wrapped(
+        &["prlimit", "--nofile=64:64", "--"],
+        &site.root(),
+        &["--threads", "2"],
+    );
+    // Several at once, each holding its socket and its file (fixed reserves for the refusal
+    // path left room for one connection under about 400).
+    let mut downloads: Vec<_> = (0..4)
+        .map(|_| start_download(&server, "/big.bin"))
+        .collect();
+    let statuses: Vec<u16> = downloads.iter().map(|(status, _)| *status).collect();
+    assert_eq!(statuses, [200; 4], "{}", server.stderr());
+    assert!(
+        server.wait_for_stderr("open files: 64, so at most "),
+        "{}",
+        server.stderr()
+    );
+    let stderr = server.stderr();
+    let allowed: usize = stderr
+        .split("open files: 64, so at most ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    // Every connection the limit allows downloads.
+    while downloads.len() < allowed {
+        let (status, reader) = start_download(&server, "/big.bin");
+        assert_eq!(
+            status,
+            200,
+            "connection {} of {allowed}",
+            downloads.len() + 1
+        );
+        downloads.push((status, reader));
+    }
+    // The rest, all at once, are refused with a complete 503, none left hanging.
+    let mut refused: Vec<_> = (0..40).map(|_| server.connect()).collect();
+    for stream in &mut refused {
+        stream
+            .write_all(b"GET /test.html HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+    }
+    for stream in refused {
+        let r = read_response(&mut BufReader::new(stream), false).expect("a complete 503");
+        assert_eq!(r.status, 503);
+        assert_eq!(r.header("retry-after"), Some("1"));
+    }
+    // The downloads finish, whole.
+    for (_, mut reader) in downloads {
+        let mut rest = Vec::new();
+        let mut buf = vec![0u8; 1 << 20];
+        while rest.len() < BIG - 64 * 1024 {
+            let n = reader.read(&mut buf).unwrap();
+            assert!(n > 0, "the download ended after {} bytes", rest.len());
+            rest.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(rest.len(), BIG - 64 * 1024);
+    }
+    // The server never ran out: no accept or open failed for want of a descriptor.
+    assert_eq!(server.get("/test.html", "").status, 200);
+    let stderr = server.stderr();
+    assert!(!stderr.contains("Too many open files"), "{stderr}");
+    assert!(!stderr.contains("pausing accepts"), "{stderr}");
 }
 
 #[test]

@@ -147,7 +147,7 @@ fn a_directory_and_its_index_file_count_as_one_resource() {
 fn refusals_are_counted_by_reason() {
     let site = Site::new();
     let server = TestServer::start(&site.root(), &["--threads", "1", "--max-connections", "1"]);
-    let held = server.connect();
+    let held = server.held("/test.html");
     // The held connection takes the only slot, so the scrape itself would be refused: wait for
     // the refusal to be counted, then free the slot and scrape.
     assert_eq!(

@@ -1,5 +1,6 @@
-//! What the server says at start, and who can reach it: `::` takes IPv4 clients too, and every
-//! worker accepts on a socket of its own.
+//! What the server says at start, and who can reach it: `::` takes IPv4 clients too, every
+//! worker accepts on a socket of its own, and a connection is accepted once it has said
+//! something.
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -188,4 +189,33 @@ fn the_startup_block_says_where_the_metrics_are_and_who_gets_them() {
         "{}",
         public.stderr()
     );
+}
+
+#[test]
+fn a_connection_that_has_sent_nothing_takes_no_slot_until_a_second_has_passed() {
+    use std::io::{BufReader, Write};
+    use std::time::{Duration, Instant};
+    let site = Site::new();
+    let server = TestServer::start(&site.root(), &["--threads", "2", "--max-connections", "1"]);
+    assert!(
+        server.wait_for_stderr("after 1s of silence (TCP_DEFER_ACCEPT)"),
+        "{}",
+        server.stderr()
+    );
+    // Silent: the kernel has completed the handshake but keeps it from the workers, so the
+    // one slot is free for a client that asks (without deferring, this is a 503).
+    let silent = server.connect();
+    let start = Instant::now();
+    assert_eq!(get_from(server.addr), 200);
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "deferred for long"
+    );
+    // Once it speaks (or its second has passed), it is accepted and answered as any other.
+    let mut reader = BufReader::new(silent);
+    reader
+        .get_mut()
+        .write_all(b"GET /test.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut reader, false).unwrap().status, 200);
 }

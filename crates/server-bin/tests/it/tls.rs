@@ -129,7 +129,16 @@ fn curl_and_wget_fetch_exact_bytes_over_https_with_hsts() {
     assert_eq!(server.scheme, "https");
     let out = run_ok(
         Command::new("curl")
-            .args(["-sS", "--fail", "--max-time", "20", "-D", "-", "--cacert"])
+            .args([
+                "-sS",
+                "--fail",
+                "--max-time",
+                "20",
+                "--http1.1",
+                "-D",
+                "-",
+                "--cacert",
+            ])
             .arg(pki.ca_file())
             .arg(server.url("/test.html")),
     );
@@ -223,7 +232,7 @@ fn a_client_offering_only_other_alpn_protocols_is_refused() {
     let (pki, site) = (Pki::new(), Site::new());
     let server = serve(&pki, &site, &[]);
     let mut config = pki.client(rustls::ALL_VERSIONS);
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    config.alpn_protocols = vec![b"spdy/3.1".to_vec(), b"h3".to_vec()];
     let mut s = connect(&server, config);
     let err = s
         .write_all(b"GET / HTTP/1.1\r\nHost: l\r\n\r\n")
@@ -403,8 +412,10 @@ fn random_bytes_as_a_client_hello_never_hang_or_crash_a_worker() {
 fn a_tls_client_refused_at_the_connection_limit_gets_a_503_it_can_read() {
     let (pki, site) = (Pki::new(), Site::new());
     let server = serve(&pki, &site, &["--threads", "1", "--max-connections", "1"]);
-    // Takes the only slot (a connection counts from its accept, handshake or not).
-    let held = server.connect();
+    // Takes the only slot (a connection counts from its accept, handshake or not; the socket
+    // defers accepting until a first byte, here that of a handshake record, arrives).
+    let mut held = server.connect();
+    held.write_all(&[0x16]).unwrap();
     let mut s = BufReader::new(connect(&server, pki.client(rustls::ALL_VERSIONS)));
     let r = get(&mut s, "/test.html");
     assert_eq!(r.status, 503);

@@ -129,6 +129,9 @@ impl ResolvesServerCert for Keys {
 pub struct Tls {
     /// The configuration each new connection is made from.
     pub config: Arc<ServerConfig>,
+    /// The same, offering `http/1.1` alone: for connections refused at the limit, whose `503`
+    /// is HTTP/1.1 (a client that chose `h2` could not read it).
+    pub refusal_config: Arc<ServerConfig>,
     keys: Arc<Keys>,
     provider: Arc<CryptoProvider>,
     /// What the command line asked for.
@@ -180,11 +183,14 @@ impl Tls {
         };
         // The suites are listed strongest first; let that order decide, not the client's.
         config.ignore_client_order = true;
+        let mut refusal_config = config.clone();
+        refusal_config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let hsts = settings
             .hsts
             .map(|secs| Arc::from(format!("max-age={secs}")));
         Ok(Self {
             config: Arc::new(config),
+            refusal_config: Arc::new(refusal_config),
             keys,
             provider,
             settings,
