@@ -9,7 +9,7 @@ use http_core::h2::hpack::{self, DecodeError};
 use http_core::limits::{MAX_HEAD, MAX_HEADERS};
 
 use super::stream::{Phase, Stream};
-use super::{ABUSE_ALLOWANCE, Conn, Env, Fatal, MAX_BLOCK, MAX_BODY, MAX_STREAMS, request};
+use super::{ABUSE_ALLOWANCE, Closed, Conn, Env, Fatal, MAX_BLOCK, MAX_BODY, MAX_STREAMS, request};
 use crate::error::ServeError;
 use crate::exchange::reply;
 
@@ -27,9 +27,12 @@ pub struct Block {
 enum Kind {
     /// A new stream's request.
     Request,
-    /// A stream not served (past the stream limit: reset; above a GOAWAY's last stream:
-    /// ignored), decoded all the same: HPACK's table must stay in step.
-    Refused { reset: bool },
+    /// A stream past the stream limit: reset (`REFUSED_STREAM`) once decoded (HPACK's table must
+    /// stay in step).
+    Refused,
+    /// A stream above a GOAWAY's last stream, or one the server has reset: decoded, then
+    /// ignored.
+    Ignored,
     /// The trailers of a stream whose body is arriving.
     Trailers,
     /// A block on a stream that must not get one (trailers without END_STREAM, a closed
@@ -136,6 +139,8 @@ impl Conn {
     /// the connection.
     fn frame_error(&mut self, e: FrameError) -> Result<(), Fatal> {
         match e.stream {
+            // No RST_STREAM may name an idle stream (RFC 9113 §6.4): the connection pays.
+            Some(id) if id > self.last_stream => self.fail(e.code, e.reason),
             Some(id) => {
                 self.reset(id, e.code);
                 Ok(())
@@ -166,7 +171,8 @@ impl Conn {
         Ok(())
     }
 
-    /// Resets stream `id` with `code`, dropping it if open.
+    /// Resets stream `id` with `code`, dropping it if open; what the client sent on it before
+    /// it saw the reset is then ignored.
     pub(super) fn reset(&mut self, id: u32, code: ErrorCode) {
         self.rst(id, code);
         if let Some(index) = self.index(id) {
@@ -174,8 +180,8 @@ impl Conn {
             if self.next > index {
                 self.next -= 1;
             }
-            self.closed(id, false);
         }
+        self.closed(id, Closed::ByServer);
     }
 
     fn index(&self, id: u32) -> Option<usize> {
@@ -211,7 +217,9 @@ impl Conn {
             return self.fail(ErrorCode::ProtocolError, "DATA on an idle stream");
         }
         let Some(index) = self.index(id) else {
-            self.rst(id, ErrorCode::StreamClosed);
+            if self.closed_how(id) != Some(Closed::ByServer) {
+                self.rst(id, ErrorCode::StreamClosed);
+            }
             return Ok(());
         };
         let stream = &mut self.streams[index];
@@ -255,8 +263,7 @@ impl Conn {
         end_headers: bool,
     ) -> Result<(), Fatal> {
         let open = self.index(id).map(|i| &self.streams[i]);
-        let reset = self.closed.iter().find(|(c, _)| *c == id).map(|(_, r)| *r);
-        let kind = match (open, reset) {
+        let kind = match (open, self.closed_how(id)) {
             (Some(s), _) if s.remote_closed => {
                 return self.fail(ErrorCode::StreamClosed, "HEADERS after END_STREAM");
             }
@@ -266,8 +273,9 @@ impl Conn {
             }
             (Some(_), _) if end_stream => Kind::Reject(ErrorCode::NoError),
             (Some(_), _) => Kind::Reject(ErrorCode::ProtocolError),
-            (None, Some(true)) => Kind::Reject(ErrorCode::StreamClosed),
-            (None, Some(false)) => {
+            (None, Some(Closed::ByClient)) => Kind::Reject(ErrorCode::StreamClosed),
+            (None, Some(Closed::ByServer)) => Kind::Ignored,
+            (None, Some(Closed::Ended)) => {
                 return self.fail(ErrorCode::StreamClosed, "HEADERS on a closed stream");
             }
             (None, None) if id.is_multiple_of(2) || id <= self.last_stream => {
@@ -276,9 +284,9 @@ impl Conn {
             (None, None) => {
                 self.last_stream = id;
                 if self.goaway.is_some() || self.peer_goaway {
-                    Kind::Refused { reset: false }
+                    Kind::Ignored
                 } else if self.streams.len() >= MAX_STREAMS as usize {
-                    Kind::Refused { reset: true }
+                    Kind::Refused
                 } else {
                     Kind::Request
                 }
@@ -322,12 +330,11 @@ impl Conn {
         let id = block.stream;
         match (decoded, block.kind) {
             (Err(DecodeError::Compression), _) => self.fail(ErrorCode::CompressionError, "HPACK"),
-            (_, Kind::Refused { reset }) => {
-                if reset {
-                    self.rst(id, ErrorCode::RefusedStream);
-                }
+            (_, Kind::Refused) => {
+                self.reset(id, ErrorCode::RefusedStream);
                 Ok(())
             }
+            (_, Kind::Ignored) => Ok(()),
             // Trailers of a body that was answered early end it quietly.
             (_, Kind::Reject(ErrorCode::NoError)) => {
                 if let Some(index) = self.index(id) {
@@ -371,14 +378,14 @@ impl Conn {
     fn request(&mut self, env: &mut Env<'_>, id: u32, end_stream: bool) {
         let mut fields = Vec::new();
         let Ok(pseudo) = request::validate(self.decoded.iter(), &mut fields) else {
-            self.rst(id, ErrorCode::ProtocolError);
+            self.reset(id, ErrorCode::ProtocolError);
             return;
         };
         let content_length = pseudo.content_length;
         drop(fields);
         if end_stream && content_length.is_some_and(|n| n > 0) {
             // A content-length the missing body contradicts (RFC 9113 §8.1.1).
-            self.rst(id, ErrorCode::ProtocolError);
+            self.reset(id, ErrorCode::ProtocolError);
             return;
         }
         let head = std::mem::take(&mut self.decoded);
@@ -423,7 +430,7 @@ impl Conn {
         if self.next > index {
             self.next -= 1;
         }
-        self.closed(id, true);
+        self.closed(id, Closed::ByClient);
         self.metrics.http2.client_reset();
         if let Phase::Sending(out) = &stream.phase {
             // Logged as cut short, as a client that closes mid-download is over HTTP/1.1.

@@ -122,11 +122,9 @@ pub struct Conn {
     streams: Vec<Stream>,
     /// The highest stream the client opened.
     last_stream: u32,
-    /// Streams closed lately, and whether by the client's RST_STREAM: HEADERS on one is a
-    /// stream error (after a reset) or a connection error (after END_STREAM) of type
-    /// `STREAM_CLOSED`, where on an id never used it is `PROTOCOL_ERROR` (RFC 9113 §5.1,
-    /// §5.1.1); at most [`RECENT_CLOSED`].
-    closed: std::collections::VecDeque<(u32, bool)>,
+    /// Streams closed lately, and how (what a late frame on one gets, [`Closed`]); at most
+    /// [`RECENT_CLOSED`].
+    closed: std::collections::VecDeque<(u32, Closed)>,
     /// A header block that CONTINUATION frames are still completing.
     block: Option<frames::Block>,
     /// The round-robin's next stream (an index into `streams`).
@@ -152,6 +150,21 @@ pub struct Conn {
     /// Responses completed.
     served: u64,
     panicked: bool,
+}
+
+/// How a stream closed, which decides what a frame that comes on it later gets (RFC 9113 §5.1):
+/// HEADERS is a connection error `STREAM_CLOSED` after both ends were sent, a stream error after
+/// the client's RST_STREAM, and ignored after the server's (the client may have sent it before
+/// it saw ours, and §5.1 says such frames MUST be ignored), as is DATA; on an id never used it
+/// is `PROTOCOL_ERROR` (§5.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closed {
+    /// Both sides sent END_STREAM.
+    Ended,
+    /// The client reset it.
+    ByClient,
+    /// The server reset it (refused, malformed, answered before its body ended, an error).
+    ByServer,
 }
 
 /// What a call handles a frame with: the worker's service, the time, the turn's count.
@@ -465,12 +478,20 @@ impl Conn {
         Ok(used)
     }
 
-    /// Notes that stream `id` has closed (`by_reset`: by the client's RST_STREAM).
-    fn closed(&mut self, id: u32, by_reset: bool) {
+    /// Notes that stream `id` has closed, and how.
+    fn closed(&mut self, id: u32, how: Closed) {
         if self.closed.len() == RECENT_CLOSED {
             self.closed.pop_front();
         }
-        self.closed.push_back((id, by_reset));
+        self.closed.push_back((id, how));
+    }
+
+    /// How stream `id` closed, if it did lately.
+    fn closed_how(&self, id: u32) -> Option<Closed> {
+        self.closed
+            .iter()
+            .find(|(c, _)| *c == id)
+            .map(|(_, how)| *how)
     }
 
     /// Queues GOAWAY with `code`, naming the last stream that will be served (once; an error

@@ -10,7 +10,7 @@ use http_core::h2::frame::{self, ErrorCode};
 use http_core::h2::hpack;
 
 use super::stream::{self, Phase, Sending, Stream};
-use super::{Conn, Env};
+use super::{Closed, Conn, Env};
 use crate::access_log::Captured;
 use crate::error::ServeError;
 use crate::exchange::response::Text;
@@ -198,14 +198,16 @@ impl Conn {
     /// sending a body, it is asked to stop (RFC 9113 §8.1).
     fn finish(&mut self, env: &mut Env<'_>, index: usize) {
         let stream = self.streams.remove(index);
-        self.closed(stream.id, false);
+        let mut how = Closed::Ended;
         if let Phase::Sending(sending) = &stream.phase {
             env.svc
                 .record(&sending.record(self.client, self.peer.tls), env.now);
             if sending.request_open {
                 self.rst(stream.id, ErrorCode::NoError);
+                how = Closed::ByServer;
             }
         }
+        self.closed(stream.id, how);
         self.served += 1;
         if self.next > index {
             self.next -= 1;

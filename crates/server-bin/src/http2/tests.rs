@@ -115,6 +115,15 @@ impl Harness {
         h
     }
 
+    /// A client that has sent its preface and `settings`, and read nothing yet.
+    fn with_settings(settings: &[(u16, u32)]) -> Self {
+        let mut h = Self::new();
+        let mut hello = frame::PREFACE.to_vec();
+        frame::write_settings(&mut hello, settings);
+        h.socket.feed(&hello);
+        h
+    }
+
     fn ready(&mut self) -> Next {
         let mut io = Wire {
             transport: &mut self.transport,
@@ -200,15 +209,49 @@ impl Harness {
 
     /// Sends a complete request on `stream`.
     fn get(&mut self, stream: u32, path: &str) {
-        let block = self.block("GET", path, &[]);
+        self.request(stream, path, &[], true);
+    }
+
+    /// Sends a request's HEADERS on `stream` (with `extra` fields); `end_stream`: no body.
+    fn request(&mut self, stream: u32, path: &str, extra: &[(&str, &str)], end_stream: bool) {
+        let block = self.block("GET", path, extra);
+        self.headers(stream, &block, end_stream);
+    }
+
+    /// Sends `block` in one HEADERS frame on `stream`.
+    fn headers(&mut self, stream: u32, block: &[u8], end_stream: bool) {
         let mut bytes = Vec::new();
         frame::write_headers(
             &mut bytes,
             stream,
-            &block,
-            true,
+            block,
+            end_stream,
             frame::DEFAULT_MAX_FRAME_SIZE,
         );
+        self.socket.feed(&bytes);
+    }
+
+    /// Sends a DATA frame of `len` bytes on `stream`.
+    fn data(&mut self, stream: u32, len: usize, end_stream: bool) {
+        let mut bytes = Vec::new();
+        frame::write_data_header(&mut bytes, stream, len as u32, end_stream);
+        bytes.resize(bytes.len() + len, b'b');
+        self.socket.feed(&bytes);
+    }
+
+    /// Sends trailers (one field) on `stream`, ending it.
+    fn trailers(&mut self, stream: u32) {
+        let mut block = Vec::new();
+        self.encoder.begin_block(&mut block);
+        self.encoder.field(&mut block, b"x-checksum", b"1234");
+        self.headers(stream, &block, true);
+    }
+
+    /// Sends a frame of any type with `payload`.
+    fn raw(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+        let mut bytes = Vec::new();
+        frame::write_header(&mut bytes, payload.len() as u32, kind, flags, stream);
+        bytes.extend_from_slice(payload);
         self.socket.feed(&bytes);
     }
 
@@ -285,6 +328,32 @@ fn status(got: &Got) -> Option<&str> {
             .map(|(_, v)| v.as_str()),
         _ => None,
     }
+}
+
+/// `got` in short, for a failure's message: a head as its status only.
+fn brief(got: &[Got]) -> Vec<String> {
+    got.iter()
+        .map(|g| match g {
+            Got::Headers { stream, .. } => format!("HEADERS[{stream}] {:?}", status(g)),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+/// Whether `got` holds a GOAWAY with `code`.
+fn goaway(got: &[Got], code: ErrorCode) -> bool {
+    got.iter()
+        .any(|g| matches!(g, Got::GoAway { code: c, .. } if *c == code))
+}
+
+/// The RST_STREAM frames in `got`.
+fn resets(got: &[Got]) -> Vec<(u32, ErrorCode)> {
+    got.iter()
+        .filter_map(|g| match g {
+            Got::Reset { stream, code } => Some((*stream, *code)),
+            _ => None,
+        })
+        .collect()
 }
 
 fn field<'a>(got: &'a Got, name: &str) -> Option<&'a str> {
@@ -387,10 +456,7 @@ fn a_malformed_request_resets_its_stream_and_the_next_is_served() {
 
 #[test]
 fn bodies_respect_the_stream_window_and_go_on_when_it_opens() {
-    let mut h = Harness::new();
-    let mut hello = frame::PREFACE.to_vec();
-    frame::write_settings(&mut hello, &[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 1000)]);
-    h.socket.feed(&hello);
+    let mut h = Harness::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 1000)]);
     h.get(1, "/big.bin");
     h.ready();
     let sent: usize = h
@@ -419,10 +485,7 @@ fn bodies_respect_the_stream_window_and_go_on_when_it_opens() {
 
 #[test]
 fn a_window_held_at_zero_is_closed_by_the_send_timeout() {
-    let mut h = Harness::new();
-    let mut hello = frame::PREFACE.to_vec();
-    frame::write_settings(&mut hello, &[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 0)]);
-    h.socket.feed(&hello);
+    let mut h = Harness::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 0)]);
     h.get(1, "/big.bin");
     let next = h.ready();
     assert_eq!(next, Next::Wait(Some(h.now + h.config().send_timeout)));
@@ -432,10 +495,7 @@ fn a_window_held_at_zero_is_closed_by_the_send_timeout() {
 
 #[test]
 fn streams_past_the_limit_are_refused() {
-    let mut h = Harness::new();
-    let mut hello = frame::PREFACE.to_vec();
-    frame::write_settings(&mut hello, &[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 0)]);
-    h.socket.feed(&hello);
+    let mut h = Harness::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 0)]);
     for i in 0..=MAX_STREAMS {
         h.get(2 * i + 1, "/big.bin");
     }
@@ -566,10 +626,7 @@ fn an_hpack_bomb_gets_431_and_the_connection_goes_on() {
 
 #[test]
 fn sigint_sends_goaway_with_the_last_stream_and_lets_it_finish() {
-    let mut h = Harness::new();
-    let mut hello = frame::PREFACE.to_vec();
-    frame::write_settings(&mut hello, &[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 1000)]);
-    h.socket.feed(&hello);
+    let mut h = Harness::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 1000)]);
     h.get(1, "/big.bin");
     h.ready();
     h.frames();
@@ -658,4 +715,87 @@ fn reusing_a_stream_id_after_its_end_is_a_connection_error() {
         )),
         "{got:?}"
     );
+}
+
+#[test]
+fn a_body_and_trailers_after_the_server_reset_a_malformed_request_are_ignored() {
+    // RFC 9113 §5.1: frames the client sent before it saw our RST_STREAM must be ignored; its
+    // trailers used to end the whole connection.
+    let mut h = Harness::connected();
+    h.request(1, "/hello.txt", &[("connection", "close")], false);
+    h.data(1, 3, false);
+    h.trailers(1);
+    h.get(3, "/hello.txt");
+    h.settle();
+    let got = h.frames();
+    assert_eq!(
+        resets(&got),
+        [(1, ErrorCode::ProtocolError)],
+        "{:?}",
+        brief(&got)
+    );
+    assert!(!goaway(&got, ErrorCode::ProtocolError), "{:?}", brief(&got));
+    assert_eq!(got.iter().filter_map(status).collect::<Vec<_>>(), ["200"]);
+}
+
+#[test]
+fn frames_on_a_refused_stream_are_ignored() {
+    let mut h = Harness::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 0)]);
+    for i in 0..MAX_STREAMS {
+        h.get(2 * i + 1, "/big.bin");
+    }
+    let refused = 2 * MAX_STREAMS + 1;
+    h.request(refused, "/hello.txt", &[], false);
+    h.data(refused, 10, false);
+    h.trailers(refused);
+    h.settle();
+    let got = h.frames();
+    assert_eq!(
+        resets(&got),
+        [(refused, ErrorCode::RefusedStream)],
+        "{:?}",
+        brief(&got)
+    );
+    assert!(
+        !got.iter().any(|g| matches!(g, Got::GoAway { .. })),
+        "{:?}",
+        brief(&got)
+    );
+}
+
+#[test]
+fn a_body_that_goes_on_after_its_early_answer_is_ignored() {
+    let mut h = Harness::connected();
+    h.request(1, "/hello.txt", &[], false);
+    for _ in 0..2 {
+        h.data(1, 10_000, false);
+    }
+    h.settle();
+    let got = h.frames();
+    assert_eq!(got.iter().filter_map(status).collect::<Vec<_>>(), ["413"]);
+    assert_eq!(resets(&got), [(1, ErrorCode::NoError)], "{:?}", brief(&got));
+    // What the client had sent before it saw the RST_STREAM.
+    h.data(1, 10_000, false);
+    h.trailers(1);
+    h.get(3, "/hello.txt");
+    h.settle();
+    let got = h.frames();
+    assert_eq!(resets(&got), [], "{:?}", brief(&got));
+    assert!(
+        !got.iter().any(|g| matches!(g, Got::GoAway { .. })),
+        "{:?}",
+        brief(&got)
+    );
+    assert_eq!(got.iter().filter_map(status).collect::<Vec<_>>(), ["200"]);
+}
+
+#[test]
+fn a_stream_error_on_an_idle_stream_ends_the_connection_without_naming_the_stream() {
+    // RFC 9113 §6.4: RST_STREAM must never be sent for an idle stream.
+    let mut h = Harness::connected();
+    h.raw(frame::TYPE_WINDOW_UPDATE, 0, 5, &[0, 0, 0, 0]);
+    assert_eq!(h.settle(), Next::Close);
+    let got = h.frames();
+    assert_eq!(resets(&got), [], "{:?}", brief(&got));
+    assert!(goaway(&got, ErrorCode::ProtocolError), "{:?}", brief(&got));
 }
