@@ -23,10 +23,13 @@
 //! - **the client does not read**: output waiting is bounded ([`MAX_PENDING_OUTPUT`]); past it
 //!   nothing more is read, so a flood of PINGs or SETTINGS cannot grow it. The send timeout
 //!   closes a connection whose writes make no progress, a window held at zero included.
-//! - **the client floods or resets**: a stream the client resets before its response is done, an
-//!   empty DATA frame, a PING, a SETTINGS each count against an allowance
-//!   ([`ABUSE_ALLOWANCE`], plus one per response sent); past it, GOAWAY `ENHANCE_YOUR_CALM`
-//!   (the rapid-reset attack, CVE-2023-44487, and its kin).
+//! - **the client floods or resets**: every frame that costs work and brings nothing counts
+//!   against an allowance ([`ABUSE_ALLOWANCE`], plus one per response sent): a stream the client
+//!   resets before its response is done, or makes the server reset (a stream error, a refused
+//!   or malformed request), an empty DATA or CONTINUATION, a PING, a SETTINGS, a PRIORITY, a
+//!   frame of an unknown type, a frame on a closed stream; past it, GOAWAY `ENHANCE_YOUR_CALM`
+//!   (the rapid-reset attack, CVE-2023-44487, CVE-2025-8671 and their kin, RFC 9113 §10.5).
+//!   WINDOW_UPDATE is not counted: a client that reads sends it all the time.
 //! - **a frame is wrong for the connection**: GOAWAY with its code, then close once it is sent.
 //!   **A stream error**: RST_STREAM, and the connection goes on.
 //! - **idle**: no stream open for the idle timeout: GOAWAY `NO_ERROR`, close.
@@ -73,9 +76,8 @@ pub const MAX_BODY: u64 = 16 * 1024;
 /// Output waiting for the socket, at most, before the server stops reading.
 pub const MAX_PENDING_OUTPUT: usize = 256 * 1024;
 
-/// Frames that bring the server nothing (a stream reset before its response is done, an empty
-/// DATA, a PING, a SETTINGS) a connection may send before it is told to calm down; each response
-/// sent adds one.
+/// Frames that bring the server nothing (see the module's documentation) a connection may send
+/// before it is told to calm down; each response sent adds one.
 pub const ABUSE_ALLOWANCE: u64 = 1000;
 
 /// Closed streams remembered, to answer a late frame on one with a stream error.

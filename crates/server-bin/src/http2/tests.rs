@@ -799,3 +799,117 @@ fn a_stream_error_on_an_idle_stream_ends_the_connection_without_naming_the_strea
     assert_eq!(resets(&got), [], "{:?}", brief(&got));
     assert!(goaway(&got, ErrorCode::ProtocolError), "{:?}", brief(&got));
 }
+
+/// The names of the `cases` that `holds` is false for: a table test reports them all.
+fn failing<T>(
+    cases: impl IntoIterator<Item = (&'static str, T)>,
+    mut holds: impl FnMut(T) -> bool,
+) -> Vec<&'static str> {
+    cases
+        .into_iter()
+        .filter_map(|(name, case)| (!holds(case)).then_some(name))
+        .collect()
+}
+
+/// Sends `frames` (made by `make`, one call per frame) in batches until the server says
+/// `ENHANCE_YOUR_CALM` or `most` frames have gone; returns how many went.
+fn until_calm(h: &mut Harness, most: u32, mut make: impl FnMut(&mut Harness, u32)) -> Option<u32> {
+    let mut sent = 0;
+    while sent < most {
+        for _ in 0..100 {
+            make(h, sent);
+            sent += 1;
+        }
+        h.settle();
+        if goaway(&h.frames(), ErrorCode::EnhanceYourCalm) {
+            return Some(sent);
+        }
+    }
+    None
+}
+
+#[test]
+fn streams_the_client_makes_the_server_reset_count_as_rapid_resets() {
+    // CVE-2025-8671 ("MadeYouReset"): a request followed at once by a frame that the server
+    // must answer with RST_STREAM costs the server the response's start, as a rapid reset does,
+    // but used to count nowhere.
+    let most = 4 * ABUSE_ALLOWANCE as u32;
+    type Provoke = fn(&mut Harness, u32);
+    let provocations: [(&str, Provoke); 3] = [
+        ("a window past 2^31-1", |h, id| {
+            let mut bytes = Vec::new();
+            frame::write_window_update(&mut bytes, id, frame::MAX_WINDOW);
+            h.socket.feed(&bytes);
+        }),
+        ("DATA after END_STREAM", |h, id| h.data(id, 1, false)),
+        ("a PRIORITY that depends on its own stream", |h, id| {
+            let [a, b, c, d] = id.to_be_bytes();
+            h.raw(frame::TYPE_PRIORITY, 0, id, &[a, b, c, d, 15]);
+        }),
+    ];
+    let unchecked = failing(provocations, |provoke| {
+        let mut h = Harness::connected();
+        let calm = until_calm(&mut h, most, |h, n| {
+            let id = 2 * n + 1;
+            h.get(id, "/big.bin");
+            provoke(h, id);
+        });
+        calm.is_some()
+    });
+    assert!(
+        unchecked.is_empty(),
+        "no GOAWAY after {most} streams: {unchecked:?}"
+    );
+}
+
+#[test]
+fn frames_that_bring_nothing_count_against_the_allowance() {
+    let most = 2 * ABUSE_ALLOWANCE as u32;
+    type Send = fn(&mut Harness, u32);
+    let floods: [(&str, Send); 7] = [
+        ("PRIORITY", |h, _| {
+            h.raw(frame::TYPE_PRIORITY, 0, 1, &[0, 0, 0, 0, 15])
+        }),
+        ("an unknown type", |h, _| h.raw(0xbb, 0, 0, b"")),
+        ("SETTINGS ACK", |h, _| {
+            h.raw(frame::TYPE_SETTINGS, 1, 0, b"")
+        }),
+        ("PING ACK", |h, _| h.raw(frame::TYPE_PING, 1, 0, &[0; 8])),
+        ("RST_STREAM on a closed stream", |h, _| {
+            h.raw(frame::TYPE_RST_STREAM, 0, 1, &[0, 0, 0, 8]);
+        }),
+        ("DATA on a closed stream", |h, _| h.data(1, 0, true)),
+        ("an empty CONTINUATION", |h, n| {
+            if n == 0 {
+                let block = h.block("GET", "/hello.txt", &[]);
+                h.raw(frame::TYPE_HEADERS, 1, 3, &block);
+            }
+            h.raw(frame::TYPE_CONTINUATION, 0, 3, b"");
+        }),
+    ];
+    let unchecked = failing(floods, |send| {
+        let mut h = Harness::connected();
+        h.get(1, "/hello.txt");
+        h.settle();
+        h.frames();
+        until_calm(&mut h, most, send).is_some()
+    });
+    assert!(
+        unchecked.is_empty(),
+        "no GOAWAY after {most} frames: {unchecked:?}"
+    );
+}
+
+#[test]
+fn window_updates_on_a_stream_being_sent_are_never_counted() {
+    // A client that reads gives credit all the time: that is no abuse however often.
+    let mut h = Harness::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 1)]);
+    h.get(1, "/big.bin");
+    let calm = until_calm(&mut h, 2 * ABUSE_ALLOWANCE as u32, |h, _| {
+        let mut bytes = Vec::new();
+        frame::write_window_update(&mut bytes, 1, 1);
+        frame::write_window_update(&mut bytes, 0, 1);
+        h.socket.feed(&bytes);
+    });
+    assert_eq!(calm, None);
+}
