@@ -143,6 +143,7 @@ impl Conn {
             user: response.user,
             started,
             time,
+            last_sent: env.now,
             log,
             request_open,
         };
@@ -181,9 +182,11 @@ impl Conn {
             &mut self.streams[index],
             self.send_window,
             most,
+            env.now,
         );
         match written {
             Ok((n, done)) => {
+                self.last_data = env.now;
                 self.send_window -= n as i64;
                 env.turn.bytes += n as u64;
                 if done {
@@ -218,7 +221,7 @@ impl Conn {
     }
 }
 
-/// Appends one DATA frame of `stream`'s body to `out`: as many bytes as its window,
+/// Appends one DATA frame of `stream`'s body to `out`, at `now`: as many bytes as its window,
 /// `conn_window` and `most` allow. Returns the bytes and whether the body is done; `Err` with
 /// the stream's id when the body cannot be read (the file shrank since its length was sent:
 /// the response cannot be completed).
@@ -227,6 +230,7 @@ fn write_data(
     stream: &mut Stream,
     conn_window: i64,
     most: u32,
+    now: Instant,
 ) -> Result<(usize, bool), u32> {
     let id = stream.id;
     let room = stream.send_window.min(conn_window).min(i64::from(most));
@@ -254,6 +258,7 @@ fn write_data(
     }
     stream.send_window -= n as i64;
     sending.body_sent += n as u64;
+    sending.last_sent = now;
     if done {
         sending.body = None;
     }

@@ -153,6 +153,20 @@ impl Harness {
         conn.timeout(&mut self.svc, &mut io, self.now)
     }
 
+    /// `by` passes as the worker lets it: the deadline of `last` (what the connection said the
+    /// call before) fires if `by` reaches it, then the input queued meanwhile is read.
+    fn later(&mut self, by: Duration, last: Next) -> Next {
+        self.now += by;
+        let next = match last {
+            Next::Wait(Some(deadline)) if deadline <= self.now => self.timeout(),
+            _ => last,
+        };
+        match next {
+            Next::Close => Next::Close,
+            _ => self.ready(),
+        }
+    }
+
     fn drain(&mut self) -> Next {
         let mut io = Wire {
             transport: &mut self.transport,
@@ -484,11 +498,26 @@ fn bodies_respect_the_stream_window_and_go_on_when_it_opens() {
 }
 
 #[test]
-fn a_window_held_at_zero_is_closed_by_the_send_timeout() {
+fn a_window_held_at_zero_has_its_stream_reset_by_the_send_timeout() {
     let mut h = Harness::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 0)]);
     h.get(1, "/big.bin");
     let next = h.ready();
     assert_eq!(next, Next::Wait(Some(h.now + h.config().send_timeout)));
+    h.now += h.config().send_timeout;
+    assert!(matches!(h.timeout(), Next::Wait(_)));
+    assert_eq!(resets(&h.frames()), [(1, ErrorCode::Cancel)]);
+}
+
+#[test]
+fn a_connection_window_held_at_zero_is_closed_by_the_send_timeout() {
+    // Its own window is open, the connection's is not: no stream can go on.
+    let mut h = Harness::connected();
+    let mut open = Vec::new();
+    frame::write_window_update(&mut open, 0, 1);
+    h.socket.feed(&open);
+    h.get(1, "/big.bin");
+    h.get(3, "/big.bin");
+    h.ready();
     h.now += h.config().send_timeout;
     assert_eq!(h.timeout(), Next::Close);
 }
@@ -912,4 +941,116 @@ fn window_updates_on_a_stream_being_sent_are_never_counted() {
         h.socket.feed(&bytes);
     });
     assert_eq!(calm, None);
+}
+
+#[test]
+fn sigterm_lets_a_download_in_flight_finish_past_the_drain_grace() {
+    // The grace is for a connection with nothing in flight; a response goes on until the
+    // worker's drain deadline (--shutdown-timeout), as over HTTP/1.1.
+    let mut h = Harness::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 1000)]);
+    h.get(1, "/big.bin");
+    h.ready();
+    let mut next = h.drain();
+    let mut sent = 0;
+    for _ in 0..10 {
+        let mut more = Vec::new();
+        frame::write_window_update(&mut more, 1, 50_000);
+        frame::write_window_update(&mut more, 0, 50_000);
+        h.socket.feed(&more);
+        next = h.later(Duration::from_secs(1), next);
+        sent += h
+            .frames()
+            .iter()
+            .filter(|g| matches!(g, Got::Data { .. }))
+            .count();
+        if next == Next::Close {
+            break;
+        }
+    }
+    let ended = h.socket.output.len() > BIG && next == Next::Close;
+    assert!(ended, "{sent} DATA frames, then {next:?}");
+}
+
+#[test]
+fn a_request_whose_body_never_ends_gets_408_within_the_header_timeout() {
+    // Frames that keep the connection busy do not keep the request waiting for ever.
+    let mut h = Harness::connected();
+    h.request(1, "/hello.txt", &[], false);
+    let mut next = h.ready();
+    let step = h.config().header_timeout / 4;
+    let mut got = Vec::new();
+    for _ in 0..8 {
+        h.raw(frame::TYPE_PRIORITY, 0, 1, &[0, 0, 0, 0, 15]);
+        next = h.later(step, next);
+        got.extend(h.frames());
+        if got.iter().any(|g| status(g).is_some()) {
+            break;
+        }
+    }
+    assert_eq!(got.iter().filter_map(status).collect::<Vec<_>>(), ["408"]);
+    assert_eq!(resets(&got), [(1, ErrorCode::NoError)], "{:?}", brief(&got));
+    h.get(3, "/hello.txt");
+    h.ready();
+    assert_eq!(
+        h.frames().iter().filter_map(status).collect::<Vec<_>>(),
+        ["200"]
+    );
+}
+
+#[test]
+fn a_window_held_shut_is_not_kept_open_by_pings() {
+    // A PING's ACK is a write, but no progress of the response the window holds back.
+    let mut h = Harness::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 0)]);
+    h.get(1, "/big.bin");
+    let mut next = h.ready();
+    let step = h.config().send_timeout / 4;
+    for _ in 0..8 {
+        h.raw(frame::TYPE_PING, 0, 0, &[7; 8]);
+        next = h.later(step, next);
+    }
+    let got = h.frames();
+    let reset = resets(&got).contains(&(1, ErrorCode::Cancel));
+    assert!(reset || next == Next::Close, "{next:?} {:?}", brief(&got));
+}
+
+#[test]
+fn a_stream_held_by_its_own_window_is_reset_and_the_others_go_on() {
+    let mut h = Harness::connected();
+    let block = h.block("GET", "/big.bin", &[]);
+    h.headers(1, &block, true);
+    h.ready();
+    // Stream 1 has had its 64 KiB; stream 3 is given window as it goes.
+    h.get(3, "/big.bin");
+    let mut next = h.ready();
+    let step = h.config().send_timeout / 4;
+    for _ in 0..6 {
+        let mut more = Vec::new();
+        frame::write_window_update(&mut more, 3, 20_000);
+        frame::write_window_update(&mut more, 0, 20_000);
+        h.socket.feed(&more);
+        next = h.later(step, next);
+    }
+    let got = h.frames();
+    assert!(
+        resets(&got).contains(&(1, ErrorCode::Cancel)),
+        "{:?}",
+        brief(&got)
+    );
+    assert!(
+        !resets(&got).iter().any(|(id, _)| *id == 3),
+        "{:?}",
+        brief(&got)
+    );
+    assert!(matches!(next, Next::Wait(_)), "{next:?}");
+}
+
+#[test]
+fn a_client_that_closes_its_side_leaves_no_stream_waiting_for_it() {
+    // Neither a window nor a body can come any more: the files and buffers go at once, not
+    // after the send timeout.
+    let mut h = Harness::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 0)]);
+    h.get(1, "/big.bin");
+    h.request(3, "/hello.txt", &[], false);
+    h.socket.eof = true;
+    assert_eq!(h.settle(), Next::Close);
 }
