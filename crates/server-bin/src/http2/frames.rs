@@ -9,7 +9,10 @@ use http_core::h2::hpack::{self, DecodeError};
 use http_core::limits::{MAX_HEAD, MAX_HEADERS};
 
 use super::stream::{Phase, Stream};
-use super::{ABUSE_ALLOWANCE, Closed, Conn, Env, Fatal, MAX_BLOCK, MAX_BODY, MAX_STREAMS, request};
+use super::{
+    ABUSE_ALLOWANCE, Closed, Conn, Env, Fatal, MAX_BLOCK, MAX_BODY, MAX_HELD_HEADS, MAX_STREAMS,
+    request, send,
+};
 use crate::error::ServeError;
 use crate::exchange::reply;
 
@@ -385,6 +388,11 @@ impl Conn {
         if end_stream && content_length.is_some_and(|n| n > 0) {
             // A content-length the missing body contradicts (RFC 9113 §8.1.1).
             return self.stream_error(id, ErrorCode::ProtocolError);
+        }
+        if !end_stream && self.held_heads() + send::list_size(&self.decoded) > MAX_HELD_HEADS {
+            // Its head would wait for the body past what a connection may hold.
+            self.reset(id, ErrorCode::RefusedStream);
+            return Ok(());
         }
         let head = std::mem::take(&mut self.decoded);
         let index = self.open(id, head, content_length, env);

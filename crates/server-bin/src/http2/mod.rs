@@ -16,7 +16,9 @@
 //!   the connection goes on. A stream past [`MAX_STREAMS`] is refused (`REFUSED_STREAM`). A
 //!   request with a body is answered once the body has ended (it is read and dropped, its
 //!   windows given back; past [`MAX_BODY`] bytes it is answered `413`, and one still arriving
-//!   after the header timeout `408`).
+//!   after the header timeout `408`). An answer that would hold a file open past
+//!   [`MAX_OPEN_FILES`] waits for one to end; the heads of requests not answered yet are
+//!   bounded ([`MAX_HELD_HEADS`], else `REFUSED_STREAM`).
 //! - **a response goes out**: its head is encoded once; its body goes in DATA frames read from
 //!   the file (never a whole file in memory) within the stream's and the connection's windows;
 //!   streams with data take turns, a frame each. All streams of a connection share one turn of
@@ -80,6 +82,18 @@ pub const MAX_BLOCK: usize = MAX_HEAD;
 
 /// Body bytes a GET or HEAD may carry before it is answered `413`.
 pub const MAX_BODY: u64 = 16 * 1024;
+
+/// Responses of a connection that read from an open file (a file too large for the small-file
+/// cache), at most, at a time: each holds a descriptor until its body is out, and 100 streams
+/// of 100 connections would use up the process's. A request past it waits, its head kept, for
+/// one to end; an answer that needs no file does not wait.
+pub const MAX_OPEN_FILES: usize = 8;
+
+/// Decoded heads a connection holds for requests not answered yet (a body to come, or a file
+/// to wait for), at most, reckoned as SETTINGS_MAX_HEADER_LIST_SIZE is (name + value + 32 per
+/// field, RFC 9113 §6.5.2): eight of the largest. A request past it is refused
+/// (`REFUSED_STREAM`: nothing was done, the client may send it again).
+pub const MAX_HELD_HEADS: usize = 8 * MAX_HEAD;
 
 /// Output waiting for the socket, at most, before the server stops reading.
 pub const MAX_PENDING_OUTPUT: usize = 256 * 1024;

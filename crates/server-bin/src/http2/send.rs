@@ -10,7 +10,7 @@ use http_core::h2::frame::{self, ErrorCode};
 use http_core::h2::hpack;
 
 use super::stream::{self, Phase, Sending, Stream};
-use super::{Closed, Conn, Env};
+use super::{Closed, Conn, Env, MAX_HELD_HEADS, MAX_OPEN_FILES};
 use crate::access_log::Captured;
 use crate::error::ServeError;
 use crate::exchange::response::Text;
@@ -25,15 +25,65 @@ const OUTPUT_TARGET: usize = 128 * 1024;
 const DATA_CHUNK: u32 = 16 * 1024;
 
 impl Conn {
-    /// Stream `index`'s request is complete: the exchange answers it.
+    /// Stream `index`'s request is complete: the exchange answers it. An answer that would
+    /// hold one file more than [`MAX_OPEN_FILES`] is dropped (closing its file) and the request
+    /// waits, its head kept within [`MAX_HELD_HEADS`] (else it is refused), to be answered
+    /// again once a file is done ([`Conn::answer_waiting`]).
     pub(super) fn respond(&mut self, env: &mut Env<'_>, index: usize) {
         let (head, started) = match &mut self.streams[index].phase {
             Phase::Receiving { head, started } => (std::mem::take(head), *started),
             Phase::Sending(_) => return,
         };
         let (response, log) = self.exchange(env, &head, started);
+        let needs_file = matches!(&response.body, Body::File(body) if body.holds_file());
+        if needs_file && self.open_files() >= MAX_OPEN_FILES {
+            drop(response);
+            if self.held_heads() + list_size(&head) > MAX_HELD_HEADS {
+                let id = self.streams[index].id;
+                self.reset(id, ErrorCode::RefusedStream);
+            } else {
+                self.streams[index].phase = Phase::Receiving { head, started };
+            }
+            return;
+        }
         self.recycle(head);
         self.start(env, index, response, log, started, false);
+    }
+
+    /// Answers the complete requests that wait for a file to close, in the order they came,
+    /// while there is room.
+    fn answer_waiting(&mut self, env: &mut Env<'_>) {
+        while self.open_files() < MAX_OPEN_FILES && !env.turn.spent() {
+            let waiting =
+                |s: &Stream| s.remote_closed && matches!(s.phase, Phase::Receiving { .. });
+            let Some(index) = self.streams.iter().position(waiting) else {
+                return;
+            };
+            let id = self.streams[index].id;
+            self.respond(env, index);
+            if self
+                .streams
+                .get(index)
+                .is_some_and(|s| s.id == id && waiting(s))
+            {
+                return;
+            }
+        }
+    }
+
+    /// The responses that hold an open file.
+    fn open_files(&self) -> usize {
+        let holds = |s: &&Stream| matches!(&s.phase, Phase::Sending(out) if out.body.as_ref().is_some_and(FileBody::holds_file));
+        self.streams.iter().filter(holds).count()
+    }
+
+    /// The size of the heads held for requests not answered yet (see [`MAX_HELD_HEADS`]).
+    pub(super) fn held_heads(&self) -> usize {
+        let held = |s: &Stream| match &s.phase {
+            Phase::Receiving { head, .. } => list_size(head),
+            Phase::Sending(_) => 0,
+        };
+        self.streams.iter().map(held).sum()
     }
 
     /// Answers stream `index` with `response` before its request is complete (`open`: its
@@ -157,6 +207,7 @@ impl Conn {
     /// in turn, until output reaches its target, the windows close or the turn is spent.
     /// Whether anything was written.
     pub(super) fn produce(&mut self, env: &mut Env<'_>) -> bool {
+        self.answer_waiting(env);
         let mut any = false;
         while self.send_window > 0 && self.pending_output() < OUTPUT_TARGET && !env.turn.spent() {
             let count = self.streams.len();
@@ -219,6 +270,13 @@ impl Conn {
             self.idle_since = env.now;
         }
     }
+}
+
+/// A decoded head's size as RFC 9113 §6.5.2 reckons a header list: name + value + 32 per field.
+pub(super) fn list_size(head: &hpack::Fields) -> usize {
+    head.iter()
+        .map(|(name, value)| name.len() + value.len() + hpack::ENTRY_OVERHEAD)
+        .sum()
 }
 
 /// Appends one DATA frame of `stream`'s body to `out`, at `now`: as many bytes as its window,

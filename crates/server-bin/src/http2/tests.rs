@@ -9,7 +9,7 @@ use http_core::h2::frame::{self, ErrorCode, Frame};
 use http_core::h2::hpack::{self, Decoder, Encoder};
 use pool::{CloseReason, Next, Readiness};
 
-use super::{ABUSE_ALLOWANCE, Conn, MAX_STREAMS};
+use super::{ABUSE_ALLOWANCE, Conn, MAX_HELD_HEADS, MAX_OPEN_FILES, MAX_STREAMS};
 use crate::access_log::AccessLog;
 use crate::config::LogFormat;
 use crate::context::Context;
@@ -1053,4 +1053,76 @@ fn a_client_that_closes_its_side_leaves_no_stream_waiting_for_it() {
     h.request(3, "/hello.txt", &[], false);
     h.socket.eof = true;
     assert_eq!(h.settle(), Next::Close);
+}
+
+#[test]
+fn a_connection_keeps_few_files_open_and_its_other_requests_wait_their_turn() {
+    // 100 streams of a large file at a zero window held 100 descriptors each: 200 such
+    // connections used up the process's 20,000 and the server stopped accepting. Past the
+    // limit a request that needs a file waits, unanswered, for one to close; a small or
+    // cached answer does not.
+    let mut h = Harness::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 0)]);
+    let files = MAX_OPEN_FILES as u32 + 12;
+    for i in 0..files {
+        h.get(2 * i + 1, "/big.bin");
+    }
+    h.get(2 * files + 1, "/missing");
+    h.settle();
+    let answered: Vec<u32> = h
+        .frames()
+        .iter()
+        .filter_map(|g| match g {
+            Got::Headers { stream, .. } => Some(*stream),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answered.len(), MAX_OPEN_FILES + 1, "{answered:?}");
+    assert!(
+        answered.contains(&(2 * files + 1)),
+        "the 404 waits: {answered:?}"
+    );
+    // Window for all: every download completes, in the order they came.
+    let mut open = Vec::new();
+    frame::write_settings(&mut open, &[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 1 << 30)]);
+    frame::write_window_update(&mut open, 0, 1 << 30);
+    h.socket.feed(&open);
+    h.settle();
+    let ended = h
+        .frames()
+        .iter()
+        .filter(|g| {
+            matches!(
+                g,
+                Got::Data {
+                    end_stream: true,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(ended, files as usize + 1);
+}
+
+#[test]
+fn the_heads_a_connection_holds_for_bodies_to_come_are_bounded() {
+    // A head of 15 KiB costs its client a few bytes once HPACK has indexed its fields; 100 of
+    // them, each waiting for a body, held 1.5 MiB per connection.
+    let mut h = Harness::connected();
+    let value = "v".repeat(1000);
+    let big: Vec<(String, &str)> = (0..15)
+        .map(|i| (format!("x-big-{i}"), &value[..]))
+        .collect();
+    let fields: Vec<(&str, &str)> = big.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+    // Each head is a little over 15 KiB as RFC 9113 §6.5.2 reckons it, under 16 KiB.
+    let held = MAX_HELD_HEADS / (16 * 1024);
+    assert_eq!(held, MAX_HELD_HEADS / (15 * 1040));
+    for i in 0..MAX_STREAMS {
+        h.request(2 * i + 1, "/hello.txt", &fields, false);
+    }
+    h.settle();
+    let refused = resets(&h.frames())
+        .iter()
+        .filter(|(_, code)| *code == ErrorCode::RefusedStream)
+        .count();
+    assert_eq!(refused, MAX_STREAMS as usize - held);
 }
