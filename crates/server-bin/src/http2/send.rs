@@ -51,9 +51,12 @@ impl Conn {
     }
 
     /// Answers the complete requests that wait for a file to close, in the order they came,
-    /// while there is room.
+    /// while there is room (for a file, in the turn, in the output).
     fn answer_waiting(&mut self, env: &mut Env<'_>) {
-        while self.open_files() < MAX_OPEN_FILES && !env.turn.spent() {
+        while self.open_files() < MAX_OPEN_FILES
+            && !env.turn.spent()
+            && self.pending_output() < OUTPUT_TARGET
+        {
             let waiting =
                 |s: &Stream| s.remote_closed && matches!(s.phase, Phase::Receiving { .. });
             let Some(index) = self.streams.iter().position(waiting) else {

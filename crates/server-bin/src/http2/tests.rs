@@ -9,7 +9,9 @@ use http_core::h2::frame::{self, ErrorCode, Frame};
 use http_core::h2::hpack::{self, Decoder, Encoder};
 use pool::{CloseReason, Next, Readiness};
 
-use super::{ABUSE_ALLOWANCE, Conn, MAX_HELD_HEADS, MAX_OPEN_FILES, MAX_STREAMS};
+use super::{
+    ABUSE_ALLOWANCE, Conn, MAX_HELD_HEADS, MAX_OPEN_FILES, MAX_PENDING_OUTPUT, MAX_STREAMS,
+};
 use crate::access_log::AccessLog;
 use crate::config::LogFormat;
 use crate::context::Context;
@@ -1125,4 +1127,41 @@ fn the_heads_a_connection_holds_for_bodies_to_come_are_bounded() {
         .filter(|(_, code)| *code == ErrorCode::RefusedStream)
         .count();
     assert_eq!(refused, MAX_STREAMS as usize - held);
+}
+
+#[test]
+fn output_for_a_client_that_reads_nothing_stays_bounded() {
+    // Whatever the client asks for (bodies, response heads, PING and SETTINGS ACKs, resets of
+    // streams it gets wrong), what waits for it stops growing at the bound, plus one frame.
+    let mut h = Harness::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 1 << 30)]);
+    let mut open = Vec::new();
+    frame::write_window_update(&mut open, 0, 1 << 30);
+    h.socket.feed(&open);
+    h.socket.room = Some(0);
+    let mut id = 1;
+    let mut most = 0;
+    for round in 0..40 {
+        for i in 0..50 {
+            h.get(id, if i == 0 { "/big.bin" } else { "/hello.txt" });
+            if i % 10 == 1 {
+                h.data(id, 1, false); // a stream error: RST_STREAM
+            }
+            id += 2;
+        }
+        for _ in 0..5 + round {
+            h.raw(frame::TYPE_PING, 0, 0, &[1; 8]);
+            h.raw(frame::TYPE_SETTINGS, 0, 0, b"");
+        }
+        h.settle();
+        most = most.max(h.conn.as_ref().unwrap().pending_output());
+    }
+    // Within the allowance the client cannot fill it: the bodies stop at half of it.
+    assert!(
+        most >= MAX_PENDING_OUTPUT / 2,
+        "the output never filled: {most}"
+    );
+    assert!(
+        most <= MAX_PENDING_OUTPUT + 16 * 1024 + 9,
+        "{most} bytes wait"
+    );
 }
