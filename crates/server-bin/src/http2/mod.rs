@@ -102,7 +102,8 @@ pub const MAX_PENDING_OUTPUT: usize = 256 * 1024;
 /// before it is told to calm down; each response sent adds one.
 pub const ABUSE_ALLOWANCE: u64 = 1000;
 
-/// Closed streams remembered, to answer a late frame on one with a stream error.
+/// Closed streams remembered, to answer a late frame on one as [`Closed`] says (a stream error,
+/// or nothing after the server's own reset).
 const RECENT_CLOSED: usize = 64;
 
 /// The turn's budget, as for HTTP/1.1: responses, and bytes written or read.
@@ -347,9 +348,8 @@ impl Conn {
             let Some(index) = self.streams.iter().position(|s| s.id == id) else {
                 continue;
             };
-            if let Phase::Sending(out) = &self.streams[index].phase {
-                env.svc.record(&out.record(self.client, self.peer.tls), now);
-                self.reset(id, ErrorCode::Cancel);
+            if let Phase::Sending(_) = &self.streams[index].phase {
+                self.cut_short(env.svc, id, now);
             } else {
                 let late = reply::error(ServeError::Timeout, reply::Audience::default());
                 self.answer(&mut env, index, late, true);
@@ -463,13 +463,18 @@ impl Conn {
             .map(|s| s.id)
             .collect();
         for id in hopeless {
-            if let Some(Phase::Sending(out)) =
-                self.streams.iter().find(|s| s.id == id).map(|s| &s.phase)
-            {
-                svc.record(&out.record(self.client, self.peer.tls), now);
-            }
-            self.reset(id, ErrorCode::Cancel);
+            self.cut_short(svc, id, now);
         }
+    }
+
+    /// Resets stream `id` (`CANCEL`), a response on it logged as cut short.
+    fn cut_short(&mut self, svc: &mut Service, id: u32, now: Instant) {
+        if let Some(Phase::Sending(out)) =
+            self.streams.iter().find(|s| s.id == id).map(|s| &s.phase)
+        {
+            svc.record(&out.record(self.client, self.peer.tls), now);
+        }
+        self.reset(id, ErrorCode::Cancel);
     }
 
     /// Whether the connection's window alone holds responses back (their own windows are open).

@@ -76,7 +76,10 @@ impl Conn {
 
     /// The responses that hold an open file.
     fn open_files(&self) -> usize {
-        let holds = |s: &&Stream| matches!(&s.phase, Phase::Sending(out) if out.body.as_ref().is_some_and(FileBody::holds_file));
+        let holds = |s: &&Stream| match &s.phase {
+            Phase::Sending(out) => out.body.as_ref().is_some_and(FileBody::holds_file),
+            Phase::Receiving { .. } => false,
+        };
         self.streams.iter().filter(holds).count()
     }
 
