@@ -11,8 +11,9 @@ import ssl
 
 from h2client import (CANCEL, CONTINUATION, DATA, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM,
                       HEADER_TABLE_SIZE, HEADERS, INITIAL_WINDOW_SIZE, MAX_CONCURRENT_STREAMS,
-                      MAX_FRAME_SIZE, PING, REFUSED_STREAM, RST_STREAM, SETTINGS, error_name,
-                      hpack_int, hpack_literal, plain_get_block, raw_frame)
+                      MAX_FRAME_SIZE, PING, PRIORITY, REFUSED_STREAM, RST_STREAM, SETTINGS,
+                      WINDOW_UPDATE, error_name, hpack_int, hpack_literal, plain_get_block,
+                      raw_frame)
 from suite import Fail, case, expect_refused, get_file
 
 MIB = 1 << 20
@@ -116,17 +117,17 @@ def an_empty_data_flood_is_cut_off(t):
     t.server_alive()
 
 
-@case
-def a_rapid_reset_loop_ends_in_goaway_enhance_your_calm(t):
+def reset_loop(t, path, after):
+    """Opens streams in bursts, each request followed by the frame after(sid) that ends it at
+    once, until GOAWAY ENHANCE_YOUR_CALM (within --rapid-reset-streams streams)."""
     c = t.connect()
-    block = plain_get_block(t.opts, t.opts.path_1k)
+    block = plain_get_block(t.opts, path)
     cpu = t.cpu_seconds()
     sid, batch = 1, 100
     while sid < 2 * t.opts.rapid_reset_streams and not c.goaways and not c.closed:
         burst = bytearray()
         for s in range(sid, sid + 2 * batch, 2):
-            burst += raw_frame(HEADERS, END_STREAM | END_HEADERS, s, block)
-            burst += raw_frame(RST_STREAM, 0, s, CANCEL.to_bytes(4, "big"))
+            burst += raw_frame(HEADERS, END_STREAM | END_HEADERS, s, block) + after(s)
         c.send(bytes(burst))
         sid += 2 * batch
         c.drain(0)
@@ -143,6 +144,64 @@ def a_rapid_reset_loop_ends_in_goaway_enhance_your_calm(t):
                    "ENHANCE_YOUR_CALM")
     t.note(f"GOAWAY ENHANCE_YOUR_CALM by stream {opened} (last id {g.last_sid})")
     t.server_alive()
+
+
+@case
+def a_rapid_reset_loop_ends_in_goaway_enhance_your_calm(t):
+    cancel = CANCEL.to_bytes(4, "big")
+    reset_loop(t, t.opts.path_1k, lambda s: raw_frame(RST_STREAM, 0, s, cancel))
+
+
+@case
+def streams_the_server_must_reset_at_once_end_in_goaway_enhance_your_calm(t):
+    """CVE-2025-8671 ("MadeYouReset"): each request is followed by a WINDOW_UPDATE that takes
+    its window past 2^31-1, so the server resets the stream it has just begun to answer: the
+    rapid reset made by the server's own hand must count as one."""
+    overflow = (2**31 - 1).to_bytes(4, "big")
+    reset_loop(t, t.opts.path_big, lambda s: raw_frame(WINDOW_UPDATE, 0, s, overflow))
+
+
+def nothing_flood(t, unit, what, setup=None):
+    """A flood of frames that cost the server work and bring it nothing (RFC 9113 §10.5): after
+    --flood-mib of them it must have sent GOAWAY, closed, or stopped reading."""
+    c = t.connect(rcvbuf=SMALL_BUFFER, sndbuf=64 * 1024)
+    if setup:
+        setup(c)
+    cpu = t.cpu_seconds()
+    sent, outcome = flood(c, unit, t.opts.flood_mib * MIB)
+    t.note(f"{outcome} after {sent // len(unit)} frames of {what}")
+    if outcome == "done":
+        # The kernel may hold much of the flood unread: a PING behind it comes back only once
+        # the server has read every frame.
+        opaque = b"afterall"
+        c.ping(opaque)
+        c.wait_for(lambda: c.goaways or opaque in c.ping_acks, "GOAWAY or the PING ACK behind "
+                   "the flood", max(10.0, t.opts.wait * 5), allow_close=True)
+        if c.goaways:
+            t.note(str(c.goaways[-1]))
+        elif not c.closed:
+            raise Fail(f"the server read {sent // len(unit)} frames of {what} without ending "
+                       "the connection")
+    if cpu is not None:
+        t.note(f"{t.cpu_seconds() - cpu:.2f}s of server CPU")
+    c.close()
+    t.server_alive()
+
+
+@case
+def a_priority_flood_is_cut_off(t):
+    nothing_flood(t, raw_frame(PRIORITY, 0, 1, b"\0\0\0\0\x0f"), "PRIORITY")
+
+
+@case
+def a_flood_of_frames_of_an_unknown_type_is_cut_off(t):
+    nothing_flood(t, raw_frame(0xbb, 0, 0), "an unknown type")
+
+
+@case
+def a_reset_flood_on_a_closed_stream_is_cut_off(t):
+    nothing_flood(t, raw_frame(RST_STREAM, 0, 1, CANCEL.to_bytes(4, "big")),
+                  "RST_STREAM on a closed stream", setup=lambda c: get_file(c, t.opts.path_1k))
 
 
 # ---- header blocks ----

@@ -219,6 +219,12 @@ def te_trailers_is_served(t):
     served(t, req(t) + [("te", "trailers")])
 
 
+@case
+def te_trailers_in_capitals_is_served(t):
+    # A token compares without regard to case (RFC 9110 §10.1.4).
+    served(t, req(t) + [("te", "Trailers")])
+
+
 # ---- :authority and host (§8.3.1; RFC 9110 §4.2, §7.2) ----
 
 @case
@@ -254,6 +260,18 @@ def a_request_with_host_and_no_authority_is_served(t):
 @case
 def a_request_with_host_equal_to_authority_is_served(t):
     served(t, req(t) + [("host", t.opts.authority)])
+
+
+@case
+def a_second_host_field_that_differs_is_malformed(t):
+    # Each host must agree with :authority (§8.3.1), not only the first.
+    return malformed(t, req(t) + [("host", t.opts.authority), ("host", "other.example")])
+
+
+@case
+def a_method_that_is_not_a_token_is_malformed(t):
+    # :method is a method (RFC 9110 §9.1), a token: "G T" is none, not an unknown method.
+    return malformed(t, req(t, method="G T"))
 
 
 # ---- content-length against the DATA frames (§8.1.1) ----

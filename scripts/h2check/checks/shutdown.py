@@ -11,7 +11,10 @@ import time
 from h2client import INITIAL_WINDOW_SIZE, MAX_WINDOW, NO_ERROR, fixture
 from suite import Fail, case, get_file
 
-CREDIT = 256 * 1024  # bytes of window given at each step of the download
+STEP = 0.05  # seconds between two grants of window to the download
+# The download in flight is paced to take this share of --shutdown-timeout after the signal,
+# so that a server which cuts it off sooner (after a short grace) is seen doing so.
+PACE = 0.6
 
 
 def exited(pid):
@@ -48,12 +51,13 @@ def a_graceful_shutdown_sends_goaway_and_lets_the_download_in_flight_finish(t):
         late = c.request(t.opts.path_1k)
 
     st = c.stream(big)
+    length = int(st.header(b"content-length") or -1)
+    credit = max(16 * 1024, length // int(PACE * t.opts.shutdown_timeout / STEP))
     deadline = start + t.opts.shutdown_timeout
     while not st.done and not c.closed and time.monotonic() < deadline:
-        c.window_update(0, CREDIT)
-        c.window_update(big, CREDIT)
-        c.drain(0.05)
-    length = int(st.header(b"content-length") or -1)
+        c.window_update(0, credit)
+        c.window_update(big, credit)
+        c.drain(STEP)
     if not st.ended or st.reset is not None or len(st.data) != length:
         raise Fail(f"the download in flight: {st.describe()}, {len(st.data)} of {length} "
                    f"bytes after {time.monotonic() - start:.1f}s; {c.recent()}")

@@ -102,6 +102,11 @@ impl FileBody {
         }
     }
 
+    /// Whether it reads from an open file, whose descriptor it holds until it is dropped.
+    pub fn holds_file(&self) -> bool {
+        matches!(self.source, Some(Source::File(_)))
+    }
+
     /// The next bytes to send; `None` once the body is done.
     pub fn next(&self) -> Option<Next<'_>> {
         match self.segments.front()? {

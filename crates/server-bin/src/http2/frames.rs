@@ -9,7 +9,10 @@ use http_core::h2::hpack::{self, DecodeError};
 use http_core::limits::{MAX_HEAD, MAX_HEADERS};
 
 use super::stream::{Phase, Stream};
-use super::{ABUSE_ALLOWANCE, Conn, Env, Fatal, MAX_BLOCK, MAX_BODY, MAX_STREAMS, request};
+use super::{
+    ABUSE_ALLOWANCE, Closed, Conn, Env, Fatal, MAX_BLOCK, MAX_BODY, MAX_HELD_HEADS, MAX_STREAMS,
+    request, send,
+};
 use crate::error::ServeError;
 use crate::exchange::reply;
 
@@ -27,9 +30,12 @@ pub struct Block {
 enum Kind {
     /// A new stream's request.
     Request,
-    /// A stream not served (past the stream limit: reset; above a GOAWAY's last stream:
-    /// ignored), decoded all the same: HPACK's table must stay in step.
-    Refused { reset: bool },
+    /// A stream past the stream limit: reset (`REFUSED_STREAM`) once decoded (HPACK's table must
+    /// stay in step).
+    Refused,
+    /// A stream above a GOAWAY's last stream, or one the server has reset: decoded, then
+    /// ignored.
+    Ignored,
     /// The trailers of a stream whose body is arriving.
     Trailers,
     /// A block on a stream that must not get one (trailers without END_STREAM, a closed
@@ -111,7 +117,13 @@ impl Conn {
             } => self.on_headers(env, stream, block, end_stream, end_headers),
             Frame::Continuation {
                 block, end_headers, ..
-            } => self.on_fragment(env, block, end_headers),
+            } => {
+                // An empty fragment adds nothing to the block's bound (CVE-2019-9518's kin).
+                if block.is_empty() && !end_headers {
+                    self.abused(1)?;
+                }
+                self.on_fragment(env, block, end_headers)
+            }
             Frame::RstStream { stream, .. } => self.on_reset(env, stream),
             Frame::Settings { ack: false, params } => self.on_settings(params.iter()),
             Frame::Ping { ack: false, data } => {
@@ -120,15 +132,17 @@ impl Conn {
             }
             Frame::GoAway { .. } => {
                 self.peer_goaway = true;
-                Ok(())
+                self.abused(1)
             }
             Frame::WindowUpdate { stream, increment } => self.on_window_update(stream, increment),
             Frame::PushPromise { .. } => self.fail(ErrorCode::ProtocolError, "PUSH_PROMISE"),
-            // RFC 9218 leaves RFC 7540's priorities to be ignored; streams take turns.
+            // RFC 9218 leaves RFC 7540's priorities to be ignored; streams take turns. Each of
+            // these costs the server its parsing and changes nothing (RFC 9113 §10.5): the
+            // server never pings, and acknowledges its one SETTINGS once.
             Frame::Priority { .. }
             | Frame::Settings { ack: true, .. }
             | Frame::Ping { ack: true, .. }
-            | Frame::Unknown { .. } => Ok(()),
+            | Frame::Unknown { .. } => self.abused(1),
         }
     }
 
@@ -136,10 +150,9 @@ impl Conn {
     /// the connection.
     fn frame_error(&mut self, e: FrameError) -> Result<(), Fatal> {
         match e.stream {
-            Some(id) => {
-                self.reset(id, e.code);
-                Ok(())
-            }
+            // No RST_STREAM may name an idle stream (RFC 9113 §6.4): the connection pays.
+            Some(id) if id > self.last_stream => self.fail(e.code, e.reason),
+            Some(id) => self.stream_error(id, e.code),
             None => self.fail(e.code, e.reason),
         }
     }
@@ -166,7 +179,17 @@ impl Conn {
         Ok(())
     }
 
-    /// Resets stream `id` with `code`, dropping it if open.
+    /// Resets stream `id` for the client's fault (a stream error, a refused or malformed
+    /// request), which counts against the allowance: a stream the server must reset as soon as
+    /// it has begun costs it as much as one the client resets itself, so a loop of them is the
+    /// rapid-reset attack turned around (CVE-2025-8671, "MadeYouReset").
+    fn stream_error(&mut self, id: u32, code: ErrorCode) -> Result<(), Fatal> {
+        self.reset(id, code);
+        self.abused(1)
+    }
+
+    /// Resets stream `id` with `code`, dropping it if open; what the client sent on it before
+    /// it saw the reset is then ignored.
     pub(super) fn reset(&mut self, id: u32, code: ErrorCode) {
         self.rst(id, code);
         if let Some(index) = self.index(id) {
@@ -174,8 +197,8 @@ impl Conn {
             if self.next > index {
                 self.next -= 1;
             }
-            self.closed(id, false);
         }
+        self.closed(id, Closed::ByServer);
     }
 
     fn index(&self, id: u32) -> Option<usize> {
@@ -211,14 +234,16 @@ impl Conn {
             return self.fail(ErrorCode::ProtocolError, "DATA on an idle stream");
         }
         let Some(index) = self.index(id) else {
+            if self.closed_how(id) == Some(Closed::ByServer) {
+                return Ok(());
+            }
             self.rst(id, ErrorCode::StreamClosed);
-            return Ok(());
+            return self.abused(1);
         };
         let stream = &mut self.streams[index];
         if stream.remote_closed {
             // DATA after the client's END_STREAM (RFC 9113 §5.1, half-closed (remote)).
-            self.reset(id, ErrorCode::StreamClosed);
-            return Ok(());
+            return self.stream_error(id, ErrorCode::StreamClosed);
         }
         stream.remote_closed = end_stream;
         if !matches!(stream.phase, Phase::Receiving { .. }) {
@@ -231,8 +256,7 @@ impl Conn {
             frame::write_window_update(&mut self.out, id, flow_len);
         }
         if declared.is_some_and(|d| received > d || end_stream && received != d) {
-            self.reset(id, ErrorCode::ProtocolError);
-            return Ok(());
+            return self.stream_error(id, ErrorCode::ProtocolError);
         }
         if received > MAX_BODY {
             let too_large = reply::error(ServeError::ContentTooLarge, reply::Audience::default());
@@ -255,8 +279,7 @@ impl Conn {
         end_headers: bool,
     ) -> Result<(), Fatal> {
         let open = self.index(id).map(|i| &self.streams[i]);
-        let reset = self.closed.iter().find(|(c, _)| *c == id).map(|(_, r)| *r);
-        let kind = match (open, reset) {
+        let kind = match (open, self.closed_how(id)) {
             (Some(s), _) if s.remote_closed => {
                 return self.fail(ErrorCode::StreamClosed, "HEADERS after END_STREAM");
             }
@@ -266,8 +289,9 @@ impl Conn {
             }
             (Some(_), _) if end_stream => Kind::Reject(ErrorCode::NoError),
             (Some(_), _) => Kind::Reject(ErrorCode::ProtocolError),
-            (None, Some(true)) => Kind::Reject(ErrorCode::StreamClosed),
-            (None, Some(false)) => {
+            (None, Some(Closed::ByClient)) => Kind::Reject(ErrorCode::StreamClosed),
+            (None, Some(Closed::ByServer)) => Kind::Ignored,
+            (None, Some(Closed::Ended)) => {
                 return self.fail(ErrorCode::StreamClosed, "HEADERS on a closed stream");
             }
             (None, None) if id.is_multiple_of(2) || id <= self.last_stream => {
@@ -276,9 +300,9 @@ impl Conn {
             (None, None) => {
                 self.last_stream = id;
                 if self.goaway.is_some() || self.peer_goaway {
-                    Kind::Refused { reset: false }
+                    Kind::Ignored
                 } else if self.streams.len() >= MAX_STREAMS as usize {
-                    Kind::Refused { reset: true }
+                    Kind::Refused
                 } else {
                     Kind::Request
                 }
@@ -322,12 +346,8 @@ impl Conn {
         let id = block.stream;
         match (decoded, block.kind) {
             (Err(DecodeError::Compression), _) => self.fail(ErrorCode::CompressionError, "HPACK"),
-            (_, Kind::Refused { reset }) => {
-                if reset {
-                    self.rst(id, ErrorCode::RefusedStream);
-                }
-                Ok(())
-            }
+            (_, Kind::Refused) => self.stream_error(id, ErrorCode::RefusedStream),
+            (_, Kind::Ignored) => Ok(()),
             // Trailers of a body that was answered early end it quietly.
             (_, Kind::Reject(ErrorCode::NoError)) => {
                 if let Some(index) = self.index(id) {
@@ -335,14 +355,8 @@ impl Conn {
                 }
                 Ok(())
             }
-            (_, Kind::Reject(code)) => {
-                self.reset(id, code);
-                Ok(())
-            }
-            (Err(_), Kind::Trailers) => {
-                self.reset(id, ErrorCode::ProtocolError);
-                Ok(())
-            }
+            (_, Kind::Reject(code)) => self.stream_error(id, code),
+            (Err(_), Kind::Trailers) => self.stream_error(id, ErrorCode::ProtocolError),
             (Err(_), Kind::Request) => {
                 // An HPACK bomb, or fields over the limits: 431, as HTTP/1.1 answers.
                 let index = self.open(id, hpack::Fields::default(), None, env);
@@ -355,31 +369,30 @@ impl Conn {
             }
             (Ok(()), Kind::Trailers) => {
                 if request::validate_trailers(self.decoded.iter()).is_err() {
-                    self.reset(id, ErrorCode::ProtocolError);
-                    return Ok(());
+                    return self.stream_error(id, ErrorCode::ProtocolError);
                 }
                 self.on_data(env, id, 0, true, 0)
             }
-            (Ok(()), Kind::Request) => {
-                self.request(env, id, block.end_stream);
-                Ok(())
-            }
+            (Ok(()), Kind::Request) => self.request(env, id, block.end_stream),
         }
     }
 
     /// A request's head, decoded: checked, then answered if it has no body.
-    fn request(&mut self, env: &mut Env<'_>, id: u32, end_stream: bool) {
+    fn request(&mut self, env: &mut Env<'_>, id: u32, end_stream: bool) -> Result<(), Fatal> {
         let mut fields = Vec::new();
         let Ok(pseudo) = request::validate(self.decoded.iter(), &mut fields) else {
-            self.rst(id, ErrorCode::ProtocolError);
-            return;
+            return self.stream_error(id, ErrorCode::ProtocolError);
         };
         let content_length = pseudo.content_length;
         drop(fields);
         if end_stream && content_length.is_some_and(|n| n > 0) {
             // A content-length the missing body contradicts (RFC 9113 §8.1.1).
-            self.rst(id, ErrorCode::ProtocolError);
-            return;
+            return self.stream_error(id, ErrorCode::ProtocolError);
+        }
+        if !end_stream && self.held_heads() + send::list_size(&self.decoded) > MAX_HELD_HEADS {
+            // Its head would wait for the body past what a connection may hold.
+            self.reset(id, ErrorCode::RefusedStream);
+            return Ok(());
         }
         let head = std::mem::take(&mut self.decoded);
         let index = self.open(id, head, content_length, env);
@@ -387,6 +400,7 @@ impl Conn {
             self.streams[index].remote_closed = true;
             self.respond(env, index);
         }
+        Ok(())
     }
 
     /// A new stream, receiving its request; returns its index.
@@ -417,13 +431,14 @@ impl Conn {
             return self.fail(ErrorCode::ProtocolError, "RST_STREAM on an idle stream");
         }
         let Some(index) = self.index(id) else {
-            return Ok(());
+            // A stream that has already closed: the reset races its end, or brings nothing.
+            return self.abused(1);
         };
         let stream = self.streams.remove(index);
         if self.next > index {
             self.next -= 1;
         }
-        self.closed(id, true);
+        self.closed(id, Closed::ByClient);
         self.metrics.http2.client_reset();
         if let Phase::Sending(out) = &stream.phase {
             // Logged as cut short, as a client that closes mid-download is over HTTP/1.1.
@@ -479,7 +494,7 @@ impl Conn {
         let stream: &mut Stream = &mut self.streams[index];
         stream.send_window += increment;
         if stream.send_window > i64::from(frame::MAX_WINDOW) {
-            self.reset(id, ErrorCode::FlowControlError);
+            return self.stream_error(id, ErrorCode::FlowControlError);
         }
         Ok(())
     }

@@ -15,23 +15,34 @@
 //!   checked as RFC 9113 §8 says ([`request`]): a malformed one is reset (`PROTOCOL_ERROR`) and
 //!   the connection goes on. A stream past [`MAX_STREAMS`] is refused (`REFUSED_STREAM`). A
 //!   request with a body is answered once the body has ended (it is read and dropped, its
-//!   windows given back; past [`MAX_BODY`] bytes it is answered `413`).
+//!   windows given back; past [`MAX_BODY`] bytes it is answered `413`, and one still arriving
+//!   after the header timeout `408`). An answer that would hold a file open past
+//!   [`MAX_OPEN_FILES`] waits for one to end; the heads of requests not answered yet are
+//!   bounded ([`MAX_HELD_HEADS`], else `REFUSED_STREAM`).
 //! - **a response goes out**: its head is encoded once; its body goes in DATA frames read from
 //!   the file (never a whole file in memory) within the stream's and the connection's windows;
 //!   streams with data take turns, a frame each. All streams of a connection share one turn of
 //!   the worker (16 responses or 1 MiB), then it yields.
 //! - **the client does not read**: output waiting is bounded ([`MAX_PENDING_OUTPUT`]); past it
 //!   nothing more is read, so a flood of PINGs or SETTINGS cannot grow it. The send timeout
-//!   closes a connection whose writes make no progress, a window held at zero included.
-//! - **the client floods or resets**: a stream the client resets before its response is done, an
-//!   empty DATA frame, a PING, a SETTINGS each count against an allowance
-//!   ([`ABUSE_ALLOWANCE`], plus one per response sent); past it, GOAWAY `ENHANCE_YOUR_CALM`
-//!   (the rapid-reset attack, CVE-2023-44487, and its kin).
+//!   closes a connection whose writes make no progress, or whose window stays shut; a response
+//!   held back by its own stream's window that long is reset (`CANCEL`), the others go on
+//!   (progress is DATA sent: a PING's ACK does not keep a shut window waiting).
+//! - **the client closes its side**: the streams that wait for a window or a body from it are
+//!   dropped at once; the others finish, then close.
+//! - **the client floods or resets**: every frame that costs work and brings nothing counts
+//!   against an allowance ([`ABUSE_ALLOWANCE`], plus one per response sent): a stream the client
+//!   resets before its response is done, or makes the server reset (a stream error, a refused
+//!   or malformed request), an empty DATA or CONTINUATION, a PING, a SETTINGS, a PRIORITY, a
+//!   frame of an unknown type, a frame on a closed stream; past it, GOAWAY `ENHANCE_YOUR_CALM`
+//!   (the rapid-reset attack, CVE-2023-44487, CVE-2025-8671 and their kin, RFC 9113 §10.5).
+//!   WINDOW_UPDATE is not counted: a client that reads sends it all the time.
 //! - **a frame is wrong for the connection**: GOAWAY with its code, then close once it is sent.
 //!   **A stream error**: RST_STREAM, and the connection goes on.
 //! - **idle**: no stream open for the idle timeout: GOAWAY `NO_ERROR`, close.
 //! - **SIGINT/SIGTERM**: GOAWAY with the last stream id; streams in flight finish within the
-//!   drain deadline; then close.
+//!   worker's drain deadline (the short grace of HTTP/1.1's is for a connection with none);
+//!   then close.
 //!
 //! This module must not parse frames or HPACK by hand (http-core does), decide responses (the
 //! exchange does), nor touch the socket but through the transport.
@@ -46,7 +57,7 @@ mod tests;
 use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http_core::h2::frame::{self, ErrorCode, Settings};
 use http_core::h2::hpack::{self, Decoder, Encoder};
@@ -54,6 +65,8 @@ use http_core::limits::MAX_HEAD;
 use pool::{CloseReason, Next, Readiness, would_block};
 
 use self::stream::{Phase, Stream};
+use crate::error::ServeError;
+use crate::exchange::reply;
 use crate::metrics::Metrics;
 use crate::metrics::http2::Via;
 use crate::service::{Peer, Service};
@@ -70,15 +83,27 @@ pub const MAX_BLOCK: usize = MAX_HEAD;
 /// Body bytes a GET or HEAD may carry before it is answered `413`.
 pub const MAX_BODY: u64 = 16 * 1024;
 
+/// Responses of a connection that read from an open file (a file too large for the small-file
+/// cache), at most, at a time: each holds a descriptor until its body is out, and 100 streams
+/// of 100 connections would use up the process's. A request past it waits, its head kept, for
+/// one to end; an answer that needs no file does not wait.
+pub const MAX_OPEN_FILES: usize = 8;
+
+/// Decoded heads a connection holds for requests not answered yet (a body to come, or a file
+/// to wait for), at most, reckoned as SETTINGS_MAX_HEADER_LIST_SIZE is (name + value + 32 per
+/// field, RFC 9113 §6.5.2): eight of the largest. A request past it is refused
+/// (`REFUSED_STREAM`: nothing was done, the client may send it again).
+pub const MAX_HELD_HEADS: usize = 8 * MAX_HEAD;
+
 /// Output waiting for the socket, at most, before the server stops reading.
 pub const MAX_PENDING_OUTPUT: usize = 256 * 1024;
 
-/// Frames that bring the server nothing (a stream reset before its response is done, an empty
-/// DATA, a PING, a SETTINGS) a connection may send before it is told to calm down; each response
-/// sent adds one.
+/// Frames that bring the server nothing (see the module's documentation) a connection may send
+/// before it is told to calm down; each response sent adds one.
 pub const ABUSE_ALLOWANCE: u64 = 1000;
 
-/// Closed streams remembered, to answer a late frame on one with a stream error.
+/// Closed streams remembered, to answer a late frame on one as [`Closed`] says (a stream error,
+/// or nothing after the server's own reset).
 const RECENT_CLOSED: usize = 64;
 
 /// The turn's budget, as for HTTP/1.1: responses, and bytes written or read.
@@ -122,11 +147,9 @@ pub struct Conn {
     streams: Vec<Stream>,
     /// The highest stream the client opened.
     last_stream: u32,
-    /// Streams closed lately, and whether by the client's RST_STREAM: HEADERS on one is a
-    /// stream error (after a reset) or a connection error (after END_STREAM) of type
-    /// `STREAM_CLOSED`, where on an id never used it is `PROTOCOL_ERROR` (RFC 9113 §5.1,
-    /// §5.1.1); at most [`RECENT_CLOSED`].
-    closed: std::collections::VecDeque<(u32, bool)>,
+    /// Streams closed lately, and how (what a late frame on one gets, [`Closed`]); at most
+    /// [`RECENT_CLOSED`].
+    closed: std::collections::VecDeque<(u32, Closed)>,
     /// A header block that CONTINUATION frames are still completing.
     block: Option<frames::Block>,
     /// The round-robin's next stream (an index into `streams`).
@@ -147,11 +170,28 @@ pub struct Conn {
     head_started: Option<Instant>,
     /// When a write last made progress.
     last_progress: Instant,
+    /// When a DATA frame last went out (the connection's window stalls from then).
+    last_data: Instant,
     /// Frames that brought nothing.
     abuse: u64,
     /// Responses completed.
     served: u64,
     panicked: bool,
+}
+
+/// How a stream closed, which decides what a frame that comes on it later gets (RFC 9113 §5.1):
+/// HEADERS is a connection error `STREAM_CLOSED` after both ends were sent, a stream error after
+/// the client's RST_STREAM, and ignored after the server's (the client may have sent it before
+/// it saw ours, and §5.1 says such frames MUST be ignored), as is DATA; on an id never used it
+/// is `PROTOCOL_ERROR` (§5.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closed {
+    /// Both sides sent END_STREAM.
+    Ended,
+    /// The client reset it.
+    ByClient,
+    /// The server reset it (refused, malformed, answered before its body ended, an error).
+    ByServer,
 }
 
 /// What a call handles a frame with: the worker's service, the time, the turn's count.
@@ -227,6 +267,7 @@ impl Conn {
             idle_since: now,
             head_started: Some(now),
             last_progress: now,
+            last_data: now,
             abuse: 0,
             served: 0,
             panicked: false,
@@ -246,25 +287,74 @@ impl Conn {
         self.drive(svc, io, now)
     }
 
-    /// The deadline this connection asked for has passed: the preface or a header block did
-    /// not complete in time, it was idle too long, a write made no progress for the send
-    /// timeout, or the drain grace is over.
+    /// The deadline this connection asked for has passed: the client read nothing, or gave the
+    /// connection no window, for the send timeout (closed); the preface or a header block did
+    /// not complete in time, or it was idle too long, or the drain grace is over (GOAWAY); or
+    /// a stream waited too long for the client ([`Stream::deadline`]: a request still arriving
+    /// gets `408`, a response its window holds back is reset), and the others go on.
     pub fn timeout<S: Socket>(
         &mut self,
         svc: &mut Service,
         io: &mut Wire<'_, S>,
         now: Instant,
     ) -> Next {
-        if self.stalled() && now >= self.last_progress + svc.ctx().config.send_timeout {
+        let config = &svc.ctx().config;
+        let (header, send, idle) = (
+            config.header_timeout,
+            config.send_timeout,
+            config.idle_timeout,
+        );
+        if self.pending_output() > 0 && now >= self.last_progress + send
+            || self.window_shut() && now >= self.last_data + send
+        {
             return Next::Close;
         }
-        let code = match self.head_started {
-            Some(_) => ErrorCode::ProtocolError,
-            None => ErrorCode::NoError,
-        };
-        self.go_away(code, "timeout");
-        self.closing = true;
+        let idle_over = now >= self.idle_since + idle
+            || self
+                .draining
+                .is_some_and(|since| now >= since + crate::http1::DRAIN_GRACE);
+        if self
+            .head_started
+            .is_some_and(|started| now >= started + header)
+        {
+            self.go_away(ErrorCode::ProtocolError, "timeout");
+            self.closing = true;
+        } else if self.streams.is_empty() && idle_over {
+            self.go_away(ErrorCode::NoError, "timeout");
+            self.closing = true;
+        } else {
+            self.expire(svc, now, header, send);
+        }
         self.drive(svc, io, now)
+    }
+
+    /// Answers or resets the streams that have waited too long for the client: a request still
+    /// arriving gets `408` (as HTTP/1.1 answers a head that never ends), a response its own
+    /// window has held back is reset (`CANCEL`) and logged as cut short.
+    fn expire(&mut self, svc: &mut Service, now: Instant, header: Duration, send: Duration) {
+        let mut turn = Turn::default();
+        let mut env = Env {
+            svc,
+            now,
+            turn: &mut turn,
+        };
+        let expired: Vec<u32> = self
+            .streams
+            .iter()
+            .filter(|s| s.deadline(header, send).is_some_and(|d| now >= d))
+            .map(|s| s.id)
+            .collect();
+        for id in expired {
+            let Some(index) = self.streams.iter().position(|s| s.id == id) else {
+                continue;
+            };
+            if let Phase::Sending(_) = &self.streams[index].phase {
+                self.cut_short(env.svc, id, now);
+            } else {
+                let late = reply::error(ServeError::Timeout, reply::Audience::default());
+                self.answer(&mut env, index, late, true);
+            }
+        }
     }
 
     /// Shutdown has begun: GOAWAY with the last stream; the streams in flight finish.
@@ -335,6 +425,9 @@ impl Conn {
                     }
                 }
             }
+            if self.read_closed {
+                self.abandon(env.svc, now);
+            }
             progressed |= self.produce(&mut env);
             if self.finished() {
                 self.go_away(ErrorCode::NoError, "");
@@ -355,9 +448,38 @@ impl Conn {
             && (self.read_closed || self.peer_goaway || self.draining.is_some())
     }
 
-    /// Whether output or a window keeps a response from going on.
-    fn stalled(&self) -> bool {
-        self.pending_output() > 0 || self.streams.iter().any(Stream::blocked_on_window)
+    /// The client has closed its side, so no window and no body can come any more: the
+    /// streams that wait for one are dropped at once (logged as cut short), their files and
+    /// buffers with them, not kept until the send timeout.
+    fn abandon(&mut self, svc: &mut Service, now: Instant) {
+        let shut = self.send_window <= 0;
+        let hopeless: Vec<u32> = self
+            .streams
+            .iter()
+            .filter(|s| match &s.phase {
+                Phase::Receiving { .. } => !s.remote_closed,
+                Phase::Sending(out) => out.body.is_some() && (shut || s.send_window <= 0),
+            })
+            .map(|s| s.id)
+            .collect();
+        for id in hopeless {
+            self.cut_short(svc, id, now);
+        }
+    }
+
+    /// Resets stream `id` (`CANCEL`), a response on it logged as cut short.
+    fn cut_short(&mut self, svc: &mut Service, id: u32, now: Instant) {
+        if let Some(Phase::Sending(out)) =
+            self.streams.iter().find(|s| s.id == id).map(|s| &s.phase)
+        {
+            svc.record(&out.record(self.client, self.peer.tls), now);
+        }
+        self.reset(id, ErrorCode::Cancel);
+    }
+
+    /// Whether the connection's window alone holds responses back (their own windows are open).
+    fn window_shut(&self) -> bool {
+        self.send_window <= 0 && self.streams.iter().any(Stream::can_send)
     }
 
     /// Nothing more can happen now: when must something have?
@@ -375,16 +497,25 @@ impl Conn {
             }
         }
         let config = &svc.ctx().config;
+        let (header, send) = (config.header_timeout, config.send_timeout);
         let mut deadline = match self.head_started {
-            Some(started) => started + config.header_timeout,
-            None if self.streams.is_empty() => self.idle_since + config.idle_timeout,
-            None => now + config.send_timeout,
+            Some(started) => started + header,
+            // The grace is for a connection with nothing in flight: a response goes on until
+            // the worker's drain deadline, as over HTTP/1.1.
+            None if self.streams.is_empty() => match self.draining {
+                Some(since) => since + crate::http1::DRAIN_GRACE,
+                None => self.idle_since + config.idle_timeout,
+            },
+            // The streams say when they have waited too long; this is only a check.
+            None => now + send,
         };
-        if self.stalled() {
-            deadline = deadline.min(self.last_progress + config.send_timeout);
+        let streams = self.streams.iter().filter_map(|s| s.deadline(header, send));
+        deadline = streams.fold(deadline, Instant::min);
+        if self.pending_output() > 0 {
+            deadline = deadline.min(self.last_progress + send);
         }
-        if let Some(since) = self.draining {
-            deadline = deadline.min(since + crate::http1::DRAIN_GRACE);
+        if self.window_shut() {
+            deadline = deadline.min(self.last_data + send);
         }
         Next::Wait(Some(deadline))
     }
@@ -465,12 +596,20 @@ impl Conn {
         Ok(used)
     }
 
-    /// Notes that stream `id` has closed (`by_reset`: by the client's RST_STREAM).
-    fn closed(&mut self, id: u32, by_reset: bool) {
+    /// Notes that stream `id` has closed, and how.
+    fn closed(&mut self, id: u32, how: Closed) {
         if self.closed.len() == RECENT_CLOSED {
             self.closed.pop_front();
         }
-        self.closed.push_back((id, by_reset));
+        self.closed.push_back((id, how));
+    }
+
+    /// How stream `id` closed, if it did lately.
+    fn closed_how(&self, id: u32) -> Option<Closed> {
+        self.closed
+            .iter()
+            .find(|(c, _)| *c == id)
+            .map(|(_, how)| *how)
     }
 
     /// Queues GOAWAY with `code`, naming the last stream that will be served (once; an error

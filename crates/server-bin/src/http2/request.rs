@@ -1,8 +1,9 @@
 //! A request's header list as HPACK decoded it, checked as RFC 9113 §8 says before the exchange
 //! sees it: lowercase names without forbidden bytes, values without CR, LF, NUL or surrounding
 //! whitespace, the request pseudo-header fields (`:method`, `:scheme`, `:path`, `:authority`)
-//! each once and before every other field, no connection-specific field, `te` only
-//! `trailers`, and `:authority` (or `host`) a valid host, as HTTP/1.1's `Host` must be.
+//! each once and before every other field, `:method` a token, no connection-specific field,
+//! `te` only `trailers`, and `:authority` (or one `host`) a valid host, as HTTP/1.1's `Host`
+//! must be.
 //!
 //! A request that breaks a rule is malformed: a stream error (RST_STREAM `PROTOCOL_ERROR`, RFC
 //! 9113 §8.1.1), never the connection's end. This module must not decide responses.
@@ -53,6 +54,7 @@ pub fn validate<'f>(
     let mut path = None;
     let mut authority = None;
     let mut content_length = None;
+    let mut host = false;
     let mut regular = false;
     for (name, value) in fields {
         check_value(value)?;
@@ -78,8 +80,14 @@ pub fn validate<'f>(
             n if CONNECTION_SPECIFIC.contains(&n) => {
                 return Err(Malformed("a connection-specific field"));
             }
-            b"te" if value != b"trailers" => return Err(Malformed("te other than trailers")),
+            b"te" if !value.eq_ignore_ascii_case(b"trailers") => {
+                return Err(Malformed("te other than trailers"));
+            }
             b"host" if !is_host(value) => return Err(Malformed("a host that is no host")),
+            // As HTTP/1.1 refuses a second Host: which one names the target would be a guess.
+            b"host" if std::mem::replace(&mut host, true) => {
+                return Err(Malformed("two host fields"));
+            }
             b"content-length" => {
                 let len = parse_length(value).ok_or(Malformed("a bad content-length"))?;
                 if content_length.replace(len).is_some_and(|old| old != len) {
@@ -91,6 +99,9 @@ pub fn validate<'f>(
         out.push(Header { name, value });
     }
     let method_text = method.ok_or(Malformed("no :method"))?;
+    if !is_token(method_text) {
+        return Err(Malformed("a :method that is not a token"));
+    }
     if method_text == b"CONNECT" {
         // No tunnels here; the extended CONNECT of RFC 8441 is not offered either.
         return Err(Malformed("CONNECT"));
@@ -177,6 +188,12 @@ fn check_authority(authority: Option<&[u8]>, fields: &[Header<'_>]) -> Result<()
         }
         _ => Ok(()),
     }
+}
+
+/// A token (RFC 9110 §5.6.2), as a method must be: one or more `tchar`.
+fn is_token(value: &[u8]) -> bool {
+    let tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    !value.is_empty() && value.iter().all(tchar)
 }
 
 /// `1*DIGIT`, without overflow.
@@ -327,6 +344,45 @@ mod tests {
         for (name, fields) in cases {
             assert!(check(&fields).is_err(), "{name} passed");
         }
+    }
+
+    #[test]
+    fn a_second_host_field_is_malformed_whatever_it_says() {
+        // HTTP/1.1 refuses two Host fields; a second one that differs from :authority used to
+        // pass, since only the first was compared.
+        assert!(check(&with(&[("host", "example.com"), ("host", "evil.example")])).is_err());
+        assert!(check(&with(&[("host", "example.com"), ("host", "example.com")])).is_err());
+    }
+
+    #[test]
+    fn te_trailers_passes_in_any_case() {
+        // "trailers" is a token, and tokens compare without regard to case (RFC 9110 §10.1.4).
+        assert!(check(&with(&[("te", "Trailers")])).is_ok());
+    }
+
+    #[test]
+    fn a_method_that_is_not_a_token_is_malformed() {
+        // HTTP/1.1 refuses such a request line (400) rather than calling it an unknown method.
+        for method in ["G T", "GET\"", "", "G(T"] {
+            let fields = [
+                (":method", method),
+                (":scheme", "http"),
+                (":path", "/"),
+                (":authority", "a"),
+            ];
+            assert!(check(&fields).is_err(), "{method:?} passed");
+        }
+        assert_eq!(
+            check(&[
+                (":method", "BREW"),
+                (":scheme", "http"),
+                (":path", "/"),
+                (":authority", "a")
+            ])
+            .unwrap()
+            .method,
+            None
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use http_core::h2::frame::{self, ErrorCode};
 use http_core::h2::hpack;
 
 use super::stream::{self, Phase, Sending, Stream};
-use super::{Conn, Env};
+use super::{Closed, Conn, Env, MAX_HELD_HEADS, MAX_OPEN_FILES};
 use crate::access_log::Captured;
 use crate::error::ServeError;
 use crate::exchange::response::Text;
@@ -25,15 +25,71 @@ const OUTPUT_TARGET: usize = 128 * 1024;
 const DATA_CHUNK: u32 = 16 * 1024;
 
 impl Conn {
-    /// Stream `index`'s request is complete: the exchange answers it.
+    /// Stream `index`'s request is complete: the exchange answers it. An answer that would
+    /// hold one file more than [`MAX_OPEN_FILES`] is dropped (closing its file) and the request
+    /// waits, its head kept within [`MAX_HELD_HEADS`] (else it is refused), to be answered
+    /// again once a file is done ([`Conn::answer_waiting`]).
     pub(super) fn respond(&mut self, env: &mut Env<'_>, index: usize) {
         let (head, started) = match &mut self.streams[index].phase {
             Phase::Receiving { head, started } => (std::mem::take(head), *started),
             Phase::Sending(_) => return,
         };
         let (response, log) = self.exchange(env, &head, started);
+        let needs_file = matches!(&response.body, Body::File(body) if body.holds_file());
+        if needs_file && self.open_files() >= MAX_OPEN_FILES {
+            drop(response);
+            if self.held_heads() + list_size(&head) > MAX_HELD_HEADS {
+                let id = self.streams[index].id;
+                self.reset(id, ErrorCode::RefusedStream);
+            } else {
+                self.streams[index].phase = Phase::Receiving { head, started };
+            }
+            return;
+        }
         self.recycle(head);
         self.start(env, index, response, log, started, false);
+    }
+
+    /// Answers the complete requests that wait for a file to close, in the order they came,
+    /// while there is room (for a file, in the turn, in the output).
+    fn answer_waiting(&mut self, env: &mut Env<'_>) {
+        while self.open_files() < MAX_OPEN_FILES
+            && !env.turn.spent()
+            && self.pending_output() < OUTPUT_TARGET
+        {
+            let waiting =
+                |s: &Stream| s.remote_closed && matches!(s.phase, Phase::Receiving { .. });
+            let Some(index) = self.streams.iter().position(waiting) else {
+                return;
+            };
+            let id = self.streams[index].id;
+            self.respond(env, index);
+            if self
+                .streams
+                .get(index)
+                .is_some_and(|s| s.id == id && waiting(s))
+            {
+                return;
+            }
+        }
+    }
+
+    /// The responses that hold an open file.
+    fn open_files(&self) -> usize {
+        let holds = |s: &&Stream| match &s.phase {
+            Phase::Sending(out) => out.body.as_ref().is_some_and(FileBody::holds_file),
+            Phase::Receiving { .. } => false,
+        };
+        self.streams.iter().filter(holds).count()
+    }
+
+    /// The size of the heads held for requests not answered yet (see [`MAX_HELD_HEADS`]).
+    pub(super) fn held_heads(&self) -> usize {
+        let held = |s: &Stream| match &s.phase {
+            Phase::Receiving { head, .. } => list_size(head),
+            Phase::Sending(_) => 0,
+        };
+        self.streams.iter().map(held).sum()
     }
 
     /// Answers stream `index` with `response` before its request is complete (`open`: its
@@ -143,6 +199,7 @@ impl Conn {
             user: response.user,
             started,
             time,
+            last_sent: env.now,
             log,
             request_open,
         };
@@ -156,6 +213,7 @@ impl Conn {
     /// in turn, until output reaches its target, the windows close or the turn is spent.
     /// Whether anything was written.
     pub(super) fn produce(&mut self, env: &mut Env<'_>) -> bool {
+        self.answer_waiting(env);
         let mut any = false;
         while self.send_window > 0 && self.pending_output() < OUTPUT_TARGET && !env.turn.spent() {
             let count = self.streams.len();
@@ -181,9 +239,11 @@ impl Conn {
             &mut self.streams[index],
             self.send_window,
             most,
+            env.now,
         );
         match written {
             Ok((n, done)) => {
+                self.last_data = env.now;
                 self.send_window -= n as i64;
                 env.turn.bytes += n as u64;
                 if done {
@@ -198,14 +258,16 @@ impl Conn {
     /// sending a body, it is asked to stop (RFC 9113 §8.1).
     fn finish(&mut self, env: &mut Env<'_>, index: usize) {
         let stream = self.streams.remove(index);
-        self.closed(stream.id, false);
+        let mut how = Closed::Ended;
         if let Phase::Sending(sending) = &stream.phase {
             env.svc
                 .record(&sending.record(self.client, self.peer.tls), env.now);
             if sending.request_open {
                 self.rst(stream.id, ErrorCode::NoError);
+                how = Closed::ByServer;
             }
         }
+        self.closed(stream.id, how);
         self.served += 1;
         if self.next > index {
             self.next -= 1;
@@ -216,7 +278,14 @@ impl Conn {
     }
 }
 
-/// Appends one DATA frame of `stream`'s body to `out`: as many bytes as its window,
+/// A decoded head's size as RFC 9113 §6.5.2 reckons a header list: name + value + 32 per field.
+pub(super) fn list_size(head: &hpack::Fields) -> usize {
+    head.iter()
+        .map(|(name, value)| name.len() + value.len() + hpack::ENTRY_OVERHEAD)
+        .sum()
+}
+
+/// Appends one DATA frame of `stream`'s body to `out`, at `now`: as many bytes as its window,
 /// `conn_window` and `most` allow. Returns the bytes and whether the body is done; `Err` with
 /// the stream's id when the body cannot be read (the file shrank since its length was sent:
 /// the response cannot be completed).
@@ -225,6 +294,7 @@ fn write_data(
     stream: &mut Stream,
     conn_window: i64,
     most: u32,
+    now: Instant,
 ) -> Result<(usize, bool), u32> {
     let id = stream.id;
     let room = stream.send_window.min(conn_window).min(i64::from(most));
@@ -254,6 +324,7 @@ fn write_data(
     }
     stream.send_window -= n as i64;
     sending.body_sent += n as u64;
+    sending.last_sent = now;
     if done {
         sending.body = None;
     }

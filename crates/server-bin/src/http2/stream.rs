@@ -6,7 +6,7 @@
 //!
 //! It must not read from or write to the socket, nor decide responses.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http_core::SERVER;
 use http_core::date::HttpDate;
@@ -59,6 +59,9 @@ pub struct Sending {
     pub started: Instant,
     /// See `started`.
     pub time: u64,
+    /// When its head or its last DATA frame went out: the send timeout runs from then while
+    /// its own window is shut.
+    pub last_sent: Instant,
     /// What the log prints of the request.
     pub log: Option<Captured>,
     /// The request's own body has not ended: once the response is out, the server asks the
@@ -114,6 +117,17 @@ impl Stream {
     /// Whether it waits for window to send more.
     pub fn blocked_on_window(&self) -> bool {
         self.send_window <= 0 && matches!(&self.phase, Phase::Sending(s) if s.body.is_some())
+    }
+
+    /// When it has waited too long for the client: a request still arriving `header` after
+    /// it began, a response its own window has held back for `send`. `None` while it waits
+    /// for nothing the client owes (or for the server).
+    pub fn deadline(&self, header: Duration, send: Duration) -> Option<Instant> {
+        match &self.phase {
+            Phase::Receiving { started, .. } if !self.remote_closed => Some(*started + header),
+            Phase::Sending(s) if self.blocked_on_window() => Some(s.last_sent + send),
+            _ => None,
+        }
     }
 }
 

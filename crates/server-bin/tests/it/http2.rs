@@ -4,7 +4,12 @@
 //! `scripts/h2check.sh`.
 
 use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
+
+use http_core::Status;
+use http_core::h2::frame::{self, Frame};
 
 use crate::support::{Site, TestServer, run_ok};
 
@@ -183,4 +188,85 @@ fn with_no_http2_the_server_speaks_http11_only() {
             .arg(tls.url("/test.html")),
     );
     assert_eq!(out.stdout, b"1.1");
+}
+
+/// A raw HTTP/2 connection to `server` with prior knowledge: the preface and `settings` sent.
+fn h2_connect(server: &TestServer, settings: &[(u16, u32)]) -> TcpStream {
+    let mut stream = server.connect();
+    let mut hello = frame::PREFACE.to_vec();
+    frame::write_settings(&mut hello, settings);
+    stream.write_all(&hello).unwrap();
+    stream
+}
+
+/// A GET of `path` as a header block that needs no HPACK state: `:method GET` and `:scheme
+/// http` from the static table, `:path` and `:authority` as literals without indexing.
+fn h2_get(path: &str) -> Vec<u8> {
+    let mut block = vec![0x82, 0x86, 0x04, path.len() as u8];
+    block.extend_from_slice(path.as_bytes());
+    block.extend_from_slice(&[0x01, 1, b't']);
+    block
+}
+
+/// Reads frames until a PING ACK: every frame sent before the PING has then been handled.
+fn h2_sync(stream: &mut TcpStream) {
+    let mut ping = Vec::new();
+    frame::write_header(&mut ping, 8, frame::TYPE_PING, 0, 0);
+    ping.extend_from_slice(b"syncsync");
+    stream.write_all(&ping).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        while let Ok(Status::Complete((parsed, used))) =
+            frame::parse(&buf, frame::MAX_MAX_FRAME_SIZE)
+        {
+            if let Frame::Ping { ack: true, .. } = parsed {
+                return;
+            }
+            buf.drain(..used);
+        }
+        let n = stream.read(&mut chunk).expect("the PING ACK");
+        assert!(n > 0, "the server closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Descriptors the process holds.
+fn open_fds(server: &TestServer) -> usize {
+    fs::read_dir(format!("/proc/{}/fd", server.pid()))
+        .unwrap()
+        .count()
+}
+
+#[test]
+fn many_downloads_held_at_a_zero_window_hold_few_of_the_servers_descriptors() {
+    // Each response of a file too large for the cache holds the file open; 100 of them per
+    // connection let 200 connections use up a 20,000-descriptor limit.
+    let site = Site::new();
+    site.write_big("big.bin", 1024 * 1024);
+    let server = TestServer::start(&site.root(), &[]);
+    let before = open_fds(&server);
+    let conns: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut c = h2_connect(&server, &[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 0)]);
+            let mut requests = Vec::new();
+            for i in 0..100 {
+                frame::write_headers(&mut requests, 2 * i + 1, &h2_get("/big.bin"), true, 16_384);
+            }
+            c.write_all(&requests).unwrap();
+            h2_sync(&mut c);
+            c
+        })
+        .collect();
+    let held = open_fds(&server) - before;
+    // Per connection its socket and 8 files (MAX_OPEN_FILES); then what the workers open on
+    // their first requests (an inotify instance, an eventfd each: 8 at most).
+    assert!(
+        held <= conns.len() * 9 + 8,
+        "{held} descriptors for {} connections",
+        conns.len()
+    );
+    // The others are still served.
+    let out = run_ok(curl(&server).args(["--fail"]).arg(server.url("/test.html")));
+    assert_eq!(out.stdout, b"<h1>test</h1>\n");
 }
