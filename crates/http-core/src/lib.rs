@@ -42,6 +42,7 @@ pub mod date;
 pub mod encoding;
 mod error;
 pub mod etag;
+pub mod h2;
 pub mod limits;
 pub mod mime;
 mod parse;
