@@ -103,7 +103,7 @@ pub struct Encoder {
 impl Encoder {
     /// An encoder using at most `max_table_size` of the peer's table (start at 4096, RFC 9113
     /// default; the connection calls `set_max_table_size` when the peer's SETTINGS say so).
-    /// Past [`MAX_ENCODER_TABLE_SIZE`] it uses that much, and says so in the first block.
+    /// Past 4096 (our ceiling) it uses 4096, and says so in the first block.
     pub fn new(max_table_size: usize) -> Self {
         let size = max_table_size.min(MAX_ENCODER_TABLE_SIZE);
         Encoder {
