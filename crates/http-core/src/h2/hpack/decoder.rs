@@ -190,7 +190,8 @@ impl Decoder {
     }
 
     /// Appends the name and value to the table's staged bytes: their lengths, or `None` when
-    /// together they are too large for the table (§4.4).
+    /// together they are too large for the table (§4.4); the caller then checks and decodes
+    /// them into the list.
     fn stage(
         &mut self,
         name: Name<'_>,
@@ -217,7 +218,7 @@ impl Decoder {
             }
         };
         let Some(name_len) = name_len else {
-            check(value)?;
+            // The caller decodes the field again into the list, checking the value then.
             return Ok(None);
         };
         let room = room.saturating_sub(name_len);
@@ -225,7 +226,7 @@ impl Decoder {
         Ok(value_len.map(|value_len| (name_len, value_len)))
     }
 
-    /// The dynamic table's size (§4.1), for tests.
+    /// The dynamic table, for tests.
     #[cfg(test)]
     pub(super) fn table(&self) -> &Table {
         &self.table
@@ -349,6 +350,7 @@ fn check(literal: Literal<'_>) -> Result<(), DecodeError> {
 /// §5.1: an integer whose prefix is the low bits of the first octet of `rest` (`mask` is
 /// 2^N-1), consumed from `rest`. Above [`MAX_INTEGER`], longer than [`MAX_INTEGER_OCTETS`]
 /// after the prefix, or cut short by the end of the block, it is an error.
+#[inline]
 pub(super) fn integer(rest: &mut &[u8], mask: u8) -> Result<usize, DecodeError> {
     let (&first, tail) = rest.split_first().ok_or(DecodeError::Compression)?;
     *rest = tail;
@@ -356,6 +358,11 @@ pub(super) fn integer(rest: &mut &[u8], mask: u8) -> Result<usize, DecodeError> 
     if prefix < mask {
         return Ok(usize::from(prefix));
     }
+    continuation(rest, mask)
+}
+
+/// The octets after a full prefix (§5.1).
+fn continuation(rest: &mut &[u8], mask: u8) -> Result<usize, DecodeError> {
     let mut value = u64::from(mask);
     for i in 0..MAX_INTEGER_OCTETS {
         let (&octet, tail) = rest.split_first().ok_or(DecodeError::Compression)?;

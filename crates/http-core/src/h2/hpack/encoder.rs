@@ -89,13 +89,13 @@ pub(super) enum Huffman {
 /// Appendix C), else the newest dynamic entry's, else a string. Every string is Huffman-coded
 /// when that is shorter than its octets (§5.2).
 ///
-/// A block is [`Encoder::begin_block`], then its fields, with no
-/// [`Encoder::set_max_table_size`] in between: the size update goes at the start of a block.
+/// A block is [`Encoder::begin_block`], then its fields. A size set by
+/// [`Encoder::set_max_table_size`] takes effect at the next `begin_block`, which signals it.
 #[derive(Debug)]
 pub struct Encoder {
     table: Table,
-    /// The smallest maximum size set since the last block began, when one was set (§4.2).
-    smallest: Option<usize>,
+    /// The smallest and the last maximum size set since the last block began, if any (§4.2).
+    pending: Option<(usize, usize)>,
     /// The maximum size the peer's decoder has: the protocol's, or the last one signaled.
     signaled: usize,
 }
@@ -103,12 +103,12 @@ pub struct Encoder {
 impl Encoder {
     /// An encoder using at most `max_table_size` of the peer's table (start at 4096, RFC 9113
     /// default; the connection calls `set_max_table_size` when the peer's SETTINGS say so).
-    /// Past [`MAX_ENCODER_TABLE_SIZE`] it uses that much, and says so in the first block.
+    /// Past 4096 (our ceiling) it uses 4096, and says so in the first block.
     pub fn new(max_table_size: usize) -> Self {
         let size = max_table_size.min(MAX_ENCODER_TABLE_SIZE);
         Encoder {
             table: Table::new(size),
-            smallest: (size != max_table_size).then_some(size),
+            pending: (size != max_table_size).then_some((size, size)),
             signaled: max_table_size,
         }
     }
@@ -122,20 +122,23 @@ impl Encoder {
     /// update (§6.3), evicting as needed. Cap at our own ceiling (e.g. 4096): we need no more.
     ///
     /// Call it when the SETTINGS frame is processed; its acknowledgement then precedes the
-    /// next block (§4.2). Several calls before the next block send the smallest size and then
-    /// the last (§4.2); a call that leaves the size as the peer knows it sends nothing.
+    /// next block (§4.2). The table changes at the next [`Encoder::begin_block`], with the
+    /// update it writes: several calls before it send the smallest size and then the last
+    /// (§4.2); calls that leave the size as the peer knows it send nothing.
     pub fn set_max_table_size(&mut self, size: usize) {
         let size = size.min(MAX_ENCODER_TABLE_SIZE);
-        self.table.set_max_size(size);
-        self.smallest = Some(self.smallest.map_or(size, |s| s.min(size)));
+        let smallest = self.pending.map_or(size, |(s, _)| s.min(size));
+        self.pending = Some((smallest, size));
     }
 
     /// Must be called before the first field of each block (emits a pending table size update).
     pub fn begin_block(&mut self, buf: &mut Vec<u8>) {
-        let Some(smallest) = self.smallest.take() else {
+        let Some((smallest, last)) = self.pending.take() else {
             return;
         };
-        let last = self.table.max_size();
+        // §4.3: the decoder evicts down to the smallest, then may grow to the last.
+        self.table.set_max_size(smallest);
+        self.table.set_max_size(last);
         if smallest < last {
             integer(buf, SIZE_UPDATE, smallest);
         }
@@ -204,11 +207,14 @@ impl Encoder {
         indexing: Indexing,
         huffman: Huffman,
     ) {
+        let static_name = table::static_name_index(name);
         if indexing != Indexing::Never {
-            let index = table::static_field_index(name, value).or_else(|| {
-                let i = self.table.find_field(name, value)?;
-                Some(STATIC.len().saturating_add(1).saturating_add(i))
-            });
+            let index = static_name
+                .and_then(|first| table::static_field_index(first, name, value))
+                .or_else(|| {
+                    let i = self.table.find_field(name, value)?;
+                    Some(STATIC.len().saturating_add(1).saturating_add(i))
+                });
             if let Some(index) = index {
                 integer(buf, INDEXED, index);
                 return;
@@ -219,7 +225,7 @@ impl Encoder {
             Indexing::Without => WITHOUT_INDEXING,
             Indexing::Never => NEVER_INDEXED,
         };
-        let name_index = table::static_name_index(name).or_else(|| {
+        let name_index = static_name.or_else(|| {
             let i = self.table.find_name(name)?;
             Some(STATIC.len().saturating_add(1).saturating_add(i))
         });

@@ -96,6 +96,7 @@ const SHORTEST_CODE_BITS: usize = 5;
 
 /// One nibble's walk from a node.
 #[derive(Clone, Copy)]
+#[repr(C, align(4))] // 4 octets: one load and a shift to index
 struct Step {
     next: u8,
     sym: u8,
@@ -142,12 +143,12 @@ const fn tree() -> [[u16; 2]; NODES] {
     tree
 }
 
-/// The nibble-at-a-time decoding table: `STEPS[node][nibble]`.
-static STEPS: [[Step; 16]; NODES] = steps();
+/// The nibble-at-a-time decoding table: `STEPS[node << 4 | nibble]`.
+static STEPS: [Step; NODES * 16] = steps();
 
 // Evaluated only in a `static` initialiser, like `tree`.
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-const fn steps() -> [[Step; 16]; NODES] {
+const fn steps() -> [Step; NODES * 16] {
     let tree = tree();
     // The nodes where a string may end: the root, and the nodes reached from it by at most
     // MAX_PADDING_BITS one-bits (the leading bits of EOS, which is all ones).
@@ -165,11 +166,11 @@ const fn steps() -> [[Step; 16]; NODES] {
         accepting[node] = true;
         depth += 1;
     }
-    let mut table = [[Step {
+    let mut table = [Step {
         next: 0,
         sym: 0,
         flags: 0,
-    }; 16]; NODES];
+    }; NODES * 16];
     let mut state = 0;
     while state < NODES {
         let mut nibble = 0;
@@ -199,7 +200,7 @@ const fn steps() -> [[Step; 16]; NODES] {
             if accepting[node] {
                 flags |= ACCEPT;
             }
-            table[state][nibble] = Step {
+            table[state << 4 | nibble] = Step {
                 next: node as u8,
                 sym,
                 flags,
@@ -227,24 +228,39 @@ fn code(b: u8) -> (u32, u8) {
 
 /// Appends `src` Huffman-coded, padded with the leading one-bits of EOS (§5.2).
 pub(super) fn encode(src: &[u8], dst: &mut Vec<u8>) {
-    dst.reserve(encoded_len(src));
-    // Bits not yet written sit in the low `pending` bits of `acc` (fewer than 8 between octets,
-    // and codes are 30 bits at most, so 38 bits at most: a u64 holds them).
+    // Bits not yet written sit in the low `pending` bits of `acc`: fewer than 32 between
+    // octets, and a code is 30 bits at most, so 61 at most.
     let mut acc: u64 = 0;
     let mut pending: u32 = 0;
     for &b in src {
         let (code, len) = code(b);
-        acc = (acc << len) | u64::from(code);
+        acc = acc << len | u64::from(code);
         pending = pending.saturating_add(u32::from(len));
-        while pending >= 8 {
-            pending = pending.saturating_sub(8);
-            dst.push((acc >> pending) as u8);
+        if pending >= 32 {
+            pending = pending.saturating_sub(32);
+            dst.extend_from_slice(&((acc >> pending) as u32).to_be_bytes());
         }
     }
-    if pending > 0 {
-        let pad = 8u32.saturating_sub(pending);
-        dst.push(((acc << pad) as u8) | (0xFF >> pending));
+    // Pad to a whole octet with one-bits, the start of EOS.
+    let pad = pending.wrapping_neg() & 7;
+    acc = acc << pad | !(u64::MAX << pad);
+    pending = pending.saturating_add(pad);
+    while pending >= 8 {
+        pending = pending.saturating_sub(8);
+        dst.push((acc >> pending) as u8);
     }
+}
+
+/// The step from `node` on `nibble` (below 16).
+#[inline]
+fn step(node: u8, nibble: u8) -> Step {
+    // In bounds: a node is below 256 and a nibble below 16.
+    let index = usize::from(node) << 4 | usize::from(nibble & 0x0F);
+    STEPS.get(index).copied().unwrap_or(Step {
+        next: 0,
+        sym: 0,
+        flags: FAIL,
+    })
 }
 
 /// The most octets `len` Huffman-coded octets can decode to.
@@ -260,38 +276,42 @@ pub(super) fn max_decoded_len(len: usize) -> usize {
 /// [`DecodeError::Compression`] (§5.2), and then nothing is appended either.
 pub(super) fn decode(src: &[u8], dst: &mut Vec<u8>, room: usize) -> Result<usize, DecodeError> {
     let start = dst.len();
-    dst.reserve(room.min(max_decoded_len(src.len())));
-    let mut state = 0u8;
-    let mut flags = ACCEPT;
-    let mut failed = 0;
+    // Octets are written into a zeroed window of what may be kept, which is cheaper than a
+    // capacity check each; what is not used is cut off at the end. A step that completes no
+    // symbol writes too, where the next symbol will go.
+    let window_len = room.min(max_decoded_len(src.len()));
+    dst.resize(start.saturating_add(window_len), 0);
+    let window = dst.get_mut(start..).unwrap_or_default();
+    let mut node = 0u8;
+    // Every step's flags, OR-ed (FAIL if EOS was decoded), and the last step's.
+    let mut seen = 0u8;
+    let mut last = ACCEPT;
     let mut len = 0usize;
-    for &byte in src {
-        for nibble in [byte >> 4, byte & 0x0F] {
-            let Some(step) = STEPS
-                .get(usize::from(state))
-                .and_then(|row| row.get(usize::from(nibble)))
-            else {
-                // Unreachable: a u8 state indexes 256 rows, a nibble 16 columns.
-                failed = FAIL;
-                break;
-            };
-            flags = step.flags;
-            failed |= flags;
-            if flags & EMIT != 0 {
-                if len < room {
-                    dst.push(step.sym);
-                }
-                len = len.saturating_add(1);
-            }
-            state = step.next;
+    let mut walk = |nibble: u8| {
+        let step = step(node, nibble);
+        if let Some(slot) = window.get_mut(len) {
+            *slot = step.sym;
         }
+        // No wrap: at most one symbol per nibble, and a slice is shorter than usize::MAX / 2.
+        len = len.wrapping_add(usize::from(step.flags & EMIT));
+        seen |= step.flags;
+        last = step.flags;
+        node = step.next;
+    };
+    for &byte in src {
+        walk(byte >> 4);
+        walk(byte & 0x0F);
     }
-    if failed & FAIL != 0 || flags & ACCEPT == 0 {
+    if seen & FAIL != 0 || last & ACCEPT == 0 {
         dst.truncate(start);
         return Err(DecodeError::Compression);
     }
-    if len > room {
-        dst.truncate(start);
-    }
+    // The decoded length is at most the window's when it is at most `room` (a code is 5 bits
+    // or more); past `room`, nothing is kept.
+    dst.truncate(if len <= room {
+        start.saturating_add(len)
+    } else {
+        start
+    });
     Ok(len)
 }

@@ -152,6 +152,7 @@ impl Fields {
     }
 
     /// Appends a field.
+    #[inline]
     fn push(&mut self, name: &[u8], value: &[u8]) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(name);

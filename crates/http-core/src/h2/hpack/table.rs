@@ -144,9 +144,9 @@ pub(super) fn static_name_index(name: &[u8]) -> Option<usize> {
     Some(i)
 }
 
-/// The static index of exactly `name: value`, if the static table has it.
-pub(super) fn static_field_index(name: &[u8], value: &[u8]) -> Option<usize> {
-    let first = static_name_index(name)?;
+/// The static index of exactly `name: value`, if the static table has it, given
+/// `static_name_index(name)`.
+pub(super) fn static_field_index(first: usize, name: &[u8], value: &[u8]) -> Option<usize> {
     STATIC
         .iter()
         .enumerate()
@@ -155,6 +155,10 @@ pub(super) fn static_field_index(name: &[u8], value: &[u8]) -> Option<usize> {
         .find(|(_, (_, v))| *v == value)
         .map(|(i, _)| i.saturating_add(1))
 }
+
+/// The dynamic table's buffer starts at this many octets (when its bound allows), enough for
+/// a browser's first request, whose every field is new.
+const MIN_CAPACITY: usize = 512;
 
 /// Where an entry's name and value are in [`Table::bytes`]: the name from `start`, the value
 /// right after it.
@@ -239,7 +243,10 @@ impl Table {
 
     /// The entry `i` places from the newest (0 is the newest, dynamic index `62 + i`, §2.3.3).
     pub(super) fn get(&self, i: usize) -> Option<(&[u8], &[u8])> {
-        let e = self.entry(i)?;
+        self.field(self.entry(i)?)
+    }
+
+    fn field(&self, e: Entry) -> Option<(&[u8], &[u8])> {
         let name_end = e.start.checked_add(e.name_len)?;
         let name = self.bytes.get(e.start..name_end)?;
         let value = self.bytes.get(name_end..e.end())?;
@@ -248,12 +255,18 @@ impl Table {
 
     /// The newest entry that is exactly `name: value`, as `get`'s `i`.
     pub(super) fn find_field(&self, name: &[u8], value: &[u8]) -> Option<usize> {
-        (0..self.len()).find(|&i| self.get(i) == Some((name, value)))
+        self.entries.iter().rev().position(|&e| {
+            e.name_len == name.len()
+                && e.value_len == value.len()
+                && self.field(e) == Some((name, value))
+        })
     }
 
     /// The newest entry named `name`, as `get`'s `i`.
     pub(super) fn find_name(&self, name: &[u8]) -> Option<usize> {
-        (0..self.len()).find(|&i| self.get(i).is_some_and(|(n, _)| n == name))
+        self.entries.iter().rev().position(|&e| {
+            e.name_len == name.len() && self.field(e).is_some_and(|(n, _)| n == name)
+        })
     }
 
     /// §4.3: a new maximum size, evicting the oldest entries until the table fits it.
@@ -318,6 +331,7 @@ impl Table {
                 .bytes
                 .capacity()
                 .saturating_mul(2)
+                .max(MIN_CAPACITY)
                 .min(bound)
                 .max(wanted);
             self.bytes

@@ -3,7 +3,7 @@
 
 use super::super::encoder::{self, Huffman, Indexing};
 use super::super::{DecodeError, Decoder, Encoder, Fields};
-use super::{UNBOUNDED, decode, entries, hex, list, owned};
+use super::{UNBOUNDED, coded, decode, entries, hex, list, owned};
 
 /// A literal of representation `pattern` (0x40, 0x00 or 0x10) with a new name, raw strings.
 fn literal(pattern: u8, name: &[u8], value: &[u8]) -> Vec<u8> {
@@ -111,22 +111,8 @@ fn a_block_cut_inside_a_representation_is_a_decoding_error() {
 #[test]
 fn a_list_exactly_at_the_bounds_fits_and_one_more_octet_or_field_does_not() {
     // RFC 9113 §6.5.2: name + value + 32 per field, counted on the decoded strings.
-    let mut encoder = Encoder::new(4096);
-    let mut block = Vec::new();
-    encoder.encode(
-        &mut block,
-        b"custom-key",
-        b"custom-value",
-        Indexing::Without,
-        Huffman::Always,
-    );
-    encoder.encode(
-        &mut block,
-        b":method",
-        b"GET",
-        Indexing::Without,
-        Huffman::Always,
-    );
+    let fields = [("custom-key", "custom-value"), (":method", "GET")];
+    let block = coded(&fields, Indexing::Without);
     let size = (10 + 12 + 32) + (7 + 3 + 32);
     let mut out = Fields::default();
     let table: [(usize, usize, Result<(), DecodeError>); 4] = [
@@ -317,4 +303,28 @@ fn an_empty_block_after_a_full_one_keeps_the_buffers_it_has() {
     assert_eq!(decoder.decode(&[], 100, 10, &mut out), Ok(()));
     assert!(out.is_empty());
     assert_eq!(out.heap_bytes(), held);
+}
+
+#[test]
+fn a_short_block_of_indexes_decodes_to_more_octets_than_it_has_within_the_bound() {
+    // Found by the hpack_decode fuzz target, whose memory bound had assumed a block decodes to
+    // at most 8/5 of its length: 19 octets naming `transfer-encoding` (index 57) decode to
+    // 323. The bound is the list's: twice `max_list_size`, and the fields' spans.
+    let mut out = Fields::default();
+    let block = [0xB9; 19];
+    assert_eq!(
+        Decoder::new(4096).decode(&block, 16 * 1024, 100, &mut out),
+        Ok(())
+    );
+    assert_eq!(out.len(), 19);
+    assert!(
+        out.iter()
+            .all(|f| f == (&b"transfer-encoding"[..], &b""[..]))
+    );
+    assert!(out.heap_bytes() <= 2 * 16 * 1024 + 8 + (2 * 19 + 4) * 24);
+    assert_eq!(
+        Decoder::new(4096).decode(&block, 300, 100, &mut out),
+        Err(DecodeError::TooLarge)
+    );
+    assert!(out.heap_bytes() <= 2 * 16 * 1024);
 }

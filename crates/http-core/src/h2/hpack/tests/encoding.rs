@@ -243,3 +243,21 @@ fn a_table_size_past_the_ceiling_at_the_start_is_signalled_once() {
 fn an_uppercase_name_is_a_caller_bug_caught_in_debug_builds() {
     Encoder::new(4096).field(&mut Vec::new(), b"Server", b"x");
 }
+
+#[test]
+fn the_size_used_never_exceeds_what_the_peer_allows() {
+    // §4.2: "the chosen size MUST stay lower than or equal to the maximum set by the
+    // protocol"; a decoder whose limit is the peer's setting accepts every block.
+    for allowed in [0, 1, 100, 4095, 4096, 4097, 65536] {
+        let mut encoder = Encoder::new(4096);
+        encoder.set_max_table_size(allowed);
+        let mut decoder = Decoder::new(allowed);
+        for _ in 0..2 {
+            let buf = block(&mut encoder, &[("server", "s"), ("x-a", "1")]);
+            assert!(encoder.table().max_size() <= allowed.min(4096), "{allowed}");
+            assert!(encoder.table().size() <= encoder.table().max_size());
+            assert!(decode(&mut decoder, &buf).is_ok(), "{allowed}");
+            assert_eq!(entries(encoder.table()), entries(decoder.table()));
+        }
+    }
+}

@@ -1,10 +1,10 @@
 //! The tables: the static table and the index space (§2.3), the dynamic table's size,
 //! evictions and size updates (§4, §6.3).
 
-use super::super::encoder::{self, Huffman, Indexing};
+use super::super::encoder::{self, Indexing};
 use super::super::table::{STATIC, Table};
 use super::super::{DecodeError, Decoder, Encoder};
-use super::{decode, entries, hex, owned};
+use super::{coded, decode, entries, hex, owned};
 
 /// A block of literals with incremental indexing, new names (§6.2.1), without Huffman coding.
 fn inserting(fields: &[(&str, &str)]) -> Vec<u8> {
@@ -146,15 +146,7 @@ fn duplicate_entries_are_not_an_error() {
 #[test]
 fn an_entry_s_size_is_its_decoded_name_and_value_plus_32() {
     // §4.1, with the lengths "without any Huffman encoding applied".
-    let mut encoder = Encoder::new(4096);
-    let mut block = Vec::new();
-    encoder.encode(
-        &mut block,
-        b"custom-key",
-        b"custom-value",
-        Indexing::Incremental,
-        Huffman::Always,
-    );
+    let block = coded(&[("custom-key", "custom-value")], Indexing::Incremental);
     let mut decoder = Decoder::new(4096);
     decode(&mut decoder, &block).unwrap();
     assert_eq!(decoder.table().size(), 10 + 12 + 32);
