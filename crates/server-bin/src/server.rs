@@ -11,12 +11,12 @@ use std::sync::atomic::AtomicBool;
 use mio::{Poll, Waker};
 use pool::Builder;
 
-use crate::access_log::{self, AccessLog, FINISH_TIMEOUT, Writer};
+use crate::access_log::{self, AccessLog, FINISH_TIMEOUT, Sink, Writer};
 use crate::config::{Config, LogFormat};
 use crate::connection::HttpHandler;
 use crate::context::Context;
 use crate::error::StartupError;
-use crate::files::compress::{self, Compressors};
+use crate::files::compress::{self, Compression, Compressors};
 use crate::files::root::{self, SwappableRoot};
 use crate::metrics::{Metrics, summary};
 use crate::refusals::{WAKE, refusal_loop};
@@ -56,22 +56,11 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     );
     let (refused_tx, refused_rx) = crossbeam_channel::bounded(budget.refusal_queue);
     let stop = Arc::new(AtomicBool::new(false));
-    // One pending reload is enough: a SIGHUP while one waits asks for the same thing. One
-    // SIGHUP reloads the certificate and the site file, each on its own thread.
-    let mut reloaders = Vec::new();
-    if let Some(tls) = tls.as_ref().filter(|_| cert_files) {
-        let (reload_tx, reload_rx) = crossbeam_channel::bounded(1);
-        tls::watch(Arc::clone(tls), reload_rx).map_err(|e| setup("the TLS reload thread", e))?;
-        reloaders.push(reload_tx);
-    }
-    if site.has_file() {
-        let (reload_tx, reload_rx) = crossbeam_channel::bounded(1);
-        site_reload::watch(Arc::clone(&site), reload_rx)
-            .map_err(|e| setup("the site reload thread", e))?;
-        reloaders.push(reload_tx);
-    }
-    signals::watch(signals, Arc::clone(&stop), Arc::clone(&waker), reloaders)
-        .map_err(|e| setup("the signal thread", e))?;
+    let reloadable = Reloadable {
+        tls: tls.as_ref().filter(|_| cert_files),
+        site: &site,
+    };
+    watch_signals(signals, reloadable, &stop, &waker)?;
     if config.tls.is_none() && site.current().has_auth() {
         eprintln!("http-server: {}", crate::site::PLAIN_AUTH_WARNING);
     }
@@ -84,39 +73,14 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         }
     })?);
     let metrics = Arc::new(Metrics::new(threads));
-    let watcher = root::watch(
-        Arc::clone(&root),
-        Arc::clone(&metrics),
-        root::RECHECK_INTERVAL,
-    )
-    .map_err(|e| setup("the root watcher", e))?;
     if tls.is_some() {
         metrics.tls.enable();
     }
     if config.http2 {
         metrics.http2.enable();
     }
-    let (compression, mut compressors) = match config.compress.clone() {
-        Some(settings) => {
-            let (compression, compressors) = compress::start(
-                settings,
-                Arc::clone(&root),
-                Arc::clone(&metrics),
-                compress::Settings::threads(threads),
-            )
-            .map_err(|e| setup("the compression threads", e))?;
-            (Some(compression), Some(compressors))
-        }
-        None => (None, None),
-    };
+    let (mut helpers, compression, log_sink) = Helpers::start(&config, &root, &metrics)?;
     let log_format = config.access_log;
-    let (log_writer, log_sink) = if log_format == LogFormat::Off {
-        (None, None)
-    } else {
-        let (writer, sink) = access_log::start(Arc::clone(&metrics))
-            .map_err(|e| setup("the access log writer", e))?;
-        (Some(writer), Some(sink))
-    };
     let ctx = Arc::new(Context {
         metrics,
         root,
@@ -147,8 +111,8 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     // The workers hold the only sinks now, so the writer ends once they are gone.
     drop(log_sink);
 
-    let lingering = budget.lingering;
     let refused = &refused_rx;
+    let lingering = budget.lingering;
     if let Err(e) = refusal_loop(
         &mut poll,
         refused,
@@ -167,31 +131,11 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     // inherited one stays open in the supervisor, so new connections wait for the next process.
     drop(listeners);
     // Compression is background work: it stops now, so the drain has the CPU.
-    if let Some(compressors) = &mut compressors {
-        compressors.stop();
-    }
+    helpers.stop();
     let report = pool.shutdown();
-    let compressors_late = compressors.map_or(0, Compressors::finish);
-    let watcher_joined = watcher.finish();
-    let log_finished = log_writer.is_none_or(Writer::finish);
+    let late = helpers.finish();
     let mut text = summary::render(&ctx.metrics.snapshot(), report.forced_closed);
-    if !log_finished {
-        text.push_str(&format!(
-            "the access log writer did not finish within {FINISH_TIMEOUT:?}; lines it still held are lost\n"
-        ));
-    }
-    if !watcher_joined {
-        text.push_str(&format!(
-            "the root watcher did not stop within {:?}\n",
-            root::JOIN_TIMEOUT
-        ));
-    }
-    if compressors_late > 0 {
-        text.push_str(&format!(
-            "compression threads still busy after {:?}: {compressors_late}\n",
-            compress::JOIN_TIMEOUT
-        ));
-    }
+    text.push_str(&late);
     if report.unjoined > 0 || report.crashed > 0 {
         text.push_str(&format!(
             "workers not joined: {}, crashed: {}\n",
@@ -200,6 +144,120 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
     }
     eprint!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What SIGHUP reloads: the certificate (when it comes from files) and the site file.
+struct Reloadable<'a> {
+    tls: Option<&'a Arc<Tls>>,
+    site: &'a Arc<SiteHandle>,
+}
+
+/// Starts the thread that turns signals into a stop (SIGINT, SIGTERM) or reloads (SIGHUP), and
+/// a reload thread for each thing that can be reloaded. One pending reload is enough: a SIGHUP
+/// while one waits asks for the same thing.
+fn watch_signals(
+    signals: signal_hook::iterator::Signals,
+    reloadable: Reloadable<'_>,
+    stop: &Arc<AtomicBool>,
+    waker: &Arc<Waker>,
+) -> Result<(), StartupError> {
+    let mut reloaders = Vec::new();
+    if let Some(tls) = reloadable.tls {
+        let (reload_tx, reload_rx) = crossbeam_channel::bounded(1);
+        tls::watch(Arc::clone(tls), reload_rx).map_err(|e| setup("the TLS reload thread", e))?;
+        reloaders.push(reload_tx);
+    }
+    if reloadable.site.has_file() {
+        let (reload_tx, reload_rx) = crossbeam_channel::bounded(1);
+        site_reload::watch(Arc::clone(reloadable.site), reload_rx)
+            .map_err(|e| setup("the site reload thread", e))?;
+        reloaders.push(reload_tx);
+    }
+    signals::watch(signals, Arc::clone(stop), Arc::clone(waker), reloaders)
+        .map_err(|e| setup("the signal thread", e))
+}
+
+/// The threads beside the workers: the root watcher, the compression threads and the access
+/// log writer.
+struct Helpers {
+    watcher: root::Watcher,
+    compressors: Option<Compressors>,
+    log_writer: Option<Writer>,
+}
+
+impl Helpers {
+    /// Starts them; returns what the workers share of them: the compressed cache and the
+    /// access log's sink.
+    fn start(
+        config: &Config,
+        root: &Arc<SwappableRoot>,
+        metrics: &Arc<Metrics>,
+    ) -> Result<(Self, Option<Compression>, Option<Sink>), StartupError> {
+        let watcher = root::watch(
+            Arc::clone(root),
+            Arc::clone(metrics),
+            root::RECHECK_INTERVAL,
+        )
+        .map_err(|e| setup("the root watcher", e))?;
+        let (compression, compressors) = match config.compress.clone() {
+            Some(settings) => {
+                let (compression, compressors) = compress::start(
+                    settings,
+                    Arc::clone(root),
+                    Arc::clone(metrics),
+                    compress::Settings::threads(config.threads),
+                )
+                .map_err(|e| setup("the compression threads", e))?;
+                (Some(compression), Some(compressors))
+            }
+            None => (None, None),
+        };
+        let (log_writer, log_sink) = if config.access_log == LogFormat::Off {
+            (None, None)
+        } else {
+            let (writer, sink) = access_log::start(Arc::clone(metrics))
+                .map_err(|e| setup("the access log writer", e))?;
+            (Some(writer), Some(sink))
+        };
+        let helpers = Self {
+            watcher,
+            compressors,
+            log_writer,
+        };
+        Ok((helpers, compression, log_sink))
+    }
+
+    /// Stops the background work (compression), so that the drain has the CPU.
+    fn stop(&mut self) {
+        if let Some(compressors) = &mut self.compressors {
+            compressors.stop();
+        }
+    }
+
+    /// Joins them (the log writer last, after the workers' last lines); returns the summary's
+    /// lines about those that did not finish in time.
+    fn finish(self) -> String {
+        let mut text = String::new();
+        let compressors_late = self.compressors.map_or(0, Compressors::finish);
+        if !self.watcher.finish() {
+            text.push_str(&format!(
+                "the root watcher did not stop within {:?}\n",
+                root::JOIN_TIMEOUT
+            ));
+        }
+        if compressors_late > 0 {
+            text.push_str(&format!(
+                "compression threads still busy after {:?}: {compressors_late}\n",
+                compress::JOIN_TIMEOUT
+            ));
+        }
+        if !self.log_writer.is_none_or(Writer::finish) {
+            text.push_str(&format!(
+                "the access log writer did not finish within {FINISH_TIMEOUT:?}; lines it still held are lost\n"
+            ));
+        }
+        text
+    }
 }
 
 /// Loads (or makes) the certificate for the bound addresses and, if asked, binds the plain-HTTP
