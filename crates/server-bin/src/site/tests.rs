@@ -559,9 +559,19 @@ fn the_reference_documents_every_key_the_parser_accepts_and_no_other() {
 }
 
 #[test]
-fn every_example_in_the_reference_is_a_valid_site_file() {
+fn every_example_in_the_reference_and_the_readme_is_a_valid_site_file() {
+    for (doc, at_least) in [("docs/site-file.md", 2), ("README.md", 1)] {
+        let examples = check_examples(doc);
+        assert!(examples >= at_least, "{doc}: {examples} examples");
+    }
+}
+
+/// Parses and compiles every TOML block of the workspace's `doc`; returns how many there were.
+fn check_examples(doc: &str) -> usize {
     let doc = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/site-file.md"),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(doc),
     )
     .unwrap();
     let mut examples = 0;
@@ -576,7 +586,7 @@ fn every_example_in_the_reference_is_a_valid_site_file() {
         Site::compile(&file).unwrap_or_else(|e| panic!("{e}"));
         examples += 1;
     }
-    assert!(examples >= 2);
+    examples
 }
 
 /// 100 header rules (`/sectionN/**`, or `/sectionN/*.html` when `patterned`, which takes the

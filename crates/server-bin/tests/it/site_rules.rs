@@ -261,3 +261,77 @@ fn a_reload_is_seen_by_the_next_request() {
         server.stderr()
     );
 }
+
+/// `curl` over HTTP/2 with prior knowledge: the response head (lower-case names) and body.
+fn h2(server: &TestServer, path: &str, args: &[&str]) -> (String, Vec<u8>) {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "--http2-prior-knowledge",
+            "-D",
+            "-",
+        ])
+        .args(args)
+        .arg(server.url(path))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let end = out
+        .stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout[..end]).into_owned();
+    assert!(head.starts_with("HTTP/2 "), "{head}");
+    (head, out.stdout[end + 4..].to_vec())
+}
+
+#[test]
+fn the_rules_answer_the_same_over_http2() {
+    let site = app();
+    let server = start(&site, &[]);
+    let (head, _) = h2(&server, "/assets/app-1a2b.js", &[]);
+    assert!(
+        head.contains("cache-control: public, max-age=31536000, immutable"),
+        "{head}"
+    );
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    let (head, _) = h2(&server, "/blog/7/hello?ref=x", &[]);
+    assert!(head.starts_with("HTTP/2 301"), "{head}");
+    assert!(head.contains("location: /posts/7-hello?ref=x"), "{head}");
+    let (_, body) = h2(&server, "/docs/intro.html", &[]);
+    assert_eq!(body, b"intro\n");
+    let (head, body) = h2(&server, "/some/route", &["-H", "accept: text/html"]);
+    assert!(head.starts_with("HTTP/2 200"), "{head}");
+    assert_eq!(body, b"<h1>app</h1>\n");
+    let (head, body) = h2(&server, "/missing.js", &[]);
+    assert!(head.starts_with("HTTP/2 404"), "{head}");
+    assert_eq!(body, b"<h1>not here</h1>\n");
+    let (head, _) = h2(&server, "/private/report.txt", &[]);
+    assert!(head.starts_with("HTTP/2 401"), "{head}");
+    assert!(
+        head.contains("www-authenticate: Basic realm=\"private\""),
+        "{head}"
+    );
+    let (head, body) = h2(&server, "/private/report.txt", &["-u", "alice:wonderland"]);
+    assert!(head.starts_with("HTTP/2 200"), "{head}");
+    assert!(head.contains("cache-control: private"), "{head}");
+    assert_eq!(body, b"secret report\n");
+    let preflight = [
+        "-X",
+        "OPTIONS",
+        "-H",
+        "origin: https://example.com",
+        "-H",
+        "access-control-request-method: GET",
+    ];
+    let (head, _) = h2(&server, "/private/report.txt", &preflight);
+    assert!(head.starts_with("HTTP/2 204"), "{head}");
+    assert!(
+        head.contains("access-control-allow-origin: https://example.com"),
+        "{head}"
+    );
+    assert!(server.wait_for_log("\"GET /private/report.txt HTTP/2.0\" 200"));
+}
