@@ -58,11 +58,11 @@ def get(port, path, scheme="http"):
     return url
 
 
-def run(binary, root, path, connections, secs, header=None, tls=False):
-    """A fresh server (with `tls`, on a self-signed certificate), a 1 s warm-up, then a pinned
-    wrk run of `secs`: requests a second, server CPU µs per request, server wake-ups per
-    request."""
-    args = ("--tls-self-signed",) if tls else ()
+def run(binary, root, path, connections, secs, header=None, tls=False, args=()):
+    """A fresh server (with `tls`, on a self-signed certificate; with `args`, more flags), a 1 s
+    warm-up, then a pinned wrk run of `secs`: requests a second, server CPU µs per request,
+    server wake-ups per request."""
+    args = (*args, "--tls-self-signed") if tls else tuple(args)
     proc, port = start(binary, root, ("taskset", "-c", "0"), args)
     try:
         url = get(port, path, "https" if tls else "http")
