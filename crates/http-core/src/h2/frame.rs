@@ -32,16 +32,21 @@
 //! assert_eq!(second, Frame::Data { stream: 1, data: b"hi", end_stream: true, flow_len: 2 });
 //! ```
 
-use std::fmt;
-
 use crate::Status;
 
+mod error;
 mod settings;
+mod write;
 
+pub use error::{ErrorCode, FrameError};
 pub use settings::{
     DEFAULT_HEADER_TABLE_SIZE, SETTINGS_ENABLE_PUSH, SETTINGS_HEADER_TABLE_SIZE,
     SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_CONCURRENT_STREAMS, SETTINGS_MAX_FRAME_SIZE,
     SETTINGS_MAX_HEADER_LIST_SIZE, Settings, SettingsParams,
+};
+pub use write::{
+    write_data_header, write_goaway, write_header, write_headers, write_ping_ack, write_rst_stream,
+    write_settings, write_settings_ack, write_window_update,
 };
 
 /// The client connection preface (§3.4): these 24 octets, then a SETTINGS frame.
@@ -118,174 +123,6 @@ const PROMISED_ID_LEN: usize = 4;
 /// The most debug data [`write_goaway`] sends: what fits in the smallest frame every peer
 /// accepts (§4.2), so that the GOAWAY is never too long for the peer's SETTINGS_MAX_FRAME_SIZE.
 pub const MAX_GOAWAY_DEBUG: usize = DEFAULT_MAX_FRAME_SIZE as usize - GOAWAY_MIN_LEN;
-
-/// Error codes (§7), as sent in RST_STREAM and GOAWAY.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// 0x0: graceful shutdown, or a stream no longer needed.
-    NoError,
-    /// 0x1: an unspecific protocol error.
-    ProtocolError,
-    /// 0x2: an unexpected internal error.
-    InternalError,
-    /// 0x3: the flow-control protocol was violated.
-    FlowControlError,
-    /// 0x4: a SETTINGS frame was not acknowledged in time.
-    SettingsTimeout,
-    /// 0x5: a frame came on a half-closed stream.
-    StreamClosed,
-    /// 0x6: a frame of invalid size.
-    FrameSizeError,
-    /// 0x7: the stream was refused before any processing.
-    RefusedStream,
-    /// 0x8: the stream is no longer needed.
-    Cancel,
-    /// 0x9: the header compression context cannot be maintained.
-    CompressionError,
-    /// 0xa: a CONNECT tunnel was reset or closed.
-    ConnectError,
-    /// 0xb: the peer is generating excessive load.
-    EnhanceYourCalm,
-    /// 0xc: the transport does not meet minimum security requirements.
-    InadequateSecurity,
-    /// 0xd: HTTP/1.1 is required instead.
-    Http11Required,
-    /// An unknown code received; it must not trigger any special behaviour (§7). Never holds a
-    /// known code when made by [`ErrorCode::from_u32`].
-    Other(u32),
-}
-
-impl ErrorCode {
-    /// The code for a value read from a frame; unknown values become [`ErrorCode::Other`].
-    #[must_use]
-    pub fn from_u32(code: u32) -> Self {
-        match code {
-            0x0 => Self::NoError,
-            0x1 => Self::ProtocolError,
-            0x2 => Self::InternalError,
-            0x3 => Self::FlowControlError,
-            0x4 => Self::SettingsTimeout,
-            0x5 => Self::StreamClosed,
-            0x6 => Self::FrameSizeError,
-            0x7 => Self::RefusedStream,
-            0x8 => Self::Cancel,
-            0x9 => Self::CompressionError,
-            0xa => Self::ConnectError,
-            0xb => Self::EnhanceYourCalm,
-            0xc => Self::InadequateSecurity,
-            0xd => Self::Http11Required,
-            other => Self::Other(other),
-        }
-    }
-
-    /// The value sent on the wire.
-    #[must_use]
-    pub fn as_u32(self) -> u32 {
-        match self {
-            Self::NoError => 0x0,
-            Self::ProtocolError => 0x1,
-            Self::InternalError => 0x2,
-            Self::FlowControlError => 0x3,
-            Self::SettingsTimeout => 0x4,
-            Self::StreamClosed => 0x5,
-            Self::FrameSizeError => 0x6,
-            Self::RefusedStream => 0x7,
-            Self::Cancel => 0x8,
-            Self::CompressionError => 0x9,
-            Self::ConnectError => 0xa,
-            Self::EnhanceYourCalm => 0xb,
-            Self::InadequateSecurity => 0xc,
-            Self::Http11Required => 0xd,
-            Self::Other(code) => code,
-        }
-    }
-
-    /// The name §7 gives the code, such as `"PROTOCOL_ERROR"`; `"UNKNOWN"` for
-    /// [`ErrorCode::Other`].
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::NoError => "NO_ERROR",
-            Self::ProtocolError => "PROTOCOL_ERROR",
-            Self::InternalError => "INTERNAL_ERROR",
-            Self::FlowControlError => "FLOW_CONTROL_ERROR",
-            Self::SettingsTimeout => "SETTINGS_TIMEOUT",
-            Self::StreamClosed => "STREAM_CLOSED",
-            Self::FrameSizeError => "FRAME_SIZE_ERROR",
-            Self::RefusedStream => "REFUSED_STREAM",
-            Self::Cancel => "CANCEL",
-            Self::CompressionError => "COMPRESSION_ERROR",
-            Self::ConnectError => "CONNECT_ERROR",
-            Self::EnhanceYourCalm => "ENHANCE_YOUR_CALM",
-            Self::InadequateSecurity => "INADEQUATE_SECURITY",
-            Self::Http11Required => "HTTP_1_1_REQUIRED",
-            Self::Other(_) => "UNKNOWN",
-        }
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Other(code) => write!(f, "UNKNOWN({code:#x})"),
-            known => f.write_str(known.name()),
-        }
-    }
-}
-
-/// A frame the peer got wrong: a connection error (GOAWAY with `code`), or a stream error
-/// (RST_STREAM on `stream` with `code`) where §5.4 / §6 allow the stream alone to fail.
-///
-/// [`parse`] returns a stream error only once the whole frame is in the buffer; the frame is
-/// then [`frame_len`] bytes long, to be skipped before parsing on. Stream errors come from
-/// PRIORITY (its length, a self-dependency) and WINDOW_UPDATE (an increment of 0), frames that
-/// neither count against flow control nor carry a header block. The caller still applies §5.1
-/// first: such a frame on an idle stream is not answered with RST_STREAM (§6.4), and §5.4.1
-/// lets any stream error be treated as a connection error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrameError {
-    /// The code to send in GOAWAY or RST_STREAM.
-    pub code: ErrorCode,
-    /// `Some(id)` for a stream error on stream `id`, `None` for a connection error.
-    pub stream: Option<u32>,
-    /// What was wrong, for logs and GOAWAY debug data, citing the RFC section.
-    pub reason: &'static str,
-}
-
-impl FrameError {
-    /// A connection error (§5.4.1).
-    pub(crate) const fn connection(code: ErrorCode, reason: &'static str) -> Self {
-        Self {
-            code,
-            stream: None,
-            reason,
-        }
-    }
-
-    /// A stream error (§5.4.2) on `stream`.
-    const fn stream(stream: u32, code: ErrorCode, reason: &'static str) -> Self {
-        Self {
-            code,
-            stream: Some(stream),
-            reason,
-        }
-    }
-}
-
-impl fmt::Display for FrameError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.stream {
-            Some(id) => write!(
-                f,
-                "stream error {} on stream {id}: {}",
-                self.code, self.reason
-            ),
-            None => write!(f, "connection error {}: {}", self.code, self.reason),
-        }
-    }
-}
-
-impl std::error::Error for FrameError {}
 
 /// The priority fields of HEADERS and PRIORITY (§6.2, §6.3; the scheme of RFC 7540 §5.3, which
 /// RFC 9113 deprecates: parsed so that its rules are checked, free to be ignored).
@@ -731,118 +568,4 @@ fn read_u32(bytes: &[u8]) -> u32 {
     bytes
         .first_chunk::<4>()
         .map_or(0, |b| u32::from_be_bytes(*b))
-}
-
-/// Appends a frame header (§4.1). `len` must fit in 24 bits; the reserved bit of `stream` is
-/// cleared, as §4.1 requires of a sender.
-pub fn write_header(buf: &mut Vec<u8>, len: u32, kind: u8, flags: u8, stream: u32) {
-    debug_assert!(len <= MAX_MAX_FRAME_SIZE, "a frame length has 24 bits");
-    let [_, l0, l1, l2] = len.to_be_bytes();
-    let [s0, s1, s2, s3] = (stream & U31_MASK).to_be_bytes();
-    buf.extend_from_slice(&[l0, l1, l2, kind, flags, s0, s1, s2, s3]);
-}
-
-/// Appends a SETTINGS frame with `params` in order (§6.5). At most 2,730 parameters fit in the
-/// 16,384 octets every peer accepts; a server sends a handful.
-pub fn write_settings(buf: &mut Vec<u8>, params: &[(u16, u32)]) {
-    let len = params.len().saturating_mul(SETTING_LEN);
-    buf.reserve(HEADER_LEN.saturating_add(len));
-    write_header(buf, to_u32(len), TYPE_SETTINGS, 0, 0);
-    for &(id, value) in params {
-        buf.extend_from_slice(&id.to_be_bytes());
-        buf.extend_from_slice(&value.to_be_bytes());
-    }
-}
-
-/// Appends an empty SETTINGS frame with ACK (§6.5.3).
-pub fn write_settings_ack(buf: &mut Vec<u8>) {
-    write_header(buf, 0, TYPE_SETTINGS, FLAG_ACK, 0);
-}
-
-/// Appends a PING with ACK echoing `data` (§6.7).
-pub fn write_ping_ack(buf: &mut Vec<u8>, data: [u8; 8]) {
-    write_header(buf, to_u32(PING_LEN), TYPE_PING, FLAG_ACK, 0);
-    buf.extend_from_slice(&data);
-}
-
-/// Appends a GOAWAY (§6.8). `debug` is cut to [`MAX_GOAWAY_DEBUG`] octets so that the frame
-/// fits any peer's SETTINGS_MAX_FRAME_SIZE.
-pub fn write_goaway(buf: &mut Vec<u8>, last_stream: u32, code: ErrorCode, debug: &[u8]) {
-    let debug = debug.get(..MAX_GOAWAY_DEBUG).unwrap_or(debug);
-    let len = GOAWAY_MIN_LEN.saturating_add(debug.len());
-    buf.reserve(HEADER_LEN.saturating_add(len));
-    write_header(buf, to_u32(len), TYPE_GOAWAY, 0, 0);
-    buf.extend_from_slice(&(last_stream & U31_MASK).to_be_bytes());
-    buf.extend_from_slice(&code.as_u32().to_be_bytes());
-    buf.extend_from_slice(debug);
-}
-
-/// Appends a RST_STREAM (§6.4).
-pub fn write_rst_stream(buf: &mut Vec<u8>, stream: u32, code: ErrorCode) {
-    write_header(buf, to_u32(RST_STREAM_LEN), TYPE_RST_STREAM, 0, stream);
-    buf.extend_from_slice(&code.as_u32().to_be_bytes());
-}
-
-/// Appends a WINDOW_UPDATE (§6.9); `increment` must be 1 to [`MAX_WINDOW`] (its reserved bit
-/// is cleared).
-pub fn write_window_update(buf: &mut Vec<u8>, stream: u32, increment: u32) {
-    debug_assert!(
-        (1..=MAX_WINDOW).contains(&increment),
-        "a WINDOW_UPDATE increment is 1 to 2^31-1"
-    );
-    write_header(
-        buf,
-        to_u32(WINDOW_UPDATE_LEN),
-        TYPE_WINDOW_UPDATE,
-        0,
-        stream,
-    );
-    buf.extend_from_slice(&(increment & U31_MASK).to_be_bytes());
-}
-
-/// The 9-byte header of a DATA frame of `len` bytes (the payload follows, written by the
-/// caller, possibly by another path such as `sendfile`). `len` must be at most the peer's
-/// SETTINGS_MAX_FRAME_SIZE; no padding is sent.
-pub fn write_data_header(buf: &mut Vec<u8>, stream: u32, len: u32, end_stream: bool) {
-    let flags = if end_stream { FLAG_END_STREAM } else { 0 };
-    write_header(buf, len, TYPE_DATA, flags, stream);
-}
-
-/// A HEADERS frame carrying `block`, split into HEADERS + CONTINUATION frames of at most
-/// `max_frame_size` (the peer's, brought into §4.2's range) when longer (§4.3, §6.10).
-/// END_STREAM goes on the HEADERS frame, END_HEADERS on the last frame; the frames are
-/// contiguous, as §4.3 requires, because nothing else is written between them.
-pub fn write_headers(
-    buf: &mut Vec<u8>,
-    stream: u32,
-    block: &[u8],
-    end_stream: bool,
-    max_frame_size: u32,
-) {
-    let max = to_usize(max_frame_size.clamp(DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE));
-    let frames = block.len().div_ceil(max).max(1);
-    buf.reserve(
-        block
-            .len()
-            .saturating_add(frames.saturating_mul(HEADER_LEN)),
-    );
-
-    let mut pieces = block.chunks(max);
-    let first = pieces.next().unwrap_or_default();
-    let mut pieces = pieces.peekable();
-    let mut flags = if end_stream { FLAG_END_STREAM } else { 0 };
-    if pieces.peek().is_none() {
-        flags |= FLAG_END_HEADERS;
-    }
-    write_header(buf, to_u32(first.len()), TYPE_HEADERS, flags, stream);
-    buf.extend_from_slice(first);
-    while let Some(piece) = pieces.next() {
-        let flags = if pieces.peek().is_none() {
-            FLAG_END_HEADERS
-        } else {
-            0
-        };
-        write_header(buf, to_u32(piece.len()), TYPE_CONTINUATION, flags, stream);
-        buf.extend_from_slice(piece);
-    }
 }
