@@ -120,8 +120,8 @@ impl fmt::Display for ErrorCode {
 /// A frame the peer got wrong: a connection error (GOAWAY with `code`), or a stream error
 /// (RST_STREAM on `stream` with `code`) where §5.4 / §6 allow the stream alone to fail.
 ///
-/// [`parse`] returns a stream error only once the whole frame is in the buffer; the frame is
-/// then [`frame_len`] bytes long, to be skipped before parsing on. Stream errors come from
+/// [`parse`](super::parse) returns a stream error only once the whole frame is in the buffer; the frame is
+/// then [`frame_len`](super::frame_len) bytes long, to be skipped before parsing on. Stream errors come from
 /// PRIORITY (its length, a self-dependency) and WINDOW_UPDATE (an increment of 0), frames that
 /// neither count against flow control nor carry a header block. The caller still applies §5.1
 /// first: such a frame on an idle stream is not answered with RST_STREAM (§6.4), and §5.4.1
