@@ -139,6 +139,14 @@ pub struct Conn {
     peer_goaway: bool,
     /// The client closed its side.
     read_closed: bool,
+    /// The last read found the socket empty (it returned less than it asked for, or
+    /// `WouldBlock`): under edge-triggered polling, bytes arriving later raise a new event, so
+    /// no read is tried again until then (as the HTTP/1.1 codec does: a syscall less a turn).
+    drained: bool,
+    /// The poller said the client has shut its side: its end of stream may wait behind the
+    /// bytes of a short read, and no event would announce it, so a short read is not taken
+    /// for a drained socket then.
+    peer_shut: bool,
     /// Shutdown has begun at this instant.
     draining: Option<Instant>,
     /// Since when no stream has been open (the idle timeout runs from it).
@@ -223,6 +231,8 @@ impl Conn {
             closing: false,
             peer_goaway: false,
             read_closed: false,
+            drained: false,
+            peer_shut: false,
             draining: None,
             idle_since: now,
             head_started: Some(now),
@@ -241,8 +251,9 @@ impl Conn {
         readiness: Readiness,
         now: Instant,
     ) -> Next {
-        // A client's end of stream is seen by the read that returns it.
-        let _ = readiness;
+        // An event: something may have arrived since the socket was last found empty.
+        self.drained = false;
+        self.peer_shut |= readiness.read_closed;
         self.drive(svc, io, now)
     }
 
@@ -304,13 +315,40 @@ impl Conn {
     }
 
     /// Makes all the progress the socket allows within one turn, then says what to wait for.
+    /// Each pass reads and handles what has arrived, produces the streams' DATA, then writes
+    /// it all at once: a turn's responses leave in one write when the socket takes them.
     fn drive<S: Socket>(&mut self, svc: &mut Service, io: &mut Wire<'_, S>, now: Instant) -> Next {
         let mut turn = Turn::default();
+        if self.out.capacity() == 0 {
+            // An idle connection gave its output buffer back; a spare has room for a turn's
+            // frames without growing step by step.
+            self.out = svc.take_output_buffer();
+        }
         loop {
-            let wrote = match self.flush(io, now) {
-                Ok(wrote) => wrote,
-                Err(_) => return Next::Close,
-            };
+            let (mut read, mut produced) = (false, false);
+            if !self.closing && !turn.spent() {
+                let mut env = Env {
+                    svc: &mut *svc,
+                    now,
+                    turn: &mut turn,
+                };
+                if self.pending_output() < MAX_PENDING_OUTPUT && !self.read_closed {
+                    match self.read(&mut env, io) {
+                        Ok(any) => read = any,
+                        Err(Fatal) => self.closing = true,
+                    }
+                }
+                if !self.closing {
+                    produced = self.produce(&mut env);
+                }
+            }
+            if !self.closing && self.finished() {
+                self.go_away(ErrorCode::NoError, "");
+                self.closing = true;
+            }
+            if self.flush(io, now).is_err() {
+                return Next::Close;
+            }
             if self.closing {
                 return match self.pending_output() {
                     0 => Next::Close,
@@ -320,28 +358,11 @@ impl Conn {
             if turn.spent() {
                 return Next::Yield;
             }
-            let mut env = Env {
-                svc: &mut *svc,
-                now,
-                turn: &mut turn,
-            };
-            let mut progressed = wrote > 0;
-            if self.pending_output() < MAX_PENDING_OUTPUT && !self.read_closed {
-                match self.read(&mut env, io) {
-                    Ok(read) => progressed |= read,
-                    Err(Fatal) => {
-                        self.closing = true;
-                        continue;
-                    }
-                }
-            }
-            progressed |= self.produce(&mut env);
-            if self.finished() {
-                self.go_away(ErrorCode::NoError, "");
-                self.closing = true;
-                continue;
-            }
-            if !progressed {
+            // Another pass only where it can bring something: input not yet drained, or DATA
+            // that stopped at the output's target and has now been written.
+            let more_input = read && !self.drained && !self.read_closed;
+            let more_output = produced && self.pending_output() == 0;
+            if !(more_input || more_output) {
                 return self.wait(svc, now);
             }
         }
@@ -369,7 +390,7 @@ impl Conn {
                 svc.give_buffer(self.input.take());
             }
             if self.pending_output() == 0 {
-                self.out = Vec::new();
+                svc.give_buffer(std::mem::take(&mut self.out));
                 self.sent = 0;
                 self.scratch = Vec::new();
             }
@@ -393,15 +414,13 @@ impl Conn {
         self.out.len() - self.sent
     }
 
-    /// Writes what waits, as far as the socket takes it; returns the bytes written.
-    fn flush<S: Socket>(&mut self, io: &mut Wire<'_, S>, now: Instant) -> io::Result<usize> {
-        let mut wrote = 0;
+    /// Writes what waits, as far as the socket takes it.
+    fn flush<S: Socket>(&mut self, io: &mut Wire<'_, S>, now: Instant) -> io::Result<()> {
         while self.sent < self.out.len() {
             match io.write(&[self.out.get(self.sent..).unwrap_or_default()], false) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.sent += n;
-                    wrote += n;
                     self.last_progress = now;
                 }
                 Err(e) if would_block(&e) => break,
@@ -414,7 +433,7 @@ impl Conn {
             self.sent = 0;
         }
         io.flush()?;
-        Ok(wrote)
+        Ok(())
     }
 
     /// Reads and handles frames until the socket has nothing more, the turn is spent, output
@@ -425,6 +444,9 @@ impl Conn {
             let used = self.handle_buffered(env)?;
             any |= used > 0;
             if env.turn.spent() || self.pending_output() >= MAX_PENDING_OUTPUT {
+                return Ok(any);
+            }
+            if self.drained {
                 return Ok(any);
             }
             if !self.input.has_buffer() {
@@ -438,8 +460,12 @@ impl Conn {
                 Ok(got) => {
                     any = true;
                     env.turn.bytes += got.bytes as u64;
+                    self.drained = got.short && !self.peer_shut;
                 }
-                Err(e) if would_block(&e) => return Ok(any),
+                Err(e) if would_block(&e) => {
+                    self.drained = true;
+                    return Ok(any);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     self.read_closed = true;

@@ -73,15 +73,19 @@ impl Conn {
             let bad = ServeError::Parse(ParseError::HeaderField);
             return (reply::error(bad, reply::Audience::default()), None);
         };
-        let line = format!(
-            "{} {} HTTP/2.0",
-            String::from_utf8_lossy(pseudo.method_text),
-            String::from_utf8_lossy(pseudo.path)
-        );
-        let value = |name: &str| fields.iter().find(|h| h.name == name).map(|h| h.value);
-        let log = env
-            .svc
-            .capture(line.as_bytes(), value("referer"), value("user-agent"));
+        // The request line is made only for a log that prints it.
+        let log = if env.svc.logs() {
+            let line = format!(
+                "{} {} HTTP/2.0",
+                String::from_utf8_lossy(pseudo.method_text),
+                String::from_utf8_lossy(pseudo.path)
+            );
+            let value = |name: &str| fields.iter().find(|h| h.name == name).map(|h| h.value);
+            env.svc
+                .capture(line.as_bytes(), value("referer"), value("user-agent"))
+        } else {
+            None
+        };
         let Some(method) = pseudo.method else {
             let unknown = ServeError::Parse(ParseError::UnknownMethod);
             return (reply::error(unknown, reply::Audience::default()), log);
@@ -244,12 +248,12 @@ fn write_data(
         }
     };
     let done = body.remaining() == 0;
-    // The header is written again over its placeholder, now that the length is known.
-    let mut header = Vec::with_capacity(frame::HEADER_LEN);
-    frame::write_data_header(&mut header, id, n as u32, done);
-    if let Some(slot) = out.get_mut(header_at..header_at + frame::HEADER_LEN) {
-        slot.copy_from_slice(&header);
-    }
+    // Now that the length is known, the header is written behind the data and moved over its
+    // placeholder.
+    let end = out.len();
+    frame::write_data_header(out, id, n as u32, done);
+    out.copy_within(end.., header_at);
+    out.truncate(end);
     stream.send_window -= n as i64;
     sending.body_sent += n as u64;
     if done {

@@ -659,3 +659,65 @@ fn reusing_a_stream_id_after_its_end_is_a_connection_error() {
         "{got:?}"
     );
 }
+
+#[test]
+fn requests_that_arrive_together_take_one_read_and_their_responses_one_write() {
+    let mut h = Harness::connected();
+    for i in 0..10 {
+        h.get(2 * i + 1, "/hello.txt");
+    }
+    let (recvs, sends) = (h.socket.recvs, h.socket.sends);
+    assert!(matches!(h.ready(), Next::Wait(_)));
+    // The read came back shorter than asked: under edge-triggered polling the socket is empty
+    // until the next event, so no read is tried only to hear `WouldBlock`.
+    assert_eq!(h.socket.recvs - recvs, 1, "reads");
+    assert_eq!(h.socket.sends - sends, 1, "writes");
+    let got = h.frames();
+    assert_eq!(got.iter().filter(|g| status(g) == Some("200")).count(), 10);
+    // The next event reads again.
+    h.get(21, "/hello.txt");
+    h.ready();
+    assert_eq!(h.socket.recvs - recvs, 2, "reads");
+    assert_eq!(status(&h.frames()[0]), Some("200"));
+}
+
+#[test]
+fn repeated_responses_decode_alike_whether_their_fields_are_encoded_or_replayed() {
+    let mut h = Harness::connected();
+    let mut heads = Vec::new();
+    for i in 0..40 {
+        let path = if i % 3 == 0 { "/big.bin" } else { "/hello.txt" };
+        h.get(2 * i + 1, path);
+        h.settle();
+        let got = h.frames();
+        let head = got.iter().find(|g| status(g).is_some()).unwrap().clone();
+        // The client's window: the big body fills it, then it is given back.
+        let mut update = Vec::new();
+        frame::write_window_update(&mut update, 0, BIG as u32);
+        h.socket.feed(&update);
+        heads.push((path, head));
+    }
+    for (path, head) in &heads {
+        let length = if *path == "/big.bin" {
+            BIG.to_string()
+        } else {
+            "6".to_owned()
+        };
+        assert_eq!(
+            field(head, "content-length"),
+            Some(length.as_str()),
+            "{head:?}"
+        );
+        assert!(field(head, "etag").is_some_and(|e| e.starts_with('"')));
+        assert!(field(head, "last-modified").is_some_and(|d| d.ends_with(" GMT")));
+        assert!(field(head, "date").is_some_and(|d| d.ends_with(" GMT")));
+    }
+    for path in ["/hello.txt", "/big.bin"] {
+        let etags: std::collections::HashSet<_> = heads
+            .iter()
+            .filter(|(p, _)| *p == path)
+            .map(|(_, h)| field(h, "etag"))
+            .collect();
+        assert_eq!(etags.len(), 1, "one file, one etag: {etags:?}");
+    }
+}
