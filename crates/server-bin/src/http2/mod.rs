@@ -78,6 +78,10 @@ pub const MAX_PENDING_OUTPUT: usize = 256 * 1024;
 /// sent adds one.
 pub const ABUSE_ALLOWANCE: u64 = 1000;
 
+/// The output buffer's first capacity: a turn of small responses (sixteen 1 KiB files and their
+/// heads) without a reallocation.
+const OUTPUT_INITIAL: usize = 24 * 1024;
+
 /// Closed streams remembered, to answer a late frame on one with a stream error.
 const RECENT_CLOSED: usize = 64;
 
@@ -320,9 +324,9 @@ impl Conn {
     fn drive<S: Socket>(&mut self, svc: &mut Service, io: &mut Wire<'_, S>, now: Instant) -> Next {
         let mut turn = Turn::default();
         if self.out.capacity() == 0 {
-            // An idle connection gave its output buffer back; a spare has room for a turn's
-            // frames without growing step by step.
-            self.out = svc.take_output_buffer();
+            // An idle connection holds no output buffer; one made with room for a turn of
+            // small responses does not grow step by step (and is not zeroed: it is written).
+            self.out = Vec::with_capacity(OUTPUT_INITIAL);
         }
         loop {
             let (mut read, mut produced) = (false, false);
@@ -390,7 +394,7 @@ impl Conn {
                 svc.give_buffer(self.input.take());
             }
             if self.pending_output() == 0 {
-                svc.give_buffer(std::mem::take(&mut self.out));
+                self.out = Vec::new();
                 self.sent = 0;
                 self.scratch = Vec::new();
             }
