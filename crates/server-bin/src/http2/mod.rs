@@ -114,9 +114,8 @@ pub struct Conn {
     sent: usize,
     decoder: Decoder,
     encoder: Encoder,
-    /// Decoded fields, reused block to block, and a scratch buffer for encoding.
+    /// Decoded fields, reused block to block.
     decoded: hpack::Fields,
-    scratch: Vec<u8>,
     /// The client's SETTINGS.
     theirs: Settings,
     /// What the client may receive on the connection as a whole (RFC 9113 §6.9.1).
@@ -222,7 +221,6 @@ impl Conn {
             decoder: Decoder::new(hpack::DEFAULT_TABLE_SIZE),
             encoder: Encoder::new(hpack::DEFAULT_TABLE_SIZE),
             decoded: hpack::Fields::default(),
-            scratch: Vec::new(),
             theirs: Settings::default(),
             send_window: i64::from(frame::DEFAULT_WINDOW),
             received_unacked: 0,
@@ -396,8 +394,10 @@ impl Conn {
             if self.pending_output() == 0 {
                 self.out = Vec::new();
                 self.sent = 0;
-                self.scratch = Vec::new();
             }
+            // Nor room for streams and decoded fields: they would be most of its memory.
+            self.streams = Vec::new();
+            self.decoded = hpack::Fields::default();
         }
         let config = &svc.ctx().config;
         let mut deadline = match self.head_started {

@@ -131,7 +131,6 @@ impl Conn {
         let id = self.streams[index].id;
         stream::write_head(
             &mut self.out,
-            &mut self.scratch,
             &mut self.encoder,
             id,
             &response,

@@ -52,8 +52,9 @@ const VALIDATORS: [&[u8]; 2] = [b"etag", b"last-modified"];
 const STATIC_ENTRIES: usize = 61;
 
 thread_local! {
-    /// Each worker's fields encoded once and sent again as they are (see the module doc).
-    static REPLAY: RefCell<Replay> = RefCell::new(Replay::default());
+    /// Each worker's fields encoded once and sent again as they are (see the module doc), and
+    /// the buffer a head is encoded in before it is framed (a connection keeps neither).
+    static HEADS: RefCell<(Replay, Vec<u8>)> = RefCell::new((Replay::default(), Vec::new()));
 }
 
 /// Where a stream is in its life (RFC 9113 §5.1), as far as the server needs to tell.
@@ -146,14 +147,9 @@ impl Stream {
 }
 
 /// Appends the HEADERS (and CONTINUATION) frames of `response`'s head to `out`, for `stream`,
-/// ending the stream when the response has no body to send. `block` is a scratch buffer.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "each is one fact of the head being encoded"
-)]
+/// ending the stream when the response has no body to send.
 pub fn write_head(
     out: &mut Vec<u8>,
-    block: &mut Vec<u8>,
     encoder: &mut Encoder,
     stream: u32,
     response: &Response,
@@ -161,10 +157,10 @@ pub fn write_head(
     end_stream: bool,
     max_frame_size: u32,
 ) {
-    block.clear();
-    encoder.begin_block(block);
-    encoder.status(block, response.status.as_u16());
-    REPLAY.with_borrow_mut(|replay| {
+    HEADS.with_borrow_mut(|(replay, block)| {
+        block.clear();
+        encoder.begin_block(block);
+        encoder.status(block, response.status.as_u16());
         let mut name = [0u8; NAME_MAX];
         for field in response.fields.iter() {
             let Some(lower) = lowercase(field.name.as_str(), &mut name) else {
@@ -188,9 +184,9 @@ pub fn write_head(
             replay.field(encoder, block, b"content-length", decimal(len, &mut digits));
         }
         replay.field(encoder, block, b"date", date.as_str().as_bytes());
+        encoder.field(block, b"server", SERVER.as_bytes());
+        frame::write_headers(out, stream, block, end_stream, max_frame_size);
     });
-    encoder.field(block, b"server", SERVER.as_bytes());
-    frame::write_headers(out, stream, block, end_stream, max_frame_size);
 }
 
 /// The longest field name lowercased on the stack.

@@ -721,3 +721,23 @@ fn repeated_responses_decode_alike_whether_their_fields_are_encoded_or_replayed(
         assert_eq!(etags.len(), 1, "one file, one etag: {etags:?}");
     }
 }
+
+#[test]
+fn an_idle_connection_keeps_no_buffers_nor_room_for_streams() {
+    let mut h = Harness::connected();
+    for i in 0..3 {
+        h.get(2 * i + 1, "/hello.txt");
+    }
+    assert!(matches!(h.settle(), Next::Wait(_)));
+    assert_eq!(h.frames().iter().filter(|g| status(g).is_some()).count(), 3);
+    let conn = h.conn.as_ref().unwrap();
+    // What an idle connection costs is its state, not the room its last requests took.
+    assert_eq!(conn.streams.capacity(), 0, "streams");
+    assert_eq!(conn.decoded.heap_bytes(), 0, "decoded fields");
+    assert_eq!(conn.out.capacity(), 0, "output");
+    assert!(!conn.input.has_buffer(), "input");
+    // And it serves the next request as well.
+    h.get(7, "/hello.txt");
+    h.ready();
+    assert_eq!(status(&h.frames()[0]), Some("200"));
+}
