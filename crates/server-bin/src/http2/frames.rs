@@ -369,6 +369,12 @@ impl Conn {
 
     /// A request's head, decoded: checked, then answered if it has no body.
     fn request(&mut self, env: &mut Env<'_>, id: u32, end_stream: bool) {
+        if end_stream {
+            // Checked and answered at once, by `send`: the fields are checked once.
+            let head = std::mem::take(&mut self.decoded);
+            self.request_whole(env, id, head);
+            return;
+        }
         let mut fields = Vec::new();
         let Ok(pseudo) = request::validate(self.decoded.iter(), &mut fields) else {
             self.rst(id, ErrorCode::ProtocolError);
@@ -376,21 +382,12 @@ impl Conn {
         };
         let content_length = pseudo.content_length;
         drop(fields);
-        if end_stream && content_length.is_some_and(|n| n > 0) {
-            // A content-length the missing body contradicts (RFC 9113 §8.1.1).
-            self.rst(id, ErrorCode::ProtocolError);
-            return;
-        }
         let head = std::mem::take(&mut self.decoded);
-        let index = self.open(id, head, content_length, env);
-        if end_stream {
-            self.streams[index].remote_closed = true;
-            self.respond(env, index);
-        }
+        self.open(id, head, content_length, env);
     }
 
     /// A new stream, receiving its request; returns its index.
-    fn open(
+    pub(super) fn open(
         &mut self,
         id: u32,
         head: hpack::Fields,

@@ -5,10 +5,11 @@
 
 use std::time::Instant;
 
-use http_core::ParseError;
 use http_core::h2::frame::{self, ErrorCode};
 use http_core::h2::hpack;
+use http_core::{Header, ParseError};
 
+use super::request::{self, Pseudo};
 use super::stream::{self, Phase, Sending, Stream};
 use super::{Conn, Env};
 use crate::access_log::Captured;
@@ -31,9 +32,36 @@ impl Conn {
             Phase::Receiving { head, started } => (std::mem::take(head), *started),
             Phase::Sending(_) => return,
         };
-        let (response, log) = self.exchange(env, &head, started);
+        let mut fields = Vec::with_capacity(head.len());
+        let (response, log) = match request::validate(head.iter(), &mut fields) {
+            Ok(pseudo) => self.exchange(env, &pseudo, &fields),
+            Err(_) => {
+                let bad = ServeError::Parse(ParseError::HeaderField);
+                (reply::error(bad, reply::Audience::default()), None)
+            }
+        };
+        drop(fields);
         self.recycle(head);
         self.start(env, index, response, log, started, false);
+    }
+
+    /// A request without a body (its HEADERS ended the stream), `head` decoded: checked as RFC
+    /// 9113 §8 says (a malformed one is reset), then answered on a new stream `id`, from the
+    /// fields the check kept.
+    pub(super) fn request_whole(&mut self, env: &mut Env<'_>, id: u32, head: hpack::Fields) {
+        let mut fields = Vec::with_capacity(head.len());
+        match request::validate(head.iter(), &mut fields) {
+            // A content-length the missing body contradicts (RFC 9113 §8.1.1) is malformed.
+            Ok(pseudo) if pseudo.content_length.is_none_or(|n| n == 0) => {
+                let index = self.open(id, hpack::Fields::default(), None, env);
+                self.streams[index].remote_closed = true;
+                let (response, log) = self.exchange(env, &pseudo, &fields);
+                self.start(env, index, response, log, env.now, false);
+            }
+            _ => self.rst(id, ErrorCode::ProtocolError),
+        }
+        drop(fields);
+        self.recycle(head);
     }
 
     /// Answers stream `index` with `response` before its request is complete (`open`: its
@@ -60,19 +88,14 @@ impl Conn {
         }
     }
 
-    /// The exchange's answer to the request in `head`, with what the log keeps of it.
+    /// The exchange's answer to the checked request `pseudo` with `fields`, with what the log
+    /// keeps of it.
     fn exchange(
         &mut self,
         env: &mut Env<'_>,
-        head: &hpack::Fields,
-        started: Instant,
+        pseudo: &Pseudo<'_>,
+        fields: &[Header<'_>],
     ) -> (Response, Option<Captured>) {
-        let _ = started;
-        let mut fields = Vec::with_capacity(head.len());
-        let Ok(pseudo) = super::request::validate(head.iter(), &mut fields) else {
-            let bad = ServeError::Parse(ParseError::HeaderField);
-            return (reply::error(bad, reply::Audience::default()), None);
-        };
         // The request line is made only for a log that prints it.
         let log = if env.svc.logs() {
             let line = format!(
@@ -95,7 +118,7 @@ impl Conn {
         let view = exchange::Request {
             method,
             target: pseudo.path,
-            fields: http_core::Fields(&fields),
+            fields: http_core::Fields(fields),
             client: &lookup,
         };
         let (_, date) = env.svc.now();

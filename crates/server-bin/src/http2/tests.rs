@@ -741,3 +741,26 @@ fn an_idle_connection_keeps_no_buffers_nor_room_for_streams() {
     h.ready();
     assert_eq!(status(&h.frames()[0]), Some("200"));
 }
+
+#[test]
+fn a_request_whose_content_length_its_end_contradicts_is_reset_and_the_next_is_served() {
+    let mut h = Harness::connected();
+    let block = h.block("GET", "/hello.txt", &[("content-length", "5")]);
+    let mut bytes = Vec::new();
+    frame::write_headers(&mut bytes, 1, &block, true, frame::DEFAULT_MAX_FRAME_SIZE);
+    h.socket.feed(&bytes);
+    h.get(3, "/hello.txt");
+    h.settle();
+    let got = h.frames();
+    assert_eq!(
+        got[0],
+        Got::Reset {
+            stream: 1,
+            code: ErrorCode::ProtocolError
+        }
+    );
+    assert!(
+        got.iter()
+            .any(|g| matches!(g, Got::Headers { stream: 3, .. }) && status(g) == Some("200"))
+    );
+}
