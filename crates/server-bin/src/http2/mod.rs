@@ -114,6 +114,8 @@ pub struct Conn {
     sent: usize,
     decoder: Decoder,
     encoder: Encoder,
+    /// What the encoder has done to its table, for heads encoded again (`stream`).
+    head_table: stream::HeadTable,
     /// Decoded fields, reused block to block.
     decoded: hpack::Fields,
     /// The client's SETTINGS.
@@ -220,6 +222,7 @@ impl Conn {
             sent: 0,
             decoder: Decoder::new(hpack::DEFAULT_TABLE_SIZE),
             encoder: Encoder::new(hpack::DEFAULT_TABLE_SIZE),
+            head_table: stream::HeadTable::new(),
             decoded: hpack::Fields::default(),
             theirs: Settings::default(),
             send_window: i64::from(frame::DEFAULT_WINDOW),

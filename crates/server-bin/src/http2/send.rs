@@ -155,6 +155,7 @@ impl Conn {
         stream::write_head(
             &mut self.out,
             &mut self.encoder,
+            &mut self.head_table,
             id,
             &response,
             &date,
