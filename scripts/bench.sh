@@ -4,6 +4,8 @@
 #   scripts/bench.sh                # every case, both modes, 3 rounds of 5 s (about 20 minutes)
 #   scripts/bench.sh --quick        # four cases, both modes, 1 round of 3 s (about 3 minutes)
 #   scripts/bench.sh --tls          # HTTPS against nginx instead (scripts/bench/tls.sh)
+#   scripts/bench.sh --h2           # HTTP/2 (h2c and TLS) against h2o and nginx instead, with
+#                                   # h2load (scripts/bench/h2.sh, which has its own knobs)
 #   scripts/bench.sh --compression  # on-the-fly compression and a burst of new files against
 #                                   # nginx instead (scripts/bench/compression.sh)
 #   ROUNDS=5 SECONDS_PER_RUN=10 scripts/bench.sh
@@ -43,6 +45,7 @@ for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
         --tls) exec scripts/bench/tls.sh ;; # HTTPS against nginx with the same certificate
+        --h2) exec scripts/bench/h2.sh ;;
         --compression) exec scripts/bench/compression.sh ;;
         -h | --help) usage; exit 0 ;;
         *) echo "$me: unknown argument $arg (see --help)" >&2; exit 2 ;;

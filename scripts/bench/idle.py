@@ -15,6 +15,7 @@ import sys
 import time
 
 from http1 import read_response
+from procmem import memory_kib
 
 port, n, pids = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -29,13 +30,7 @@ def read_ok(sock):
 
 
 def memory_mib(field, source="status"):
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/{source}") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    total += int(line.split()[1])
-    return total / 1024
+    return memory_kib(pids, field, source) / 1024
 
 
 held = []

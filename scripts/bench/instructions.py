@@ -4,13 +4,16 @@ busy machine does not blur, for comparing two builds of ours (a refactor, a chan
 path) before running the timed benchmarks.
 
     scripts/bench/instructions.py BIN [BIN...]      (CASES=1k,64k,404 REQUESTS=10000)
+    CASES=h2-1k,h2-1k-m1,h2-64k scripts/bench/instructions.py BIN [BIN...]
 
 For each case each BIN runs twice under `valgrind --tool=callgrind` with one worker, serving
-2,000 and then 2,000 + REQUESTS keep-alive requests (`ab -k -c 1`); the difference over REQUESTS
-is what one request costs. Cases: `1k` a 1 KiB file from the small-file cache, `64k` a 64 KiB
-file, `404` a missing file. System calls are not counted (the kernel's work is not seen by
-callgrind); `strace -c` tells those. Every server is started on 127.0.0.1, port 0, and stopped by
-its PID."""
+2,000 and then 2,000 + REQUESTS keep-alive requests; the difference over REQUESTS is what one
+request costs. HTTP/1.1 cases (`ab -k -c 1`): `1k` a 1 KiB file from the small-file cache,
+`64k` a 64 KiB file, `404` a missing file. HTTP/2 cases (h2load over h2c, prior knowledge):
+`h2-1k` the 1 KiB file on 10 connections with 10 streams each in flight, `h2-1k-m1` on 10
+connections with one stream each, `h2-64k` the 64 KiB file on 10 connections. System calls are
+not counted (the kernel's work is not seen by callgrind); `strace -c` tells those. Every server
+is started on 127.0.0.1, port 0, and stopped by its PID."""
 import os
 import re
 import shutil
@@ -19,12 +22,22 @@ import sys
 import tempfile
 import time
 
-CASES = {"1k": "/1k.html", "64k": "/64k.bin", "404": "/missing.html"}
+# case: (path, client command before the request count and URL)
+AB = ["ab", "-q", "-k", "-c", "1", "-n"]
+H2LOAD = ["h2load", "-t", "1", "-c", "10", "-n"]
+CASES = {
+    "1k": ("/1k.html", AB),
+    "64k": ("/64k.bin", AB),
+    "404": ("/missing.html", AB),
+    "h2-1k": ("/1k.html", ["h2load", "-t", "1", "-c", "10", "-m", "10", "-n"]),
+    "h2-1k-m1": ("/1k.html", H2LOAD),
+    "h2-64k": ("/64k.bin", H2LOAD),
+}
 WARM = 2000
 REQUESTS = int(os.environ.get("REQUESTS", "10000"))
 
 
-def instructions(binary, root, path, requests):
+def instructions(binary, root, case, requests):
     """Callgrind's instruction count of `binary` serving `requests` requests, start to exit."""
     proc = subprocess.Popen(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", binary, "--port", "0",
@@ -32,11 +45,11 @@ def instructions(binary, root, path, requests):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         port = int(re.search(r":(\d+)$", proc.stdout.readline().strip()).group(1))
+        path, client = CASES[case]
         url = f"http://127.0.0.1:{port}{path}"
         subprocess.run(["curl", "-s", "-o", "/dev/null", url], check=True)
         time.sleep(1.2)  # past the small-file cache's racy window
-        subprocess.run(["ab", "-q", "-k", "-n", str(requests), "-c", "1", url],
-                       capture_output=True, check=True)
+        subprocess.run(client + [str(requests), url], capture_output=True, check=True)
     finally:
         proc.terminate()
     _, err = proc.communicate(timeout=120)
@@ -47,9 +60,14 @@ def main():
     binaries = sys.argv[1:]
     if not binaries:
         sys.exit(__doc__)
-    if not (shutil.which("valgrind") and shutil.which("ab")):
-        sys.exit("instructions.py: needs valgrind and ab (apache2-utils)")
-    cases = os.environ.get("CASES", ",".join(CASES)).split(",")
+    cases = os.environ.get("CASES", "1k,64k,404").split(",")
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        sys.exit(f"instructions.py: unknown case {unknown[0]} (one of: {', '.join(CASES)})")
+    clients = {CASES[c][1][0] for c in cases}
+    if not all(map(shutil.which, ["valgrind", *clients])):
+        sys.exit(f"instructions.py: needs valgrind and {' and '.join(clients)} "
+                 "(apache2-utils for ab, nghttp2-client for h2load)")
     with tempfile.TemporaryDirectory(prefix="instructions.") as root:
         with open(os.path.join(root, "1k.html"), "w") as f:
             f.write("x" * 1024)
@@ -60,8 +78,8 @@ def main():
         for case in cases:
             counts = []
             for binary in binaries:
-                few = instructions(binary, root, CASES[case], WARM)
-                many = instructions(binary, root, CASES[case], WARM + REQUESTS)
+                few = instructions(binary, root, case, WARM)
+                many = instructions(binary, root, case, WARM + REQUESTS)
                 counts.append((many - few) / REQUESTS)
             print(f"{case:6} " + " ".join(f"{c:14.0f}" for c in counts))
 

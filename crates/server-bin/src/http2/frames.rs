@@ -10,8 +10,8 @@ use http_core::limits::{MAX_HEAD, MAX_HEADERS};
 
 use super::stream::{Phase, Stream};
 use super::{
-    ABUSE_ALLOWANCE, Closed, Conn, Env, Fatal, MAX_BLOCK, MAX_BODY, MAX_HELD_HEADS, MAX_STREAMS,
-    request, send,
+    ABUSE_ALLOWANCE, Closed, Conn, Env, Fatal, MAX_BLOCK, MAX_BODY, MAX_HELD_HEADS, MAX_OPEN_FILES,
+    MAX_STREAMS, request, send,
 };
 use crate::error::ServeError;
 use crate::exchange::reply;
@@ -183,7 +183,7 @@ impl Conn {
     /// request), which counts against the allowance: a stream the server must reset as soon as
     /// it has begun costs it as much as one the client resets itself, so a loop of them is the
     /// rapid-reset attack turned around (CVE-2025-8671, "MadeYouReset").
-    fn stream_error(&mut self, id: u32, code: ErrorCode) -> Result<(), Fatal> {
+    pub(super) fn stream_error(&mut self, id: u32, code: ErrorCode) -> Result<(), Fatal> {
         self.reset(id, code);
         self.abused(1)
     }
@@ -379,6 +379,12 @@ impl Conn {
 
     /// A request's head, decoded: checked, then answered if it has no body.
     fn request(&mut self, env: &mut Env<'_>, id: u32, end_stream: bool) -> Result<(), Fatal> {
+        if end_stream && self.open_files() < MAX_OPEN_FILES {
+            // Checked and answered at once, by `send`: the fields are checked once. (With no
+            // room for another open file, it may have to wait, its head held: below.)
+            let head = std::mem::take(&mut self.decoded);
+            return self.request_whole(env, id, head);
+        }
         let mut fields = Vec::new();
         let Ok(pseudo) = request::validate(self.decoded.iter(), &mut fields) else {
             return self.stream_error(id, ErrorCode::ProtocolError);
@@ -404,7 +410,7 @@ impl Conn {
     }
 
     /// A new stream, receiving its request; returns its index.
-    fn open(
+    pub(super) fn open(
         &mut self,
         id: u32,
         head: hpack::Fields,

@@ -102,6 +102,10 @@ pub const MAX_PENDING_OUTPUT: usize = 256 * 1024;
 /// before it is told to calm down; each response sent adds one.
 pub const ABUSE_ALLOWANCE: u64 = 1000;
 
+/// The output buffer's first capacity: a turn of small responses (sixteen 1 KiB files and their
+/// heads) without a reallocation.
+const OUTPUT_INITIAL: usize = 24 * 1024;
+
 /// Closed streams remembered, to answer a late frame on one as [`Closed`] says (a stream error,
 /// or nothing after the server's own reset).
 const RECENT_CLOSED: usize = 64;
@@ -135,9 +139,10 @@ pub struct Conn {
     sent: usize,
     decoder: Decoder,
     encoder: Encoder,
-    /// Decoded fields, reused block to block, and a scratch buffer for encoding.
+    /// What the encoder has done to its table, for heads encoded again (`stream`).
+    head_table: stream::HeadTable,
+    /// Decoded fields, reused block to block.
     decoded: hpack::Fields,
-    scratch: Vec<u8>,
     /// The client's SETTINGS.
     theirs: Settings,
     /// What the client may receive on the connection as a whole (RFC 9113 §6.9.1).
@@ -162,6 +167,14 @@ pub struct Conn {
     peer_goaway: bool,
     /// The client closed its side.
     read_closed: bool,
+    /// The last read found the socket empty (it returned less than it asked for, or
+    /// `WouldBlock`): under edge-triggered polling, bytes arriving later raise a new event, so
+    /// no read is tried again until then (as the HTTP/1.1 codec does: a syscall less a turn).
+    drained: bool,
+    /// The poller said the client has shut its side: its end of stream may wait behind the
+    /// bytes of a short read, and no event would announce it, so a short read is not taken
+    /// for a drained socket then.
+    peer_shut: bool,
     /// Shutdown has begun at this instant.
     draining: Option<Instant>,
     /// Since when no stream has been open (the idle timeout runs from it).
@@ -249,8 +262,8 @@ impl Conn {
             sent: 0,
             decoder: Decoder::new(hpack::DEFAULT_TABLE_SIZE),
             encoder: Encoder::new(hpack::DEFAULT_TABLE_SIZE),
+            head_table: stream::HeadTable::new(),
             decoded: hpack::Fields::default(),
-            scratch: Vec::new(),
             theirs: Settings::default(),
             send_window: i64::from(frame::DEFAULT_WINDOW),
             received_unacked: 0,
@@ -263,6 +276,8 @@ impl Conn {
             closing: false,
             peer_goaway: false,
             read_closed: false,
+            drained: false,
+            peer_shut: false,
             draining: None,
             idle_since: now,
             head_started: Some(now),
@@ -282,8 +297,9 @@ impl Conn {
         readiness: Readiness,
         now: Instant,
     ) -> Next {
-        // A client's end of stream is seen by the read that returns it.
-        let _ = readiness;
+        // An event: something may have arrived since the socket was last found empty.
+        self.drained = false;
+        self.peer_shut |= readiness.read_closed;
         self.drive(svc, io, now)
     }
 
@@ -394,13 +410,43 @@ impl Conn {
     }
 
     /// Makes all the progress the socket allows within one turn, then says what to wait for.
+    /// Each pass reads and handles what has arrived, produces the streams' DATA, then writes
+    /// it all at once: a turn's responses leave in one write when the socket takes them.
     fn drive<S: Socket>(&mut self, svc: &mut Service, io: &mut Wire<'_, S>, now: Instant) -> Next {
         let mut turn = Turn::default();
+        if self.out.capacity() == 0 {
+            // An idle connection holds no output buffer; one made with room for a turn of
+            // small responses does not grow step by step (and is not zeroed: it is written).
+            self.out = Vec::with_capacity(OUTPUT_INITIAL);
+        }
         loop {
-            let wrote = match self.flush(io, now) {
-                Ok(wrote) => wrote,
-                Err(_) => return Next::Close,
-            };
+            let (mut read, mut produced) = (false, false);
+            if !self.closing && !turn.spent() {
+                let mut env = Env {
+                    svc: &mut *svc,
+                    now,
+                    turn: &mut turn,
+                };
+                if self.pending_output() < MAX_PENDING_OUTPUT && !self.read_closed {
+                    match self.read(&mut env, io) {
+                        Ok(any) => read = any,
+                        Err(Fatal) => self.closing = true,
+                    }
+                }
+                if !self.closing {
+                    if self.read_closed {
+                        self.abandon(env.svc, now);
+                    }
+                    produced = self.produce(&mut env);
+                }
+            }
+            if !self.closing && self.finished() {
+                self.go_away(ErrorCode::NoError, "");
+                self.closing = true;
+            }
+            if self.flush(io, now).is_err() {
+                return Next::Close;
+            }
             if self.closing {
                 return match self.pending_output() {
                     0 => Next::Close,
@@ -410,31 +456,11 @@ impl Conn {
             if turn.spent() {
                 return Next::Yield;
             }
-            let mut env = Env {
-                svc: &mut *svc,
-                now,
-                turn: &mut turn,
-            };
-            let mut progressed = wrote > 0;
-            if self.pending_output() < MAX_PENDING_OUTPUT && !self.read_closed {
-                match self.read(&mut env, io) {
-                    Ok(read) => progressed |= read,
-                    Err(Fatal) => {
-                        self.closing = true;
-                        continue;
-                    }
-                }
-            }
-            if self.read_closed {
-                self.abandon(env.svc, now);
-            }
-            progressed |= self.produce(&mut env);
-            if self.finished() {
-                self.go_away(ErrorCode::NoError, "");
-                self.closing = true;
-                continue;
-            }
-            if !progressed {
+            // Another pass only where it can bring something: input not yet drained, or DATA
+            // that stopped at the output's target and has now been written.
+            let more_input = read && !self.drained && !self.read_closed;
+            let more_output = produced && self.pending_output() == 0;
+            if !(more_input || more_output) {
                 return self.wait(svc, now);
             }
         }
@@ -493,8 +519,10 @@ impl Conn {
             if self.pending_output() == 0 {
                 self.out = Vec::new();
                 self.sent = 0;
-                self.scratch = Vec::new();
             }
+            // Nor room for streams and decoded fields: they would be most of its memory.
+            self.streams = Vec::new();
+            self.decoded = hpack::Fields::default();
         }
         let config = &svc.ctx().config;
         let (header, send) = (config.header_timeout, config.send_timeout);
@@ -524,15 +552,13 @@ impl Conn {
         self.out.len() - self.sent
     }
 
-    /// Writes what waits, as far as the socket takes it; returns the bytes written.
-    fn flush<S: Socket>(&mut self, io: &mut Wire<'_, S>, now: Instant) -> io::Result<usize> {
-        let mut wrote = 0;
+    /// Writes what waits, as far as the socket takes it.
+    fn flush<S: Socket>(&mut self, io: &mut Wire<'_, S>, now: Instant) -> io::Result<()> {
         while self.sent < self.out.len() {
             match io.write(&[self.out.get(self.sent..).unwrap_or_default()], false) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.sent += n;
-                    wrote += n;
                     self.last_progress = now;
                 }
                 Err(e) if would_block(&e) => break,
@@ -545,7 +571,7 @@ impl Conn {
             self.sent = 0;
         }
         io.flush()?;
-        Ok(wrote)
+        Ok(())
     }
 
     /// Reads and handles frames until the socket has nothing more, the turn is spent, output
@@ -556,6 +582,9 @@ impl Conn {
             let used = self.handle_buffered(env)?;
             any |= used > 0;
             if env.turn.spent() || self.pending_output() >= MAX_PENDING_OUTPUT {
+                return Ok(any);
+            }
+            if self.drained {
                 return Ok(any);
             }
             if !self.input.has_buffer() {
@@ -569,8 +598,12 @@ impl Conn {
                 Ok(got) => {
                     any = true;
                     env.turn.bytes += got.bytes as u64;
+                    self.drained = got.short && !self.peer_shut;
                 }
-                Err(e) if would_block(&e) => return Ok(any),
+                Err(e) if would_block(&e) => {
+                    self.drained = true;
+                    return Ok(any);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     self.read_closed = true;

@@ -5,12 +5,13 @@
 
 use std::time::Instant;
 
-use http_core::ParseError;
 use http_core::h2::frame::{self, ErrorCode};
 use http_core::h2::hpack;
+use http_core::{Header, ParseError};
 
+use super::request::{self, Pseudo};
 use super::stream::{self, Phase, Sending, Stream};
-use super::{Closed, Conn, Env, MAX_HELD_HEADS, MAX_OPEN_FILES};
+use super::{Closed, Conn, Env, Fatal, MAX_HELD_HEADS, MAX_OPEN_FILES};
 use crate::access_log::Captured;
 use crate::error::ServeError;
 use crate::exchange::response::Text;
@@ -34,7 +35,15 @@ impl Conn {
             Phase::Receiving { head, started } => (std::mem::take(head), *started),
             Phase::Sending(_) => return,
         };
-        let (response, log) = self.exchange(env, &head, started);
+        let mut fields = Vec::with_capacity(head.len());
+        let (response, log) = match request::validate(head.iter(), &mut fields) {
+            Ok(pseudo) => self.exchange(env, &pseudo, &fields),
+            Err(_) => {
+                let bad = ServeError::Parse(ParseError::HeaderField);
+                (reply::error(bad, reply::Audience::default()), None)
+            }
+        };
+        drop(fields);
         let needs_file = matches!(&response.body, Body::File(body) if body.holds_file());
         if needs_file && self.open_files() >= MAX_OPEN_FILES {
             drop(response);
@@ -75,7 +84,7 @@ impl Conn {
     }
 
     /// The responses that hold an open file.
-    fn open_files(&self) -> usize {
+    pub(super) fn open_files(&self) -> usize {
         let holds = |s: &&Stream| match &s.phase {
             Phase::Sending(out) => out.body.as_ref().is_some_and(FileBody::holds_file),
             Phase::Receiving { .. } => false,
@@ -90,6 +99,35 @@ impl Conn {
             Phase::Sending(_) => 0,
         };
         self.streams.iter().map(held).sum()
+    }
+
+    /// A request without a body (its HEADERS ended the stream), `head` decoded: checked as RFC
+    /// 9113 §8 says (a malformed one is reset), then answered on a new stream `id`, from the
+    /// fields the check kept.
+    pub(super) fn request_whole(
+        &mut self,
+        env: &mut Env<'_>,
+        id: u32,
+        head: hpack::Fields,
+    ) -> Result<(), Fatal> {
+        let mut fields = Vec::with_capacity(head.len());
+        let malformed = match request::validate(head.iter(), &mut fields) {
+            // A content-length the missing body contradicts (RFC 9113 §8.1.1) is malformed.
+            Ok(pseudo) if pseudo.content_length.is_none_or(|n| n == 0) => {
+                let index = self.open(id, hpack::Fields::default(), None, env);
+                self.streams[index].remote_closed = true;
+                let (response, log) = self.exchange(env, &pseudo, &fields);
+                self.start(env, index, response, log, env.now, false);
+                false
+            }
+            _ => true,
+        };
+        drop(fields);
+        self.recycle(head);
+        match malformed {
+            true => self.stream_error(id, ErrorCode::ProtocolError),
+            false => Ok(()),
+        }
     }
 
     /// Answers stream `index` with `response` before its request is complete (`open`: its
@@ -116,28 +154,27 @@ impl Conn {
         }
     }
 
-    /// The exchange's answer to the request in `head`, with what the log keeps of it.
+    /// The exchange's answer to the checked request `pseudo` with `fields`, with what the log
+    /// keeps of it.
     fn exchange(
         &mut self,
         env: &mut Env<'_>,
-        head: &hpack::Fields,
-        started: Instant,
+        pseudo: &Pseudo<'_>,
+        fields: &[Header<'_>],
     ) -> (Response, Option<Captured>) {
-        let _ = started;
-        let mut fields = Vec::with_capacity(head.len());
-        let Ok(pseudo) = super::request::validate(head.iter(), &mut fields) else {
-            let bad = ServeError::Parse(ParseError::HeaderField);
-            return (reply::error(bad, reply::Audience::default()), None);
+        // The request line is made only for a log that prints it.
+        let log = if env.svc.logs() {
+            let line = format!(
+                "{} {} HTTP/2.0",
+                String::from_utf8_lossy(pseudo.method_text),
+                String::from_utf8_lossy(pseudo.path)
+            );
+            let value = |name: &str| fields.iter().find(|h| h.name == name).map(|h| h.value);
+            env.svc
+                .capture(line.as_bytes(), value("referer"), value("user-agent"))
+        } else {
+            None
         };
-        let line = format!(
-            "{} {} HTTP/2.0",
-            String::from_utf8_lossy(pseudo.method_text),
-            String::from_utf8_lossy(pseudo.path)
-        );
-        let value = |name: &str| fields.iter().find(|h| h.name == name).map(|h| h.value);
-        let log = env
-            .svc
-            .capture(line.as_bytes(), value("referer"), value("user-agent"));
         let Some(method) = pseudo.method else {
             let unknown = ServeError::Parse(ParseError::UnknownMethod);
             return (reply::error(unknown, reply::Audience::default()), log);
@@ -147,7 +184,7 @@ impl Conn {
         let view = exchange::Request {
             method,
             target: pseudo.path,
-            fields: http_core::Fields(&fields),
+            fields: http_core::Fields(fields),
             client: &lookup,
         };
         let (_, date) = env.svc.now();
@@ -183,8 +220,8 @@ impl Conn {
         let id = self.streams[index].id;
         stream::write_head(
             &mut self.out,
-            &mut self.scratch,
             &mut self.encoder,
+            &mut self.head_table,
             id,
             &response,
             &date,
@@ -316,12 +353,12 @@ fn write_data(
     // Queued whole in the connection's output, so it counts as sent.
     body.advance(n);
     let done = body.remaining() == 0;
-    // The header is written again over its placeholder, now that the length is known.
-    let mut header = Vec::with_capacity(frame::HEADER_LEN);
-    frame::write_data_header(&mut header, id, n as u32, done);
-    if let Some(slot) = out.get_mut(header_at..header_at + frame::HEADER_LEN) {
-        slot.copy_from_slice(&header);
-    }
+    // Now that the length is known, the header is written behind the data and moved over its
+    // placeholder.
+    let end = out.len();
+    frame::write_data_header(out, id, n as u32, done);
+    out.copy_within(end.., header_at);
+    out.truncate(end);
     stream.send_window -= n as i64;
     sending.body_sent += n as u64;
     sending.last_sent = now;

@@ -4,8 +4,21 @@
 //! a connection, RFC 9113 §8.2.2), with `date`, `server` and `content-length` added here as the
 //! HTTP/1.1 codec adds them in its own form.
 //!
+//! A field whose encoding depends on no dynamic table (a literal not indexed whose name is the
+//! static table's, as the encoder writes `date`, `etag`, `last-modified` and `content-length`)
+//! is kept as the octets the encoder wrote, per worker thread ([`Replay`]), and sent again as
+//! they are when the same field comes again: the date within its second, a file's validators
+//! while it is fetched again. That spares the Huffman coding of every changing value, the
+//! largest cost of a small response's head; both tables stay exactly as the encoder keeps them.
+//! And a head whose encoding added nothing to the connection's table (every field an index or a
+//! literal not indexed: the same file fetched again) is kept whole, per worker thread, with the
+//! state of that table ([`HeadTable`]): the same head on the same connection, the table
+//! unchanged since, is sent as the same octets without being encoded again.
+//!
 //! It must not read from or write to the socket, nor decide responses.
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use http_core::SERVER;
@@ -27,6 +40,79 @@ const CONNECTION_SPECIFIC: [&str; 5] = [
     "transfer-encoding",
     "upgrade",
 ];
+
+/// Fields [`Replay`] keeps per worker thread: a few files' validators and lengths, the date.
+const REPLAY_ENTRIES: usize = 32;
+
+/// A field's name and value, at most, for [`Replay`] to keep it: every field it is for is far
+/// shorter, and the bound keeps its memory at a few KiB.
+const REPLAY_FIELD_MAX: usize = 128;
+
+/// The fields of a file's response that change from file to file and repeat while the file
+/// does (with `content-length` and `date`): the ones worth looking up in [`Replay`].
+const VALIDATORS: [&[u8]; 2] = [b"etag", b"last-modified"];
+
+/// The entries of HPACK's static table (RFC 7541 Appendix A): an index up to this one refers to
+/// no dynamic table.
+const STATIC_ENTRIES: usize = 61;
+
+/// Heads [`Heads`] keeps per worker thread, one per slot, a connection's in slot `id % HEAD_SLOTS`.
+const HEAD_SLOTS: usize = 64;
+
+/// A head's key (its status and fields) and its encoding, at most, for [`Heads`] to keep it.
+const HEAD_MAX: usize = 512;
+
+thread_local! {
+    /// Each worker's encoded heads and fields, kept to be sent again (see the module doc), and
+    /// the buffers a head is encoded in (a connection keeps none of them).
+    static HEADS: RefCell<Heads> = RefCell::new(Heads::default());
+}
+
+/// Where connections' identities come from: unique in the process, so that a head kept for one
+/// can never be taken for another's, whichever thread drives them.
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(0);
+
+/// What a connection's encoder has done to its dynamic table, as far as [`write_head`] knows:
+/// a head encoded without adding to the table (every field found there, or a literal not
+/// indexed) leaves it as it was, so the same head encodes to the same octets again as long as
+/// nothing has been added since.
+#[derive(Debug)]
+pub struct HeadTable {
+    /// The connection, unique in the process.
+    id: u64,
+    /// Changes made to the table (entries added, its size changed).
+    generation: u64,
+}
+
+impl HeadTable {
+    /// A new connection's.
+    pub fn new() -> Self {
+        Self {
+            id: NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed),
+            generation: 0,
+        }
+    }
+}
+
+/// A worker's heads and fields encoded once, to be sent again as they are.
+#[derive(Debug, Default)]
+struct Heads {
+    replay: Replay,
+    /// The head being encoded, and what identifies it.
+    block: Vec<u8>,
+    key: Vec<u8>,
+    /// The last head that left its connection's table as it was, per slot.
+    kept: Vec<KeptHead>,
+}
+
+/// A head encoded for connection `id` when its table was at `generation`.
+#[derive(Debug, Default)]
+struct KeptHead {
+    id: u64,
+    generation: u64,
+    key: Vec<u8>,
+    block: Vec<u8>,
+}
 
 /// Where a stream is in its life (RFC 9113 §5.1), as far as the server needs to tell.
 #[derive(Debug)]
@@ -132,45 +218,498 @@ impl Stream {
 }
 
 /// Appends the HEADERS (and CONTINUATION) frames of `response`'s head to `out`, for `stream`,
-/// ending the stream when the response has no body to send. `block` is a scratch buffer.
+/// ending the stream when the response has no body to send.
 #[allow(
     clippy::too_many_arguments,
     reason = "each is one fact of the head being encoded"
 )]
 pub fn write_head(
     out: &mut Vec<u8>,
-    block: &mut Vec<u8>,
     encoder: &mut Encoder,
+    table: &mut HeadTable,
     stream: u32,
     response: &Response,
     date: &HttpDate,
     end_stream: bool,
     max_frame_size: u32,
 ) {
-    block.clear();
-    encoder.begin_block(block);
-    encoder.status(block, response.status.as_u16());
-    let mut lower = String::new();
-    for field in response.fields.iter() {
-        lower.clear();
-        lower.push_str(field.name.as_str());
-        lower.make_ascii_lowercase();
-        if CONNECTION_SPECIFIC.contains(&lower.as_str()) {
-            continue;
+    HEADS.with_borrow_mut(|heads| {
+        let Heads {
+            replay,
+            block,
+            key,
+            kept,
+        } = heads;
+        block.clear();
+        encoder.begin_block(block);
+        if !block.is_empty() {
+            table.generation += 1; // a size update: the table may have lost entries
         }
-        encoder.field(block, lower.as_bytes(), field.value.as_str().as_bytes());
-    }
-    if let Some(len) = response.content_length {
-        let mut digits = itoa(len);
-        encoder.field(block, b"content-length", digits.as_bytes());
-        digits.clear();
-    }
-    encoder.field(block, b"date", date.as_str().as_bytes());
-    encoder.field(block, b"server", SERVER.as_bytes());
-    frame::write_headers(out, stream, block, end_stream, max_frame_size);
+        head_key(key, response, date);
+        if kept.is_empty() {
+            kept.resize_with(HEAD_SLOTS, KeptHead::default);
+        }
+        let slot = kept
+            .get_mut(table.id as usize % HEAD_SLOTS)
+            .filter(|_| key.len() <= HEAD_MAX);
+        if block.is_empty()
+            && let Some(slot) = &slot
+            && (slot.id, slot.generation) == (table.id, table.generation)
+            && slot.key == *key
+        {
+            frame::write_headers(out, stream, &slot.block, end_stream, max_frame_size);
+            return;
+        }
+        let before = block.len();
+        encode_head(block, encoder, replay, response, date);
+        if added_to_table(block.get(before..).unwrap_or_default()) {
+            table.generation += 1;
+        } else if let Some(slot) = slot.filter(|_| block.len() <= HEAD_MAX) {
+            (slot.id, slot.generation) = (table.id, table.generation);
+            slot.key.clone_from(key);
+            slot.block.clone_from(block);
+        }
+        frame::write_headers(out, stream, block, end_stream, max_frame_size);
+    });
 }
 
-/// `n` in decimal.
-fn itoa(n: u64) -> String {
-    n.to_string()
+/// What identifies a head's encoding, given the table: its status and fields as the response
+/// has them, `content-length` and the date.
+fn head_key(key: &mut Vec<u8>, response: &Response, date: &HttpDate) {
+    key.clear();
+    key.extend_from_slice(&response.status.as_u16().to_be_bytes());
+    for field in response.fields.iter() {
+        // Neither a name nor a value holds NUL (the exchange's rule for a field).
+        key.extend_from_slice(field.name.as_str().as_bytes());
+        key.push(0);
+        key.extend_from_slice(field.value.as_str().as_bytes());
+        key.push(0);
+    }
+    let length = response.content_length.map_or([0xFF; 8], u64::to_be_bytes);
+    key.extend_from_slice(&length);
+    key.extend_from_slice(date.as_str().as_bytes());
+}
+
+/// Whether any representation in `fields` (field representations, RFC 7541 §6, as
+/// [`encode_head`] writes them) adds to the table: a literal with incremental indexing
+/// (`01xxxxxx`, §6.2.1). The others are an index (`1xxxxxxx`) or a literal not indexed
+/// (`000xxxxx`); walking them needs their lengths, so each is told by its first octet only as
+/// long as the walk can follow them.
+fn added_to_table(fields: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(&first) = fields.get(at) {
+        let (prefix, literal) = match first {
+            f if f & 0x80 != 0 => (0x7F, false),
+            f if f & 0xC0 == 0x40 => return true,
+            f if f & 0xE0 == 0x20 => return true, // a size update (not written here)
+            _ => (0x0F, true),
+        };
+        let Some((index, next)) = integer(fields, at, prefix) else {
+            return true; // cannot be followed: taken as a change
+        };
+        at = next;
+        if literal {
+            if index == 0 {
+                let Some(after_name) = string_end(fields, at) else {
+                    return true;
+                };
+                at = after_name;
+            }
+            let Some(after_value) = string_end(fields, at) else {
+                return true;
+            };
+            at = after_value;
+        }
+    }
+    false
+}
+
+/// The integer (RFC 7541 §5.1) whose prefix is the low bits `mask` of the octet at `at`, and
+/// where what follows it starts.
+fn integer(bytes: &[u8], at: usize, mask: u8) -> Option<(usize, usize)> {
+    let mut value = usize::from(bytes.get(at)? & mask);
+    let mut at = at + 1;
+    if value < usize::from(mask) {
+        return Some((value, at));
+    }
+    for shift in (0..28).step_by(7) {
+        let octet = *bytes.get(at)?;
+        at += 1;
+        value += usize::from(octet & 0x7F) << shift;
+        if octet & 0x80 == 0 {
+            return Some((value, at));
+        }
+    }
+    None
+}
+
+/// Where the string literal (RFC 7541 §5.2) at `at` ends.
+fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let (len, start) = integer(bytes, at, 0x7F)?;
+    let end = start.checked_add(len)?;
+    (end <= bytes.len()).then_some(end)
+}
+
+/// Appends `response`'s fields, and `date` and `server`, to `block` (the encoder's policy; the
+/// fields that change, through `replay`).
+fn encode_head(
+    block: &mut Vec<u8>,
+    encoder: &mut Encoder,
+    replay: &mut Replay,
+    response: &Response,
+    date: &HttpDate,
+) {
+    encoder.status(block, response.status.as_u16());
+    let mut name = [0u8; NAME_MAX];
+    for field in response.fields.iter() {
+        let Some(lower) = lowercase(field.name.as_str(), &mut name) else {
+            // Longer than any name the exchange or a site rule writes: lowered the slow way.
+            let lower = field.name.as_str().to_ascii_lowercase();
+            encoder.field(block, lower.as_bytes(), field.value.as_str().as_bytes());
+            continue;
+        };
+        let value = field.value.as_str().as_bytes();
+        if CONNECTION_SPECIFIC.iter().any(|c| c.as_bytes() == lower) {
+            continue;
+        } else if VALIDATORS.contains(&lower) {
+            replay.field(encoder, block, lower, value);
+        } else {
+            // The others repeat whole: the encoder's table has them, in one octet.
+            encoder.field(block, lower, value);
+        }
+    }
+    if let Some(len) = response.content_length {
+        let mut digits = [0u8; 20];
+        replay.field(encoder, block, b"content-length", decimal(len, &mut digits));
+    }
+    replay.field(encoder, block, b"date", date.as_str().as_bytes());
+    encoder.field(block, b"server", SERVER.as_bytes());
+}
+
+/// The longest field name lowercased on the stack.
+const NAME_MAX: usize = 64;
+
+/// `name` in lowercase, in `buf`; `None` if it is longer than [`NAME_MAX`].
+fn lowercase<'b>(name: &str, buf: &'b mut [u8; NAME_MAX]) -> Option<&'b [u8]> {
+    let lower = buf.get_mut(..name.len())?;
+    lower.copy_from_slice(name.as_bytes());
+    lower.make_ascii_lowercase();
+    Some(lower)
+}
+
+/// `n` in decimal, in `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut start = buf.len();
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        start -= 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.get(start..).unwrap_or_default()
+}
+
+/// Fields encoded in a form that depends on no dynamic table, with the octets the encoder
+/// wrote for them: sending those octets again is the same as encoding the field again (the
+/// encoder's table is not touched by such a field, and the client's decodes it alike whatever
+/// it holds), without the Huffman coding. At most [`REPLAY_ENTRIES`], the oldest replaced.
+#[derive(Debug, Default)]
+pub struct Replay {
+    entries: Vec<Replayed>,
+    /// The entry replaced next once all are taken.
+    next: usize,
+}
+
+/// One field [`Replay`] keeps.
+#[derive(Debug, Default)]
+struct Replayed {
+    /// The name, then the value.
+    field: Vec<u8>,
+    name_len: usize,
+    /// What the encoder wrote for it.
+    encoded: Vec<u8>,
+}
+
+impl Replay {
+    /// Appends `name: value` to `block`: the octets kept for it, or else the encoder's, kept if
+    /// they depend on no table.
+    pub fn field(&mut self, encoder: &mut Encoder, block: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+        let kept = self.entries.iter().find(|e| {
+            e.name_len == name.len()
+                && e.field.len() == name.len() + value.len()
+                && e.field.get(..name.len()) == Some(name)
+                && e.field.get(name.len()..) == Some(value)
+        });
+        if let Some(kept) = kept {
+            block.extend_from_slice(&kept.encoded);
+            return;
+        }
+        let at = block.len();
+        encoder.field(block, name, value);
+        let encoded = block.get(at..).unwrap_or_default();
+        if name.len() + value.len() > REPLAY_FIELD_MAX || !table_free(encoded) {
+            return;
+        }
+        let entry = if self.entries.len() < REPLAY_ENTRIES {
+            self.entries.push(Replayed::default());
+            self.entries.last_mut()
+        } else {
+            let index = self.next;
+            self.next = (index + 1) % REPLAY_ENTRIES;
+            self.entries.get_mut(index)
+        };
+        if let Some(entry) = entry {
+            entry.field.clear();
+            entry.field.extend_from_slice(name);
+            entry.field.extend_from_slice(value);
+            entry.name_len = name.len();
+            entry.encoded.clear();
+            entry.encoded.extend_from_slice(encoded);
+        }
+    }
+}
+
+/// Whether an encoded field refers to no dynamic table and adds nothing to one: a literal
+/// without indexing (`0000xxxx`, RFC 7541 §6.2.2) or never indexed (`0001xxxx`, §6.2.3) whose
+/// name index, an integer with a 4-bit prefix (§5.1), is 0 (the name follows as a string) or
+/// a static table entry's.
+fn table_free(encoded: &[u8]) -> bool {
+    let Some((&first, rest)) = encoded.split_first() else {
+        return false;
+    };
+    if first & 0xE0 != 0 {
+        return false; // indexed, incremental indexing, or a table size update
+    }
+    let mut index = usize::from(first & 0x0F);
+    if index == 0x0F {
+        // The prefix is full: the rest follows in 7-bit groups, least significant first.
+        for (shift, &octet) in rest.iter().take(2).enumerate() {
+            index += usize::from(octet & 0x7F) << (7 * shift);
+            if octet & 0x80 == 0 {
+                return index <= STATIC_ENTRIES;
+            }
+        }
+        return false;
+    }
+    index <= STATIC_ENTRIES
+}
+
+#[cfg(test)]
+mod tests {
+    use http_core::h2::frame::Frame;
+    use http_core::h2::hpack::{self, Decoder};
+    use http_core::{Status, StatusCode};
+
+    use super::*;
+
+    fn decoded(decoder: &mut Decoder, block: &[u8]) -> Vec<(String, String)> {
+        let mut fields = hpack::Fields::default();
+        decoder.decode(block, 1 << 16, 100, &mut fields).unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        fields.iter().map(|(n, v)| (text(n), text(v))).collect()
+    }
+
+    #[test]
+    fn a_literal_without_indexing_on_a_static_name_is_table_free_and_nothing_else_is() {
+        let mut encoder = Encoder::new(hpack::DEFAULT_TABLE_SIZE);
+        let mut encoded = |name: &[u8], value: &[u8]| {
+            let mut block = Vec::new();
+            encoder.field(&mut block, name, value);
+            block
+        };
+        // Literals without indexing (§6.2.2): names 33 and 44 of the static table.
+        assert!(table_free(&encoded(
+            b"date",
+            b"Sun, 06 Dec 2026 18:59:58 GMT"
+        )));
+        assert!(table_free(&encoded(
+            b"last-modified",
+            b"Sun, 06 Dec 2026 18:58:41 GMT"
+        )));
+        // Never indexed (§6.2.3), a static name.
+        assert!(table_free(&encoded(b"set-cookie", b"a=b")));
+        // Incremental indexing (§6.2.1) adds to the table, and then the field is an index.
+        let first = encoded(b"x-site", b"yes");
+        assert!(!table_free(&first));
+        assert!(!table_free(&encoded(b"x-site", b"yes")));
+        // A name from the dynamic table (index 62): not table-free.
+        assert!(!table_free(&[0x0F, 62 - 15, 1, b'1']));
+        // A literal name (index 0) is.
+        assert!(table_free(&[0x00, 1, b'a', 1, b'b']));
+        assert!(!table_free(&[]));
+    }
+
+    #[test]
+    fn replayed_fields_decode_as_encoded_ones_and_keep_both_tables_in_step() {
+        let mut encoder = Encoder::new(hpack::DEFAULT_TABLE_SIZE);
+        let mut decoder = Decoder::new(hpack::DEFAULT_TABLE_SIZE);
+        let mut replay = Replay::default();
+        // More distinct values than the replay keeps, interleaved with fields the table keeps.
+        for round in 0..3 {
+            for i in 0..REPLAY_ENTRIES + 5 {
+                let mut block = Vec::new();
+                encoder.begin_block(&mut block);
+                let etag = format!("\"{i:x}-400\"");
+                let mut digits = [0u8; 20];
+                let length = decimal(1000 + i as u64, &mut digits).to_vec();
+                replay.field(&mut encoder, &mut block, b"etag", etag.as_bytes());
+                // Indexed by the encoder: never kept, or the tables would part.
+                let r = format!("r{round}");
+                replay.field(&mut encoder, &mut block, b"x-round", r.as_bytes());
+                replay.field(&mut encoder, &mut block, b"content-length", &length);
+                replay.field(&mut encoder, &mut block, b"vary", b"Accept-Encoding");
+                let expected = [
+                    ("etag".to_owned(), etag),
+                    ("x-round".to_owned(), format!("r{round}")),
+                    ("content-length".to_owned(), (1000 + i).to_string()),
+                    ("vary".to_owned(), "Accept-Encoding".to_owned()),
+                ];
+                assert_eq!(
+                    decoded(&mut decoder, &block),
+                    expected,
+                    "round {round}, {i}"
+                );
+            }
+        }
+        assert_eq!(replay.entries.len(), REPLAY_ENTRIES);
+    }
+
+    #[test]
+    fn a_kept_field_is_sent_as_the_same_octets_without_the_encoder() {
+        let mut encoder = Encoder::new(hpack::DEFAULT_TABLE_SIZE);
+        let mut replay = Replay::default();
+        let date = b"Sun, 06 Dec 2026 18:59:58 GMT";
+        let mut first = Vec::new();
+        replay.field(&mut encoder, &mut first, b"date", date);
+        let mut again = Vec::new();
+        replay.field(&mut encoder, &mut again, b"date", date);
+        assert_eq!(first, again);
+        assert_eq!(replay.entries.len(), 1, "kept once");
+        // Too long to keep: encoded each time, never kept.
+        let long = vec![b'x'; REPLAY_FIELD_MAX];
+        replay.field(&mut encoder, &mut Vec::new(), b"etag", &long);
+        assert_eq!(replay.entries.len(), 1);
+    }
+
+    /// A response of `status` with the fields `(name, value)`.
+    fn response(status: StatusCode, fields: &[(&'static str, String)], len: u64) -> Response {
+        let mut all = crate::exchange::response::Fields::new();
+        for (name, value) in fields {
+            all.push(*name, value.clone());
+        }
+        Response {
+            status,
+            fields: all,
+            content_length: Some(len),
+            body: Default::default(),
+            resource: None,
+            user: None,
+        }
+    }
+
+    /// The frames' header block, decoded.
+    fn head_of(decoder: &mut Decoder, frames: &[u8]) -> Vec<(String, String)> {
+        let Ok(Status::Complete((Frame::Headers { block, .. }, _))) =
+            frame::parse(frames, frame::MAX_MAX_FRAME_SIZE)
+        else {
+            panic!("not one HEADERS frame: {frames:?}");
+        };
+        decoded(decoder, block)
+    }
+
+    #[test]
+    fn heads_encoded_again_decode_right_on_every_connection_whatever_the_tables_did() {
+        // Two connections on one worker, each with its encoder, its client's decoder and its
+        // table's record; heads that repeat, heads that add to the table, a table resized.
+        let mut conns: Vec<_> = (0..2)
+            .map(|_| {
+                (
+                    Encoder::new(hpack::DEFAULT_TABLE_SIZE),
+                    Decoder::new(hpack::DEFAULT_TABLE_SIZE),
+                    HeadTable::new(),
+                )
+            })
+            .collect();
+        let date = HttpDate::from_unix(1_800_000_000);
+        let mut hits = 0;
+        for step in 0..400usize {
+            let (encoder, decoder, table) = &mut conns[step % 2];
+            if step % 97 == 50 {
+                // The client's SETTINGS shrink the table, then let it grow again.
+                encoder.set_max_table_size(if step % 2 == 0 { 256 } else { 4096 });
+            }
+            let file = (step / 7) % 5; // a few files, each fetched several times in a row
+            let status = if file == 4 {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::OK
+            };
+            let mut fields = vec![
+                ("Content-Type", format!("text/x-{file}")),
+                (
+                    "ETag",
+                    format!("\"{file:x}-{step_tag}\"", step_tag = step / 50),
+                ),
+                ("Cache-Control", "no-cache".to_owned()),
+            ];
+            if step % 11 == 0 {
+                fields.push(("X-Once", format!("value {step}"))); // added to the table
+            }
+            let response = response(status, &fields, 100 + file as u64);
+            let mut out = Vec::new();
+            let generation = table.generation;
+            write_head(&mut out, encoder, table, 1, &response, &date, false, 16_384);
+            hits += usize::from(generation == table.generation && step > 10);
+            let mut expected = vec![(":status".to_owned(), status.as_u16().to_string())];
+            for (name, value) in &fields {
+                expected.push((name.to_ascii_lowercase(), value.clone()));
+            }
+            expected.push(("content-length".to_owned(), (100 + file).to_string()));
+            expected.push(("date".to_owned(), date.as_str().to_owned()));
+            expected.push(("server".to_owned(), SERVER.to_owned()));
+            assert_eq!(head_of(decoder, &out), expected, "step {step}");
+        }
+        assert!(
+            hits > 200,
+            "most heads leave their table as it was ({hits})"
+        );
+    }
+
+    #[test]
+    fn representations_that_add_to_the_table_are_told_from_the_others() {
+        let mut encoder = Encoder::new(hpack::DEFAULT_TABLE_SIZE);
+        let mut block = Vec::new();
+        encoder.status(&mut block, 200); // indexed
+        encoder.field(&mut block, b"date", b"Sun, 06 Dec 2026 18:59:58 GMT"); // not indexed
+        encoder.field(&mut block, b"x-new-name", b"v"); // a literal name, not a static one
+        assert!(added_to_table(&block));
+        let mut again = Vec::new();
+        encoder.status(&mut again, 200);
+        encoder.field(&mut again, b"date", b"Sun, 06 Dec 2026 18:59:58 GMT");
+        encoder.field(&mut again, b"x-new-name", b"v"); // now an index
+        assert!(!added_to_table(&again));
+        // Cut short (a literal name whose string is missing): cannot be followed, so taken as
+        // a change.
+        assert!(added_to_table(&[0x00, 0x85]));
+        assert!(!added_to_table(&[]));
+    }
+
+    #[test]
+    fn decimal_and_lowercase_write_on_the_stack() {
+        let mut digits = [0u8; 20];
+        assert_eq!(decimal(0, &mut digits), b"0");
+        assert_eq!(decimal(1024, &mut digits), b"1024");
+        assert_eq!(
+            decimal(u64::MAX, &mut digits),
+            u64::MAX.to_string().as_bytes()
+        );
+        let mut name = [0u8; NAME_MAX];
+        assert_eq!(
+            lowercase("Content-Type", &mut name),
+            Some(&b"content-type"[..])
+        );
+        assert_eq!(lowercase(&"X".repeat(NAME_MAX + 1), &mut name), None);
+    }
 }

@@ -128,12 +128,16 @@ impl Harness {
     }
 
     fn ready(&mut self) -> Next {
+        // As the poller reports it: an end of stream comes with the event that brings it.
+        let readiness = Readiness {
+            read_closed: self.socket.eof,
+        };
         let mut io = Wire {
             transport: &mut self.transport,
             socket: &mut self.socket,
         };
         let conn = self.conn.as_mut().unwrap();
-        conn.ready(&mut self.svc, &mut io, Readiness::default(), self.now)
+        conn.ready(&mut self.svc, &mut io, readiness, self.now)
     }
 
     /// Calls the connection until it no longer yields its turn.
@@ -1164,5 +1168,112 @@ fn output_for_a_client_that_reads_nothing_stays_bounded() {
     assert!(
         most <= MAX_PENDING_OUTPUT + 16 * 1024 + 9,
         "{most} bytes wait"
+    );
+}
+
+#[test]
+fn requests_that_arrive_together_take_one_read_and_their_responses_one_write() {
+    let mut h = Harness::connected();
+    for i in 0..10 {
+        h.get(2 * i + 1, "/hello.txt");
+    }
+    let (recvs, sends) = (h.socket.recvs, h.socket.sends);
+    assert!(matches!(h.ready(), Next::Wait(_)));
+    // The read came back shorter than asked: under edge-triggered polling the socket is empty
+    // until the next event, so no read is tried only to hear `WouldBlock`.
+    assert_eq!(h.socket.recvs - recvs, 1, "reads");
+    assert_eq!(h.socket.sends - sends, 1, "writes");
+    let got = h.frames();
+    assert_eq!(got.iter().filter(|g| status(g) == Some("200")).count(), 10);
+    // The next event reads again.
+    h.get(21, "/hello.txt");
+    h.ready();
+    assert_eq!(h.socket.recvs - recvs, 2, "reads");
+    assert_eq!(status(&h.frames()[0]), Some("200"));
+}
+
+#[test]
+fn repeated_responses_decode_alike_whether_their_fields_are_encoded_or_replayed() {
+    let mut h = Harness::connected();
+    let mut heads = Vec::new();
+    for i in 0..40 {
+        let path = if i % 3 == 0 { "/big.bin" } else { "/hello.txt" };
+        h.get(2 * i + 1, path);
+        h.settle();
+        let got = h.frames();
+        let head = got.iter().find(|g| status(g).is_some()).unwrap().clone();
+        // The client's windows: the big body fills them, then they are given back (a stream
+        // left waiting would hold its file).
+        let mut update = Vec::new();
+        frame::write_window_update(&mut update, 0, BIG as u32);
+        frame::write_window_update(&mut update, 2 * i + 1, BIG as u32);
+        h.socket.feed(&update);
+        heads.push((path, head));
+    }
+    for (path, head) in &heads {
+        let length = if *path == "/big.bin" {
+            BIG.to_string()
+        } else {
+            "6".to_owned()
+        };
+        assert_eq!(
+            field(head, "content-length"),
+            Some(length.as_str()),
+            "{head:?}"
+        );
+        assert!(field(head, "etag").is_some_and(|e| e.starts_with('"')));
+        assert!(field(head, "last-modified").is_some_and(|d| d.ends_with(" GMT")));
+        assert!(field(head, "date").is_some_and(|d| d.ends_with(" GMT")));
+    }
+    for path in ["/hello.txt", "/big.bin"] {
+        let etags: std::collections::HashSet<_> = heads
+            .iter()
+            .filter(|(p, _)| *p == path)
+            .map(|(_, h)| field(h, "etag"))
+            .collect();
+        assert_eq!(etags.len(), 1, "one file, one etag: {etags:?}");
+    }
+}
+
+#[test]
+fn an_idle_connection_keeps_no_buffers_nor_room_for_streams() {
+    let mut h = Harness::connected();
+    for i in 0..3 {
+        h.get(2 * i + 1, "/hello.txt");
+    }
+    assert!(matches!(h.settle(), Next::Wait(_)));
+    assert_eq!(h.frames().iter().filter(|g| status(g).is_some()).count(), 3);
+    let conn = h.conn.as_ref().unwrap();
+    // What an idle connection costs is its state, not the room its last requests took.
+    assert_eq!(conn.streams.capacity(), 0, "streams");
+    assert_eq!(conn.decoded.heap_bytes(), 0, "decoded fields");
+    assert_eq!(conn.out.capacity(), 0, "output");
+    assert!(!conn.input.has_buffer(), "input");
+    // And it serves the next request as well.
+    h.get(7, "/hello.txt");
+    h.ready();
+    assert_eq!(status(&h.frames()[0]), Some("200"));
+}
+
+#[test]
+fn a_request_whose_content_length_its_end_contradicts_is_reset_and_the_next_is_served() {
+    let mut h = Harness::connected();
+    let block = h.block("GET", "/hello.txt", &[("content-length", "5")]);
+    let mut bytes = Vec::new();
+    frame::write_headers(&mut bytes, 1, &block, true, frame::DEFAULT_MAX_FRAME_SIZE);
+    h.socket.feed(&bytes);
+    h.get(3, "/hello.txt");
+    h.settle();
+    let got = h.frames();
+    assert_eq!(
+        got[0],
+        Got::Reset {
+            stream: 1,
+            code: ErrorCode::ProtocolError
+        }
+    );
+    assert!(
+        got.iter()
+            .any(|g| matches!(g, Got::Headers { stream: 3, .. }) && status(g) == Some("200"))
     );
 }

@@ -118,8 +118,9 @@ impl<S: Socket> Write for Raw<'_, S> {
 }
 
 /// An in-memory socket for the tests of the layers above: input arrives in the chunks the test
-/// queued (each read takes at most one; an empty queue is `WouldBlock`, or the end of stream
-/// once the test closed it); output is kept, and refused with `WouldBlock` once `room` bytes
+/// queued (a read takes what is queued, across chunks, as far as its buffer goes, as from a
+/// kernel's receive buffer; an empty queue is `WouldBlock`, or the end of stream once the test
+/// closed it); output is kept, and refused with `WouldBlock` once `room` bytes
 /// are taken, as from a client that stopped reading.
 #[cfg(test)]
 #[derive(Debug, Default)]
@@ -138,6 +139,10 @@ pub struct MemorySocket {
     pub held_back: usize,
     /// The address the peer has.
     pub peer: Option<IpAddr>,
+    /// Calls to `recv` and to `send`, as system calls would be counted.
+    pub recvs: usize,
+    /// See `recvs`.
+    pub sends: usize,
 }
 
 #[cfg(test)]
@@ -162,22 +167,33 @@ impl MemorySocket {
 #[cfg(test)]
 impl Socket for MemorySocket {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(chunk) = self.input.front_mut() else {
+        self.recvs += 1;
+        if self.input.is_empty() {
             return match self.eof {
                 true => Ok(0),
                 false => Err(io::ErrorKind::WouldBlock.into()),
             };
-        };
-        let n = chunk.len().min(buf.len());
-        buf[..n].copy_from_slice(&chunk[..n]);
-        chunk.drain(..n);
-        if chunk.is_empty() {
-            self.input.pop_front();
+        }
+        // As a kernel's receive buffer: what has arrived, across the chunks, as far as `buf`
+        // takes it (a codec may take a read shorter than asked for as a drained socket).
+        let mut n = 0;
+        while let Some(chunk) = self.input.front_mut() {
+            let take = chunk.len().min(buf.len() - n);
+            if take == 0 {
+                break;
+            }
+            buf[n..n + take].copy_from_slice(&chunk[..take]);
+            chunk.drain(..take);
+            n += take;
+            if chunk.is_empty() {
+                self.input.pop_front();
+            }
         }
         Ok(n)
     }
 
     fn send(&mut self, parts: &[IoSlice<'_>], more: bool) -> io::Result<usize> {
+        self.sends += 1;
         let all: Vec<u8> = parts.iter().flat_map(|p| p.iter().copied()).collect();
         let n = self.take(all.len())?;
         self.output.extend_from_slice(&all[..n]);
