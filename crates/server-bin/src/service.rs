@@ -61,6 +61,47 @@ impl Peer {
     }
 }
 
+/// What a response being sent keeps for the log and the counters, whichever protocol sends
+/// it: taken from the exchange's answer when its head goes out, made into a [`Record`] when it
+/// is done or cut short.
+#[derive(Debug)]
+pub struct ResponseMeta {
+    /// The status sent.
+    pub status: u16,
+    /// What the per-resource counters count.
+    pub resource: Option<String>,
+    /// The user a protected path let in, for the log.
+    pub user: Option<String>,
+    /// When the request's first byte arrived.
+    pub started: Instant,
+    /// The wall-clock second it arrived, for the log.
+    pub time: u64,
+    /// What the log prints of the request.
+    pub log: Option<Captured>,
+}
+
+impl ResponseMeta {
+    /// The response as the log and the counters see it, `body_sent` bytes of its body out.
+    pub fn record(
+        &self,
+        peer: Option<IpAddr>,
+        tls: Option<&'static str>,
+        body_sent: u64,
+    ) -> Record<'_> {
+        Record {
+            peer,
+            tls,
+            status: self.status,
+            resource: self.resource.as_deref(),
+            body_sent,
+            started: self.started,
+            time: self.time,
+            log: self.log.as_ref(),
+            user: self.user.as_deref(),
+        }
+    }
+}
+
 /// A response finished (or cut short), as the log and the counters see it.
 #[derive(Debug)]
 pub struct Record<'a> {
@@ -108,8 +149,9 @@ impl Service {
     /// The state of worker `worker`, logging into `log`.
     pub fn new(ctx: Arc<Context>, worker: usize, log: AccessLog) -> Self {
         // With TLS on, every connection that is served files speaks TLS (the plain listener
-        // only redirects); without, every one sends files by sendfile.
-        let cache = FileCache::for_bodies(ctx.config.tls.is_none());
+        // only redirects); without, HTTP/1.1 sends files by sendfile, HTTP/2 copies them.
+        let config = &ctx.config;
+        let cache = FileCache::for_bodies(config.tls.is_none() && !config.http2);
         Self {
             root: ctx.root.view(),
             site: ctx.site.reader(),
@@ -210,6 +252,12 @@ impl Service {
     /// A panic closed a connection (or was answered `500`).
     pub fn panicked(&self) {
         self.ctx.metrics.panicked(self.worker);
+    }
+
+    /// Bytes of file contents in the worker's small-file cache.
+    #[cfg(test)]
+    pub fn cached_bytes(&self) -> usize {
+        self.cache.bytes()
     }
 
     /// Before the worker polls, or a new connection is read: what arrives next may have been

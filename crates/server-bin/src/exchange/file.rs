@@ -106,18 +106,20 @@ pub fn choose<'a>(
     }
 }
 
-/// Reads a small file without sidecars into the worker's cache and serves it from there.
+/// Reads a file without sidecars of at most `max` bytes into the worker's cache and serves it
+/// from there.
 pub fn cache_if_plain<'a>(
     tree: &mut Tree<'_>,
     key: &str,
     rel: &str,
     rep: Representation<'a>,
+    max: u64,
     now: Instant,
 ) -> Representation<'a> {
     let Source::File(file) = &rep.source else {
         return rep;
     };
-    if rep.sidecars || rep.coding.is_some() || rep.meta.len() > tree.cache.max_file() {
+    if rep.sidecars || rep.coding.is_some() || rep.meta.len() > max {
         return rep;
     }
     let mut contents = vec![0; rep.meta.len() as usize];

@@ -57,6 +57,10 @@ pub struct Request<'h, 'b> {
     /// The client's address, looked up (once per connection) only when a response depends on
     /// it: the metrics' privacy, failed passwords counted per client.
     pub client: &'h dyn Fn() -> Option<IpAddr>,
+    /// The body can go by `sendfile` (plain HTTP/1.1), so a small file is served from the
+    /// worker's cache only up to [`crate::files::cache::MAX_FILE_SENDFILE`]; TLS and HTTP/2 copy
+    /// every body and take cached files up to [`crate::files::cache::MAX_FILE`].
+    pub sendfile: bool,
 }
 
 impl std::fmt::Debug for Request<'_, '_> {
@@ -190,7 +194,9 @@ fn serve_target(
     now: Instant,
 ) -> Result<Response, ServeError> {
     let key = resource_name(target);
-    if let Some(hit) = tree.cache.get(tree.root, &key, now) {
+    let cached_max = tree.cache.max_file_for(req.sendfile);
+    let hit = tree.cache.get(tree.root, &key, now);
+    if let Some(hit) = hit.filter(|hit| hit.contents.len() as u64 <= cached_max) {
         let content_type = mime::for_path(&hit.rel);
         let rep = Representation::plain(Source::Memory(hit.contents), hit.meta, false);
         let rep = file::compress_on_the_fly(ctx, tree.root, req, date, &hit.rel, content_type, rep);
@@ -207,7 +213,7 @@ fn serve_target(
         Resolved::File { file, meta, rel } => {
             let content_type = mime::for_path(&rel);
             let rep = file::choose(ctx, tree, req, file, meta, &rel, now);
-            let rep = file::cache_if_plain(tree, &key, &rel, rep, now);
+            let rep = file::cache_if_plain(tree, &key, &rel, rep, cached_max, now);
             let rep = file::compress_on_the_fly(ctx, tree.root, req, date, &rel, content_type, rep);
             Ok(file::serve(
                 ctx,

@@ -423,6 +423,7 @@ mod tests {
             target: req.target,
             fields: req.fields(),
             client: &|| None,
+            sendfile: true,
         };
         https_redirect(&view, 8443)
     }

@@ -195,7 +195,8 @@ pub struct FileCache {
     checked: bool,
     /// The [`Root::id`] of the tree everything here was found in.
     root: Option<u64>,
-    /// Largest file kept: [`MAX_FILE`], or [`MAX_FILE_SENDFILE`] where bodies go by sendfile.
+    /// Largest file kept: [`MAX_FILE`], or [`MAX_FILE_SENDFILE`] where every body goes by
+    /// sendfile.
     max_file: u64,
 }
 
@@ -319,19 +320,24 @@ impl FileCache {
         }
     }
 
-    /// A cache for a worker whose connections send file bodies by `sendfile` (plain TCP), or
-    /// copy them (TLS): it keeps files up to [`MAX_FILE_SENDFILE`] or [`MAX_FILE`].
-    pub fn for_bodies(by_sendfile: bool) -> Self {
+    /// A cache for a worker whose connections all send file bodies by `sendfile` (plain
+    /// HTTP/1.1), or some of which copy them (TLS, HTTP/2): it keeps files up to
+    /// [`MAX_FILE_SENDFILE`] or [`MAX_FILE`].
+    pub fn for_bodies(all_by_sendfile: bool) -> Self {
         let mut cache = Self::default();
-        if by_sendfile {
+        if all_by_sendfile {
             cache.max_file = MAX_FILE_SENDFILE;
         }
         cache
     }
 
-    /// Largest file this cache keeps.
-    pub fn max_file(&self) -> u64 {
-        self.max_file
+    /// Largest cached file worth serving from here to a request whose body can go by
+    /// `sendfile` or not: past [`MAX_FILE_SENDFILE`], `sendfile` costs less than a copy.
+    pub fn max_file_for(&self, sendfile: bool) -> u64 {
+        match sendfile {
+            true => self.max_file.min(MAX_FILE_SENDFILE),
+            false => self.max_file,
+        }
     }
 
     /// The cached copy for request path `key` in the tree `root`, if nothing watched had

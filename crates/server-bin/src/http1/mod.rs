@@ -59,13 +59,13 @@ use http_core::{Body as RequestBody, EMPTY_HEADER, Status, Version, first_line, 
 use pool::{CloseReason, Next, Readiness, would_block};
 
 use self::input::Input;
-use self::outgoing::{After, Meta, Outgoing, Turn};
+use self::outgoing::{After, Outgoing, Turn};
 use crate::access_log::Captured;
 use crate::error::ServeError;
 use crate::exchange::response::Text;
 use crate::exchange::{self, Body, Response, reply};
 use crate::files::body::FileBody;
-use crate::service::{Peer, Service};
+use crate::service::{Peer, ResponseMeta, Service};
 use crate::transport::socket::Socket;
 use crate::transport::{Got, ReadBuf, Sent, Wire};
 
@@ -384,6 +384,7 @@ impl Conn {
             target: req.target,
             fields: req.fields(),
             client: &client,
+            sendfile: self.peer.tls.is_none(),
         };
         let (response, panicked) = match self.mode {
             Mode::RedirectToHttps { https_port } => {
@@ -478,7 +479,7 @@ impl Conn {
         // next head's clock starts when reading does (`finish_response`), or a long download
         // would run out the header timeout of the request pipelined behind it.
         self.input.head_started = None;
-        let meta = Meta {
+        let meta = ResponseMeta {
             status: response.status.as_u16(),
             resource: response.resource,
             user: response.user,

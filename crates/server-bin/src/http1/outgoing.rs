@@ -5,9 +5,8 @@
 use std::io;
 use std::time::Instant;
 
-use crate::access_log::Captured;
 use crate::files::body::{FileBody, Next};
-use crate::service::Record;
+use crate::service::{Record, ResponseMeta};
 use crate::transport::socket::Socket;
 use crate::transport::{Sent, Wire};
 
@@ -65,30 +64,7 @@ pub struct Outgoing {
     pub last_progress: Instant,
     /// What follows it.
     pub after: After,
-    status: u16,
-    resource: Option<String>,
-    user: Option<String>,
-    /// When the request's first byte arrived, and the wall-clock second for the log.
-    started: Instant,
-    time: u64,
-    log: Option<Captured>,
-}
-
-/// What a response is, besides its bytes, for [`Outgoing::new`].
-#[derive(Debug)]
-pub struct Meta {
-    /// The status sent.
-    pub status: u16,
-    /// What the per-resource counters count.
-    pub resource: Option<String>,
-    /// The user a protected path let in, for the log.
-    pub user: Option<String>,
-    /// When the request's first byte arrived.
-    pub started: Instant,
-    /// The wall-clock second it arrived.
-    pub time: u64,
-    /// What the log prints of the request.
-    pub log: Option<Captured>,
+    meta: ResponseMeta,
 }
 
 impl Outgoing {
@@ -98,7 +74,7 @@ impl Outgoing {
         inline: usize,
         body: Option<FileBody>,
         after: After,
-        meta: Meta,
+        meta: ResponseMeta,
         now: Instant,
     ) -> Self {
         Self {
@@ -109,12 +85,7 @@ impl Outgoing {
             body_sent: 0,
             last_progress: now,
             after,
-            status: meta.status,
-            resource: meta.resource,
-            user: meta.user,
-            started: meta.started,
-            time: meta.time,
-            log: meta.log,
+            meta,
         }
     }
 
@@ -124,17 +95,7 @@ impl Outgoing {
         peer: Option<std::net::IpAddr>,
         tls: Option<&'static str>,
     ) -> Record<'a> {
-        Record {
-            peer,
-            tls,
-            status: self.status,
-            resource: self.resource.as_deref(),
-            body_sent: self.body_sent,
-            started: self.started,
-            time: self.time,
-            log: self.log.as_ref(),
-            user: self.user.as_deref(),
-        }
+        self.meta.record(peer, tls, self.body_sent)
     }
 
     /// Writes the buffer, then the body, within what is left of the turn. `Done` once the

@@ -17,6 +17,7 @@ use crate::error::ServeError;
 use crate::exchange::response::Text;
 use crate::exchange::{self, Body, Response, reply};
 use crate::files::body::FileBody;
+use crate::service::ResponseMeta;
 
 /// Output the streams' DATA may fill before it is written out.
 const OUTPUT_TARGET: usize = 128 * 1024;
@@ -186,6 +187,7 @@ impl Conn {
             target: pseudo.path,
             fields: http_core::Fields(fields),
             client: &lookup,
+            sendfile: false,
         };
         let (_, date) = env.svc.now();
         let draining = self.draining.is_some();
@@ -231,13 +233,15 @@ impl Conn {
         let sending = Sending {
             body,
             body_sent: 0,
-            status: response.status.as_u16(),
-            resource: response.resource,
-            user: response.user,
-            started,
-            time,
+            meta: ResponseMeta {
+                status: response.status.as_u16(),
+                resource: response.resource,
+                user: response.user,
+                started,
+                time,
+                log,
+            },
             last_sent: env.now,
-            log,
             request_open,
         };
         self.streams[index].phase = Phase::Sending(Box::new(sending));

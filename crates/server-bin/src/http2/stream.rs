@@ -26,10 +26,9 @@ use http_core::date::HttpDate;
 use http_core::h2::frame;
 use http_core::h2::hpack::{Encoder, Fields as Decoded};
 
-use crate::access_log::Captured;
 use crate::exchange::Response;
 use crate::files::body::FileBody;
-use crate::service::Record;
+use crate::service::{Record, ResponseMeta};
 
 /// Response fields HTTP/2 must never carry (RFC 9113 §8.2.2), whatever put them there (a site
 /// rule may).
@@ -135,21 +134,11 @@ pub struct Sending {
     pub body: Option<FileBody>,
     /// Body bytes sent.
     pub body_sent: u64,
-    /// The status sent.
-    pub status: u16,
-    /// What the per-resource counters count.
-    pub resource: Option<String>,
-    /// The user a protected path let in.
-    pub user: Option<String>,
-    /// When the request's first byte arrived, and the wall-clock second, for the log.
-    pub started: Instant,
-    /// See `started`.
-    pub time: u64,
+    /// What the log and the counters keep of it.
+    pub meta: ResponseMeta,
     /// When its head or its last DATA frame went out: the send timeout runs from then while
     /// its own window is shut.
     pub last_sent: Instant,
-    /// What the log prints of the request.
-    pub log: Option<Captured>,
     /// The request's own body has not ended: once the response is out, the server asks the
     /// client to stop sending it (RST_STREAM `NO_ERROR`, RFC 9113 §8.1).
     pub request_open: bool,
@@ -162,17 +151,7 @@ impl Sending {
         peer: Option<std::net::IpAddr>,
         tls: Option<&'static str>,
     ) -> Record<'a> {
-        Record {
-            peer,
-            tls,
-            status: self.status,
-            resource: self.resource.as_deref(),
-            body_sent: self.body_sent,
-            started: self.started,
-            time: self.time,
-            log: self.log.as_ref(),
-            user: self.user.as_deref(),
-        }
+        self.meta.record(peer, tls, self.body_sent)
     }
 }
 

@@ -1277,3 +1277,30 @@ fn a_request_whose_content_length_its_end_contradicts_is_reset_and_the_next_is_s
             .any(|g| matches!(g, Got::Headers { stream: 3, .. }) && status(g) == Some("200"))
     );
 }
+
+#[test]
+fn a_file_past_the_sendfile_limit_is_copied_from_the_workers_cache() {
+    // HTTP/2 copies every body, as TLS does: the worker's cache takes files up to MAX_FILE for
+    // it, where plain HTTP/1.1 leaves those past MAX_FILE_SENDFILE to sendfile.
+    use crate::files::cache::{MAX_FILE_SENDFILE, RACY_WINDOW};
+    let mut h = Harness::connected();
+    let size = MAX_FILE_SENDFILE as usize + 1024;
+    fs::write(h._dir.path().join("mid.bin"), vec![b'm'; size]).unwrap();
+    // A file changed in the last RACY_WINDOW is never cached.
+    std::thread::sleep(RACY_WINDOW + Duration::from_millis(100));
+    for stream in [1, 3] {
+        h.get(stream, "/mid.bin");
+        h.settle();
+        let got = h.frames();
+        assert_eq!(got.iter().filter_map(status).collect::<Vec<_>>(), ["200"]);
+        let body: usize = got
+            .iter()
+            .map(|g| match g {
+                Got::Data { len, .. } => *len,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(body, size);
+    }
+    assert!(h.svc.cached_bytes() >= size, "{}", h.svc.cached_bytes());
+}
