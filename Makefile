@@ -31,7 +31,7 @@ BIN := target/release/http-server
 root = $(if $(filter ~/%,$(firstword $(ROOT))),$(HOME)/$(patsubst ~/%,%,$(ROOT)),$(ROOT))
 
 .PHONY: run build help install uninstall test h2check browser-check cluster cluster-check bench \
-	bench-quick fuzz fmt lint check-clean-clone clean
+	bench-quick bench-h2 fuzz fmt lint check-clean-clone clean
 
 run: build  ## build, then serve ROOT on http://BIND:PORT until Ctrl-C
 	"$(BIN)" --bind "$(BIND)" --port "$(PORT)" $(ARGS) "$(root)"
@@ -93,6 +93,10 @@ bench:  ## ours beside nginx, h2o, lighttpd and caddy, on one core and on all (a
 
 bench-quick:  ## a subset of make bench (about 3 minutes)
 	scripts/bench.sh --quick
+
+bench-h2:  ## HTTP/2 beside h2o and nginx (h2load), then a 100-image page in Chromium, h2 against HTTP/1.1 (about 40 minutes)
+	scripts/bench.sh --h2
+	scripts/bench/pageload.sh
 
 fuzz:  ## every fuzz target for FUZZ_SECONDS each (nightly toolchain; not part of CI)
 	scripts/fuzz.sh "$(FUZZ_SECONDS)"

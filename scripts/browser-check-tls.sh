@@ -4,7 +4,8 @@
 # committed) and --hsts. Chromium is told to trust that one certificate by the SHA-256 of its
 # public key (--ignore-certificate-errors-spki-list), so no certificate store is touched. The
 # access log must show the page and its stylesheet served with 200 to HeadlessChrome over TLS and
-# HTTP/2 (chosen by ALPN), a page's own nextHopProtocol must say h2, and the screenshot
+# HTTP/2 (chosen by ALPN), a page's own nextHopProtocol must say h2, a page of 100 images
+# (scripts/bench/assets_page.py) must load every one of them over h2, and the screenshot
 # (target/browser-check-tls/index.png) must not be blank.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,7 @@ cat > "$work/site/protocol.html" <<'HTML'
 <!doctype html><title>?</title>
 <script>document.title = performance.getEntriesByType("navigation")[0].nextHopProtocol;</script>
 HTML
+python3 scripts/bench/assets_page.py "$work/site" 100
 "$bin" --port 0 --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" --hsts 600 "$work/site" \
     > "$out/access.log" 2> "$out/server.err" &
 pid=$!
@@ -49,6 +51,8 @@ chromium_run 1024 768 --ignore-certificate-errors-spki-list="$spki" \
     --screenshot="$out/index.png" "https://localhost:$port/" > /dev/null
 protocol="$(chromium_run 800 600 --ignore-certificate-errors-spki-list="$spki" --dump-dom \
     "https://localhost:$port/protocol.html" | sed -n 's|.*<title>\(.*\)</title>.*|\1|p')"
+assets="$(chromium_run 800 600 --ignore-certificate-errors-spki-list="$spki" --dump-dom \
+    "https://localhost:$port/assets.html" | sed -n 's|.*<title>\(.*\)</title>.*|\1|p')"
 sleep 0.3 # the access log is flushed at most 100 ms after each request
 
 fail=0
@@ -63,6 +67,12 @@ if [ "$protocol" = h2 ]; then
     echo "ok    the browser's nextHopProtocol is h2"
 else
     echo "FAIL  the browser's nextHopProtocol is '$protocol', not h2"; fail=1
+fi
+# {"resources":100,"protocols":{"h2":100},"page":"h2","load_ms":...}
+if [[ "$assets" == '{"resources":100,"protocols":{"h2":100},"page":"h2",'* ]]; then
+    echo "ok    a page of 100 images: every one over h2 ($assets)"
+else
+    echo "FAIL  a page of 100 images: not every one over h2: '$assets'"; fail=1
 fi
 read -r size colours ink < <(python3 scripts/png-stats.py "$out/index.png")
 if [ "$colours" -ge 20 ] && python3 -c "import sys; sys.exit(0 if $ink >= 0.02 else 1)"; then
