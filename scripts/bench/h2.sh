@@ -4,6 +4,8 @@
 # `scripts/bench.sh --h2` runs it. Cases:
 #   1k-c10-m10   GET /1k.html, 10 connections x 10 streams in flight (multiplexed)   req/s
 #   1k-c100-m1   GET /1k.html, 100 connections x 1 stream                            req/s
+#   1k-c100-m10  GET /1k.html, 100 connections x 10 streams (DESIGN.md's TLS case)   req/s
+#   1k-c100-m100 GET /1k.html, 100 connections x 100 streams (DESIGN.md's h2c case)  req/s
 #   64k-c50      GET /64k.bin, 50 connections x 1 stream                             req/s
 #   1m-c10       GET /1m.bin, 10 connections x 1 stream                              MB/s
 #   idle         IDLE_CONNECTIONS connections, each made one request and left open: the growth
@@ -45,6 +47,8 @@ cores="$(nproc)"
 all_cases=(
     "1k-c10-m10|/1k.html|10|10|req/s"
     "1k-c100-m1|/1k.html|100|1|req/s"
+    "1k-c100-m10|/1k.html|100|10|req/s"
+    "1k-c100-m100|/1k.html|100|100|req/s"
     "64k-c50|/64k.bin|50|1|req/s"
     "1m-c10|/1m.bin|10|1|MB/s"
 )

@@ -18,6 +18,8 @@ PEERS = ("h2o", "nginx")
 CASES = {
     "1k-c10-m10": "1 KiB, 10 conns x 10 streams",
     "1k-c100-m1": "1 KiB, 100 conns x 1 stream",
+    "1k-c100-m10": "1 KiB, 100 conns x 10 streams",
+    "1k-c100-m100": "1 KiB, 100 conns x 100 streams",
     "64k-c50": "64 KiB, 50 conns",
     "1m-c10": "1 MiB, 10 conns",
 }

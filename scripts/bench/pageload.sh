@@ -63,7 +63,7 @@ load() {
 import json, sys
 t = json.loads(sys.argv[1])
 if t["resources"] != 100:
-    sys.exit(f"{t[\"resources\"]} resources loaded, not 100")
+    sys.exit("%d resources loaded, not 100" % t["resources"])
 print(t["load_ms"], ",".join(f"{k}={v}" for k, v in sorted(t["protocols"].items())))
 ' "$title" || { echo "$me: the page did not load from $1: '$title'" >&2; exit 1; }
 }
