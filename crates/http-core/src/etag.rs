@@ -3,11 +3,14 @@
 //!
 //! It must not decide what a match means for the response; that is [`crate::conditional`].
 
+use std::sync::Arc;
+
 use crate::bytes::{push_hex, split_once};
 
-/// A strong entity tag made by this server, quotes included (`"1a2b-400-17f0c3a9e1d2"`).
+/// A strong entity tag made by this server, quotes included (`"1a2b-400-17f0c3a9e1d2"`). Shared:
+/// a clone is a reference count, so a tag made once can go out with every response.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ETag(String);
+pub struct ETag(Arc<str>);
 
 impl ETag {
     /// The tag of a file version: inode, size, and modification and change times in
@@ -44,7 +47,7 @@ impl ETag {
             tag.push_str(encoding);
         }
         tag.push('"');
-        Self(tag)
+        Self(tag.into())
     }
 
     /// The tag as sent in the `ETag` field.
@@ -52,9 +55,9 @@ impl ETag {
         &self.0
     }
 
-    /// The tag as sent in the `ETag` field, without copying it.
-    pub fn into_string(self) -> String {
-        self.0
+    /// The tag as sent in the `ETag` field, shared without copying it.
+    pub fn shared(&self) -> Arc<str> {
+        Arc::clone(&self.0)
     }
 
     /// The opaque part, without the quotes.

@@ -7,7 +7,7 @@
 
 use std::fs::{File, Metadata};
 use std::hash::{BuildHasher, RandomState};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -15,10 +15,10 @@ use http_core::StatusCode;
 use http_core::conditional::{self, Precondition, Validators};
 use http_core::date::HttpDate;
 use http_core::encoding::{self, Coding};
-use http_core::etag::ETag;
 use http_core::range::{self, Multipart, Ranges};
 
 use super::response::{Body, Fields, Response, Text};
+use super::validators::{self, Validated};
 use super::{Request, Tree, reply};
 use crate::context::Context;
 use crate::error::ServeError;
@@ -182,10 +182,10 @@ pub fn compress_on_the_fly<'a>(
         };
     }
     if req.fields.get("if-none-match").is_some() {
-        let etag = file_etag(&rep.meta, tag);
+        let validated = validators::of(&rep.meta, tag, date);
         let validators = Validators {
-            etag: &etag,
-            last_modified: last_modified(&rep.meta, date),
+            etag: &validated.etag,
+            last_modified: validated.last_modified,
         };
         if conditional::evaluate(req.method, req.fields, validators) == Precondition::NotModified {
             // `serve` comes to the same 304 from the same tag, before any body is read.
@@ -201,42 +201,16 @@ pub fn compress_on_the_fly<'a>(
     rep
 }
 
-/// The strong `ETag` of a representation: the file version's, plus `tag` for encoded ones.
-fn file_etag(meta: &Metadata, tag: Option<&str>) -> ETag {
-    let nanos = |secs: i64, nsec: i64| i128::from(secs) * 1_000_000_000 + i128::from(nsec);
-    ETag::for_file(
-        meta.ino(),
-        meta.len(),
-        nanos(meta.mtime(), meta.mtime_nsec()),
-        nanos(meta.ctime(), meta.ctime_nsec()),
-        tag,
-    )
-}
-
-/// A representation's modification time for validators and `Last-Modified`, in seconds. A
-/// file dated in the future (a clock set wrong, timestamps kept from an archive) counts as
-/// modified now: a Last-Modified later than Date is forbidden (RFC 9110 §8.8.2.1), and a client
-/// that kept the future date would take every later version for unmodified.
-fn last_modified(meta: &Metadata, date: &HttpDate) -> u64 {
-    u64::try_from(meta.mtime())
-        .unwrap_or(0)
-        .min(date.unix_secs())
-}
-
 /// Appends the fields every response about a file representation carries (RFC 9110 §15.4.5
 /// asks a 304 for the same validators and `Vary` a 200 would have).
 fn with_file_fields(
     mut fields: Fields,
     ctx: &Context,
-    etag: ETag,
-    last_modified: u64,
+    validated: &Validated,
     varies: bool,
 ) -> Fields {
-    fields.push("ETag", etag.into_string());
-    fields.push(
-        "Last-Modified",
-        Text::Date(HttpDate::from_unix(last_modified)),
-    );
+    fields.push("ETag", Text::Shared(validated.etag.shared()));
+    fields.push("Last-Modified", Text::Date(validated.last_modified_date));
     fields.push(
         "Cache-Control",
         Text::Shared(Arc::clone(&ctx.config.cache_control)),
@@ -265,16 +239,15 @@ pub fn serve(
     rep: Representation<'_>,
 ) -> Response {
     let len = rep.len;
-    let last_modified = last_modified(&rep.meta, date);
-    let etag = file_etag(&rep.meta, rep.tag);
+    let validated = validators::of(&rep.meta, rep.tag, date);
     let validators = Validators {
-        etag: &etag,
-        last_modified,
+        etag: &validated.etag,
+        last_modified: validated.last_modified,
     };
     let plan = match conditional::evaluate(req.method, req.fields, validators) {
         Precondition::Proceed => plan(req, validators, rep.varies, date, len, content_type),
         Precondition::NotModified => {
-            let fields = with_file_fields(Fields::new(), ctx, etag, last_modified, rep.varies);
+            let fields = with_file_fields(Fields::new(), ctx, &validated, rep.varies);
             return Response {
                 resource: Some(resource),
                 ..reply::not_modified(fields)
@@ -313,7 +286,7 @@ pub fn serve(
     fields.push("Accept-Ranges", "bytes");
     Response {
         status,
-        fields: with_file_fields(fields, ctx, etag, last_modified, rep.varies),
+        fields: with_file_fields(fields, ctx, &validated, rep.varies),
         content_length: Some(body_len),
         body: match req.head_only() {
             true => Body::Empty,

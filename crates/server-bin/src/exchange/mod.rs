@@ -25,6 +25,7 @@ mod page;
 pub mod reply;
 pub mod response;
 mod rules;
+mod validators;
 
 use std::net::IpAddr;
 use std::sync::Arc;
