@@ -343,5 +343,9 @@ fn resource_name(target: &Target<'_>) -> String {
 /// `/index.html` count as the one resource they are (DESIGN.md "Observability"); the request
 /// target stays in the access log.
 fn served_file(rel: &str) -> String {
-    format!("/{rel}")
+    // Not `format!`: its machinery cost 500 instructions a response (callgrind).
+    let mut name = String::with_capacity(rel.len() + 1);
+    name.push('/');
+    name.push_str(rel);
+    name
 }
