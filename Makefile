@@ -88,7 +88,7 @@ cluster:  ## N instances behind HAProxy on 127.0.0.1 until Ctrl-C
 cluster-check:  ## rolling restarts behind HAProxy with zero failed requests (CI runs it)
 	scripts/cluster-check.sh --prometheus
 
-bench:  ## ours beside nginx, h2o, lighttpd and caddy, on one core and on all (about 20 minutes)
+bench:  ## ours beside nginx, h2o, lighttpd and caddy, on one core and on all, then HTTP/2 beside h2o and nginx (about 35 minutes)
 	scripts/bench.sh
 
 bench-quick:  ## a subset of make bench (about 3 minutes)

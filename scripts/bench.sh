@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Same-run benchmark of http-server against nginx, h2o, lighttpd and caddy on this machine.
 #
-#   scripts/bench.sh                # every case, both modes, 3 rounds of 5 s (about 20 minutes)
+#   scripts/bench.sh                # every case, both modes, 3 rounds of 5 s, then DESIGN.md's
+#                                   # two HTTP/2 cases against h2o and nginx (about 35 minutes)
 #   scripts/bench.sh --quick        # four cases, both modes, 1 round of 3 s (about 3 minutes)
 #   scripts/bench.sh --tls          # HTTPS against nginx instead (scripts/bench/tls.sh)
 #   scripts/bench.sh --h2           # HTTP/2 (h2c and TLS) against h2o and nginx instead, with
@@ -13,7 +14,8 @@
 #
 # Knobs (environment): ROUNDS, SECONDS_PER_RUN, WARMUP_SECONDS, IDLE_CONNECTIONS, IDLE_ROUNDS,
 # MODES (pinned shared), PEERS (nginx h2o lighttpd caddy), CASES (ids from the table below, for
-# example CASES="1k-close-c50 100m-c4"; IDLE_ROUNDS=0 skips the idle case).
+# example CASES="1k-close-c50 100m-c4"; IDLE_ROUNDS=0 skips the idle case), H2 (1; 0 skips the
+# HTTP/2 cases, as --quick does).
 #
 # Installs wrk, gnuplot and the peers from Debian's packages when missing (scripts/ensure-tools.sh
 # keeps the packages from starting a system service), generates one root (target/bench/root) and
@@ -538,8 +540,20 @@ for fmt in png svg; do
 done
 echo
 echo "results: $out/report.md, $out/chart.png, $out/chart.svg, $out/readme.md, $out/results.tsv, $out/idle.tsv, $out/summary.json"
+
+# ---- HTTP/2 -----------------------------------------------------------------------------------
+# DESIGN.md's HTTP/2 cases, 1 KiB on 100 connections with 10 and with 100 streams each, over h2c
+# and TLS, with h2load against h2o and nginx (make bench-h2 runs every case of h2.sh).
+h2_status=0
+if [ "${H2:-1}" = 1 ] && [ "$quick" = 0 ]; then
+    echo
+    ROUNDS="$rounds" SECONDS_PER_RUN="$run_secs" MODES="${modes[*]}" PEERS="h2o nginx" \
+        CASES="1k-c100-m10 1k-c100-m100" TRANSPORTS="h2c tls" IDLE_ROUNDS=0 VARIANTS= \
+        scripts/bench/h2.sh || h2_status=$?
+fi
 if [ "$(wc -l < "$out/failures.tsv")" -gt 1 ]; then
     echo "$me: not every server was measured:" >&2
     tail -n +2 "$out/failures.tsv" | sed 's/^\([^\t]*\)\t\([^\t]*\)\t/  \2 (\1 mode): /' >&2
     exit 1
 fi
+exit "$h2_status"
