@@ -79,10 +79,12 @@ impl fmt::Display for StartupError {
                 source,
             } if source.kind() == io::ErrorKind::AddrInUse => {
                 write!(f, "cannot listen on {addr}: the port is in use; ")?;
+                // The next port up, which is likely free and easy to remember.
+                let next = addr.port().checked_add(1).unwrap_or(8081);
                 match *option {
                     "--port" => write!(
                         f,
-                        "choose another with --port 8081, or --port 0 for any free one (under make: make PORT=8081)"
+                        "choose another with --port {next}, or --port 0 for any free one (under make: make PORT={next})"
                     ),
                     option => write!(f, "choose another with {option} PORT"),
                 }
@@ -100,6 +102,7 @@ impl std::error::Error for StartupError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Bind { source, .. } if source.kind() == io::ErrorKind::AddrInUse => None,
+            Self::Root { source, .. } if source.kind() == io::ErrorKind::NotADirectory => None,
             Self::Root { source, .. }
             | Self::Bind { source, .. }
             | Self::Inherit { source, .. } => Some(source),
@@ -203,6 +206,18 @@ mod tests {
     }
 
     #[test]
+    fn a_root_that_is_a_file_is_said_once() {
+        // main prints the chain of sources after the message: "not a directory" twice was
+        // what a newcomer saw.
+        let e = StartupError::Root {
+            path: "one.txt".into(),
+            source: io::Error::from(io::ErrorKind::NotADirectory),
+        };
+        assert_eq!(e.to_string(), "document root 'one.txt' is not a directory");
+        assert!(std::error::Error::source(&e).is_none());
+    }
+
+    #[test]
     fn file_system_errors_map_to_what_the_client_can_do_about_them() {
         use rustix::io::Errno;
         assert_eq!(from_errno(Errno::NOENT), ServeError::NotFound);
@@ -229,6 +244,18 @@ mod tests {
             e.to_string(),
             "cannot listen on 127.0.0.1:8080: the port is in use; choose another with --port 8081, \
              or --port 0 for any free one (under make: make PORT=8081)"
+        );
+        // Not 8081 when 8081 is the port taken: the next one up.
+        let e = StartupError::Bind {
+            addr: "127.0.0.1:23456".parse().unwrap(),
+            option: "--port",
+            source: io::Error::from(io::ErrorKind::AddrInUse),
+        };
+        assert!(
+            e.to_string().ends_with(
+                "--port 23457, or --port 0 for any free one (under make: make PORT=23457)"
+            ),
+            "{e}"
         );
         assert!(std::error::Error::source(&e).is_none());
         assert!(

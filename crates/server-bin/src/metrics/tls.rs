@@ -146,7 +146,7 @@ impl TlsSnapshot {
         }
         let _ = writeln!(
             out,
-            "# HELP http_server_tls_handshakes_total TLS handshakes completed, by protocol version and ALPN protocol (none: the client offered no ALPN).\n# TYPE http_server_tls_handshakes_total counter"
+            "# HELP http_server_tls_handshakes_total TLS handshakes completed, by protocol version.\n# TYPE http_server_tls_handshakes_total counter"
         );
         for (version, n) in [("1.3", self.tls13), ("1.2", self.tls12)] {
             let _ = writeln!(
@@ -156,7 +156,7 @@ impl TlsSnapshot {
         }
         let _ = writeln!(
             out,
-            "# HELP http_server_tls_alpn_total TLS handshakes by negotiated ALPN protocol.\n# TYPE http_server_tls_alpn_total counter"
+            "# HELP http_server_tls_alpn_total TLS handshakes by negotiated ALPN protocol (none: the client offered none).\n# TYPE http_server_tls_alpn_total counter"
         );
         for (protocol, n) in &self.alpn {
             let _ = writeln!(

@@ -52,7 +52,8 @@ fn without_a_root_outside_the_checkout_the_error_says_how_to_serve_a_folder() {
 fn a_port_in_use_fails_with_one_line_and_status_1() {
     let site = Site::new();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = taken.local_addr().unwrap().port().to_string();
+    let number = taken.local_addr().unwrap().port();
+    let port = number.to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_http-server"))
         .arg("--port")
         .arg(&port)
@@ -70,9 +71,10 @@ fn a_port_in_use_fails_with_one_line_and_status_1() {
     );
     // It ends with what to do, under make and without.
     assert!(
-        stderr
-            .trim_end()
-            .ends_with("--port 0 for any free one (under make: make PORT=8081)"),
+        stderr.trim_end().ends_with(&format!(
+            "--port 0 for any free one (under make: make PORT={})",
+            u32::from(number) + 1
+        )),
         "{stderr}"
     );
 }
