@@ -8,7 +8,7 @@ use std::time::Instant;
 use http_core::empty_lines_len;
 use http_core::limits::MAX_REQUEST_LINE;
 
-use crate::transport::{Got, ReadBuf};
+use crate::transport::{Drain, Got, ReadBuf};
 
 /// A connection's input.
 #[derive(Debug, Default)]
@@ -20,14 +20,8 @@ pub struct Input {
     pub parse_pending: bool,
     /// When the first byte of the current head arrived.
     pub head_started: Option<Instant>,
-    /// The last read returned less than it asked for, so the socket had nothing more then.
-    /// Under edge-triggered polling, bytes arriving later raise a new event, so the read that
-    /// would only answer `WouldBlock` is skipped (as nginx does): a syscall less per request.
-    pub drained: bool,
-    /// The poller said the client has shut its side: its end of stream can be queued right
-    /// behind the bytes of a short read, and no new event would announce it, so never treat a
-    /// short read as drained then.
-    pub peer_closed: bool,
+    /// Whether the socket had nothing more at the last read.
+    pub drain: Drain,
 }
 
 impl Input {
@@ -55,7 +49,7 @@ impl Input {
 
     /// Notes what a read that began with `before` bytes waiting brought.
     pub fn note_read(&mut self, before: usize, got: Got) {
-        self.drained = got.short && !self.peer_closed;
+        self.drain.on_read(got);
         // A head can only complete with a line ending; a limit can only be passed by growing.
         let fresh = self.buf.bytes().get(before..).unwrap_or_default();
         self.parse_pending |= fresh.contains(&b'\n') || self.buf.len() > MAX_REQUEST_LINE;

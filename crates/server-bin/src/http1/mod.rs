@@ -176,8 +176,7 @@ impl Conn {
         readiness: Readiness,
         now: Instant,
     ) -> Next {
-        self.input.drained = false;
-        self.input.peer_closed |= readiness.read_closed;
+        self.input.drain.on_event(readiness.read_closed);
         self.drive(svc, io, now)
     }
 
@@ -298,7 +297,7 @@ impl Conn {
                 return Some(Next::Close);
             }
         }
-        if self.input.drained {
+        if self.input.drain.is_drained() {
             return Some(self.wait_for_input(svc, idle_since));
         }
         if !self.input.buf.has_buffer() {
@@ -345,7 +344,9 @@ impl Conn {
             // closes, in `close`: that sends the response's held last segment with the FIN,
             // where a close over bytes that arrived meanwhile would reset the connection and
             // drop it.
-            After::Close if self.input.is_empty() && io.nothing_unread(self.input.drained) => {
+            After::Close
+                if self.input.is_empty() && io.nothing_unread(self.input.drain.is_drained()) =>
+            {
                 self.fin_on_close = true;
                 Some(Next::Close)
             }

@@ -71,7 +71,7 @@ use crate::metrics::Metrics;
 use crate::metrics::http2::Via;
 use crate::service::{Peer, Service};
 use crate::transport::socket::Socket;
-use crate::transport::{ReadBuf, Wire};
+use crate::transport::{Drain, ReadBuf, Wire};
 
 /// Concurrent streams a client may open (SETTINGS_MAX_CONCURRENT_STREAMS).
 pub const MAX_STREAMS: u32 = 100;
@@ -167,14 +167,8 @@ pub struct Conn {
     peer_goaway: bool,
     /// The client closed its side.
     read_closed: bool,
-    /// The last read found the socket empty (it returned less than it asked for, or
-    /// `WouldBlock`): under edge-triggered polling, bytes arriving later raise a new event, so
-    /// no read is tried again until then (as the HTTP/1.1 codec does: a syscall less a turn).
-    drained: bool,
-    /// The poller said the client has shut its side: its end of stream may wait behind the
-    /// bytes of a short read, and no event would announce it, so a short read is not taken
-    /// for a drained socket then.
-    peer_shut: bool,
+    /// Whether the socket had nothing more at the last read (a short read, or `WouldBlock`).
+    drain: Drain,
     /// Shutdown has begun at this instant.
     draining: Option<Instant>,
     /// Since when no stream has been open (the idle timeout runs from it).
@@ -276,8 +270,7 @@ impl Conn {
             closing: false,
             peer_goaway: false,
             read_closed: false,
-            drained: false,
-            peer_shut: false,
+            drain: Drain::default(),
             draining: None,
             idle_since: now,
             head_started: Some(now),
@@ -297,9 +290,7 @@ impl Conn {
         readiness: Readiness,
         now: Instant,
     ) -> Next {
-        // An event: something may have arrived since the socket was last found empty.
-        self.drained = false;
-        self.peer_shut |= readiness.read_closed;
+        self.drain.on_event(readiness.read_closed);
         self.drive(svc, io, now)
     }
 
@@ -458,7 +449,7 @@ impl Conn {
             }
             // Another pass only where it can bring something: input not yet drained, or DATA
             // that stopped at the output's target and has now been written.
-            let more_input = read && !self.drained && !self.read_closed;
+            let more_input = read && !self.drain.is_drained() && !self.read_closed;
             let more_output = produced && self.pending_output() == 0;
             if !(more_input || more_output) {
                 return self.wait(svc, now);
@@ -584,7 +575,7 @@ impl Conn {
             if env.turn.spent() || self.pending_output() >= MAX_PENDING_OUTPUT {
                 return Ok(any);
             }
-            if self.drained {
+            if self.drain.is_drained() {
                 return Ok(any);
             }
             if !self.input.has_buffer() {
@@ -598,10 +589,10 @@ impl Conn {
                 Ok(got) => {
                     any = true;
                     env.turn.bytes += got.bytes as u64;
-                    self.drained = got.short && !self.peer_shut;
+                    self.drain.on_read(got);
                 }
                 Err(e) if would_block(&e) => {
-                    self.drained = true;
+                    self.drain.on_empty();
                     return Ok(any);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
