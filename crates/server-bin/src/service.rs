@@ -254,6 +254,26 @@ impl Service {
         self.ctx.metrics.panicked(self.worker);
     }
 
+    /// The service of a one-worker server of `config` (whose root is `root`), without
+    /// compression or a site file and with the access log off, for the codecs' unit tests.
+    #[cfg(test)]
+    pub fn for_tests(root: &std::path::Path, config: crate::config::Config) -> Self {
+        let ctx = Context {
+            root: Arc::new(crate::files::root::SwappableRoot::open(root.to_path_buf()).unwrap()),
+            metrics: Arc::new(crate::metrics::Metrics::new(1)),
+            compression: None,
+            listings: crate::files::listing::ListingCache::new(1),
+            site: Arc::new(crate::site::reload::SiteHandle::new(
+                None,
+                crate::cli::load_site,
+                true,
+            )),
+            config,
+        };
+        let log = AccessLog::new(crate::config::LogFormat::Off, None);
+        Self::new(Arc::new(ctx), 0, log)
+    }
+
     /// Bytes of file contents in the worker's small-file cache.
     #[cfg(test)]
     pub fn cached_bytes(&self) -> usize {

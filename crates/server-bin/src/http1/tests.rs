@@ -8,14 +8,8 @@ use http_core::limits::MAX_HEADERS;
 use pool::{CloseReason, Next, Readiness};
 
 use super::{Conn, LINGER_TIMEOUT, Mode};
-use crate::access_log::AccessLog;
-use crate::config::LogFormat;
-use crate::context::Context;
-use crate::files::root::SwappableRoot;
-use crate::metrics::Metrics;
 use crate::service::Peer;
 use crate::service::Service;
-use crate::site::reload::SiteHandle;
 use crate::transport::socket::MemorySocket;
 use crate::transport::{Transport, Wire};
 
@@ -44,19 +38,7 @@ impl Harness {
         let mut args = vec!["--access-log", "off"];
         args.extend_from_slice(flags);
         let config = crate::cli::config_for_tests(&root, &args);
-        let ctx = Context {
-            root: std::sync::Arc::new(SwappableRoot::open(root.clone()).unwrap()),
-            metrics: std::sync::Arc::new(Metrics::new(1)),
-            compression: None,
-            listings: crate::files::listing::ListingCache::new(1),
-            site: std::sync::Arc::new(SiteHandle::new(None, crate::cli::load_site, true)),
-            config,
-        };
-        let svc = Service::new(
-            std::sync::Arc::new(ctx),
-            0,
-            AccessLog::new(LogFormat::Off, None),
-        );
+        let svc = Service::for_tests(&root, config);
         let now = Instant::now();
         Self {
             _dir: dir,

@@ -12,12 +12,7 @@ use pool::{CloseReason, Next, Readiness};
 use super::{
     ABUSE_ALLOWANCE, Conn, MAX_HELD_HEADS, MAX_OPEN_FILES, MAX_PENDING_OUTPUT, MAX_STREAMS,
 };
-use crate::access_log::AccessLog;
-use crate::config::LogFormat;
-use crate::context::Context;
-use crate::files::root::SwappableRoot;
 use crate::service::{Peer, Service};
-use crate::site::reload::SiteHandle;
 use crate::transport::socket::MemorySocket;
 use crate::transport::{Transport, Wire};
 
@@ -78,20 +73,8 @@ impl Harness {
         fs::write(dir.path().join("big.bin"), vec![b'x'; BIG]).unwrap();
         let root = dir.path().canonicalize().unwrap();
         let config = crate::cli::config_for_tests(&root, &["--access-log", "off"]);
-        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new(1));
-        let ctx = Context {
-            root: std::sync::Arc::new(SwappableRoot::open(root.clone()).unwrap()),
-            metrics: std::sync::Arc::clone(&metrics),
-            compression: None,
-            listings: crate::files::listing::ListingCache::new(1),
-            site: std::sync::Arc::new(SiteHandle::new(None, crate::cli::load_site, true)),
-            config,
-        };
-        let svc = Service::new(
-            std::sync::Arc::new(ctx),
-            0,
-            AccessLog::new(LogFormat::Off, None),
-        );
+        let svc = Service::for_tests(&root, config);
+        let metrics = std::sync::Arc::clone(&svc.ctx().metrics);
         let now = Instant::now();
         Self {
             _dir: dir,
