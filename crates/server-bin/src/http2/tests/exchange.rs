@@ -40,9 +40,7 @@ fn the_server_speaks_first_and_answers_a_get_with_headers_and_data() {
 fn a_head_gets_the_length_and_no_data() {
     let mut h = Harness::connected();
     let block = h.block("HEAD", "/hello.txt", &[]);
-    let mut bytes = Vec::new();
-    frame::write_headers(&mut bytes, 1, &block, true, frame::DEFAULT_MAX_FRAME_SIZE);
-    h.socket.feed(&bytes);
+    h.headers(1, &block, true);
     h.ready();
     let got = h.frames();
     assert_eq!(got.len(), 1, "{got:?}");
@@ -74,10 +72,7 @@ fn a_connection_that_does_not_start_with_the_preface_gets_goaway() {
 #[test]
 fn a_malformed_request_resets_its_stream_and_the_next_is_served() {
     let mut h = Harness::connected();
-    let block = h.block("GET", "/hello.txt", &[("connection", "close")]);
-    let mut bytes = Vec::new();
-    frame::write_headers(&mut bytes, 1, &block, true, frame::DEFAULT_MAX_FRAME_SIZE);
-    h.socket.feed(&bytes);
+    h.request(1, "/hello.txt", &[("connection", "close")], true);
     h.get(3, "/hello.txt");
     h.ready();
     let got = h.frames();
@@ -221,10 +216,7 @@ fn an_idle_connection_keeps_no_buffers_nor_room_for_streams() {
 #[test]
 fn a_request_whose_content_length_its_end_contradicts_is_reset_and_the_next_is_served() {
     let mut h = Harness::connected();
-    let block = h.block("GET", "/hello.txt", &[("content-length", "5")]);
-    let mut bytes = Vec::new();
-    frame::write_headers(&mut bytes, 1, &block, true, frame::DEFAULT_MAX_FRAME_SIZE);
-    h.socket.feed(&bytes);
+    h.request(1, "/hello.txt", &[("content-length", "5")], true);
     h.get(3, "/hello.txt");
     h.settle();
     let got = h.frames();
