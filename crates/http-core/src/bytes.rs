@@ -2,10 +2,9 @@
 
 /// Splits `s` at the first `needle`: the bytes before it and the bytes after it, without it.
 pub(crate) fn split_once(s: &[u8], needle: u8) -> Option<(&[u8], &[u8])> {
-    let mut halves = s.splitn(2, |&b| b == needle);
-    let before = halves.next()?;
-    let after = halves.next()?;
-    Some((before, after))
+    let at = memchr::memchr(needle, s)?;
+    let (before, rest) = s.split_at(at);
+    Some((before, rest.get(1..).unwrap_or_default()))
 }
 
 /// The value of an ASCII decimal digit.

@@ -4,10 +4,6 @@
 //! complete. It owns the framing rules that protect against request smuggling, and must not
 //! interpret the target (that is [`crate::target`]) or decide how to answer.
 
-use std::sync::LazyLock;
-
-use regex::bytes::Regex;
-
 use crate::ParseError;
 use crate::bytes::{decimal, split_once};
 use crate::limits::{MAX_HEAD, MAX_REQUEST_LINE};
@@ -22,18 +18,69 @@ pub enum Status<T> {
     Partial,
 }
 
-/// `method SP request-target SP HTTP-version` (RFC 9112 §3). The version's minor digit is
-/// optional here only so that `HTTP/2` gets a 505 rather than a 400.
-static REQUEST_LINE: LazyLock<Regex> = LazyLock::new(request_line_regex);
+/// Which bytes belong to a class, one lookup per byte: the parser runs on every request, and
+/// a search of a list of punctuation per byte cost more than the rest of the head together
+/// (callgrind).
+type ByteClass = [bool; 256];
 
-// Allowed: the pattern is a constant, so it compiles on every call or on none, and every
-// parsing test (`simple_get_is_complete_with_its_head_length` first) would fail on none.
-#[allow(clippy::expect_used)]
-fn request_line_regex() -> Regex {
-    Regex::new(
-        r"^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ((?-u:[^\x00-\x20\x7F])+) HTTP/([0-9])(?:\.([0-9]))?$",
-    )
-    .expect("the request-line pattern is a valid regex")
+/// The class of the ASCII letters and digits (when `alphanumeric`) and the bytes of `extra`.
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "evaluated at compile time, where an index out of bounds stops the build"
+)]
+const fn byte_class(alphanumeric: bool, extra: &[u8]) -> ByteClass {
+    let mut class = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        class[b] = alphanumeric && (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        class[extra[i] as usize] = true;
+        i += 1;
+    }
+    class
+}
+
+/// `tchar` (RFC 9110 §5.6.2): the bytes of a method or a field name.
+const TCHAR: ByteClass = byte_class(true, b"!#$%&'*+-.^_`|~");
+
+/// A request-target's bytes as the request line admits them: anything visible, obs-text
+/// included; no control, space or DEL. What the target means is [`crate::target`]'s business.
+const TARGET: ByteClass = target_class();
+
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "evaluated at compile time, where an index out of bounds stops the build"
+)]
+const fn target_class() -> ByteClass {
+    let mut class = [true; 256];
+    let mut b = 0;
+    while b <= 0x20 {
+        class[b] = false;
+        b += 1;
+    }
+    class[0x7F] = false;
+    class
+}
+
+/// `unreserved / sub-delims` (RFC 3986 §2.2, §2.3): a registered name's bytes besides `%`.
+const REG_NAME: ByteClass = byte_class(true, b"-._~!$&'()*+,;=");
+
+/// An IP literal's bytes between the brackets (RFC 3986 §3.2.2, RFC 6874 zones).
+const IP_LITERAL: ByteClass = byte_class(true, b"-._~!$&'()*+,;=:%");
+
+/// Whether every byte of `s` is in `class`.
+fn all_in(class: &ByteClass, s: &[u8]) -> bool {
+    s.iter().all(|&b| in_class(class, b))
+}
+
+/// Whether `b` is in `class` (every byte has its entry: the lookup cannot fail).
+fn in_class(class: &ByteClass, b: u8) -> bool {
+    class.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 /// Parses a request head from the start of `buf`.
@@ -198,32 +245,61 @@ fn offset_of(buf: &[u8], tail: &[u8]) -> usize {
     buf.len().saturating_sub(tail.len())
 }
 
+/// `method SP request-target SP HTTP-version` (RFC 9112 §3), split by hand: exactly one
+/// space between the parts, a method of `tchar`s, a target of visible bytes and
+/// `HTTP/DIGIT[.DIGIT]`. The version's minor digit is optional here only so that `HTTP/2`
+/// gets a 505 rather than a 400. The tests hold it to the regular expression that says the
+/// same ([`tests::REQUEST_LINE`]).
 fn parse_request_line(line: &[u8]) -> Result<(Method, &[u8], Version), ParseError> {
-    let caps = REQUEST_LINE.captures(line).ok_or(ParseError::RequestLine)?;
-    let group = |i| caps.get(i).map(|m| m.as_bytes());
-    let version = match (group(3), group(4)) {
-        (Some(b"1"), Some(b"1")) => Version::Http11,
-        (Some(b"1"), Some(b"0")) => Version::Http10,
-        _ => return Err(ParseError::UnsupportedVersion),
-    };
-    // Groups 1 and 2 are not optional: they take part in every match.
-    let (Some(method_token), Some(target)) = (group(1), group(2)) else {
+    // The method is a few bytes from the start and the version a few from the end, so each
+    // space is looked for from its own end, byte by byte (a vector search costs more on so
+    // few bytes). A space inside the target makes it invalid below.
+    let first = line
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or(ParseError::RequestLine)?;
+    let last = line
+        .iter()
+        .rposition(|&b| b == b' ')
+        .ok_or(ParseError::RequestLine)?;
+    let (method, target, version) =
+        match (line.get(..first), line.get(first.saturating_add(1)..last)) {
+            (Some(method), Some(target)) => (
+                method,
+                target,
+                line.get(last.saturating_add(1)..).unwrap_or_default(),
+            ),
+            _ => return Err(ParseError::RequestLine),
+        };
+    if method.is_empty() || target.is_empty() || !all_in(&TCHAR, method) || !all_in(&TARGET, target)
+    {
         return Err(ParseError::RequestLine);
+    }
+    let version = match version {
+        b"HTTP/1.1" => Version::Http11,
+        b"HTTP/1.0" => Version::Http10,
+        [b'H', b'T', b'T', b'P', b'/', major, rest @ ..]
+            if major.is_ascii_digit() && matches!(rest, [] | [b'.', b'0'..=b'9']) =>
+        {
+            return Err(ParseError::UnsupportedVersion);
+        }
+        _ => return Err(ParseError::RequestLine),
     };
-    let method = Method::from_bytes(method_token).ok_or(ParseError::UnknownMethod)?;
+    let method = Method::from_bytes(method).ok_or(ParseError::UnknownMethod)?;
     Ok((method, target, version))
 }
 
 /// What follows the empty line that ends the head, searching `fields` (which starts with the
 /// first field line); `None` while that line has not arrived.
-fn after_empty_line(mut fields: &[u8]) -> Option<&[u8]> {
-    loop {
-        let (line, rest) = split_once(fields, b'\n')?;
-        if strip_cr(line).is_empty() {
-            return Some(rest);
+fn after_empty_line(fields: &[u8]) -> Option<&[u8]> {
+    let mut line_start = 0;
+    for end in memchr::memchr_iter(b'\n', fields) {
+        if matches!(fields.get(line_start..end), Some([] | [b'\r'])) {
+            return fields.get(end.saturating_add(1)..);
         }
-        fields = rest;
+        line_start = end.saturating_add(1);
     }
+    None
 }
 
 /// `field-name ":" OWS field-value OWS` (RFC 9112 §5).
@@ -231,10 +307,15 @@ fn parse_field(line: &[u8]) -> Result<Header<'_>, ParseError> {
     if matches!(line.first(), Some(b' ' | b'\t')) {
         return Err(ParseError::ObsoleteFold);
     }
-    let (name, value) = split_once(line, b':').ok_or(ParseError::HeaderField)?;
+    let colon = line
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or(ParseError::HeaderField)?;
+    let (name, value) = line.split_at(colon);
+    let value = value.get(1..).unwrap_or_default();
     // Whitespace before the colon is not a tchar, so this also rejects `Host : x`, which
     // RFC 9112 §5.1 requires to be refused because proxies disagree on it.
-    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+    if name.is_empty() || !all_in(&TCHAR, name) {
         return Err(ParseError::HeaderField);
     }
     let value = trim_ows(value);
@@ -259,10 +340,7 @@ pub fn is_host(value: &[u8]) -> bool {
             let (literal, after) = rest.split_at(end);
             // IPv6 (with an RFC 6874 zone, `%25eth0`) or IPvFuture; the exact forms need not
             // be checked, only that nothing in it could end the authority.
-            let literal_ok = !literal.is_empty()
-                && literal
-                    .iter()
-                    .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':' || b == b'%');
+            let literal_ok = !literal.is_empty() && all_in(&IP_LITERAL, literal);
             if !literal_ok {
                 return false;
             }
@@ -273,8 +351,11 @@ pub fn is_host(value: &[u8]) -> bool {
                 _ => return false,
             }
         }
-        _ => match split_once(value, b':') {
-            Some((host, port)) => (host, Some(port)),
+        _ => match value.iter().position(|&b| b == b':') {
+            Some(colon) => (
+                value.get(..colon).unwrap_or_default(),
+                value.get(colon.saturating_add(1)..),
+            ),
             None => (value, None),
         },
     };
@@ -290,22 +371,11 @@ fn is_reg_name(name: &[u8]) -> bool {
                 [h, l, after @ ..] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => after,
                 _ => return false,
             },
-            &b if is_unreserved(b) || is_sub_delim(b) => tail,
+            &b if in_class(&REG_NAME, b) => tail,
             _ => return false,
         };
     }
     true
-}
-
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
-fn is_sub_delim(b: u8) -> bool {
-    matches!(
-        b,
-        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
-    )
 }
 
 /// `Content-Length = 1*DIGIT`, also accepting a list of identical values (RFC 9110 §8.6).
@@ -328,10 +398,6 @@ fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .split(|&b| b == b',')
         .map(trim_ows)
         .filter(|item| !item.is_empty())
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn trim_ows(mut s: &[u8]) -> &[u8] {

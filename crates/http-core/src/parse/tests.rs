@@ -434,3 +434,104 @@ fn errors_map_to_their_statuses() {
     );
     assert_eq!(ParseError::Framing.status(), StatusCode::BAD_REQUEST);
 }
+
+/// The request line's grammar (RFC 9112 §3) as a regular expression, the version's minor digit
+/// optional so that `HTTP/2` is a version to refuse rather than a malformed line: the
+/// specification [`parse_request_line`] is held to.
+pub(super) static REQUEST_LINE: std::sync::LazyLock<regex::bytes::Regex> =
+    std::sync::LazyLock::new(|| {
+        regex::bytes::Regex::new(
+            r"^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ((?-u:[^\x00-\x20\x7F])+) HTTP/([0-9])(?:\.([0-9]))?$",
+        )
+        .unwrap()
+    });
+
+/// What the grammar says of `line`: the method token, target and version, or the error.
+fn by_the_grammar(line: &[u8]) -> Result<(Method, &[u8], Version), ParseError> {
+    let caps = REQUEST_LINE.captures(line).ok_or(ParseError::RequestLine)?;
+    let group = |i| caps.get(i).map(|m| m.as_bytes());
+    let version = match (group(3), group(4)) {
+        (Some(b"1"), Some(b"1")) => Version::Http11,
+        (Some(b"1"), Some(b"0")) => Version::Http10,
+        _ => return Err(ParseError::UnsupportedVersion),
+    };
+    let method = Method::from_bytes(group(1).unwrap()).ok_or(ParseError::UnknownMethod)?;
+    Ok((method, group(2).unwrap(), version))
+}
+
+mod request_line_grammar {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A byte that sits on an edge of some class of the grammar.
+    fn odd_byte() -> impl Strategy<Value = u8> {
+        prop::sample::select(vec![
+            0u8, 9, 10, 13, 0x1F, b' ', b'"', b'(', b'.', b'/', b':', b'@', 0x7F, 0x80, 0xFF,
+        ])
+    }
+
+    /// `part`, sometimes with an odd byte put somewhere in it.
+    fn spoiled(part: &'static [&'static [u8]]) -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop::sample::select(part),
+            prop::option::of((any::<prop::sample::Index>(), odd_byte())),
+        )
+            .prop_map(|(part, odd)| {
+                let mut part = part.to_vec();
+                if let Some((at, b)) = odd {
+                    part.insert(at.index(part.len() + 1), b);
+                }
+                part
+            })
+    }
+
+    /// Lines shaped like a request line, each part right or spoiled by one byte, the spaces
+    /// between them one, two or none; and some bytes at random.
+    fn line() -> impl Strategy<Value = Vec<u8>> {
+        let space = prop::sample::select(vec![&b" "[..], b"", b"  ", b"\t"]);
+        let shaped = (
+            spoiled(&[b"GET", b"HEAD", b"PRI", b"OPTIONS", b"", b"FOO-BAR"]),
+            space.clone(),
+            spoiled(&[b"/", b"/a?b=%20", b"*", b"http://h:1/x", b"/\xc3\xa9", b""]),
+            space,
+            spoiled(&[
+                b"HTTP/1.1",
+                b"HTTP/1.0",
+                b"HTTP/2",
+                b"HTTP/2.0",
+                b"HTTP/1.",
+                b"http/1.1",
+            ]),
+        )
+            .prop_map(|(m, s1, t, s2, v)| [&m[..], s1, &t, s2, &v].concat());
+        prop_oneof![4 => shaped, 1 => prop::collection::vec(any::<u8>(), 0..24)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        #[test]
+        fn the_hand_written_split_agrees_with_the_grammar(line in line()) {
+            prop_assert_eq!(parse_request_line(&line), by_the_grammar(&line));
+        }
+    }
+
+    #[test]
+    fn the_grammar_and_the_split_agree_on_the_usual_lines() {
+        for line in [
+            &b"GET / HTTP/1.1"[..],
+            b"HEAD /a%20b?x=y HTTP/1.0",
+            b"OPTIONS * HTTP/1.1",
+            b"GET http://h/x HTTP/1.1",
+            b"GET /\xc3\xa9 HTTP/1.1",
+            b"GET / HTTP/2",
+            b"GET / HTTP/2.0",
+            b"GET / HTTP/1.",
+            b"GET / HTTP/1.1\r",
+            b"FOO / HTTP/1.1",
+        ] {
+            assert_eq!(parse_request_line(line), by_the_grammar(line), "{line:?}");
+        }
+    }
+}
