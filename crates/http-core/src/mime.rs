@@ -9,9 +9,18 @@ pub const DEFAULT: &str = "application/octet-stream";
 
 /// The `Content-Type` for a file name, from its extension (case-insensitive).
 pub fn for_path(path: &str) -> &'static str {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() => for_extension(ext),
+    // Bytes searched from the end, not `rsplit`: this runs for every file served, and the
+    // `char` searchers cost 300 instructions a response (callgrind).
+    let name_start = path
+        .as_bytes()
+        .iter()
+        .rposition(|&b| b == b'/')
+        .map_or(0, |slash| slash.saturating_add(1));
+    let name = path.get(name_start..).unwrap_or(path);
+    match name.as_bytes().iter().rposition(|&b| b == b'.') {
+        Some(dot) if dot > 0 => {
+            for_extension(name.get(dot.saturating_add(1)..).unwrap_or_default())
+        }
         _ => DEFAULT,
     }
 }

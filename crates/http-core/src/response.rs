@@ -117,7 +117,7 @@ pub struct ResponseHead<'a> {
 impl<'a> ResponseHead<'a> {
     /// Starts a head: the status line (always `HTTP/1.1`, the highest version we speak, as
     /// RFC 9110 §6.2 asks), `Date` and `Server`.
-    pub fn new(buf: &'a mut Vec<u8>, status: StatusCode, date: &str) -> Self {
+    pub fn new(buf: &'a mut Vec<u8>, status: StatusCode, date: impl AsRef<[u8]>) -> Self {
         buf.extend_from_slice(b"HTTP/1.1 ");
         write_u64(buf, u64::from(status.0));
         buf.push(b' ');
@@ -130,14 +130,15 @@ impl<'a> ResponseHead<'a> {
 
     /// Appends a field. The value must not contain CR or LF; values built by this server never
     /// do, and a debug build checks it.
-    pub fn header(&mut self, name: &str, value: &str) -> &mut Self {
+    pub fn header(&mut self, name: &str, value: impl AsRef<[u8]>) -> &mut Self {
+        let value = value.as_ref();
         debug_assert!(
-            !value.contains(['\r', '\n']),
+            !value.iter().any(|&b| b == b'\r' || b == b'\n'),
             "header value with a line break"
         );
         self.buf.extend_from_slice(name.as_bytes());
         self.buf.extend_from_slice(b": ");
-        self.buf.extend_from_slice(value.as_bytes());
+        self.buf.extend_from_slice(value);
         self.buf.extend_from_slice(b"\r\n");
         self
     }

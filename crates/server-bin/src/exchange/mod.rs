@@ -27,6 +27,7 @@ pub mod response;
 mod rules;
 mod validators;
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,7 +45,7 @@ use crate::error::ServeError;
 use crate::files::body::{FileBody, Source};
 use crate::files::cache::FileCache;
 use crate::files::resolve::{Resolved, Root, resolve};
-use crate::site::{self, Plan, Site};
+use crate::site::{self, Plan, Site, rule_path};
 
 /// A request as the exchange sees it, whatever protocol carried it.
 #[derive(Clone, Copy)]
@@ -141,19 +142,22 @@ pub fn respond(
     let rewritten = rules::planned_target(&plan, &target);
     let serving = rewritten.as_ref().unwrap_or(&target);
     let (mut response, content) = match serve_target(ctx, &mut tree, req, serving, date, now) {
-        Ok(response) => (response, (serving.path.clone(), serving.trailing_slash)),
-        Err(e) => substitute(ctx, &mut tree, req, &sreq, &plan, e, date, now),
+        Ok(response) => (
+            response,
+            (Cow::Borrowed(&*serving.path), serving.trailing_slash),
+        ),
+        Err(e) => {
+            let (response, (path, slash)) =
+                substitute(ctx, &mut tree, req, &sreq, &plan, e, date, now);
+            (response, (Cow::Owned(path), slash))
+        }
     };
-    let default = response
-        .fields
-        .value("cache-control")
-        .map_or_else(|| ctx.config.cache_control.to_string(), str::to_owned);
     rules::decorate(
         &site,
         &sreq,
         Some(&plan),
         (&content.0, content.1),
-        &default,
+        &ctx.config.cache_control,
         &mut response,
     );
     response.user = plan.user.map(str::to_owned);
@@ -194,7 +198,7 @@ fn serve_target(
     date: &HttpDate,
     now: Instant,
 ) -> Result<Response, ServeError> {
-    let key = resource_name(target);
+    let key = rule_path(&target.path, target.trailing_slash);
     let cached_max = tree.cache.max_file_for(req.sendfile);
     let hit = tree.cache.get(tree.root, &key, now);
     if let Some(hit) = hit.filter(|hit| hit.contents.len() as u64 <= cached_max) {
@@ -225,9 +229,15 @@ fn serve_target(
                 rep,
             ))
         }
-        Resolved::Directory { dir, rel } if ctx.config.listing => {
-            Ok(page::listing(ctx, tree.root, req, dir, &rel, target, key))
-        }
+        Resolved::Directory { dir, rel } if ctx.config.listing => Ok(page::listing(
+            ctx,
+            tree.root,
+            req,
+            dir,
+            &rel,
+            target,
+            key.into_owned(),
+        )),
         Resolved::Directory { .. } => Err(ServeError::NoListing),
         Resolved::Redirect => Ok(reply::directory_redirect(target, req.head_only())),
     }
@@ -326,16 +336,6 @@ fn panic_on_request(target: &Target<'_>) {
     let path = PATH.get_or_init(|| std::env::var("HTTP_SERVER_PANIC_PATH").ok());
     if path.as_deref() == Some(target.path.as_str()) {
         panic!("asked to panic for {}", target.path);
-    }
-}
-
-/// The cache's key for a target, and the counters' name for a listing: its path, with the
-/// slash kept for directories.
-fn resource_name(target: &Target<'_>) -> String {
-    if target.trailing_slash && target.path != "/" {
-        format!("{}/", target.path)
-    } else {
-        target.path.clone()
     }
 }
 

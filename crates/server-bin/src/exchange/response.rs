@@ -38,6 +38,14 @@ impl Text {
             Self::Date(date) => date.as_str(),
         }
     }
+
+    /// The text's bytes, as a codec writes them (a date's without checking them again).
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Date(date) => date.as_bytes(),
+            other => other.as_str().as_bytes(),
+        }
+    }
 }
 
 impl From<&'static str> for Text {

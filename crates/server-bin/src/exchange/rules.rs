@@ -28,17 +28,17 @@ pub struct Asked<'b> {
 }
 
 impl<'b> Asked<'b> {
-    /// What `fields` hold of what the rules read; auth fields only when `site` checks them.
+    /// What `fields` hold of what `site`'s rules read: nothing of what they do not (each
+    /// field looked for is a pass over every line of the head).
     pub fn of(fields: RequestFields<'_, 'b>, site: &Site) -> Self {
+        let read = |wanted: bool, name| wanted.then(|| joined(fields, name)).flatten();
+        let cors = site.has_cors();
         Self {
-            authorization: site
-                .has_auth()
-                .then(|| joined(fields, "authorization"))
-                .flatten(),
-            origin: joined(fields, "origin"),
-            request_method: joined(fields, "access-control-request-method"),
-            request_headers: joined(fields, "access-control-request-headers"),
-            accept: joined(fields, "accept"),
+            authorization: read(site.has_auth(), "authorization"),
+            origin: read(cors, "origin"),
+            request_method: read(cors, "access-control-request-method"),
+            request_headers: read(cors, "access-control-request-headers"),
+            accept: read(site.has_fallback(), "accept"),
         }
     }
 
@@ -116,6 +116,8 @@ pub fn answer<'s>(decision: Decision<'s>, req: &Request<'_, '_>) -> Result<Respo
 
 /// Adds the rules' fields for `response`, whose content came from `path` (a directory when
 /// the flag says so), to a request the rules saw as `sreq` and planned as `plan`.
+/// `cache_control` is what the response's `Cache-Control` would be without rules when it has
+/// none of its own.
 pub fn decorate(
     site: &Site,
     sreq: &site::Request<'_>,
@@ -124,7 +126,13 @@ pub fn decorate(
     cache_control: &str,
     response: &mut Response,
 ) {
-    let fields = site.fields(sreq, plan, path, response.status, cache_control);
+    let own = || {
+        response
+            .fields
+            .value("cache-control")
+            .unwrap_or(cache_control)
+    };
+    let fields = site.fields(sreq, plan, path, response.status, &own);
     add(response, fields);
 }
 

@@ -19,9 +19,9 @@ pub fn head(
     version: Version,
     keep_alive: bool,
 ) {
-    let mut head = ResponseHead::new(buf, response.status, date.as_str());
+    let mut head = ResponseHead::new(buf, response.status, date.as_bytes());
     for field in response.fields.iter() {
-        head.header(field.name.as_str(), field.value.as_str());
+        head.header(field.name.as_str(), field.value.as_bytes());
     }
     if let Some(len) = response.content_length {
         head.content_length(len);

@@ -227,6 +227,16 @@ impl Site {
         self.auth.is_some()
     }
 
+    /// Whether CORS rules read `Origin` and the preflight's fields.
+    pub fn has_cors(&self) -> bool {
+        self.cors.is_some()
+    }
+
+    /// Whether a fallback page reads `Accept`.
+    pub fn has_fallback(&self) -> bool {
+        self.pages.fallback().is_some()
+    }
+
     /// What the rules are, in a few words, for the start-up and reload lines.
     pub fn summary(&self) -> String {
         let count = |n: usize, what: &str| match n {
@@ -332,16 +342,16 @@ impl Site {
 
     /// The fields to add to or replace in a response with `status` to `req`, whose content
     /// comes from `path` (the file served, the fallback or error page, or the request's own
-    /// path for a generated response), protected if `plan` has a user. `cache_control` is the
-    /// value the exchange would send without rules (`--cache-control` for files, `no-store`
-    /// for errors).
-    pub fn fields<'a>(
+    /// path for a generated response), protected if `plan` has a user. `cache_control` tells
+    /// the value the exchange would send without rules (`--cache-control` for files, `no-store`
+    /// for errors), asked only for a protected response.
+    pub fn fields<'a, 'c>(
         &'a self,
         req: &Request<'_>,
         plan: Option<&Plan<'_>>,
         path: (&str, bool),
         status: StatusCode,
-        cache_control: &str,
+        cache_control: &dyn Fn() -> &'c str,
     ) -> Fields<'a> {
         let mut fields = Fields::default();
         self.headers.apply(&rule_path(path.0, path.1), &mut fields);
@@ -351,8 +361,10 @@ impl Site {
         {
             fields.remove("Cache-Control");
         } else if plan.is_some_and(|p| p.user.is_some()) {
-            let private =
-                auth::private_cache_control(fields.get("Cache-Control").unwrap_or(cache_control));
+            let private = match fields.get("Cache-Control") {
+                Some(own) => auth::private_cache_control(own),
+                None => auth::private_cache_control(cache_control()),
+            };
             fields.set("Cache-Control", Cow::Owned(private));
         }
         if let Some(cors) = &self.cors

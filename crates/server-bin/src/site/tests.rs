@@ -124,7 +124,7 @@ fn fields_of<'a>(
     path: &str,
     status: StatusCode,
 ) -> Fields<'a> {
-    site.fields(r, plan, (path, false), status, "no-cache")
+    site.fields(r, plan, (path, false), status, &|| "no-cache")
 }
 
 fn serve(path: &str) -> Said {
@@ -392,7 +392,7 @@ fn fields_follow_the_served_content_and_errors_keep_their_cache_control() {
             Some(&plan),
             ("/assets/app.1234.js", false),
             StatusCode::NOT_FOUND,
-            "no-store",
+            &|| "no-store",
         );
         assert_eq!(missing.get("Cache-Control"), None);
         assert_eq!(missing.get("Referrer-Policy"), Some("no-referrer"));
@@ -654,7 +654,8 @@ fn bench() {
             let ns = best_ns(200_000, || {
                 if let Decision::Serve(plan) = site.decide(std::hint::black_box(&req)) {
                     let path = (plan.path.as_ref(), plan.trailing_slash);
-                    let fields = site.fields(&req, Some(&plan), path, StatusCode::OK, "no-cache");
+                    let fields =
+                        site.fields(&req, Some(&plan), path, StatusCode::OK, &|| "no-cache");
                     std::hint::black_box(fields);
                 }
             });

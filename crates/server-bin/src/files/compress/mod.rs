@@ -114,11 +114,11 @@ impl Settings {
 /// Whether a `Content-Type` names text-like content that compresses well (images, audio, video,
 /// fonts in WOFF and archives are compressed already).
 pub fn is_compressible(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim_ascii();
+    let essence = match content_type.as_bytes().iter().position(|&b| b == b';') {
+        Some(semicolon) => content_type.get(..semicolon).unwrap_or_default(),
+        None => content_type,
+    }
+    .trim_ascii();
     essence.starts_with("text/")
         || essence.ends_with("+json")
         || essence.ends_with("+xml")
