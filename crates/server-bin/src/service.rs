@@ -69,7 +69,7 @@ pub struct ResponseMeta {
     /// The status sent.
     pub status: u16,
     /// What the per-resource counters count.
-    pub resource: Option<String>,
+    pub resource: Option<Arc<str>>,
     /// The user a protected path let in, for the log.
     pub user: Option<String>,
     /// When the request's first byte arrived.

@@ -234,7 +234,7 @@ pub fn serve(
     ctx: &Context,
     req: &Request<'_, '_>,
     date: &HttpDate,
-    resource: String,
+    resource: Arc<str>,
     content_type: &'static str,
     rep: Representation<'_>,
 ) -> Response {

@@ -6,6 +6,7 @@
 //! to read for a `304`). It must not read files itself (`files::listing` does).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
 
 use http_core::StatusCode;
@@ -30,7 +31,7 @@ struct Page {
     /// Whether it may come compressed, by `Accept-Encoding`.
     varies: bool,
     /// The resource it is counted under, if any.
-    resource: Option<String>,
+    resource: Option<Arc<str>>,
 }
 
 /// The listing of the directory `dir`, found at `rel` and asked for as `target`, counted under
@@ -52,7 +53,7 @@ pub fn listing(
         // A listing changes whenever the directory does; caches must always ask.
         cache_control: "no-cache",
         varies: !codings.is_empty(),
-        resource: Some(resource),
+        resource: Some(resource.into()),
     };
     let root_name = ctx
         .config

@@ -168,7 +168,7 @@ pub struct Response {
     pub body: Body,
     /// What the per-resource counters count: the path of the file served (`/index.html` for
     /// `/`), or of the directory listed.
-    pub resource: Option<String>,
+    pub resource: Option<Arc<str>>,
     /// The user a protected path let in, for the access log.
     pub user: Option<String>,
 }

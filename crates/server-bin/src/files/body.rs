@@ -24,6 +24,48 @@ enum Segment {
     Range { offset: u64, end: u64 },
 }
 
+/// The segments still to send, the first kept apart: a body of one range or one page, nearly
+/// every body, is made without an allocation (a one-element queue cost one a response).
+#[derive(Debug, Default)]
+struct Segments {
+    /// The next segment; `None` only when `rest` is empty too.
+    first: Option<Segment>,
+    rest: VecDeque<Segment>,
+}
+
+impl Segments {
+    /// Room for `n` segments, the first apart.
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            first: None,
+            rest: VecDeque::with_capacity(n.saturating_sub(1)),
+        }
+    }
+
+    fn push_back(&mut self, segment: Segment) {
+        match self.first {
+            None => self.first = Some(segment),
+            Some(_) => self.rest.push_back(segment),
+        }
+    }
+
+    fn front(&self) -> Option<&Segment> {
+        self.first.as_ref()
+    }
+
+    fn front_mut(&mut self) -> Option<&mut Segment> {
+        self.first.as_mut()
+    }
+
+    fn pop_front(&mut self) {
+        self.first = self.rest.pop_front();
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Segment> {
+        self.first.iter().chain(&self.rest)
+    }
+}
+
 /// Where a body's ranges come from.
 #[derive(Debug)]
 pub enum Source {
@@ -54,13 +96,13 @@ pub enum Next<'a> {
 #[derive(Debug)]
 pub struct FileBody {
     source: Option<Source>,
-    segments: VecDeque<Segment>,
+    segments: Segments,
 }
 
 impl FileBody {
     /// The bytes `offset..offset + len` of `source`.
     pub fn range(source: Source, offset: u64, len: u64) -> Self {
-        let mut segments = VecDeque::with_capacity(1);
+        let mut segments = Segments::default();
         if len > 0 {
             segments.push_back(Segment::Range {
                 offset,
@@ -75,7 +117,7 @@ impl FileBody {
 
     /// A `multipart/byteranges` body laid out by `layout`.
     pub fn multipart(source: Source, layout: Multipart) -> Self {
-        let mut segments = VecDeque::with_capacity(layout.parts.len() * 2 + 1);
+        let mut segments = Segments::with_capacity(layout.parts.len() * 2 + 1);
         for (head, ByteRange { start, end }) in layout.parts {
             segments.push_back(Segment::Bytes(Cow::Owned(head), 0));
             segments.push_back(Segment::Range {
@@ -92,7 +134,7 @@ impl FileBody {
 
     /// Bytes the server made, such as a generated page.
     pub fn bytes(bytes: Cow<'static, [u8]>) -> Self {
-        let mut segments = VecDeque::with_capacity(1);
+        let mut segments = Segments::default();
         if !bytes.is_empty() {
             segments.push_back(Segment::Bytes(bytes, 0));
         }

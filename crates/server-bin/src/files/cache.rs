@@ -164,12 +164,19 @@ pub fn is_settled(meta: &Metadata, wall: SystemTime) -> bool {
 /// What a hit serves: cheap to hand out (no string is copied per request).
 #[derive(Debug, Clone)]
 pub struct Hit {
-    /// The path under the root the request resolved to (`docs/index.html` for `/docs/`).
-    pub rel: Arc<str>,
+    /// The counters' name of the file: `/` and the path under the root the request resolved
+    /// to (`/docs/index.html` for `/docs/`), made once for every hit.
+    pub name: Arc<str>,
     /// Metadata of the cached version.
     pub meta: Metadata,
     /// Its whole contents.
     pub contents: Arc<Vec<u8>>,
+}
+
+/// The path under the root of the file counted as `name` (a [`Hit::name`]): `docs/index.html`
+/// for `/docs/index.html`.
+pub fn rel(name: &str) -> &str {
+    name.get(1..).unwrap_or_default()
 }
 
 /// A cached file.
@@ -183,7 +190,9 @@ struct Entry {
 /// One worker's cache, keyed by request path.
 #[derive(Debug)]
 pub struct FileCache {
-    entries: HashMap<String, Entry>,
+    /// Looked up on every request, so hashed with foldhash's randomly seeded fast hash rather
+    /// than SipHash: a client cannot choose its keys, only paths of files that exist.
+    entries: foldhash::HashMap<String, Entry>,
     bytes: usize,
     /// Watching the cached files and their paths; `None` when the worker has no inotify
     /// instance, and then nothing is cached.
@@ -310,7 +319,7 @@ impl FileCache {
             }
         };
         Self {
-            entries: HashMap::new(),
+            entries: foldhash::HashMap::default(),
             bytes: 0,
             watches,
             no_sidecars: HashMap::new(),
@@ -473,7 +482,7 @@ impl FileCache {
             key.to_owned(),
             Entry {
                 hit: Hit {
-                    rel: rel.into(),
+                    name: ["/", rel].concat().into(),
                     meta: meta.clone(),
                     contents,
                 },

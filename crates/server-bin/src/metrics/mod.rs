@@ -18,7 +18,7 @@ pub mod prometheus;
 pub mod summary;
 pub mod tls;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -43,8 +43,10 @@ pub const DURATION_BUCKETS: [f64; 16] = [
 #[derive(Debug, Default, Clone)]
 pub struct Shard {
     /// Responses answered from each file (200, 206, 304), by the file's path (a listing by its
-    /// directory's).
-    pub resources: HashMap<String, u64>,
+    /// directory's). Hashed with foldhash's randomly seeded fast hash, not SipHash: a client
+    /// cannot choose the keys (only files served, at most [`MAX_RESOURCES`] of them), and the
+    /// lookup is made for every response.
+    pub resources: foldhash::HashMap<String, u64>,
     /// Responses by status code.
     pub statuses: BTreeMap<u16, u64>,
     /// Body bytes written to sockets.

@@ -48,6 +48,9 @@ pub const TLS_CHUNK: usize = 16 * 1024;
 /// allowance.
 const SENDFILE_CHUNK: usize = 1 << 20;
 
+/// Most parts one plain write gathers (the codecs pass one or two).
+const MAX_PARTS: usize = 4;
+
 /// What a call to [`Transport::write_body`] achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sent {
@@ -261,12 +264,18 @@ impl Transport {
     /// `WouldBlock` when the socket takes nothing; socket errors.
     pub fn write(&mut self, s: &mut impl Socket, parts: &[&[u8]], more: bool) -> io::Result<usize> {
         let Some(tls) = &mut self.tls else {
-            let slices: Vec<IoSlice<'_>> = parts
-                .iter()
-                .filter(|p| !p.is_empty())
-                .map(|p| IoSlice::new(p))
-                .collect();
-            return s.send(&slices, more);
+            // On the stack: a vector of them cost an allocation a response. Parts past the
+            // last slot wait for the next call, as a short write's rest does.
+            let mut slices = [IoSlice::new(&[]); MAX_PARTS];
+            let mut count = 0;
+            for (slot, part) in slices
+                .iter_mut()
+                .zip(parts.iter().filter(|p| !p.is_empty()))
+            {
+                *slot = IoSlice::new(part);
+                count += 1;
+            }
+            return s.send(slices.get(..count).unwrap_or_default(), more);
         };
         let mut total = 0;
         for part in parts {
@@ -561,6 +570,17 @@ mod tests {
             Sent::Done
         );
         assert_eq!((sent, s.output.len()), (100, 100));
+    }
+
+    #[test]
+    fn a_plain_write_gathers_the_non_empty_parts_and_leaves_the_rest_for_the_next_call() {
+        let mut s = MemorySocket::default();
+        let mut t = Transport::plain();
+        let parts: [&[u8]; 7] = [b"a", b"", b"bc", b"d", b"", b"ef", b"g"];
+        // Four non-empty parts fit one call; the caller sends the rest as after a short write.
+        assert_eq!(t.write(&mut s, &parts, false).unwrap(), 6);
+        assert_eq!(t.write(&mut s, &parts[6..], false).unwrap(), 1);
+        assert_eq!((s.output.as_slice(), s.sends), (&b"abcdefg"[..], 2));
     }
 
     #[test]
