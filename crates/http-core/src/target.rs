@@ -4,6 +4,8 @@
 //! document root without ever climbing above it. It must not look at the file system: whether the
 //! path exists, is hidden or is a directory is the caller's business.
 
+use std::borrow::Cow;
+
 use crate::ParseError;
 use crate::bytes::split_once;
 
@@ -11,8 +13,9 @@ use crate::bytes::split_once;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target<'b> {
     /// Starts with `/`, has no empty, `.` or `..` segments and no NUL; valid UTF-8.
-    /// The root is `/`; otherwise there is no trailing slash (see `trailing_slash`).
-    pub path: String,
+    /// The root is `/`; otherwise there is no trailing slash (see `trailing_slash`). Borrowed
+    /// from the request when it needed no decoding, as nearly every path does.
+    pub path: Cow<'b, str>,
     /// The raw query (after `?`, still percent-encoded), if any.
     pub query: Option<&'b [u8]>,
     /// Whether the raw path ended in `/` (or in a `.` or `..` segment), which asks for a
@@ -72,7 +75,7 @@ pub fn decode(raw: &[u8]) -> Result<Target<'_>, ParseError> {
 /// decoding segment by segment (a Vec per segment cost 1,100 instructions a request,
 /// callgrind). `None` sends every other path to [`normalise`]; the tests check that both agree
 /// wherever this one answers.
-fn already_normal<'b>(path: &[u8], query: Option<&'b [u8]>) -> Option<Target<'b>> {
+fn already_normal<'b>(path: &'b [u8], query: Option<&'b [u8]>) -> Option<Target<'b>> {
     let trailing_slash = path.ends_with(b"/");
     let body = match path {
         [b'/'] => path,
@@ -85,7 +88,7 @@ fn already_normal<'b>(path: &[u8], query: Option<&'b [u8]>) -> Option<Target<'b>
         return None;
     }
     Some(Target {
-        path: std::str::from_utf8(body).ok()?.to_owned(),
+        path: Cow::Borrowed(std::str::from_utf8(body).ok()?),
         query,
         trailing_slash,
     })
@@ -120,7 +123,7 @@ fn normalise<'b>(path: &[u8], query: Option<&'b [u8]>) -> Result<Target<'b>, Par
     }
     let decoded = String::from_utf8(decoded).map_err(|_| ParseError::Target)?;
     Ok(Target {
-        path: decoded,
+        path: Cow::Owned(decoded),
         query,
         trailing_slash: names_directory,
     })
@@ -288,7 +291,7 @@ mod tests {
     }
 
     fn path(raw: &str) -> Result<String, ParseError> {
-        decode(raw.as_bytes()).map(|t| t.path)
+        decode(raw.as_bytes()).map(|t| t.path.into_owned())
     }
 
     #[test]

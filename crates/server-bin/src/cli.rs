@@ -629,7 +629,7 @@ fn endpoint_path(s: &str) -> Result<String, String> {
         return Ok(String::new());
     }
     match http_core::target::decode(s.as_bytes()) {
-        Ok(t) if t.path == s && t.query.is_none() => Ok(t.path),
+        Ok(t) if t.path == s && t.query.is_none() => Ok(t.path.into_owned()),
         _ => Err(
             "must be empty or a path such as /-/metrics (no query, no '..', no trailing '/')"
                 .into(),

@@ -174,7 +174,7 @@ fn endpoint(
     draining: bool,
 ) -> Option<Response> {
     let config = &ctx.config;
-    let path = Some(target.path.as_str());
+    let path = Some(&*target.path);
     if config.health_path.as_deref() == path {
         return Some(page::health(req, draining));
     }
@@ -270,7 +270,7 @@ fn substitute(
     {
         // The page depends on `Accept` (a script asked with `*/*` stays a 404).
         response.fields.set("Vary", vary_with(&response, "Accept"));
-        return (response, (page.path, false));
+        return (response, (page.path.into_owned(), false));
     }
     if err == ServeError::NoListing {
         note_no_listing();
@@ -335,7 +335,7 @@ fn note_no_listing() {
 fn panic_on_request(target: &Target<'_>) {
     static PATH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let path = PATH.get_or_init(|| std::env::var("HTTP_SERVER_PANIC_PATH").ok());
-    if path.as_deref() == Some(target.path.as_str()) {
+    if path.as_deref() == Some(&*target.path) {
         panic!("asked to panic for {}", target.path);
     }
 }

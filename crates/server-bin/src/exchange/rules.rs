@@ -157,7 +157,7 @@ fn add(response: &mut Response, fields: site::Fields<'_>) {
 /// A target for `plan`'s path, when a rewrite chose another one (else the request's).
 pub fn planned_target<'q>(plan: &Plan<'_>, target: &Target<'q>) -> Option<Target<'q>> {
     plan.rewritten.then(|| Target {
-        path: plan.path.to_string(),
+        path: Cow::Owned(plan.path.to_string()),
         query: target.query,
         trailing_slash: plan.trailing_slash,
     })

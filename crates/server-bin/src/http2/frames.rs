@@ -326,23 +326,30 @@ impl Conn {
         if block.bytes.len() + fragment.len() > MAX_BLOCK {
             return self.fail(ErrorCode::EnhanceYourCalm, "a header block over 16 KiB");
         }
-        block.bytes.extend_from_slice(fragment);
         if !end {
+            block.bytes.extend_from_slice(fragment);
             return Ok(());
         }
-        let Some(block) = self.block.take() else {
+        let Some(mut block) = self.block.take() else {
             return Ok(());
         };
         self.head_started = None;
-        self.whole_block(env, block)
+        // A block in one frame, as nearly every request's is, is decoded where it lies; one in
+        // several is decoded from the copy its fragments were gathered in.
+        let mut gathered = std::mem::take(&mut block.bytes);
+        if gathered.is_empty() {
+            return self.whole_block(env, block, fragment);
+        }
+        gathered.extend_from_slice(fragment);
+        self.whole_block(env, block, &gathered)
     }
 
     /// A whole header block: decoded, then a request started, trailers taken, or a stream
     /// refused.
-    fn whole_block(&mut self, env: &mut Env<'_>, block: Block) -> Result<(), Fatal> {
+    fn whole_block(&mut self, env: &mut Env<'_>, block: Block, bytes: &[u8]) -> Result<(), Fatal> {
         let decoded = self
             .decoder
-            .decode(&block.bytes, MAX_HEAD, MAX_HEADERS, &mut self.decoded);
+            .decode(bytes, MAX_HEAD, MAX_HEADERS, &mut self.decoded);
         let id = block.stream;
         match (decoded, block.kind) {
             (Err(DecodeError::Compression), _) => self.fail(ErrorCode::CompressionError, "HPACK"),

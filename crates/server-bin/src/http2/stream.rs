@@ -261,12 +261,12 @@ fn head_key(key: &mut Vec<u8>, response: &Response, date: &HttpDate) {
         // Neither a name nor a value holds NUL (the exchange's rule for a field).
         key.extend_from_slice(field.name.as_str().as_bytes());
         key.push(0);
-        key.extend_from_slice(field.value.as_str().as_bytes());
+        key.extend_from_slice(field.value.as_bytes());
         key.push(0);
     }
     let length = response.content_length.map_or([0xFF; 8], u64::to_be_bytes);
     key.extend_from_slice(&length);
-    key.extend_from_slice(date.as_str().as_bytes());
+    key.extend_from_slice(date.as_bytes());
 }
 
 /// Whether any representation in `fields` (field representations, RFC 7541 §6, as
@@ -344,10 +344,10 @@ fn encode_head(
         let Some(lower) = lowercase(field.name.as_str(), &mut name) else {
             // Longer than any name the exchange or a site rule writes: lowered the slow way.
             let lower = field.name.as_str().to_ascii_lowercase();
-            encoder.field(block, lower.as_bytes(), field.value.as_str().as_bytes());
+            encoder.field(block, lower.as_bytes(), field.value.as_bytes());
             continue;
         };
-        let value = field.value.as_str().as_bytes();
+        let value = field.value.as_bytes();
         if CONNECTION_SPECIFIC.iter().any(|c| c.as_bytes() == lower) {
             continue;
         } else if VALIDATORS.contains(&lower) {
@@ -361,7 +361,7 @@ fn encode_head(
         let mut digits = [0u8; 20];
         replay.field(encoder, block, b"content-length", decimal(len, &mut digits));
     }
-    replay.field(encoder, block, b"date", date.as_str().as_bytes());
+    replay.field(encoder, block, b"date", date.as_bytes());
     encoder.field(block, b"server", SERVER.as_bytes());
 }
 

@@ -291,7 +291,7 @@ impl Site {
             },
             Some(Err(e)) => return Decision::Bad(e),
             None => Plan {
-                path: Cow::Borrowed(req.target.path.as_str()),
+                path: Cow::Borrowed(&*req.target.path),
                 trailing_slash: req.target.trailing_slash,
                 rewritten: false,
                 user: None,

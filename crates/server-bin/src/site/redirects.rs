@@ -171,7 +171,7 @@ impl RegexRules {
         let (rule, groups) = self.first_match(path)?;
         let expanded = rule.to.expand(&groups);
         Some(target::decode(expanded.as_bytes()).map(|t| Rewritten {
-            path: t.path,
+            path: t.path.into_owned(),
             trailing_slash: t.trailing_slash,
         }))
     }
