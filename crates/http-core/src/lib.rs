@@ -51,6 +51,8 @@ mod response;
 pub mod target;
 
 pub use error::ParseError;
-pub use parse::{Status, empty_lines_len, first_line, is_head_request, is_host, parse_request};
+pub use parse::{
+    Status, empty_lines_len, first_line, is_head_request, is_host, is_token, parse_request,
+};
 pub use request::{Body, EMPTY_HEADER, Fields, Header, Method, Request, Version};
 pub use response::{ResponseHead, SERVER, StatusCode};

@@ -73,6 +73,12 @@ const REG_NAME: ByteClass = byte_class(true, b"-._~!$&'()*+,;=");
 /// An IP literal's bytes between the brackets (RFC 3986 §3.2.2, RFC 6874 zones).
 const IP_LITERAL: ByteClass = byte_class(true, b"-._~!$&'()*+,;=:%");
 
+/// Whether `s` is a token (RFC 9110 §5.6.2): one or more `tchar`, as a method or a field name
+/// must be.
+pub fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && all_in(&TCHAR, s)
+}
+
 /// Whether every byte of `s` is in `class`.
 fn all_in(class: &ByteClass, s: &[u8]) -> bool {
     s.iter().all(|&b| in_class(class, b))

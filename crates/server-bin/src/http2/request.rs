@@ -8,16 +8,35 @@
 //! A request that breaks a rule is malformed: a stream error (RST_STREAM `PROTOCOL_ERROR`, RFC
 //! 9113 §8.1.1), never the connection's end. This module must not decide responses.
 
-use http_core::{Header, Method, is_host};
+use http_core::{Header, Method, is_host, is_token};
 
-/// Fields that belong to a connection, not a message: none may appear in HTTP/2 (§8.2.2).
-const CONNECTION_SPECIFIC: [&[u8]; 5] = [
-    b"connection",
-    b"proxy-connection",
-    b"keep-alive",
-    b"transfer-encoding",
-    b"upgrade",
-];
+/// Whether `name` (lowercase) belongs to a connection, not a message: no such field may appear
+/// in HTTP/2 (§8.2.2), in a request or in a response.
+pub fn is_connection_specific(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"connection" | b"proxy-connection" | b"keep-alive" | b"transfer-encoding" | b"upgrade"
+    )
+}
+
+/// The bytes a field name may not hold (§8.2.1): controls and space, uppercase letters, DEL
+/// and above, the colon. One lookup per byte: every name of every request is checked.
+const NOT_IN_NAME: [bool; 256] = not_in_name();
+
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time, where an index out of bounds stops the build"
+)]
+const fn not_in_name() -> [bool; 256] {
+    let mut class = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        class[b] = byte <= 0x20 || byte.is_ascii_uppercase() || byte >= 0x7f || byte == b':';
+        b += 1;
+    }
+    class
+}
 
 /// What the pseudo-header fields say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +96,7 @@ pub fn validate<'f>(
         regular = true;
         let name = check_name(name)?;
         match name.as_bytes() {
-            n if CONNECTION_SPECIFIC.contains(&n) => {
+            n if is_connection_specific(n) => {
                 return Err(Malformed("a connection-specific field"));
             }
             b"te" if !value.eq_ignore_ascii_case(b"trailers") => {
@@ -142,7 +161,7 @@ pub fn validate_trailers<'f>(
         }
         check_value(value)?;
         let name = check_name(name)?;
-        match CONNECTION_SPECIFIC.contains(&name.as_bytes()) {
+        match is_connection_specific(name.as_bytes()) {
             true => Err(Malformed("a connection-specific field")),
             false => Ok(()),
         }
@@ -152,7 +171,7 @@ pub fn validate_trailers<'f>(
 /// A field name must not hold bytes 0x00-0x20, uppercase letters, 0x7f-0xff or a colon
 /// (§8.2.1), nor be empty; what passes is ASCII.
 fn check_name(name: &[u8]) -> Result<&str, Malformed> {
-    let bad = |&b: &u8| b <= 0x20 || b.is_ascii_uppercase() || b >= 0x7f || b == b':';
+    let bad = |&b: &u8| NOT_IN_NAME.get(usize::from(b)).copied().unwrap_or(true);
     if name.is_empty() || name.iter().any(bad) {
         return Err(Malformed(
             "a field name with an uppercase letter or a forbidden byte",
@@ -188,12 +207,6 @@ fn check_authority(authority: Option<&[u8]>, fields: &[Header<'_>]) -> Result<()
         }
         _ => Ok(()),
     }
-}
-
-/// A token (RFC 9110 §5.6.2), as a method must be: one or more `tchar`.
-fn is_token(value: &[u8]) -> bool {
-    let tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
-    !value.is_empty() && value.iter().all(tchar)
 }
 
 /// `1*DIGIT`, without overflow.

@@ -26,19 +26,10 @@ use http_core::date::HttpDate;
 use http_core::h2::frame;
 use http_core::h2::hpack::{Encoder, Fields as Decoded};
 
+use super::request;
 use crate::exchange::Response;
 use crate::files::body::FileBody;
 use crate::service::{Record, ResponseMeta};
-
-/// Response fields HTTP/2 must never carry (RFC 9113 §8.2.2), whatever put them there (a site
-/// rule may).
-const CONNECTION_SPECIFIC: [&str; 5] = [
-    "connection",
-    "proxy-connection",
-    "keep-alive",
-    "transfer-encoding",
-    "upgrade",
-];
 
 /// Fields [`Replay`] keeps per worker thread: a few files' validators and lengths, the date.
 const REPLAY_ENTRIES: usize = 32;
@@ -348,7 +339,8 @@ fn encode_head(
             continue;
         };
         let value = field.value.as_bytes();
-        if CONNECTION_SPECIFIC.iter().any(|c| c.as_bytes() == lower) {
+        // Whatever put them there (a site rule may), HTTP/2 never carries these.
+        if request::is_connection_specific(lower) {
             continue;
         } else if VALIDATORS.contains(&lower) {
             replay.field(encoder, block, lower, value);

@@ -120,9 +120,7 @@ pub fn compile_globs<'t>(
 
 /// A token (RFC 9110 §5.6.2): what a field name, a method or a coding is made of.
 pub fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    http_core::is_token(s.as_bytes())
 }
 
 fn check_name(name: &Text) -> Result<(), Located> {
