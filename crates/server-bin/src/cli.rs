@@ -496,6 +496,8 @@ fn config_from(args: Args, site: Option<Loaded>) -> Result<Config, StartupError>
             Some(n) => n,
         },
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        // As many as the cache keeps; lowered at start when the open-file limit binds.
+        cached_open: crate::files::cache::MAX_OPEN,
         dotfiles: args.dotfiles,
         listing: args.listing,
         qr: args.qr,

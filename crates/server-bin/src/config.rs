@@ -35,6 +35,8 @@ pub struct Config {
     pub threads: usize,
     /// Most connections open at once.
     pub max_connections: usize,
+    /// Files each worker's cache may keep open (`fd_limit::Budget::cached_open`).
+    pub cached_open: usize,
     /// Serve names starting with a dot (other than `/.well-known/`, always served).
     pub dotfiles: bool,
     /// List directories that have no index file.

@@ -16,6 +16,7 @@
 //!
 //! This module must not open, accept or refuse anything; it only counts.
 
+use crate::files::cache::MAX_OPEN;
 use crate::refusals;
 
 /// Descriptors held whatever the load, besides the workers': measured at 12 (stdio, the root's
@@ -59,6 +60,9 @@ pub struct Budget {
     pub lingering: usize,
     /// Whether the limit made the connection limit lower than asked.
     pub lowered: bool,
+    /// Files each worker's cache may keep open: [`MAX_OPEN`] when the limit has room for them
+    /// beside everything else, none when it binds (the descriptors go to connections).
+    pub cached_open: usize,
 }
 
 impl Budget {
@@ -89,6 +93,7 @@ impl Budget {
 pub fn wanted(max_connections: usize, threads: usize) -> u64 {
     let connections = max_connections as u64;
     fixed(threads)
+        .saturating_add((MAX_OPEN as u64).saturating_mul(threads as u64))
         .saturating_add(connections)
         .saturating_add(connections.min(FILES_AT_ONCE))
         .saturating_add(MAX_REFUSALS as u64)
@@ -115,6 +120,7 @@ pub fn share(open_files: u64, max_connections: usize, threads: usize) -> Budget 
             refusal_queue,
             lingering,
             lowered: false,
+            cached_open: MAX_OPEN,
         };
     }
     let spare = open_files.saturating_sub(fixed(threads));
@@ -137,6 +143,7 @@ pub fn share(open_files: u64, max_connections: usize, threads: usize) -> Budget 
         refusal_queue,
         lingering,
         lowered: connections < max_connections,
+        cached_open: 0,
     }
 }
 
@@ -173,7 +180,7 @@ mod tests {
     #[test]
     fn a_limit_that_fits_every_connection_changes_nothing() {
         let want = wanted(10_000, 2);
-        assert_eq!(want, 24 + 2 * 12 + 10_000 + 1_024 + 320);
+        assert_eq!(want, 24 + 2 * (12 + 16) + 10_000 + 1_024 + 320);
         for limit in [want, want + 1, u64::MAX] {
             let b = share(limit, 10_000, 2);
             assert_eq!(
@@ -182,7 +189,11 @@ mod tests {
                 "{limit}"
             );
             assert!(!b.lowered);
+            assert_eq!(b.cached_open, MAX_OPEN, "{limit}");
         }
+        // Short of it by one, the workers' caches keep no file open: connections come first.
+        let b = share(want - 1, 10_000, 2);
+        assert_eq!(b.cached_open, 0);
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         .map_err(|e| setup("signal handlers", e))?;
     let budget = fd_limit::raise_and_share(config.max_connections, config.threads);
     config.max_connections = budget.connections;
+    config.cached_open = budget.cached_open;
 
     let mut listeners = socket::open(&config)?;
     let tls = match &config.tls {

@@ -151,7 +151,8 @@ impl Service {
         // With TLS on, every connection that is served files speaks TLS (the plain listener
         // only redirects); without, HTTP/1.1 sends files by sendfile, HTTP/2 copies them.
         let config = &ctx.config;
-        let cache = FileCache::for_bodies(config.tls.is_none() && !config.http2);
+        let cache = FileCache::for_bodies(config.tls.is_none() && !config.http2)
+            .keeping_open(config.cached_open);
         Self {
             root: ctx.root.view(),
             site: ctx.site.reader(),

@@ -107,7 +107,7 @@ pub fn choose<'a>(
 }
 
 /// Reads a file without sidecars of at most `max` bytes into the worker's cache and serves it
-/// from there.
+/// from there; keeps a larger one open in the cache and serves it from that descriptor.
 pub fn cache_if_plain<'a>(
     tree: &mut Tree<'_>,
     key: &str,
@@ -116,15 +116,29 @@ pub fn cache_if_plain<'a>(
     max: u64,
     now: Instant,
 ) -> Representation<'a> {
-    let Source::File(file) = &rep.source else {
+    if rep.sidecars || rep.coding.is_some() {
+        return rep;
+    }
+    let Source::File(file) = rep.source else {
         return rep;
     };
-    if rep.sidecars || rep.coding.is_some() || rep.meta.len() > max {
-        return rep;
+    if rep.meta.len() > max {
+        let file = Arc::new(file);
+        let wall = SystemTime::now();
+        let shared = Arc::clone(&file);
+        tree.cache
+            .insert_open(tree.root, key, rel, &rep.meta, shared, now, wall);
+        return Representation {
+            source: Source::Shared(file),
+            ..rep
+        };
     }
     let mut contents = vec![0; rep.meta.len() as usize];
     if file.read_exact_at(&mut contents, 0).is_err() {
-        return rep;
+        return Representation {
+            source: Source::File(file),
+            ..rep
+        };
     }
     let contents = Arc::new(contents);
     tree.cache.insert(

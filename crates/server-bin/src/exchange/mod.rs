@@ -43,7 +43,7 @@ pub use self::response::{Body, Response};
 use crate::context::Context;
 use crate::error::ServeError;
 use crate::files::body::{FileBody, Source};
-use crate::files::cache::{self, FileCache};
+use crate::files::cache::{self, Contents, FileCache};
 use crate::files::resolve::{Resolved, Root, resolve};
 use crate::site::{self, Plan, Site, rule_path};
 
@@ -201,10 +201,18 @@ fn serve_target(
     let key = rule_path(&target.path, target.trailing_slash);
     let cached_max = tree.cache.max_file_for(req.sendfile);
     let hit = tree.cache.get(tree.root, &key, now);
-    if let Some(hit) = hit.filter(|hit| hit.contents.len() as u64 <= cached_max) {
+    let usable = |hit: &cache::Hit| match &hit.contents {
+        Contents::Bytes(bytes) => bytes.len() as u64 <= cached_max,
+        Contents::Open(_) => true,
+    };
+    if let Some(hit) = hit.filter(usable) {
         let rel = cache::rel(&hit.name);
         let content_type = mime::for_path(rel);
-        let rep = Representation::plain(Source::Memory(hit.contents), hit.meta, false);
+        let source = match hit.contents {
+            Contents::Bytes(bytes) => Source::Memory(bytes),
+            Contents::Open(file) => Source::Shared(file),
+        };
+        let rep = Representation::plain(source, hit.meta, false);
         let rep = file::compress_on_the_fly(ctx, tree.root, req, date, rel, content_type, rep);
         return Ok(file::serve(
             ctx,

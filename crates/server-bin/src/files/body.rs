@@ -71,6 +71,9 @@ impl Segments {
 pub enum Source {
     /// An open file.
     File(File),
+    /// A file the worker's cache keeps open, shared with it (sent by offsets, so its position
+    /// is never used).
+    Shared(Arc<File>),
     /// Bytes in memory: a worker's cached copy of a small file, or a compressed copy (a vector
     /// behind the `Arc`, so that a copy made in a `Vec` is shared without being copied again).
     Memory(Arc<Vec<u8>>),
@@ -144,9 +147,10 @@ impl FileBody {
         }
     }
 
-    /// Whether it reads from an open file, whose descriptor it holds until it is dropped.
+    /// Whether it reads from an open file, whose descriptor it holds until it is dropped (a
+    /// file shared with the cache counts too: the cache may let it go first).
     pub fn holds_file(&self) -> bool {
-        matches!(self.source, Some(Source::File(_)))
+        matches!(self.source, Some(Source::File(_) | Source::Shared(_)))
     }
 
     /// The next bytes to send; `None` once the body is done.
@@ -155,6 +159,11 @@ impl FileBody {
             Segment::Bytes(bytes, sent) => Some(Next::Bytes(bytes.get(*sent..)?)),
             Segment::Range { offset, end } => match self.source.as_ref()? {
                 Source::File(file) => Some(Next::File {
+                    file,
+                    offset: *offset,
+                    len: end - offset,
+                }),
+                Source::Shared(file) => Some(Next::File {
                     file,
                     offset: *offset,
                     len: end - offset,

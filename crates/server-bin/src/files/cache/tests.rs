@@ -46,7 +46,15 @@ fn an_unchanged_file_is_a_hit() {
     let mut cache = FileCache::default();
     let now = Instant::now();
     fill(&mut cache, &root, now);
-    assert_eq!(&*cache.get(&root, "/a.txt", now).unwrap().contents, b"one");
+    assert_eq!(
+        &**cache
+            .get(&root, "/a.txt", now)
+            .unwrap()
+            .contents
+            .bytes()
+            .unwrap(),
+        b"one"
+    );
 }
 
 #[test]
@@ -62,7 +70,15 @@ fn a_rewrite_of_the_same_size_is_a_miss() {
     // own, which are no change.
     fill(&mut cache, &root, now);
     cache.recheck();
-    assert_eq!(&**cache.get(&root, "/a.txt", now).unwrap().contents, b"two");
+    assert_eq!(
+        &**cache
+            .get(&root, "/a.txt", now)
+            .unwrap()
+            .contents
+            .bytes()
+            .unwrap(),
+        b"two"
+    );
     fs::write(root.path().join("a.txt"), "six").unwrap();
     cache.recheck();
     assert!(cache.get(&root, "/a.txt", now).is_none());
@@ -257,7 +273,15 @@ fn nothing_found_in_one_tree_of_the_root_is_a_hit_for_a_request_served_from_anot
     assert!(!cache.has_no_sidecars("big.js", now));
     assert_eq!(cache.bytes(), 0);
     fill(&mut cache, &new, now);
-    assert_eq!(&**cache.get(&new, "/a.txt", now).unwrap().contents, b"two");
+    assert_eq!(
+        &**cache
+            .get(&new, "/a.txt", now)
+            .unwrap()
+            .contents
+            .bytes()
+            .unwrap(),
+        b"two"
+    );
 }
 
 #[test]
@@ -363,4 +387,65 @@ fn a_cache_for_sendfile_keeps_files_up_to_its_own_smaller_limit() {
             .collect();
         assert_eq!(hits, kept, "by sendfile: {by_sendfile}");
     }
+}
+
+/// Keeps `name` (a file under `root`) open in `cache`, as a response past the in-memory
+/// limit does.
+fn keep_open(cache: &mut FileCache, root: &Root, name: &str, now: Instant) {
+    let path = root.path().join(name);
+    let file = Arc::new(fs::File::open(&path).unwrap());
+    let meta = fs::metadata(&path).unwrap();
+    cache.insert_open(root, &format!("/{name}"), name, &meta, file, now, later());
+}
+
+#[test]
+fn a_file_past_the_memory_limit_is_kept_open_and_read_as_it_is_now() {
+    let (_dir, root) = setup();
+    let mut cache = FileCache::default();
+    let now = Instant::now();
+    keep_open(&mut cache, &root, "a.txt", now);
+    let hit = cache.get(&root, "/a.txt", now).expect("kept");
+    let Contents::Open(file) = hit.contents.clone() else {
+        panic!("kept in memory");
+    };
+    let mut bytes = [0; 3];
+    std::os::unix::fs::FileExt::read_exact_at(&*file, &mut bytes, 0).unwrap();
+    assert_eq!(&bytes, b"one");
+    assert_eq!(
+        cache.bytes(),
+        0,
+        "an open file holds no memory of the cache's"
+    );
+    // A change drops it, and with it the cache's descriptor.
+    drop(hit);
+    assert_eq!(Arc::strong_count(&file), 2, "the cache holds it");
+    fs::write(root.path().join("a.txt"), "two").unwrap();
+    cache.recheck();
+    assert!(cache.get(&root, "/a.txt", now).is_none());
+    assert_eq!(
+        Arc::strong_count(&file),
+        1,
+        "the cache still holds the file"
+    );
+}
+
+#[test]
+fn at_most_the_allowed_number_of_files_are_kept_open() {
+    let (dir, root) = setup();
+    for i in 0..=MAX_OPEN {
+        fs::write(dir.path().join(format!("{i}.bin")), "x").unwrap();
+    }
+    let now = Instant::now();
+    let mut cache = FileCache::default();
+    for i in 0..=MAX_OPEN {
+        keep_open(&mut cache, &root, &format!("{i}.bin"), now);
+    }
+    let open = (0..=MAX_OPEN)
+        .filter(|i| cache.get(&root, &format!("/{i}.bin"), now).is_some())
+        .count();
+    assert_eq!(open, MAX_OPEN);
+    // Where the open-file limit binds, none.
+    let mut cache = FileCache::default().keeping_open(0);
+    keep_open(&mut cache, &root, "0.bin", now);
+    assert!(cache.get(&root, "/0.bin", now).is_none());
 }
