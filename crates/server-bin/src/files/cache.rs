@@ -230,8 +230,8 @@ pub struct FileCache {
     /// than SipHash: a client cannot choose its keys, only paths of files that exist.
     entries: foldhash::HashMap<String, Entry>,
     bytes: usize,
-    /// Entries that keep their file open, and how many may.
-    open: usize,
+    /// The keys of the entries that keep their file open (at most `max_open`).
+    open: Vec<String>,
     max_open: usize,
     /// Watching the cached files and their paths; `None` when the worker has no inotify
     /// instance, and then nothing is cached.
@@ -360,7 +360,7 @@ impl FileCache {
         Self {
             entries: foldhash::HashMap::default(),
             bytes: 0,
-            open: 0,
+            open: Vec::new(),
             max_open: MAX_OPEN,
             watches,
             no_sidecars: HashMap::new(),
@@ -450,7 +450,7 @@ impl FileCache {
     fn clear(&mut self) {
         self.entries.clear();
         self.bytes = 0;
-        self.open = 0;
+        self.open.clear();
         if let Some(watches) = &mut self.watches {
             watches.reset();
         }
@@ -530,12 +530,14 @@ impl FileCache {
         now: Instant,
         wall: SystemTime,
     ) {
-        let replaces_open = self
-            .entries
-            .get(key)
-            .is_some_and(|e| matches!(e.hit.contents, Contents::Open(_)));
-        if self.open >= self.max_open && !replaces_open {
-            return;
+        if self.open.len() >= self.max_open && !self.open.iter().any(|k| k == key) {
+            // Full: an entry past its age makes room (else files asked for once would keep
+            // their places until the next change, and the hot ones would never get one).
+            let expired = |k: &String| self.entries.get(k).is_none_or(|e| now >= e.expires);
+            match self.open.iter().find(|k| expired(k)).cloned() {
+                Some(stale) => self.remove(&stale),
+                None => return,
+            }
         }
         self.admit(root, key, rel, meta, Contents::Open(file), now, wall);
     }
@@ -571,7 +573,9 @@ impl FileCache {
             self.remove(&victim);
         }
         self.bytes += contents.memory();
-        self.open += usize::from(matches!(contents, Contents::Open(_)));
+        if matches!(contents, Contents::Open(_)) {
+            self.open.push(key.to_owned());
+        }
         self.entries.insert(
             key.to_owned(),
             Entry {
@@ -605,7 +609,9 @@ impl FileCache {
     fn remove(&mut self, key: &str) {
         if let Some(old) = self.entries.remove(key) {
             self.bytes -= old.hit.contents.memory();
-            self.open -= usize::from(matches!(old.hit.contents, Contents::Open(_)));
+            if matches!(old.hit.contents, Contents::Open(_)) {
+                self.open.retain(|k| k != key);
+            }
         }
     }
 

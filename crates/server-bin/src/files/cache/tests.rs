@@ -444,6 +444,14 @@ fn at_most_the_allowed_number_of_files_are_kept_open() {
         .filter(|i| cache.get(&root, &format!("/{i}.bin"), now).is_some())
         .count();
     assert_eq!(open, MAX_OPEN);
+    // Once they have aged, the next file takes the place of one.
+    let later_on = now + MAX_AGE;
+    keep_open(&mut cache, &root, &format!("{MAX_OPEN}.bin"), later_on);
+    assert!(
+        cache
+            .get(&root, &format!("/{MAX_OPEN}.bin"), later_on)
+            .is_some()
+    );
     // Where the open-file limit binds, none.
     let mut cache = FileCache::default().keeping_open(0);
     keep_open(&mut cache, &root, "0.bin", now);
