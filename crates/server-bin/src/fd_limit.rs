@@ -89,11 +89,18 @@ impl Budget {
     }
 }
 
-/// The soft limit that `max_connections` with `threads` workers need, nothing lowered.
+/// The soft limit that `max_connections` with `threads` workers want: nothing lowered, and
+/// the files their caches keep open.
 pub fn wanted(max_connections: usize, threads: usize) -> u64 {
+    needed(max_connections, threads)
+        .saturating_add((MAX_OPEN as u64).saturating_mul(threads as u64))
+}
+
+/// The soft limit that `max_connections` with `threads` workers need, nothing lowered, the
+/// caches keeping no file open.
+fn needed(max_connections: usize, threads: usize) -> u64 {
     let connections = max_connections as u64;
     fixed(threads)
-        .saturating_add((MAX_OPEN as u64).saturating_mul(threads as u64))
         .saturating_add(connections)
         .saturating_add(connections.min(FILES_AT_ONCE))
         .saturating_add(MAX_REFUSALS as u64)
@@ -112,15 +119,20 @@ pub fn share(open_files: u64, max_connections: usize, threads: usize) -> Budget 
         let queue = (refusals / 5).max(1);
         (queue, refusals.saturating_sub(queue).max(1))
     };
-    if open_files >= wanted(max_connections, threads) {
+    if open_files >= needed(max_connections, threads) {
         let (refusal_queue, lingering) = split(MAX_REFUSALS);
+        // The caches' open files come last: a limit short of them lowers nothing else.
+        let cached_open = match open_files >= wanted(max_connections, threads) {
+            true => MAX_OPEN,
+            false => 0,
+        };
         return Budget {
             open_files,
             connections: max_connections,
             refusal_queue,
             lingering,
             lowered: false,
-            cached_open: MAX_OPEN,
+            cached_open,
         };
     }
     let spare = open_files.saturating_sub(fixed(threads));
@@ -191,9 +203,15 @@ mod tests {
             assert!(!b.lowered);
             assert_eq!(b.cached_open, MAX_OPEN, "{limit}");
         }
-        // Short of it by one, the workers' caches keep no file open: connections come first.
-        let b = share(want - 1, 10_000, 2);
-        assert_eq!(b.cached_open, 0);
+        // Short of it, the workers' caches keep no file open, and nothing else is lowered.
+        for limit in [want - 1, want - 2 * 16] {
+            let b = share(limit, 10_000, 2);
+            assert_eq!(
+                (b.connections, b.refusals(), b.cached_open, b.lowered),
+                (10_000, MAX_REFUSALS, 0, false),
+                "{limit}"
+            );
+        }
     }
 
     #[test]

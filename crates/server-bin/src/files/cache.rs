@@ -51,9 +51,12 @@
 //!
 //! A file too large to keep in memory is kept open instead, at most [`MAX_OPEN`] of them per
 //! worker: a hit sends it from its descriptor (by `sendfile`, or read in chunks for TLS and
-//! HTTP/2), sparing the `openat2`, `statx` and `close` of every request, as lighttpd's and
-//! nginx's open-file caches do. Its bytes are read as they are when sent, so only its metadata
-//! (length, validators) is as old as a copy's would be, with the same bounds.
+//! HTTP/2), an `fstat` in place of the `openat2`, `statx` and `close` of every request, as
+//! lighttpd's and nginx's open-file caches do. Its bytes are read as they are when sent, so
+//! each hit checks the descriptor's identity against the length and validators it will send
+//! (a rewrite in place is a miss at once, whatever the queue says). Files kept open are closed
+//! once aged at the next round ([`FileCache::recheck`]), so a deleted file's space is not held
+//! by an idle worker for longer than that.
 //!
 //! Only files without precompressed sidecars are cached; whether a large file has sidecars is
 //! probed again at most every [`SIDECAR_RECHECK`]. Each worker owns its cache: no locks. It must
@@ -97,9 +100,9 @@ pub const MAX_FILE_SENDFILE: u64 = 24 * 1024;
 pub const CAPACITY: usize = 8 * 1024 * 1024;
 
 /// Files one worker keeps open at most (counted by `fd_limit`, and none when the open-file limit
-/// binds). A pinned 64 KiB
-/// keep-alive response went from 6 system calls (recv, openat2, statx, send, sendfile, close)
-/// to 3 (lighttpd makes 5: recv, two setsockopt, writev, sendfile).
+/// binds). A pinned 64 KiB keep-alive response went from 6 system calls (recv, openat2,
+/// statx, send, sendfile, close) to 4 (recv, fstat, send, sendfile; lighttpd makes 5: recv,
+/// two setsockopt, writev, sendfile).
 pub const MAX_OPEN: usize = 16;
 
 /// A file whose change time is more recent than this is not cached.
@@ -419,13 +422,45 @@ impl FileCache {
                 return None;
             }
         }
+        // A file kept open is read as it is when sent: its length and validators must still
+        // be its own, whatever the queue could not say yet (a rewrite in this round, a write
+        // through a mapping). One `fstat`, where a miss costs three calls.
+        if let Contents::Open(file) = &hit.contents
+            && !rustix::fs::fstat(&**file)
+                .is_ok_and(|s| Identity::of_stat(&s) == Identity::of_metadata(&hit.meta))
+        {
+            self.remove(key);
+            return None;
+        }
         Some(hit)
     }
 
     /// Makes the next hit read the inotify queue: requests that arrive from now on may have
-    /// been sent after a change the last reading did not see.
+    /// been sent after a change the last reading did not see. With files kept open, the
+    /// queue is read now and those past their age are closed, so that an idle worker does not
+    /// keep a deleted file (and its disk space) until its next hit.
     pub fn recheck(&mut self) {
         self.checked = false;
+        if self.open.is_empty() {
+            return;
+        }
+        if let Some(watches) = &self.watches {
+            self.checked = true;
+            if watches.changed() {
+                self.clear();
+                return;
+            }
+        }
+        let now = Instant::now();
+        let aged: Vec<String> = self
+            .open
+            .iter()
+            .filter(|k| self.entries.get(*k).is_none_or(|e| now >= e.expires))
+            .cloned()
+            .collect();
+        for key in aged {
+            self.remove(&key);
+        }
     }
 
     /// Forgets everything, keeping the inotify instance: after a panic may have left the cache
@@ -515,7 +550,9 @@ impl FileCache {
     }
 
     /// Keeps `file`, open at `rel` with `meta`, for request path `key`, on the terms of
-    /// [`FileCache::insert`] but for the size, while fewer than [`MAX_OPEN`] are kept.
+    /// [`FileCache::insert`] but for the size, while fewer than [`MAX_OPEN`] are kept. A copy
+    /// kept in memory for other clients (over TLS or HTTP/2, which take larger ones than
+    /// `sendfile` does) stays.
     #[allow(
         clippy::too_many_arguments,
         reason = "each is one fact of the file cached"
@@ -530,6 +567,10 @@ impl FileCache {
         now: Instant,
         wall: SystemTime,
     ) {
+        let in_memory = |e: &Entry| matches!(e.hit.contents, Contents::Bytes(_));
+        if self.entries.get(key).is_some_and(in_memory) {
+            return;
+        }
         if self.open.len() >= self.max_open && !self.open.iter().any(|k| k == key) {
             // Full: an entry past its age makes room (else files asked for once would keep
             // their places until the next change, and the hot ones would never get one).
@@ -566,8 +607,14 @@ impl FileCache {
         }
         self.remove(key);
         while self.bytes + contents.memory() > CAPACITY {
-            // Any victim will do: a static site's hot set is small, and keys hash randomly.
-            let Some(victim) = self.entries.keys().next().cloned() else {
+            // Any copy will do: a static site's hot set is small, and keys hash randomly. (A
+            // file kept open frees no memory.)
+            let Some(victim) = self
+                .entries
+                .iter()
+                .find(|(_, e)| matches!(e.hit.contents, Contents::Bytes(_)))
+                .map(|(k, _)| k.clone())
+            else {
                 break;
             };
             self.remove(&victim);
