@@ -7,6 +7,14 @@ pub(crate) fn split_once(s: &[u8], needle: u8) -> Option<(&[u8], &[u8])> {
     Some((before, rest.get(1..).unwrap_or_default()))
 }
 
+/// [`split_once`] for a separator expected within a few bytes (a field name's colon, a port's):
+/// searched byte by byte, where the vector search's set-up costs more than such a scan.
+pub(crate) fn split_once_near(s: &[u8], needle: u8) -> Option<(&[u8], &[u8])> {
+    let at = s.iter().position(|&b| b == needle)?;
+    let (before, rest) = s.split_at(at);
+    Some((before, rest.get(1..).unwrap_or_default()))
+}
+
 /// The value of an ASCII decimal digit.
 pub(crate) fn digit(b: u8) -> Option<u8> {
     b.checked_sub(b'0').filter(|d| *d < 10)
@@ -73,6 +81,9 @@ mod tests {
         assert_eq!(split_once(b"a=b=c", b'='), Some((&b"a"[..], &b"b=c"[..])));
         assert_eq!(split_once(b"=", b'='), Some((&b""[..], &b""[..])));
         assert_eq!(split_once(b"abc", b'='), None);
+        for s in [&b"a=b=c"[..], b"=", b"abc", b""] {
+            assert_eq!(split_once_near(s, b'='), split_once(s, b'='));
+        }
     }
 
     #[test]

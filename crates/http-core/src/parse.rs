@@ -5,7 +5,7 @@
 //! interpret the target (that is [`crate::target`]) or decide how to answer.
 
 use crate::ParseError;
-use crate::bytes::{decimal, split_once};
+use crate::bytes::{decimal, split_once, split_once_near};
 use crate::limits::{MAX_HEAD, MAX_REQUEST_LINE};
 use crate::request::{Body, Header, Method, Request, Version};
 
@@ -313,12 +313,7 @@ fn parse_field(line: &[u8]) -> Result<Header<'_>, ParseError> {
     if matches!(line.first(), Some(b' ' | b'\t')) {
         return Err(ParseError::ObsoleteFold);
     }
-    let colon = line
-        .iter()
-        .position(|&b| b == b':')
-        .ok_or(ParseError::HeaderField)?;
-    let (name, value) = line.split_at(colon);
-    let value = value.get(1..).unwrap_or_default();
+    let (name, value) = split_once_near(line, b':').ok_or(ParseError::HeaderField)?;
     // Whitespace before the colon is not a tchar, so this also rejects `Host : x`, which
     // RFC 9112 §5.1 requires to be refused because proxies disagree on it.
     if name.is_empty() || !all_in(&TCHAR, name) {
@@ -357,11 +352,8 @@ pub fn is_host(value: &[u8]) -> bool {
                 _ => return false,
             }
         }
-        _ => match value.iter().position(|&b| b == b':') {
-            Some(colon) => (
-                value.get(..colon).unwrap_or_default(),
-                value.get(colon.saturating_add(1)..),
-            ),
+        _ => match split_once_near(value, b':') {
+            Some((host, port)) => (host, Some(port)),
             None => (value, None),
         },
     };

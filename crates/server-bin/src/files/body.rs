@@ -79,6 +79,17 @@ pub enum Source {
     Memory(Arc<Vec<u8>>),
 }
 
+impl Source {
+    /// The open file the bytes are read from, its own or shared with the cache.
+    fn file(&self) -> Option<&File> {
+        match self {
+            Self::File(file) => Some(file),
+            Self::Shared(file) => Some(file),
+            Self::Memory(_) => None,
+        }
+    }
+}
+
 /// The next bytes of a body.
 #[derive(Debug)]
 pub enum Next<'a> {
@@ -150,7 +161,7 @@ impl FileBody {
     /// Whether it reads from an open file, whose descriptor it holds until it is dropped (a
     /// file shared with the cache counts too: the cache may let it go first).
     pub fn holds_file(&self) -> bool {
-        matches!(self.source, Some(Source::File(_) | Source::Shared(_)))
+        self.source.as_ref().and_then(Source::file).is_some()
     }
 
     /// The next bytes to send; `None` once the body is done.
@@ -158,20 +169,15 @@ impl FileBody {
         match self.segments.front()? {
             Segment::Bytes(bytes, sent) => Some(Next::Bytes(bytes.get(*sent..)?)),
             Segment::Range { offset, end } => match self.source.as_ref()? {
-                Source::File(file) => Some(Next::File {
-                    file,
-                    offset: *offset,
-                    len: end - offset,
-                }),
-                Source::Shared(file) => Some(Next::File {
-                    file,
-                    offset: *offset,
-                    len: end - offset,
-                }),
                 Source::Memory(bytes) => {
                     let range = usize::try_from(*offset).ok()?..usize::try_from(*end).ok()?;
                     Some(Next::Bytes(bytes.get(range)?))
                 }
+                source => Some(Next::File {
+                    file: source.file()?,
+                    offset: *offset,
+                    len: end - offset,
+                }),
             },
         }
     }
