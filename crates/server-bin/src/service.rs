@@ -24,7 +24,7 @@ use crate::site::reload::SiteReader;
 /// Spare buffers a worker keeps for reuse, and the largest capacity worth keeping: enough to
 /// spare most allocations, little enough not to look like per-connection memory.
 const SPARE_BUFFERS: usize = 64;
-const SPARE_CAPACITY_MAX: usize = 64 * 1024;
+pub const SPARE_CAPACITY_MAX: usize = 64 * 1024;
 
 /// One worker's shared state.
 #[derive(Debug)]

@@ -193,16 +193,25 @@ impl Conn {
     pub(super) fn reset(&mut self, id: u32, code: ErrorCode) {
         self.rst(id, code);
         if let Some(index) = self.index(id) {
-            self.streams.remove(index);
-            if self.next > index {
-                self.next -= 1;
-            }
+            self.remove_stream(index);
         }
         self.closed(id, Closed::ByServer);
     }
 
     fn index(&self, id: u32) -> Option<usize> {
         self.streams.iter().position(|s| s.id == id)
+    }
+
+    /// Takes stream `index` out of the list, keeping the round-robin's place. Streams mostly
+    /// end in the order they opened, so the one removed is mostly the first: the list is a
+    /// deque, where that moves nothing (a `Vec` moved the other streams' state, up to 99 of
+    /// them, for every response of a `-m 100` client: a sixth of the instructions).
+    pub(super) fn remove_stream(&mut self, index: usize) -> Option<Stream> {
+        let stream = self.streams.remove(index)?;
+        if self.next > index {
+            self.next -= 1;
+        }
+        Some(stream)
     }
 
     /// DATA: counted against the connection's and the stream's windows, which are given back
@@ -424,7 +433,7 @@ impl Conn {
         content_length: Option<u64>,
         env: &Env<'_>,
     ) -> usize {
-        self.streams.push(Stream {
+        self.streams.push_back(Stream {
             id,
             phase: Phase::Receiving {
                 head,
@@ -447,10 +456,9 @@ impl Conn {
             // A stream that has already closed: the reset races its end, or brings nothing.
             return self.abused(1);
         };
-        let stream = self.streams.remove(index);
-        if self.next > index {
-            self.next -= 1;
-        }
+        let Some(stream) = self.remove_stream(index) else {
+            return self.abused(1);
+        };
         self.closed(id, Closed::ByClient);
         self.metrics.http2.client_reset();
         if let Phase::Sending(out) = &stream.phase {

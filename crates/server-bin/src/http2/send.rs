@@ -19,8 +19,9 @@ use crate::exchange::{self, Body, Response, reply};
 use crate::files::body::FileBody;
 use crate::service::ResponseMeta;
 
-/// Output the streams' DATA may fill before it is written out.
-const OUTPUT_TARGET: usize = 128 * 1024;
+/// Output the streams' DATA may fill before it is written out: with one more frame and the
+/// heads of a hundred streams, the output stays within its first capacity.
+pub(super) const OUTPUT_TARGET: usize = 32 * 1024;
 
 /// Body bytes per DATA frame (and per stream in one pass of the round-robin), at most: one
 /// TLS record's worth.
@@ -298,7 +299,9 @@ impl Conn {
     /// Stream `index`'s response is all out: logged and counted; if the client was still
     /// sending a body, it is asked to stop (RFC 9113 §8.1).
     fn finish(&mut self, env: &mut Env<'_>, index: usize) {
-        let stream = self.streams.remove(index);
+        let Some(stream) = self.remove_stream(index) else {
+            return;
+        };
         let mut how = Closed::Ended;
         if let Phase::Sending(sending) = &stream.phase {
             env.svc
@@ -310,9 +313,6 @@ impl Conn {
         }
         self.closed(stream.id, how);
         self.served += 1;
-        if self.next > index {
-            self.next -= 1;
-        }
         if self.streams.is_empty() {
             self.idle_since = env.now;
         }
