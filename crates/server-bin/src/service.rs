@@ -125,21 +125,43 @@ pub struct Record<'a> {
     pub user: Option<&'a str>,
 }
 
-/// The `Date` value, formatted once per second.
+/// The `Date` value, formatted once per second. The wall clock is read once a second, not per
+/// response: until the instant its second ends, the event round's own `Instant` says the
+/// second has not changed (two reads of the clock per HTTP/2 response were 3% of its time).
 #[derive(Debug)]
 struct Clock {
     secs: u64,
     date: HttpDate,
+    /// When the wall clock's second `secs` ends (its next reading is due).
+    next: Instant,
 }
 
 impl Clock {
-    fn now(&mut self) -> (u64, HttpDate) {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        if secs != self.secs {
-            self.secs = secs;
-            self.date = HttpDate::from_unix(secs);
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            secs: u64::MAX,
+            date: HttpDate::from_unix(0),
+            next: now,
+        }
+    }
+
+    /// The second at `at`, an event round's instant. A round's instant is at most the
+    /// round's length old, so the `Date` it gives is the second the round began in.
+    fn now(&mut self, at: Instant) -> (u64, HttpDate) {
+        if at >= self.next || self.secs == u64::MAX {
+            let read = Instant::now();
+            let wall = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            let secs = wall.as_secs();
+            if secs != self.secs {
+                self.secs = secs;
+                self.date = HttpDate::from_unix(secs);
+            }
+            let left = Duration::from_secs(1)
+                .saturating_sub(Duration::from_nanos(u64::from(wall.subsec_nanos())));
+            self.next = read + left;
         }
         (self.secs, self.date)
     }
@@ -159,10 +181,7 @@ impl Service {
             ctx,
             worker,
             cache,
-            clock: Clock {
-                secs: u64::MAX,
-                date: HttpDate::from_unix(0),
-            },
+            clock: Clock::new(),
             log,
             spare: Vec::new(),
         }
@@ -173,9 +192,9 @@ impl Service {
         &self.ctx
     }
 
-    /// The current second and its `Date` value.
-    pub fn now(&mut self) -> (u64, HttpDate) {
-        self.clock.now()
+    /// The wall-clock second at `at` (the event round's instant) and its `Date` value.
+    pub fn now(&mut self, at: Instant) -> (u64, HttpDate) {
+        self.clock.now(at)
     }
 
     /// The response to `req`. A panic in the exchange is a bug, reported in one line by the

@@ -393,7 +393,7 @@ impl Conn {
             }
             Err(e) => return Some(self.error_response(svc, ServeError::Parse(e), now)),
         };
-        let (time, date) = svc.now();
+        let (time, date) = svc.now(now);
         let peer = &self.peer;
         let client = || *peer.addr.get_or_init(|| io.socket.peer_ip());
         let view = exchange::Request {
@@ -457,7 +457,7 @@ impl Conn {
         response: Response,
         now: Instant,
     ) -> Box<Outgoing> {
-        let (time, date) = svc.now();
+        let (time, date) = svc.now(now);
         let log = svc.capture(first_line(self.input.bytes()), None, None);
         svc.give_buffer(self.input.take_buffer());
         let how = How {

@@ -190,7 +190,7 @@ impl Conn {
             client: &lookup,
             sendfile: false,
         };
-        let (_, date) = env.svc.now();
+        let (_, date) = env.svc.now(env.now);
         let draining = self.draining.is_some();
         let (response, panicked) = env.svc.respond(&view, &date, draining, env.now);
         self.panicked |= panicked;
@@ -219,7 +219,7 @@ impl Conn {
             Body::File(file) => Some(file).filter(|b| b.remaining() > 0),
         };
         env.turn.responses += 1;
-        let (time, date) = env.svc.now();
+        let (time, date) = env.svc.now(env.now);
         let id = self.streams[index].id;
         stream::write_head(
             &mut self.out,
