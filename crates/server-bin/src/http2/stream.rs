@@ -4,13 +4,7 @@
 //! a connection, RFC 9113 §8.2.2), with `date`, `server` and `content-length` added here as the
 //! HTTP/1.1 codec adds them in its own form.
 //!
-//! A field whose encoding depends on no dynamic table (a literal not indexed whose name is the
-//! static table's, as the encoder writes `date`, `etag`, `last-modified` and `content-length`)
-//! is kept as the octets the encoder wrote, per worker thread ([`Replay`]), and sent again as
-//! they are when the same field comes again: the date within its second, a file's validators
-//! while it is fetched again. That spares the Huffman coding of every changing value, the
-//! largest cost of a small response's head; both tables stay exactly as the encoder keeps them.
-//! And a head whose encoding added nothing to the connection's table (every field an index or a
+//! A head whose encoding added nothing to the connection's table (every field an index or a
 //! literal not indexed: the same file fetched again) is kept whole, per worker thread, with the
 //! state of that table ([`HeadTable`]): the same head on the same connection, the table
 //! unchanged since, is sent as the same octets without being encoded again.
@@ -30,21 +24,6 @@ use super::request;
 use crate::exchange::Response;
 use crate::files::body::FileBody;
 use crate::service::{Record, ResponseMeta};
-
-/// Fields [`Replay`] keeps per worker thread: a few files' validators and lengths, the date.
-const REPLAY_ENTRIES: usize = 32;
-
-/// A field's name and value, at most, for [`Replay`] to keep it: every field it is for is far
-/// shorter, and the bound keeps its memory at a few KiB.
-const REPLAY_FIELD_MAX: usize = 128;
-
-/// The fields of a file's response that change from file to file and repeat while the file
-/// does (with `content-length` and `date`): the ones worth looking up in [`Replay`].
-const VALIDATORS: [&[u8]; 2] = [b"etag", b"last-modified"];
-
-/// The entries of HPACK's static table (RFC 7541 Appendix A): an index up to this one refers to
-/// no dynamic table.
-const STATIC_ENTRIES: usize = 61;
 
 /// Heads [`Heads`] keeps per worker thread, one per slot, a connection's in slot `id % HEAD_SLOTS`.
 const HEAD_SLOTS: usize = 64;
@@ -87,7 +66,6 @@ impl HeadTable {
 /// A worker's heads and fields encoded once, to be sent again as they are.
 #[derive(Debug, Default)]
 struct Heads {
-    replay: Replay,
     /// The head being encoded, and what identifies it.
     block: Vec<u8>,
     key: Vec<u8>,
@@ -204,12 +182,7 @@ pub fn write_head(
     max_frame_size: u32,
 ) {
     HEADS.with_borrow_mut(|heads| {
-        let Heads {
-            replay,
-            block,
-            key,
-            kept,
-        } = heads;
+        let Heads { block, key, kept } = heads;
         block.clear();
         encoder.begin_block(block);
         if !block.is_empty() {
@@ -231,7 +204,7 @@ pub fn write_head(
             return;
         }
         let before = block.len();
-        encode_head(block, encoder, replay, response, date);
+        encode_head(block, encoder, response, date);
         if added_to_table(block.get(before..).unwrap_or_default()) {
             table.generation += 1;
         } else if let Some(slot) = slot.filter(|_| block.len() <= HEAD_MAX) {
@@ -320,15 +293,9 @@ fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
     (end <= bytes.len()).then_some(end)
 }
 
-/// Appends `response`'s fields, and `date` and `server`, to `block` (the encoder's policy; the
-/// fields that change, through `replay`).
-fn encode_head(
-    block: &mut Vec<u8>,
-    encoder: &mut Encoder,
-    replay: &mut Replay,
-    response: &Response,
-    date: &HttpDate,
-) {
+/// Appends `response`'s fields, and `date` and `server`, to `block`, as the encoder's policy
+/// says.
+fn encode_head(block: &mut Vec<u8>, encoder: &mut Encoder, response: &Response, date: &HttpDate) {
     encoder.status(block, response.status.as_u16());
     let mut name = [0u8; NAME_MAX];
     for field in response.fields.iter() {
@@ -342,18 +309,15 @@ fn encode_head(
         // Whatever put them there (a site rule may), HTTP/2 never carries these.
         if request::is_connection_specific(lower) {
             continue;
-        } else if VALIDATORS.contains(&lower) {
-            replay.field(encoder, block, lower, value);
         } else {
-            // The others repeat whole: the encoder's table has them, in one octet.
             encoder.field(block, lower, value);
         }
     }
     if let Some(len) = response.content_length {
         let mut digits = [0u8; 20];
-        replay.field(encoder, block, b"content-length", decimal(len, &mut digits));
+        encoder.field(block, b"content-length", decimal(len, &mut digits));
     }
-    replay.field(encoder, block, b"date", date.as_bytes());
+    encoder.field(block, b"date", date.as_bytes());
     encoder.field(block, b"server", SERVER.as_bytes());
 }
 
@@ -382,91 +346,6 @@ fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     buf.get(start..).unwrap_or_default()
 }
 
-/// Fields encoded in a form that depends on no dynamic table, with the octets the encoder
-/// wrote for them: sending those octets again is the same as encoding the field again (the
-/// encoder's table is not touched by such a field, and the client's decodes it alike whatever
-/// it holds), without the Huffman coding. At most [`REPLAY_ENTRIES`], the oldest replaced.
-#[derive(Debug, Default)]
-pub struct Replay {
-    entries: Vec<Replayed>,
-    /// The entry replaced next once all are taken.
-    next: usize,
-}
-
-/// One field [`Replay`] keeps.
-#[derive(Debug, Default)]
-struct Replayed {
-    /// The name, then the value.
-    field: Vec<u8>,
-    name_len: usize,
-    /// What the encoder wrote for it.
-    encoded: Vec<u8>,
-}
-
-impl Replay {
-    /// Appends `name: value` to `block`: the octets kept for it, or else the encoder's, kept if
-    /// they depend on no table.
-    pub fn field(&mut self, encoder: &mut Encoder, block: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-        let kept = self.entries.iter().find(|e| {
-            e.name_len == name.len()
-                && e.field.len() == name.len() + value.len()
-                && e.field.get(..name.len()) == Some(name)
-                && e.field.get(name.len()..) == Some(value)
-        });
-        if let Some(kept) = kept {
-            block.extend_from_slice(&kept.encoded);
-            return;
-        }
-        let at = block.len();
-        encoder.field(block, name, value);
-        let encoded = block.get(at..).unwrap_or_default();
-        if name.len() + value.len() > REPLAY_FIELD_MAX || !table_free(encoded) {
-            return;
-        }
-        let entry = if self.entries.len() < REPLAY_ENTRIES {
-            self.entries.push(Replayed::default());
-            self.entries.last_mut()
-        } else {
-            let index = self.next;
-            self.next = (index + 1) % REPLAY_ENTRIES;
-            self.entries.get_mut(index)
-        };
-        if let Some(entry) = entry {
-            entry.field.clear();
-            entry.field.extend_from_slice(name);
-            entry.field.extend_from_slice(value);
-            entry.name_len = name.len();
-            entry.encoded.clear();
-            entry.encoded.extend_from_slice(encoded);
-        }
-    }
-}
-
-/// Whether an encoded field refers to no dynamic table and adds nothing to one: a literal
-/// without indexing (`0000xxxx`, RFC 7541 §6.2.2) or never indexed (`0001xxxx`, §6.2.3) whose
-/// name index, an integer with a 4-bit prefix (§5.1), is 0 (the name follows as a string) or
-/// a static table entry's.
-fn table_free(encoded: &[u8]) -> bool {
-    let Some((&first, rest)) = encoded.split_first() else {
-        return false;
-    };
-    if first & 0xE0 != 0 {
-        return false; // indexed, incremental indexing, or a table size update
-    }
-    let mut index = usize::from(first & 0x0F);
-    if index == 0x0F {
-        // The prefix is full: the rest follows in 7-bit groups, least significant first.
-        for (shift, &octet) in rest.iter().take(2).enumerate() {
-            index += usize::from(octet & 0x7F) << (7 * shift);
-            if octet & 0x80 == 0 {
-                return index <= STATIC_ENTRIES;
-            }
-        }
-        return false;
-    }
-    index <= STATIC_ENTRIES
-}
-
 #[cfg(test)]
 mod tests {
     use http_core::h2::frame::Frame;
@@ -480,88 +359,6 @@ mod tests {
         decoder.decode(block, 1 << 16, 100, &mut fields).unwrap();
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         fields.iter().map(|(n, v)| (text(n), text(v))).collect()
-    }
-
-    #[test]
-    fn a_literal_without_indexing_on_a_static_name_is_table_free_and_nothing_else_is() {
-        let mut encoder = Encoder::new(hpack::DEFAULT_TABLE_SIZE);
-        let mut encoded = |name: &[u8], value: &[u8]| {
-            let mut block = Vec::new();
-            encoder.field(&mut block, name, value);
-            block
-        };
-        // Literals without indexing (§6.2.2): names 33 and 44 of the static table.
-        assert!(table_free(&encoded(
-            b"date",
-            b"Sun, 06 Dec 2026 18:59:58 GMT"
-        )));
-        assert!(table_free(&encoded(
-            b"last-modified",
-            b"Sun, 06 Dec 2026 18:58:41 GMT"
-        )));
-        // Never indexed (§6.2.3), a static name.
-        assert!(table_free(&encoded(b"set-cookie", b"a=b")));
-        // Incremental indexing (§6.2.1) adds to the table, and then the field is an index.
-        let first = encoded(b"x-site", b"yes");
-        assert!(!table_free(&first));
-        assert!(!table_free(&encoded(b"x-site", b"yes")));
-        // A name from the dynamic table (index 62): not table-free.
-        assert!(!table_free(&[0x0F, 62 - 15, 1, b'1']));
-        // A literal name (index 0) is.
-        assert!(table_free(&[0x00, 1, b'a', 1, b'b']));
-        assert!(!table_free(&[]));
-    }
-
-    #[test]
-    fn replayed_fields_decode_as_encoded_ones_and_keep_both_tables_in_step() {
-        let mut encoder = Encoder::new(hpack::DEFAULT_TABLE_SIZE);
-        let mut decoder = Decoder::new(hpack::DEFAULT_TABLE_SIZE);
-        let mut replay = Replay::default();
-        // More distinct values than the replay keeps, interleaved with fields the table keeps.
-        for round in 0..3 {
-            for i in 0..REPLAY_ENTRIES + 5 {
-                let mut block = Vec::new();
-                encoder.begin_block(&mut block);
-                let etag = format!("\"{i:x}-400\"");
-                let mut digits = [0u8; 20];
-                let length = decimal(1000 + i as u64, &mut digits).to_vec();
-                replay.field(&mut encoder, &mut block, b"etag", etag.as_bytes());
-                // Indexed by the encoder: never kept, or the tables would part.
-                let r = format!("r{round}");
-                replay.field(&mut encoder, &mut block, b"x-round", r.as_bytes());
-                replay.field(&mut encoder, &mut block, b"content-length", &length);
-                replay.field(&mut encoder, &mut block, b"vary", b"Accept-Encoding");
-                let expected = [
-                    ("etag".to_owned(), etag),
-                    ("x-round".to_owned(), format!("r{round}")),
-                    ("content-length".to_owned(), (1000 + i).to_string()),
-                    ("vary".to_owned(), "Accept-Encoding".to_owned()),
-                ];
-                assert_eq!(
-                    decoded(&mut decoder, &block),
-                    expected,
-                    "round {round}, {i}"
-                );
-            }
-        }
-        assert_eq!(replay.entries.len(), REPLAY_ENTRIES);
-    }
-
-    #[test]
-    fn a_kept_field_is_sent_as_the_same_octets_without_the_encoder() {
-        let mut encoder = Encoder::new(hpack::DEFAULT_TABLE_SIZE);
-        let mut replay = Replay::default();
-        let date = b"Sun, 06 Dec 2026 18:59:58 GMT";
-        let mut first = Vec::new();
-        replay.field(&mut encoder, &mut first, b"date", date);
-        let mut again = Vec::new();
-        replay.field(&mut encoder, &mut again, b"date", date);
-        assert_eq!(first, again);
-        assert_eq!(replay.entries.len(), 1, "kept once");
-        // Too long to keep: encoded each time, never kept.
-        let long = vec![b'x'; REPLAY_FIELD_MAX];
-        replay.field(&mut encoder, &mut Vec::new(), b"etag", &long);
-        assert_eq!(replay.entries.len(), 1);
     }
 
     /// A response of `status` with the fields `(name, value)`.

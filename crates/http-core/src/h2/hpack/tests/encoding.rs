@@ -103,8 +103,25 @@ fn fields_that_change_every_response_are_literals_without_indexing() {
         assert_eq!(decode(&mut decoder, &first), Ok(owned(&fields)));
     }
     assert_eq!(encoder.table().len(), 0);
-    let date = block(&mut encoder, &[("date", "Mon, 21 Oct 2013 20:13:21 GMT")]);
-    assert_eq!(&date[..2], [0x0F, 33 - 15]);
+}
+
+#[test]
+fn the_date_and_a_files_validators_are_indexed_and_one_octet_when_repeated() {
+    let mut encoder = Encoder::new(4096);
+    let mut decoder = Decoder::new(4096);
+    let fields = [
+        ("date", "Mon, 21 Oct 2013 20:13:21 GMT"),
+        ("etag", "\"98e024-400-18eebb6d37d94d6e\""),
+        ("last-modified", "Sun, 06 Dec 2026 17:49:39 GMT"),
+    ];
+    let first = block(&mut encoder, &fields);
+    // §6.2.1 with the static table's name (33 is `date`): 01 and a 6-bit index.
+    assert_eq!(first[0], 0x40 | 33);
+    assert_eq!(decode(&mut decoder, &first), Ok(owned(&fields)));
+    let second = block(&mut encoder, &fields);
+    assert_eq!(second, [0xC0, 0xBF, 0xBE]);
+    assert_eq!(decode(&mut decoder, &second), Ok(owned(&fields)));
+    assert_eq!(entries(encoder.table()), entries(decoder.table()));
 }
 
 #[test]
