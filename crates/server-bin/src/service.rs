@@ -150,10 +150,11 @@ impl Clock {
     /// round's length old, so the `Date` it gives is the second the round began in.
     fn now(&mut self, at: Instant) -> (u64, HttpDate) {
         if at >= self.next || self.secs == u64::MAX {
-            let read = Instant::now();
             let wall = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or_default();
+            // After the wall clock: `next` is then never before the second's end.
+            let read = Instant::now();
             let secs = wall.as_secs();
             if secs != self.secs {
                 self.secs = secs;
@@ -332,5 +333,35 @@ impl Service {
         {
             self.spare.push(buf);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wall_secs() -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    }
+
+    #[test]
+    fn the_date_is_read_once_a_second_and_again_once_the_rounds_instant_passes_it() {
+        let mut clock = Clock::new();
+        let before = wall_secs();
+        let round = Instant::now();
+        let (secs, date) = clock.now(round);
+        assert!((before..=wall_secs()).contains(&secs));
+        assert_eq!(date, HttpDate::from_unix(secs));
+        let next = clock.next;
+        assert!(next > round && next <= Instant::now() + Duration::from_secs(1));
+        // Within the second the same round's instant is answered without a reading.
+        assert_eq!(clock.now(round), (secs, date));
+        assert_eq!(clock.next, next);
+        // Once a round's instant is past the second, the wall clock is read again.
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        let (later, date) = clock.now(Instant::now());
+        assert!(later > secs, "{later} after {secs}");
+        assert_eq!(date, HttpDate::from_unix(later));
+        assert!(clock.next > next);
     }
 }
