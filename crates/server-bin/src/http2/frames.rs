@@ -8,6 +8,7 @@ use http_core::h2::frame::{self, ErrorCode, Frame, FrameError};
 use http_core::h2::hpack::{self, DecodeError};
 use http_core::limits::{MAX_HEAD, MAX_HEADERS};
 
+use super::spare;
 use super::stream::{Phase, Stream};
 use super::{
     ABUSE_ALLOWANCE, Closed, Conn, Env, Fatal, MAX_BLOCK, MAX_BODY, MAX_HELD_HEADS, MAX_OPEN_FILES,
@@ -356,6 +357,9 @@ impl Conn {
     /// A whole header block: decoded, then a request started, trailers taken, or a stream
     /// refused.
     fn whole_block(&mut self, env: &mut Env<'_>, block: Block, bytes: &[u8]) -> Result<(), Fatal> {
+        if self.decoded.is_unallocated() {
+            self.decoded = spare::decoded();
+        }
         let decoded = self
             .decoder
             .decode(bytes, MAX_HEAD, MAX_HEADERS, &mut self.decoded);
@@ -433,6 +437,9 @@ impl Conn {
         content_length: Option<u64>,
         env: &Env<'_>,
     ) -> usize {
+        if self.streams.capacity() == 0 {
+            self.streams = spare::streams();
+        }
         self.streams.push_back(Stream {
             id,
             phase: Phase::Receiving {

@@ -50,6 +50,7 @@
 mod frames;
 pub mod request;
 mod send;
+mod spare;
 mod stream;
 #[cfg(test)]
 mod tests;
@@ -399,6 +400,7 @@ impl Conn {
         }
         svc.give_buffer(self.input.take());
         svc.give_buffer(std::mem::take(&mut self.out));
+        spare::keep(self.streams, self.decoded);
         if reason == CloseReason::Done {
             io.shutdown();
         }
@@ -515,9 +517,12 @@ impl Conn {
                 svc.give_buffer(std::mem::take(&mut self.out));
                 self.sent = 0;
             }
-            // Nor room for streams and decoded fields: they would be most of its memory.
-            self.streams = VecDeque::new();
-            self.decoded = hpack::Fields::default();
+            // Nor room for streams and decoded fields: they would be most of its memory. The
+            // worker keeps them for the next burst.
+            spare::keep(
+                std::mem::take(&mut self.streams),
+                std::mem::take(&mut self.decoded),
+            );
         }
         let config = &svc.ctx().config;
         let (header, send) = (config.header_timeout, config.send_timeout);

@@ -117,6 +117,16 @@ impl Fields {
         self.spans.len()
     }
 
+    /// Whether it holds no memory (a default one, or one taken away with `mem::take`).
+    pub fn is_unallocated(&self) -> bool {
+        self.bytes.capacity() == 0 && self.spans.capacity() == 0
+    }
+
+    /// The room for names and values.
+    pub fn bytes_capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
     /// Whether there are no fields.
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
