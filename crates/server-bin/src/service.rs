@@ -125,16 +125,24 @@ pub struct Record<'a> {
     pub user: Option<&'a str>,
 }
 
-/// The `Date` value, formatted once per second. The wall clock is read once a second, not per
-/// response: until the instant its second ends, the event round's own `Instant` says the
-/// second has not changed (two reads of the clock per HTTP/2 response were 3% of its time).
+/// The `Date` value, formatted once per second. The wall clock is not read per response (two
+/// reads per HTTP/2 response were 3% of its time): until the instant its second ends, the
+/// event round's own `Instant` says the second has not changed; and it is read again after
+/// [`CLOCK_READ_EVERY`] responses whatever the round's instant says, so that a long round
+/// (thousands of connections, a slow disk) cannot leave the `Date` behind by more than that
+/// many responses' time.
 #[derive(Debug)]
 struct Clock {
     secs: u64,
     date: HttpDate,
     /// When the wall clock's second `secs` ends (its next reading is due).
     next: Instant,
+    /// Answers given since the last reading.
+    given: u32,
 }
+
+/// Answers [`Clock`] gives from one reading of the wall clock, at most.
+const CLOCK_READ_EVERY: u32 = 64;
 
 impl Clock {
     fn new() -> Self {
@@ -143,13 +151,16 @@ impl Clock {
             secs: u64::MAX,
             date: HttpDate::from_unix(0),
             next: now,
+            given: 0,
         }
     }
 
-    /// The second at `at`, an event round's instant. A round's instant is at most the
-    /// round's length old, so the `Date` it gives is the second the round began in.
+    /// The second at `at`, an event round's instant: the second of the last reading, which
+    /// was at most [`CLOCK_READ_EVERY`] answers ago, and not past its end as far as `at` shows.
     fn now(&mut self, at: Instant) -> (u64, HttpDate) {
-        if at >= self.next || self.secs == u64::MAX {
+        self.given += 1;
+        if at >= self.next || self.given > CLOCK_READ_EVERY || self.secs == u64::MAX {
+            self.given = 0;
             let wall = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or_default();
@@ -360,6 +371,15 @@ mod tests {
         // Within the second the same round's instant is answered without a reading.
         assert_eq!(clock.now(round), (secs, date));
         assert_eq!(clock.next, next);
+        // However long a round lasts, the clock is read again after so many answers.
+        for _ in 0..CLOCK_READ_EVERY {
+            clock.now(round);
+        }
+        assert_eq!(
+            clock.given, 0,
+            "read again after {CLOCK_READ_EVERY} answers"
+        );
+        let next = clock.next;
         // Once a round's instant is past the second, the wall clock is read again.
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
         let (later, date) = clock.now(Instant::now());

@@ -407,14 +407,16 @@ impl Conn {
     }
 
     /// Makes all the progress the socket allows within one turn, then says what to wait for.
-    /// Each pass reads and handles what has arrived, produces the streams' DATA, then writes
-    /// it all at once: a turn's responses leave in one write when the socket takes them.
+    /// Each pass reads and handles what has arrived, produces the streams' DATA up to the
+    /// output's target, then writes it all at once; a pass that stopped at the target and
+    /// wrote everything is followed by another.
     fn drive<S: Socket>(&mut self, svc: &mut Service, io: &mut Wire<'_, S>, now: Instant) -> Next {
         let mut turn = Turn::default();
         if self.out.capacity() == 0 {
             // An idle connection holds no output buffer: it takes a spare one.
             self.out = svc.take_output_buffer();
-            self.out.reserve(OUTPUT_INITIAL);
+            // Exact: a spare of 40 KiB grown by doubling would be too large to be kept again.
+            self.out.reserve_exact(OUTPUT_INITIAL);
         }
         loop {
             let (mut read, mut produced) = (false, false);
@@ -568,6 +570,11 @@ impl Conn {
         }
         if self.sent == self.out.len() {
             self.out.clear();
+            self.sent = 0;
+        } else if self.sent >= send::OUTPUT_TARGET {
+            // A client that reads slowly but never all: what it has read is dropped, or the
+            // buffer would keep every byte it was ever sent while more is added behind.
+            self.out.drain(..self.sent);
             self.sent = 0;
         }
         io.flush()?;

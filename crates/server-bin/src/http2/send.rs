@@ -20,7 +20,8 @@ use crate::files::body::FileBody;
 use crate::service::ResponseMeta;
 
 /// Output the streams' DATA may fill before it is written out: with one more frame and the
-/// heads of a hundred streams, the output stays within its first capacity.
+/// heads of a hundred streams, a burst's output fits the buffer's first capacity (a client that
+/// reads only part of each write may take it past that: see `Conn::flush`).
 pub(super) const OUTPUT_TARGET: usize = 32 * 1024;
 
 /// Body bytes per DATA frame (and per stream in one pass of the round-robin), at most: one

@@ -361,3 +361,24 @@ fn output_for_a_client_that_reads_nothing_stays_bounded() {
         "{most} bytes wait"
     );
 }
+
+#[test]
+fn a_client_that_reads_part_of_every_write_does_not_grow_the_output_buffer() {
+    // Big windows, and a socket that takes 10,000 bytes a call: every write is partial and
+    // the output never empties while the 200 KiB body goes out. What was sent must not pile
+    // up in front of what waits.
+    let mut h = Harness::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 1 << 30)]);
+    let mut open = Vec::new();
+    frame::write_window_update(&mut open, 0, 1 << 30);
+    h.socket.feed(&open);
+    h.get(1, "/big.bin");
+    let mut longest = 0;
+    for _ in 0..40 {
+        h.socket.room = Some(10_000);
+        h.settle();
+        longest = longest.max(h.conn.as_ref().unwrap().out.len());
+    }
+    assert!(h.socket.output.len() > BIG, "the body went out");
+    let bound = 2 * crate::http2::send::OUTPUT_TARGET + 16 * 1024 + 9;
+    assert!(longest <= bound, "{longest} bytes held, {bound} at most");
+}

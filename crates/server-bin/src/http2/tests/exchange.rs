@@ -151,7 +151,7 @@ fn requests_that_arrive_together_take_one_read_and_their_responses_one_write() {
 }
 
 #[test]
-fn repeated_responses_decode_alike_whether_their_fields_are_encoded_or_replayed() {
+fn repeated_responses_decode_alike_whether_their_heads_are_encoded_or_sent_again() {
     let mut h = Harness::connected();
     let mut heads = Vec::new();
     for i in 0..40 {
