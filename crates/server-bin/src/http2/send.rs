@@ -246,7 +246,7 @@ impl Conn {
             last_sent: env.now,
             request_open,
         };
-        self.streams[index].phase = Phase::Sending(Box::new(sending));
+        self.streams[index].phase = Phase::Sending(sending);
         if !self.streams[index].can_send() && !self.streams[index].blocked_on_window() {
             self.finish(env, index);
         }

@@ -15,11 +15,11 @@ use super::stream::Stream;
 
 /// Lists kept per worker thread, of each kind, at most: as many connections as are in a burst
 /// at once on one worker, for the common case.
-const KEPT: usize = 64;
+const KEPT: usize = 32;
 
 /// A list's capacity, at most, for it to be kept: a hundred streams' (the stream limit), and
 /// the names and values of a large request head. All kept, a worker holds ~1.2 MiB here:
-/// 64 x (128 streams of ~100 bytes + 4 KiB of fields and their 100 spans).
+/// 32 x (128 streams of 256 bytes + 4 KiB of fields and their 100 spans).
 const STREAMS_MAX: usize = 128;
 const FIELD_BYTES_MAX: usize = 4 * 1024;
 

@@ -93,7 +93,7 @@ pub enum Phase {
         started: Instant,
     },
     /// The response is going out; the request is complete (or was answered early).
-    Sending(Box<Sending>),
+    Sending(Sending),
 }
 
 /// A response on its way out.
