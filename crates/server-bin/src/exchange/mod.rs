@@ -207,7 +207,7 @@ fn serve_target(
     };
     if let Some(hit) = hit.filter(usable) {
         let rel = cache::rel(&hit.name);
-        let content_type = mime::for_path(rel);
+        let content_type = hit.content_type;
         let source = match hit.contents {
             Contents::Bytes(bytes) => Source::Memory(bytes),
             Contents::Open(file) => Source::Shared(file),

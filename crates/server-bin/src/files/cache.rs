@@ -186,6 +186,8 @@ pub struct Hit {
     pub meta: Metadata,
     /// Its whole contents, or the file kept open.
     pub contents: Contents,
+    /// Its `Content-Type`, from its name (found once: ~200 instructions a request).
+    pub content_type: &'static str,
 }
 
 /// What a cache entry holds of its file.
@@ -630,6 +632,7 @@ impl FileCache {
                     name: ["/", rel].concat().into(),
                     meta: meta.clone(),
                     contents,
+                    content_type: http_core::mime::for_path(rel),
                 },
                 expires: now + MAX_AGE,
             },

@@ -46,15 +46,10 @@ fn an_unchanged_file_is_a_hit() {
     let mut cache = FileCache::default();
     let now = Instant::now();
     fill(&mut cache, &root, now);
-    assert_eq!(
-        &**cache
-            .get(&root, "/a.txt", now)
-            .unwrap()
-            .contents
-            .bytes()
-            .unwrap(),
-        b"one"
-    );
+    let hit = cache.get(&root, "/a.txt", now).unwrap();
+    assert_eq!(&**hit.contents.bytes().unwrap(), b"one");
+    // Its type is kept with it, found from the file's name.
+    assert_eq!(hit.content_type, "text/plain; charset=utf-8");
 }
 
 #[test]
