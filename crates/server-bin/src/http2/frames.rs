@@ -212,6 +212,9 @@ impl Conn {
         if self.next > index {
             self.next -= 1;
         }
+        if stream.holds_file() {
+            self.files = self.files.saturating_sub(1);
+        }
         Some(stream)
     }
 

@@ -155,6 +155,12 @@ pub struct Conn {
     /// DATA received since the connection's window was last given back.
     received_unacked: u32,
     streams: VecDeque<Stream>,
+    /// The streams whose response holds an open file ([`Stream::holds_file`]), counted as they
+    /// change rather than by a walk of the streams on every request.
+    files: usize,
+    /// A complete request may wait for a file to close ([`Conn::answer_waiting`]); `false`
+    /// once a look found none.
+    deferred: bool,
     /// The highest stream the client opened.
     last_stream: u32,
     /// Streams closed lately, and how (what a late frame on one gets, [`Closed`]); at most
@@ -267,6 +273,8 @@ impl Conn {
             send_window: i64::from(frame::DEFAULT_WINDOW),
             received_unacked: 0,
             streams: VecDeque::new(),
+            files: 0,
+            deferred: false,
             last_stream: 0,
             closed: std::collections::VecDeque::new(),
             block: None,

@@ -143,6 +143,11 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// Whether its response holds an open file (a body read from its descriptor).
+    pub fn holds_file(&self) -> bool {
+        matches!(&self.phase, Phase::Sending(s) if s.body.as_ref().is_some_and(FileBody::holds_file))
+    }
+
     /// Whether it has body bytes to send that its window allows now.
     pub fn can_send(&self) -> bool {
         self.send_window > 0 && matches!(&self.phase, Phase::Sending(s) if s.body.is_some())
