@@ -4,13 +4,14 @@ busy machine does not blur, for comparing two builds of ours (a refactor, a chan
 path) before running the timed benchmarks.
 
     scripts/bench/instructions.py BIN [BIN...]      (CASES=1k,64k,404 REQUESTS=10000)
-    CASES=h2-1k,h2-1k-m1,h2-64k scripts/bench/instructions.py BIN [BIN...]
+    CASES=h2-1k,h2-1k-m100,h2-1k-m1,h2-64k scripts/bench/instructions.py BIN [BIN...]
 
 For each case each BIN runs twice under `valgrind --tool=callgrind` with one worker, serving
 2,000 and then 2,000 + REQUESTS keep-alive requests; the difference over REQUESTS is what one
 request costs. HTTP/1.1 cases (`ab -k -c 1`): `1k` a 1 KiB file from the small-file cache,
 `64k` a 64 KiB file, `404` a missing file. HTTP/2 cases (h2load over h2c, prior knowledge):
-`h2-1k` the 1 KiB file on 10 connections with 10 streams each in flight, `h2-1k-m1` on 10
+`h2-1k` the 1 KiB file on 10 connections with 10 streams each in flight (`h2-1k-m100`: 100
+streams each), `h2-1k-m1` on 10
 connections with one stream each, `h2-64k` the 64 KiB file on 10 connections. System calls are
 not counted (the kernel's work is not seen by callgrind); `strace -c` tells those. Every server
 is started on 127.0.0.1, port 0, and stopped by its PID."""
@@ -30,6 +31,7 @@ CASES = {
     "64k": ("/64k.bin", AB),
     "404": ("/missing.html", AB),
     "h2-1k": ("/1k.html", ["h2load", "-t", "1", "-c", "10", "-m", "10", "-n"]),
+    "h2-1k-m100": ("/1k.html", ["h2load", "-t", "1", "-c", "10", "-m", "100", "-n"]),
     "h2-1k-m1": ("/1k.html", H2LOAD),
     "h2-64k": ("/64k.bin", H2LOAD),
 }
@@ -73,7 +75,8 @@ def main():
             f.write("x" * 1024)
         with open(os.path.join(root, "64k.bin"), "wb") as f:
             f.write(os.urandom(64 * 1024))
-        print(f"{'case':6} " + " ".join(f"{os.path.basename(os.path.dirname(os.path.dirname(b))) or b:>14}"
+        width = max(len(c) for c in ["case", *cases])
+        print(f"{'case':{width}} " + " ".join(f"{os.path.basename(os.path.dirname(os.path.dirname(b))) or b:>14}"
                                        for b in binaries) + "   (instructions per request)")
         for case in cases:
             counts = []
@@ -81,7 +84,7 @@ def main():
                 few = instructions(binary, root, case, WARM)
                 many = instructions(binary, root, case, WARM + REQUESTS)
                 counts.append((many - few) / REQUESTS)
-            print(f"{case:6} " + " ".join(f"{c:14.0f}" for c in counts))
+            print(f"{case:{width}} " + " ".join(f"{c:14.0f}" for c in counts))
 
 
 if __name__ == "__main__":
