@@ -45,8 +45,8 @@ pub use settings::{
     SETTINGS_MAX_HEADER_LIST_SIZE, Settings, SettingsParams,
 };
 pub use write::{
-    write_data_header, write_goaway, write_header, write_headers, write_ping_ack, write_rst_stream,
-    write_settings, write_settings_ack, write_window_update,
+    data_header, write_data_header, write_goaway, write_header, write_headers, write_ping_ack,
+    write_rst_stream, write_settings, write_settings_ack, write_window_update,
 };
 
 /// The client connection preface (§3.4): these 24 octets, then a SETTINGS frame.

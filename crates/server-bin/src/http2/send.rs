@@ -371,12 +371,11 @@ fn write_data(
     // Queued whole in the connection's output, so it counts as sent.
     body.advance(n);
     let done = body.remaining() == 0;
-    // Now that the length is known, the header is written behind the data and moved over its
-    // placeholder.
-    let end = out.len();
-    frame::write_data_header(out, id, n as u32, done);
-    out.copy_within(end.., header_at);
-    out.truncate(end);
+    // Now that the length is known, the header is written over its placeholder.
+    let header = frame::data_header(id, n as u32, done);
+    if let Some(placeholder) = out.get_mut(header_at..header_at + header.len()) {
+        placeholder.copy_from_slice(&header);
+    }
     stream.send_window -= n as i64;
     sending.body_sent += n as u64;
     sending.last_sent = now;

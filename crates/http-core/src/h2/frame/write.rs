@@ -13,10 +13,15 @@ use super::{
 /// Appends a frame header (§4.1). `len` must fit in 24 bits; the reserved bit of `stream` is
 /// cleared, as §4.1 requires of a sender.
 pub fn write_header(buf: &mut Vec<u8>, len: u32, kind: u8, flags: u8, stream: u32) {
+    buf.extend_from_slice(&header(len, kind, flags, stream));
+}
+
+/// A frame header's 9 octets (§4.1).
+fn header(len: u32, kind: u8, flags: u8, stream: u32) -> [u8; HEADER_LEN] {
     debug_assert!(len <= MAX_MAX_FRAME_SIZE, "a frame length has 24 bits");
     let [_, l0, l1, l2] = len.to_be_bytes();
     let [s0, s1, s2, s3] = (stream & U31_MASK).to_be_bytes();
-    buf.extend_from_slice(&[l0, l1, l2, kind, flags, s0, s1, s2, s3]);
+    [l0, l1, l2, kind, flags, s0, s1, s2, s3]
 }
 
 /// Appends a SETTINGS frame with `params` in order (§6.5). At most 2,730 parameters fit in the
@@ -81,8 +86,14 @@ pub fn write_window_update(buf: &mut Vec<u8>, stream: u32, increment: u32) {
 /// caller, possibly by another path such as `sendfile`). `len` must be at most the peer's
 /// SETTINGS_MAX_FRAME_SIZE; no padding is sent.
 pub fn write_data_header(buf: &mut Vec<u8>, stream: u32, len: u32, end_stream: bool) {
+    buf.extend_from_slice(&data_header(stream, len, end_stream));
+}
+
+/// The 9 octets [`write_data_header`] appends, for a caller that writes them over a
+/// placeholder once the payload's length is known.
+pub fn data_header(stream: u32, len: u32, end_stream: bool) -> [u8; HEADER_LEN] {
     let flags = if end_stream { FLAG_END_STREAM } else { 0 };
-    write_header(buf, len, TYPE_DATA, flags, stream);
+    header(len, TYPE_DATA, flags, stream)
 }
 
 /// A HEADERS frame carrying `block`, split into HEADERS + CONTINUATION frames of at most
