@@ -52,7 +52,8 @@ pub mod target;
 
 pub use error::ParseError;
 pub use parse::{
-    Status, empty_lines_len, first_line, is_head_request, is_host, is_token, parse_request,
+    Status, empty_lines_len, first_line, is_head_request, is_host, is_token, known_field_name,
+    parse_request,
 };
 pub use request::{Body, EMPTY_HEADER, Fields, Header, Method, Request, Version};
 pub use response::{ResponseHead, SERVER, StatusCode};

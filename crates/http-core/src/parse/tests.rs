@@ -535,3 +535,64 @@ mod request_line_grammar {
         }
     }
 }
+
+#[test]
+fn a_known_field_name_is_the_same_name() {
+    for name in [
+        "Accept",
+        "Accept-Encoding",
+        "Accept-Language",
+        "Cache-Control",
+        "Connection",
+        "Cookie",
+        "Host",
+        "If-Modified-Since",
+        "If-None-Match",
+        "Pragma",
+        "Range",
+        "Referer",
+        "Sec-Fetch-Dest",
+        "Sec-Fetch-Mode",
+        "Sec-Fetch-Site",
+        "Upgrade-Insecure-Requests",
+        "User-Agent",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "authorization",
+        "cache-control",
+        "content-length",
+        "content-type",
+        "cookie",
+        "host",
+        "if-match",
+        "if-modified-since",
+        "if-none-match",
+        "if-range",
+        "if-unmodified-since",
+        "origin",
+        "pragma",
+        "priority",
+        "range",
+        "referer",
+        "sec-fetch-dest",
+        "sec-fetch-mode",
+        "sec-fetch-site",
+        "te",
+        "upgrade-insecure-requests",
+        "user-agent",
+    ] {
+        assert_eq!(known_field_name(name.as_bytes()), Some(name));
+    }
+    // Any other spelling is checked as any name is.
+    assert_eq!(known_field_name(b"HOST"), None);
+    let mut slots = [EMPTY_HEADER; 4];
+    let parsed = parse_request(b"GET / HTTP/1.1\r\nHOST: a\r\nX-Y: b\r\n\r\n", &mut slots);
+    let Ok(Status::Complete((req, _))) = parsed else {
+        panic!("{parsed:?}")
+    };
+    assert_eq!(
+        req.headers.iter().map(|h| h.name).collect::<Vec<_>>(),
+        ["HOST", "X-Y"]
+    );
+}
