@@ -408,12 +408,13 @@ impl Conn {
             let head = std::mem::take(&mut self.decoded);
             return self.request_whole(env, id, head);
         }
-        let mut fields = Vec::new();
-        let Ok(pseudo) = request::validate(self.decoded.iter(), &mut fields) else {
+        let mut fields = request::fields_room();
+        let checked = request::validate(self.decoded.iter(), &mut fields);
+        let content_length = checked.map(|pseudo| pseudo.content_length);
+        request::give_back(fields);
+        let Ok(content_length) = content_length else {
             return self.stream_error(id, ErrorCode::ProtocolError);
         };
-        let content_length = pseudo.content_length;
-        drop(fields);
         if end_stream && content_length.is_some_and(|n| n > 0) {
             // A content-length the missing body contradicts (RFC 9113 §8.1.1).
             return self.stream_error(id, ErrorCode::ProtocolError);

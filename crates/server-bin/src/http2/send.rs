@@ -38,7 +38,7 @@ impl Conn {
             Phase::Receiving { head, started } => (std::mem::take(head), *started),
             Phase::Sending(_) => return,
         };
-        let mut fields = Vec::with_capacity(head.len());
+        let mut fields = request::fields_room();
         let (response, log) = match request::validate(head.iter(), &mut fields) {
             Ok(pseudo) => self.exchange(env, &pseudo, &fields),
             Err(_) => {
@@ -46,7 +46,7 @@ impl Conn {
                 (reply::error(bad, reply::Audience::default()), None)
             }
         };
-        drop(fields);
+        request::give_back(fields);
         let needs_file = matches!(&response.body, Body::File(body) if body.holds_file());
         if needs_file && self.open_files() >= MAX_OPEN_FILES {
             drop(response);
@@ -118,7 +118,7 @@ impl Conn {
         id: u32,
         head: hpack::Fields,
     ) -> Result<(), Fatal> {
-        let mut fields = Vec::with_capacity(head.len());
+        let mut fields = request::fields_room();
         let malformed = match request::validate(head.iter(), &mut fields) {
             // A content-length the missing body contradicts (RFC 9113 §8.1.1) is malformed.
             Ok(pseudo) if pseudo.content_length.is_none_or(|n| n == 0) => {
@@ -130,7 +130,7 @@ impl Conn {
             }
             _ => true,
         };
-        drop(fields);
+        request::give_back(fields);
         self.recycle(head);
         match malformed {
             true => self.stream_error(id, ErrorCode::ProtocolError),
