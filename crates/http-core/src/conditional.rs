@@ -33,6 +33,9 @@ pub enum Precondition {
 /// (§13.1.3, §13.1.4). `If-None-Match` takes precedence over `If-Modified-Since`, which is only
 /// evaluated for GET and HEAD.
 pub fn evaluate(method: Method, fields: Fields<'_, '_>, v: Validators<'_>) -> Precondition {
+    if !any_precondition(fields) {
+        return Precondition::Proceed;
+    }
     let get_or_head = matches!(method, Method::Get | Method::Head);
     // Step 1 and 2: the client's update must not be lost.
     if let Some(matched) = any_tag(fields, "if-match", |list| list.any_strong(v.etag)) {
@@ -67,6 +70,9 @@ pub fn evaluate(method: Method, fields: Fields<'_, '_>, v: Validators<'_>) -> Pr
 /// `If-None-Match` fails only as `*`, and the dates, with nothing to compare them to, are
 /// ignored.
 pub fn evaluate_unvalidated(method: Method, fields: Fields<'_, '_>) -> Precondition {
+    if !any_precondition(fields) {
+        return Precondition::Proceed;
+    }
     let any = |list: &TagList<'_>| matches!(list, TagList::Any);
     if any_tag(fields, "if-match", any) == Some(false) {
         return Precondition::Failed;
@@ -78,6 +84,18 @@ pub fn evaluate_unvalidated(method: Method, fields: Fields<'_, '_>) -> Precondit
         };
     }
     Precondition::Proceed
+}
+
+/// Whether any field could be a precondition (every one's name begins `If-`): most requests
+/// carry none, and one look at the names is cheaper than a search for each of the four
+/// (~190 instructions a request, callgrind).
+fn any_precondition(fields: Fields<'_, '_>) -> bool {
+    fields.0.iter().any(|h| {
+        h.name
+            .as_bytes()
+            .get(..3)
+            .is_some_and(|start| start.eq_ignore_ascii_case(b"if-"))
+    })
 }
 
 /// Whether `matches` holds for the entity-tag list of field `name`, all of whose lines form one
