@@ -24,6 +24,14 @@ use crate::service::ResponseMeta;
 /// reads only part of each write may take it past that: see `Conn::flush`).
 pub(super) const OUTPUT_TARGET: usize = 32 * 1024;
 
+/// The target once a pass has written a frame of a body with more than this left to send: such
+/// bodies go out in fewer, larger writes (with the small target, a 1 MiB download took 32
+/// writes; pinned h2load, 1 MiB over TLS: 0.93x h2o with the small target, 1.09x with this).
+/// The buffer then grows past what the worker's spares keep, and is dropped when the
+/// connection goes idle: worth it for such a body, not for a 64 KiB one (which a burst of
+/// small targets sends from a kept buffer).
+const OUTPUT_TARGET_BULK: usize = 128 * 1024;
+
 /// Body bytes per DATA frame (and per stream in one pass of the round-robin), at most: one
 /// TLS record's worth.
 const DATA_CHUNK: u32 = 16 * 1024;
@@ -266,7 +274,8 @@ impl Conn {
     pub(super) fn produce(&mut self, env: &mut Env<'_>) -> bool {
         self.answer_waiting(env);
         let mut any = false;
-        while self.send_window > 0 && self.pending_output() < OUTPUT_TARGET && !env.turn.spent() {
+        let mut target = OUTPUT_TARGET;
+        while self.send_window > 0 && self.pending_output() < target && !env.turn.spent() {
             let count = self.streams.len();
             let Some(offset) =
                 (0..count).find(|i| self.streams[(self.next + i) % count].can_send())
@@ -276,16 +285,20 @@ impl Conn {
             let index = (self.next + offset) % count;
             self.next = index + 1;
             any = true;
-            self.data_frame(env, index);
+            if self.data_frame(env, index) {
+                target = OUTPUT_TARGET_BULK;
+            }
         }
         any
     }
 
     /// One DATA frame for stream `index`, as large as its window, the connection's window, the
-    /// client's frame size and [`DATA_CHUNK`] allow; the last one ends the stream.
-    fn data_frame(&mut self, env: &mut Env<'_>, index: usize) {
+    /// client's frame size and [`DATA_CHUNK`] allow; the last one ends the stream. Returns
+    /// whether the body had more than [`OUTPUT_TARGET_BULK`] left before it.
+    fn data_frame(&mut self, env: &mut Env<'_>, index: usize) -> bool {
         let most = self.theirs.max_frame_size.min(DATA_CHUNK);
         let held = self.streams[index].holds_file();
+        let bulk = self.streams[index].body_left() > OUTPUT_TARGET_BULK as u64;
         let written = write_data(
             &mut self.out,
             &mut self.streams[index],
@@ -308,6 +321,7 @@ impl Conn {
             }
             Err(id) => self.reset(id, ErrorCode::InternalError),
         }
+        bulk
     }
 
     /// Stream `index`'s response is all out: logged and counted; if the client was still

@@ -148,6 +148,14 @@ impl Stream {
         matches!(&self.phase, Phase::Sending(s) if s.body.as_ref().is_some_and(FileBody::holds_file))
     }
 
+    /// The body bytes its response has still to send.
+    pub fn body_left(&self) -> u64 {
+        match &self.phase {
+            Phase::Sending(s) => s.body.as_ref().map_or(0, FileBody::remaining),
+            Phase::Receiving { .. } => 0,
+        }
+    }
+
     /// Whether it has body bytes to send that its window allows now.
     pub fn can_send(&self) -> bool {
         self.send_window > 0 && matches!(&self.phase, Phase::Sending(s) if s.body.is_some())
