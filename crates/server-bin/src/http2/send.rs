@@ -30,7 +30,7 @@ pub(super) const OUTPUT_TARGET: usize = 32 * 1024;
 /// The buffer then grows past what the worker's spares keep, and is dropped when the
 /// connection goes idle: worth it for such a body, not for a 64 KiB one (which a burst of
 /// small targets sends from a kept buffer).
-const OUTPUT_TARGET_BULK: usize = 128 * 1024;
+pub(super) const OUTPUT_TARGET_BULK: usize = 128 * 1024;
 
 /// Body bytes per DATA frame (and per stream in one pass of the round-robin), at most: one
 /// TLS record's worth.

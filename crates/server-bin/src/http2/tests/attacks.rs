@@ -329,10 +329,7 @@ fn window_updates_on_a_stream_being_sent_are_never_counted() {
 fn output_for_a_client_that_reads_nothing_stays_bounded() {
     // Whatever the client asks for (bodies, response heads, PING and SETTINGS ACKs, resets of
     // streams it gets wrong), what waits for it stops growing at the bound, plus one frame.
-    let mut h = Harness::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 1 << 30)]);
-    let mut open = Vec::new();
-    frame::write_window_update(&mut open, 0, 1 << 30);
-    h.socket.feed(&open);
+    let mut h = Harness::with_open_windows();
     h.socket.room = Some(0);
     let mut id = 1;
     let mut most = 0;
@@ -367,10 +364,7 @@ fn a_client_that_reads_part_of_every_write_does_not_grow_the_output_buffer() {
     // Big windows, and a socket that takes 10,000 bytes a call: every write is partial and
     // the output never empties while the 200 KiB body goes out. What was sent must not pile
     // up in front of what waits.
-    let mut h = Harness::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 1 << 30)]);
-    let mut open = Vec::new();
-    frame::write_window_update(&mut open, 0, 1 << 30);
-    h.socket.feed(&open);
+    let mut h = Harness::with_open_windows();
     h.get(1, "/big.bin");
     let mut longest = 0;
     for _ in 0..40 {
@@ -380,6 +374,7 @@ fn a_client_that_reads_part_of_every_write_does_not_grow_the_output_buffer() {
     }
     assert!(h.socket.output.len() > BIG, "the body went out");
     // Less than the small target written in front, the bulk target and a frame waiting.
-    let bound = crate::http2::send::OUTPUT_TARGET + 128 * 1024 + 16 * 1024 + 9;
+    let bound =
+        crate::http2::send::OUTPUT_TARGET + crate::http2::send::OUTPUT_TARGET_BULK + 16 * 1024 + 9;
     assert!(longest <= bound, "{longest} bytes held, {bound} at most");
 }

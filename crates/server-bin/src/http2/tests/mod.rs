@@ -110,6 +110,17 @@ impl Harness {
         h
     }
 
+    /// A client that has sent its preface and opened every window as far as it goes (the
+    /// streams' by SETTINGS, the connection's by WINDOW_UPDATE): only the socket holds output
+    /// back.
+    fn with_open_windows() -> Self {
+        let mut h = Self::with_settings(&[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 1 << 30)]);
+        let mut open = Vec::new();
+        frame::write_window_update(&mut open, 0, 1 << 30);
+        h.socket.feed(&open);
+        h
+    }
+
     fn ready(&mut self) -> Next {
         // As the poller reports it: an end of stream comes with the event that brings it.
         let readiness = Readiness {
