@@ -408,10 +408,10 @@ impl Conn {
             let head = std::mem::take(&mut self.decoded);
             return self.request_whole(env, id, head);
         }
-        let mut fields = request::fields_room();
+        let mut fields = spare::fields();
         let checked = request::validate(self.decoded.iter(), &mut fields);
         let content_length = checked.map(|pseudo| pseudo.content_length);
-        request::give_back(fields);
+        spare::keep_fields(fields);
         let Ok(content_length) = content_length else {
             return self.stream_error(id, ErrorCode::ProtocolError);
         };

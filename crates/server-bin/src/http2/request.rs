@@ -8,9 +8,7 @@
 //! A request that breaks a rule is malformed: a stream error (RST_STREAM `PROTOCOL_ERROR`, RFC
 //! 9113 §8.1.1), never the connection's end. This module must not decide responses.
 
-use std::cell::Cell;
-
-use http_core::{EMPTY_HEADER, Header, Method, is_host, is_token, known_field_name};
+use http_core::{Header, Method, is_host, is_token, known_field_name};
 
 /// Whether `name` (lowercase) belongs to a connection, not a message: no such field may appear
 /// in HTTP/2 (§8.2.2), in a request or in a response.
@@ -38,26 +36,6 @@ const fn not_in_name() -> [bool; 256] {
         b += 1;
     }
     class
-}
-
-thread_local! {
-    /// Each worker's room for a request's checked fields, lent for one call at a time.
-    static ROOM: Cell<Vec<Header<'static>>> = const { Cell::new(Vec::new()) };
-}
-
-/// An empty list for [`validate`]'s fields, with the worker's room if it has it (a list
-/// allocated and freed per request was ~200 instructions of `malloc` and `free` at 100
-/// streams, more than malloc's per-thread cache holds).
-pub fn fields_room<'f>() -> Vec<Header<'f>> {
-    ROOM.take()
-}
-
-/// Gives `fields`' room back to the worker, emptied.
-pub fn give_back(mut fields: Vec<Header<'_>>) {
-    fields.clear();
-    // Of no lifetime once empty: an empty list is collected into the same allocation.
-    let room: Vec<Header<'static>> = fields.into_iter().map(|_| EMPTY_HEADER).collect();
-    ROOM.set(room);
 }
 
 /// What the pseudo-header fields say.
@@ -271,26 +249,6 @@ mod tests {
 
     fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
         GET.iter().copied().chain(extra.iter().copied()).collect()
-    }
-
-    #[test]
-    fn the_fields_room_comes_back_empty_with_its_allocation() {
-        let mut fields = fields_room();
-        let owned = String::from("v");
-        fields.push(Header {
-            name: "accept",
-            value: owned.as_bytes(),
-        });
-        fields.reserve(15);
-        let (capacity, at) = (fields.capacity(), fields.as_ptr() as usize);
-        give_back(fields);
-        drop(owned);
-        let again = fields_room();
-        assert!(again.is_empty());
-        assert_eq!((again.capacity(), again.as_ptr() as usize), (capacity, at));
-        // Lent once at a time: while it is out, another caller gets a list of its own.
-        assert_eq!(fields_room().capacity(), 0);
-        give_back(again);
     }
 
     #[test]

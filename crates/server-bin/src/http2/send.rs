@@ -10,6 +10,7 @@ use http_core::h2::hpack;
 use http_core::{Header, ParseError};
 
 use super::request::{self, Pseudo};
+use super::spare;
 use super::stream::{self, Phase, Sending, Stream};
 use super::{Closed, Conn, Env, Fatal, MAX_HELD_HEADS, MAX_OPEN_FILES};
 use crate::access_log::Captured;
@@ -46,7 +47,7 @@ impl Conn {
             Phase::Receiving { head, started } => (std::mem::take(head), *started),
             Phase::Sending(_) => return,
         };
-        let mut fields = request::fields_room();
+        let mut fields = spare::fields();
         let (response, log) = match request::validate(head.iter(), &mut fields) {
             Ok(pseudo) => self.exchange(env, &pseudo, &fields),
             Err(_) => {
@@ -54,7 +55,7 @@ impl Conn {
                 (reply::error(bad, reply::Audience::default()), None)
             }
         };
-        request::give_back(fields);
+        spare::keep_fields(fields);
         let needs_file = matches!(&response.body, Body::File(body) if body.holds_file());
         if needs_file && self.open_files() >= MAX_OPEN_FILES {
             drop(response);
@@ -126,7 +127,7 @@ impl Conn {
         id: u32,
         head: hpack::Fields,
     ) -> Result<(), Fatal> {
-        let mut fields = request::fields_room();
+        let mut fields = spare::fields();
         let malformed = match request::validate(head.iter(), &mut fields) {
             // A content-length the missing body contradicts (RFC 9113 §8.1.1) is malformed.
             Ok(pseudo) if pseudo.content_length.is_none_or(|n| n == 0) => {
@@ -138,7 +139,7 @@ impl Conn {
             }
             _ => true,
         };
-        request::give_back(fields);
+        spare::keep_fields(fields);
         self.recycle(head);
         match malformed {
             true => self.stream_error(id, ErrorCode::ProtocolError),
