@@ -213,7 +213,8 @@ impl Conn {
     }
 
     /// Sends `response`'s head on stream `index` and keeps its body to send. It counts against
-    /// the turn from now: a connection's requests are answered sixteen a turn, however small.
+    /// the turn from now: a connection's requests are answered at most a hundred a turn,
+    /// however small.
     fn start(
         &mut self,
         env: &mut Env<'_>,
