@@ -47,23 +47,10 @@ pub(crate) fn push_decimal(buf: &mut Vec<u8>, n: u64) {
     buf.extend_from_slice(digits.get(start..).unwrap_or_default());
 }
 
-/// Appends `n` in lowercase hexadecimal, without leading zeros.
-pub(crate) fn push_hex(out: &mut String, n: u128) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let hex = |nibble: u8| HEX.get(usize::from(nibble)).map_or('0', |&h| char::from(h));
-    let bytes = n.to_be_bytes();
-    let mut significant = bytes.iter().skip_while(|&&b| b == 0);
-    let Some(&first) = significant.next() else {
-        out.push('0');
-        return;
-    };
-    if first >> 4 != 0 {
-        out.push(hex(first >> 4));
-    }
-    out.push(hex(first & 0xF));
-    for &byte in significant {
-        out.push(hex(byte >> 4));
-        out.push(hex(byte & 0xF));
+/// Appends all sixteen lowercase hex digits of `n`, leading zeros included.
+pub(crate) fn push_hex16(out: &mut String, n: u64) {
+    for nibble in n.to_be_bytes().iter().flat_map(|b| [b >> 4, b & 0xF]) {
+        out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
     }
 }
 
@@ -93,8 +80,8 @@ mod tests {
             push_decimal(&mut buf, n);
             assert_eq!(buf, n.to_string().as_bytes());
             let mut hex = String::new();
-            push_hex(&mut hex, u128::from(n) << 3);
-            assert_eq!(hex, format!("{:x}", u128::from(n) << 3));
+            push_hex16(&mut hex, n);
+            assert_eq!(hex, format!("{n:016x}"));
         }
         assert_eq!(two_digits(7), *b"07");
         assert_eq!(two_digits(59), *b"59");
