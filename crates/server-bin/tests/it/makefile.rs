@@ -147,3 +147,31 @@ fn make_install_copies_the_binary_stripped_under_prefix_and_uninstall_removes_it
     run_ok(&mut make(&["uninstall", &prefix_arg]));
     assert!(!installed.exists());
 }
+
+#[test]
+fn every_script_a_recipe_runs_directly_is_executable() {
+    // `make bench-h2` once stopped at "Permission denied": pageload.sh was checked in 0644.
+    let makefile = fs::read_to_string(workspace().join("Makefile")).unwrap();
+    let scripts: Vec<&str> = makefile
+        .lines()
+        .filter_map(|line| line.strip_prefix('\t'))
+        .filter_map(|recipe| {
+            recipe
+                .trim_start_matches(['@', '-'])
+                .split_whitespace()
+                .next()
+        })
+        .filter(|word| word.starts_with("scripts/"))
+        .collect();
+    assert!(scripts.len() >= 5, "{scripts:?}");
+    for script in scripts {
+        let mode = fs::metadata(workspace().join(script))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert!(
+            mode & 0o111 == 0o111,
+            "{script} is not executable ({mode:o})"
+        );
+    }
+}
