@@ -238,6 +238,13 @@ impl Service {
         }
     }
 
+    /// How many requests the worker's small-file cache has answered: read before and after
+    /// [`Service::respond`], it tells a response made from memory from one that touched the
+    /// file system (or made a listing).
+    pub fn cache_hits(&self) -> u64 {
+        self.cache.hits()
+    }
+
     /// Keeps what the access log prints of a request; `None` when the log is off.
     pub fn capture(
         &self,

@@ -30,10 +30,10 @@
 //! connection already open (pipelined behind another request, or sent while the worker was
 //! still busy with that round): such a request can be one round late. A round is microseconds
 //! on an idle worker; under load it is bounded by the turns of its connections (at most 1,024
-//! ready at once, each at most 16 responses or 1 MiB). (h2o's open-file cache also lives for
-//! one turn of its event loop; nginx's `open_file_cache` and lighttpd's stat cache trust a file
-//! for a second.) Reading the queue on every hit cost a third of a cached keep-alive request's
-//! system calls. The reading for a new connection has no test: a test cannot make a change
+//! ready at once, each at most 16 responses, or over HTTP/2 100 if all but 16 come from this
+//! cache, or 1 MiB). (h2o's open-file cache also lives for one turn of its event loop; nginx's
+//! `open_file_cache` and lighttpd's stat cache trust a file for a second.) Reading the queue on
+//! every hit cost a third of a cached keep-alive request's system calls. The reading for a new connection has no test: a test cannot make a change
 //! land inside one round.
 //!
 //! Timestamps are only as fine as the kernel's clock tick (unless it has multigrain timestamps,
@@ -248,6 +248,9 @@ pub struct FileCache {
     checked: bool,
     /// The [`Root::id`] of the tree everything here was found in.
     root: Option<u64>,
+    /// Hits served so far: a caller that reads it before and after a request knows whether
+    /// the request was answered from memory (an HTTP/2 turn counts those apart).
+    hits: u64,
     /// Largest file kept: [`MAX_FILE`], or [`MAX_FILE_SENDFILE`] where every body goes by
     /// sendfile.
     max_file: u64,
@@ -370,6 +373,7 @@ impl FileCache {
             watches,
             no_sidecars: HashMap::new(),
             checked: false,
+            hits: 0,
             root: None,
             max_file: MAX_FILE,
         }
@@ -434,7 +438,13 @@ impl FileCache {
             self.remove(key);
             return None;
         }
+        self.hits += 1;
         Some(hit)
+    }
+
+    /// How many hits this cache has served (see [`FileCache::get`]).
+    pub fn hits(&self) -> u64 {
+        self.hits
     }
 
     /// Makes the next hit read the inotify queue: requests that arrive from now on may have

@@ -22,7 +22,8 @@
 //! - **a response goes out**: its head is encoded once; its body goes in DATA frames read from
 //!   the file (never a whole file in memory) within the stream's and the connection's windows;
 //!   streams with data take turns, a frame each. All streams of a connection share one turn of
-//!   the worker ([`MAX_STREAMS`] responses or 1 MiB), then it yields.
+//!   the worker ([`MAX_STREAMS`] responses, 16 of them not from the worker's cache, or 1 MiB),
+//!   then it yields.
 //! - **the client does not read**: output waiting is bounded ([`MAX_PENDING_OUTPUT`]); past it
 //!   nothing more is read, so a flood of PINGs or SETTINGS cannot grow it. The send timeout
 //!   closes a connection whose writes make no progress, or whose window stays shut; a response
@@ -117,16 +118,19 @@ const RECENT_CLOSED: usize = 64;
 
 /// The turn's budget: responses, and bytes written or read (1 MiB, as for HTTP/1.1).
 ///
-/// Responses: as many as a client may have asked at once ([`MAX_STREAMS`]), where HTTP/1.1
-/// stops at 16. A client with a hundred streams open was answered in seven turns, each ending
-/// with a write of sixteen responses; over TLS each such write is a short record the client
-/// must read on its own, so an `h2load -c100 -m100` client spent its CPU on reads: one
-/// worker pinned, 1 KiB, 344-408k req/s against h2o's 368-406k, and 451-515k with a turn of
-/// a hundred (client syscalls per response 0.53, h2o's 0.20, then 0.33). The bound that keeps
-/// one connection from holding the worker is unchanged in kind: a turn still ends after a
-/// fixed number of responses and bytes, and a hundred responses from the small-file cache
-/// take the worker about 110 µs.
+/// Responses: as many as a client may have asked at once ([`MAX_STREAMS`]), of which at most
+/// [`TURN_WORKED`] not answered by the worker's small-file cache. A client with a hundred
+/// streams open was answered in seven turns of sixteen, each ending with a write of sixteen
+/// responses; over TLS each such write is a short record the client must read on its own, so
+/// an `h2load -c100 -m100` client spent its CPU on reads: one worker pinned, 1 KiB, 344-408k
+/// req/s against h2o's 368-406k, and 451-515k with a turn of a hundred (client syscalls per
+/// response 0.53, h2o's 0.20, then 0.33). A hundred responses from the cache take the worker
+/// about 110 µs.
 const TURN_RESPONSES: u32 = MAX_STREAMS;
+/// Responses that opened, read or listed something (a cache miss, a large file, a listing, a
+/// `404`), a turn: as HTTP/1.1's, so that a hundred `HEAD`s of distinct directories or files,
+/// which send no bytes for the byte budget to count, hold the worker no longer than before.
+const TURN_WORKED: u32 = 16;
 const TURN_BYTES: u64 = 1 << 20;
 
 /// What the server's first SETTINGS say.
@@ -233,12 +237,14 @@ struct Env<'a> {
 #[derive(Debug, Default)]
 struct Turn {
     responses: u32,
+    /// Of the responses, those the worker's cache did not answer.
+    worked: u32,
     bytes: u64,
 }
 
 impl Turn {
     fn spent(&self) -> bool {
-        self.responses >= TURN_RESPONSES || self.bytes >= TURN_BYTES
+        self.responses >= TURN_RESPONSES || self.worked >= TURN_WORKED || self.bytes >= TURN_BYTES
     }
 }
 
