@@ -467,9 +467,13 @@ impl Conn {
                 self.go_away(ErrorCode::NoError, "");
                 self.closing = true;
             }
-            if self.flush(io, now).is_err() {
-                return Next::Close;
-            }
+            // While this turn may produce more, TLS is given whole records only; what is
+            // left goes with the next pass's output, or alone when there is none.
+            let whole_records = produced && !self.closing && !turn.spent();
+            let held = match self.flush(io, now, whole_records) {
+                Ok(held) => held,
+                Err(_) => return Next::Close,
+            };
             if self.closing {
                 return match self.pending_output() {
                     0 => Next::Close,
@@ -482,7 +486,7 @@ impl Conn {
             // Another pass only where it can bring something: input not yet drained, or DATA
             // that stopped at the output's target and has now been written.
             let more_input = read && !self.drain.is_drained() && !self.read_closed;
-            let more_output = produced && self.pending_output() == 0;
+            let more_output = produced && (self.pending_output() == 0 || held);
             if !(more_input || more_output) {
                 return self.wait(svc, now);
             }
@@ -578,10 +582,25 @@ impl Conn {
         self.out.len() - self.sent
     }
 
-    /// Writes what waits, as far as the socket takes it.
-    fn flush<S: Socket>(&mut self, io: &mut Wire<'_, S>, now: Instant) -> io::Result<()> {
-        while self.sent < self.out.len() {
-            match io.write(&[self.out.get(self.sent..).unwrap_or_default()], false) {
+    /// Writes what waits, as far as the socket takes it; with `whole_records`, over TLS, only
+    /// as many bytes as fill whole records. Whether it held a rest back by choice (all it meant
+    /// to write went).
+    ///
+    /// A turn of a hundred 1 KiB responses went out in four writes of 32 KiB and a bit, each
+    /// sealed as two full records and a short one, and a client reads each record by itself:
+    /// h2load made 0.33 syscalls a response against ours, 0.20 against h2o.
+    fn flush<S: Socket>(
+        &mut self,
+        io: &mut Wire<'_, S>,
+        now: Instant,
+        whole_records: bool,
+    ) -> io::Result<bool> {
+        let end = match io.record_size() {
+            Some(record) if whole_records => self.sent + self.pending_output() / record * record,
+            _ => self.out.len(),
+        };
+        while self.sent < end {
+            match io.write(&[self.out.get(self.sent..end).unwrap_or_default()], false) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.sent += n;
@@ -592,6 +611,7 @@ impl Conn {
                 Err(e) => return Err(e),
             }
         }
+        let held = self.sent == end && end < self.out.len();
         if self.sent == self.out.len() {
             self.out.clear();
             self.sent = 0;
@@ -602,7 +622,7 @@ impl Conn {
             self.sent = 0;
         }
         io.flush()?;
-        Ok(())
+        Ok(held)
     }
 
     /// Reads and handles frames until the socket has nothing more, the turn is spent, output

@@ -188,6 +188,13 @@ impl Transport {
         Self { tls: None }
     }
 
+    /// The plaintext one record carries, over TLS: what a writer that has more to say soon
+    /// should write a multiple of, so that every record but its last is full (a client reads
+    /// each record by itself, often with two `read` calls). `None` on plain TCP.
+    pub fn record_size(&self) -> Option<usize> {
+        self.tls.as_ref().map(|_| tls::session::RECORD_PLAINTEXT)
+    }
+
     /// A TLS session, handshaking.
     pub fn tls(session: Session) -> Self {
         Self {
@@ -379,6 +386,11 @@ impl<S: Socket> Wire<'_, S> {
         self.transport.write(self.socket, parts, more)
     }
 
+    /// See [`Transport::record_size`].
+    pub fn record_size(&self) -> Option<usize> {
+        self.transport.record_size()
+    }
+
     /// See [`Transport::write_body`].
     ///
     /// # Errors
@@ -540,7 +552,7 @@ fn step(result: io::Result<usize>) -> io::Result<Step> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::borrow::Cow;
 
     use std::sync::Arc;
@@ -614,7 +626,7 @@ mod tests {
 
     /// A server transport and a rustls client with the handshake done between them, over a
     /// memory socket: what the server sends is in `s.output`, for the client to read.
-    fn tls_pair() -> (Transport, MemorySocket, rustls::ClientConnection) {
+    pub(crate) fn tls_pair() -> (Transport, MemorySocket, rustls::ClientConnection) {
         use rustls::pki_types::{PrivateKeyDer, ServerName};
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();

@@ -151,6 +151,51 @@ fn responses_the_cache_did_not_answer_end_a_turn_at_sixteen() {
 }
 
 #[test]
+fn over_tls_a_turn_fills_every_record_but_its_last() {
+    let mut h = Harness::new();
+    let (transport, socket, mut client) = crate::transport::tests::tls_pair();
+    (h.transport, h.socket) = (transport, socket);
+    fs::write(h.root().join("k.html"), [b'k'; 1024]).unwrap();
+    // Old enough for the worker's cache, so that one turn answers every request.
+    std::thread::sleep(crate::files::cache::RACY_WINDOW + Duration::from_millis(100));
+    let mut plain = frame::PREFACE.to_vec();
+    frame::write_settings(
+        &mut plain,
+        &[(frame::SETTINGS_INITIAL_WINDOW_SIZE, 1 << 30)],
+    );
+    frame::write_window_update(&mut plain, 0, 1 << 30);
+    for i in 0..90 {
+        let block = h.block("GET", "/k.html", &[]);
+        frame::write_headers(
+            &mut plain,
+            2 * i + 1,
+            &block,
+            true,
+            frame::DEFAULT_MAX_FRAME_SIZE,
+        );
+    }
+    std::io::Write::write_all(&mut client.writer(), &plain).unwrap();
+    let mut sealed = Vec::new();
+    while client.wants_write() {
+        client.write_tls(&mut sealed).unwrap();
+    }
+    h.socket.feed(&sealed);
+    assert!(matches!(h.ready(), Next::Wait(_)), "one turn");
+    // Ninety responses, about 95 KiB: six full records, then the rest in one short one (three
+    // short ones when each 32 KiB of DATA was written as it came).
+    let (mut records, mut at) = (Vec::new(), &h.socket.output[..]);
+    while let [_, _, _, high, low, rest @ ..] = at {
+        let len = usize::from(*high) << 8 | usize::from(*low);
+        records.push(len);
+        at = &rest[len..];
+    }
+    let full = records.iter().copied().max().unwrap();
+    let short = records.iter().filter(|&&len| len < full).count();
+    assert_eq!(short, 1, "record lengths {records:?}");
+    assert!(records.len() >= 6, "record lengths {records:?}");
+}
+
+#[test]
 fn requests_that_arrive_together_take_one_read_and_their_responses_one_write() {
     let mut h = Harness::connected();
     for i in 0..10 {

@@ -89,6 +89,11 @@ impl Harness {
         }
     }
 
+    /// The server's root, to add files to.
+    fn root(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// A client that has sent its preface and empty SETTINGS, and read the server's first
     /// frames.
     fn connected() -> Self {

@@ -35,6 +35,11 @@ use crate::transport::socket::{READ_CHUNK, Raw, Socket};
 /// buffer before it fills, so what stays is on average far less than the bound.
 pub const SEND_BUFFER: usize = 64 * 1024;
 
+/// Plaintext one TLS record carries at most (RFC 8446 §5.1, and rustls's record size unless a
+/// `max_fragment_size` is set, which ours never is): a write of `n` such blocks goes out as `n`
+/// full records, and whatever is written beyond them as one short record of its own.
+pub const RECORD_PLAINTEXT: usize = 16 * 1024;
+
 /// Ciphertext one read may consume without yielding a byte of plaintext. A handshake flight is
 /// far smaller; a client streaming records that decrypt to nothing (empty or padding-only
 /// records, warnings) past this is closed rather than allowed to hold the worker.
