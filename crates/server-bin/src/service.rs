@@ -238,11 +238,11 @@ impl Service {
         }
     }
 
-    /// How many requests the worker's small-file cache has answered: read before and after
-    /// [`Service::respond`], it tells a response made from memory from one that touched the
-    /// file system (or made a listing).
-    pub fn cache_hits(&self) -> u64 {
-        self.cache.hits()
+    /// How many lookups the worker's small-file cache has answered and missed: read before and
+    /// after [`Service::respond`], it tells a response made from memory alone (a hit, no miss)
+    /// from one that touched the file system or made a listing.
+    pub fn cache_tally(&self) -> (u64, u64) {
+        self.cache.tally()
     }
 
     /// Keeps what the access log prints of a request; `None` when the log is off.

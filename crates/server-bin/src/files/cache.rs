@@ -33,8 +33,8 @@
 //! ready at once, each at most 16 responses, or over HTTP/2 100 if all but 16 come from this
 //! cache, or 1 MiB). (h2o's open-file cache also lives for one turn of its event loop; nginx's
 //! `open_file_cache` and lighttpd's stat cache trust a file for a second.) Reading the queue on
-//! every hit cost a third of a cached keep-alive request's system calls. The reading for a new connection has no test: a test cannot make a change
-//! land inside one round.
+//! every hit cost a third of a cached keep-alive request's system calls. The reading for a new
+//! connection has no test: a test cannot make a change land inside one round.
 //!
 //! Timestamps are only as fine as the kernel's clock tick (unless it has multigrain timestamps,
 //! Linux 6.13+), so two same-size writes within one tick could share an identity. A file that
@@ -248,9 +248,11 @@ pub struct FileCache {
     checked: bool,
     /// The [`Root::id`] of the tree everything here was found in.
     root: Option<u64>,
-    /// Hits served so far: a caller that reads it before and after a request knows whether
-    /// the request was answered from memory (an HTTP/2 turn counts those apart).
+    /// Hits served and lookups missed so far: a caller that reads them before and after a
+    /// request knows whether the request was answered from memory alone (an HTTP/2 turn
+    /// counts those apart).
     hits: u64,
+    misses: u64,
     /// Largest file kept: [`MAX_FILE`], or [`MAX_FILE_SENDFILE`] where every body goes by
     /// sendfile.
     max_file: u64,
@@ -374,6 +376,7 @@ impl FileCache {
             no_sidecars: HashMap::new(),
             checked: false,
             hits: 0,
+            misses: 0,
             root: None,
             max_file: MAX_FILE,
         }
@@ -413,6 +416,16 @@ impl FileCache {
     /// change empties the cache, and so does a request for another tree (every request asks
     /// here first).
     pub fn get(&mut self, root: &Root, key: &str, now: Instant) -> Option<Hit> {
+        let hit = self.look_up(root, key, now);
+        match hit {
+            Some(_) => self.hits += 1,
+            None => self.misses += 1,
+        }
+        hit
+    }
+
+    /// [`FileCache::get`], without the tally.
+    fn look_up(&mut self, root: &Root, key: &str, now: Instant) -> Option<Hit> {
         self.use_tree(root);
         let entry = self.entries.get(key)?;
         if now >= entry.expires {
@@ -438,13 +451,12 @@ impl FileCache {
             self.remove(key);
             return None;
         }
-        self.hits += 1;
         Some(hit)
     }
 
-    /// How many hits this cache has served (see [`FileCache::get`]).
-    pub fn hits(&self) -> u64 {
-        self.hits
+    /// How many hits this cache has served, and how many lookups it missed.
+    pub fn tally(&self) -> (u64, u64) {
+        (self.hits, self.misses)
     }
 
     /// Makes the next hit read the inotify queue: requests that arrive from now on may have

@@ -127,8 +127,8 @@ const RECENT_CLOSED: usize = 64;
 /// response 0.53, h2o's 0.20, then 0.33). A hundred responses from the cache take the worker
 /// about 110 µs.
 const TURN_RESPONSES: u32 = MAX_STREAMS;
-/// Responses that opened, read or listed something (a cache miss, a large file, a listing, a
-/// `404`), a turn: as HTTP/1.1's, so that a hundred `HEAD`s of distinct directories or files,
+/// Responses that opened, read or listed something (a cache miss, a listing, a `404`), a
+/// turn: as HTTP/1.1's, so that a hundred `HEAD`s of distinct directories or files,
 /// which send no bytes for the byte budget to count, hold the worker no longer than before.
 const TURN_WORKED: u32 = 16;
 const TURN_BYTES: u64 = 1 << 20;

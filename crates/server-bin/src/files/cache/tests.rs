@@ -53,6 +53,21 @@ fn an_unchanged_file_is_a_hit() {
 }
 
 #[test]
+fn every_lookup_is_tallied_as_a_hit_or_a_miss() {
+    let (_dir, root) = setup();
+    let mut cache = FileCache::default();
+    let now = Instant::now();
+    assert!(cache.get(&root, "/a.txt", now).is_none());
+    fill(&mut cache, &root, now);
+    assert!(cache.get(&root, "/a.txt", now).is_some());
+    assert!(cache.get(&root, "/a.txt", now).is_some());
+    assert!(cache.get(&root, "/b.txt", now).is_none());
+    // Past its age an entry is a miss, as a stale one is.
+    assert!(cache.get(&root, "/a.txt", now + MAX_AGE).is_none());
+    assert_eq!(cache.tally(), (2, 3));
+}
+
+#[test]
 fn a_rewrite_of_the_same_size_is_a_miss() {
     let (_dir, root) = setup();
     let mut cache = FileCache::default();
