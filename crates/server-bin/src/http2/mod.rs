@@ -67,6 +67,7 @@ use http_core::h2::hpack::{self, Decoder, Encoder};
 use http_core::limits::MAX_HEAD;
 use pool::{CloseReason, Next, Readiness, would_block};
 
+use self::send::Produced;
 use self::stream::{Phase, Stream};
 use crate::error::ServeError;
 use crate::exchange::reply;
@@ -443,7 +444,7 @@ impl Conn {
             self.out.reserve_exact(OUTPUT_INITIAL);
         }
         loop {
-            let (mut read, mut produced) = (false, false);
+            let (mut read, mut produced) = (false, Produced::default());
             if !self.closing && !turn.spent() {
                 let mut env = Env {
                     svc: &mut *svc,
@@ -467,9 +468,9 @@ impl Conn {
                 self.go_away(ErrorCode::NoError, "");
                 self.closing = true;
             }
-            // While this turn may produce more, TLS is given whole records only; what is
-            // left goes with the next pass's output, or alone when there is none.
-            let whole_records = produced && !self.closing && !turn.spent();
+            // While this turn's next pass will produce more, TLS is given whole records only;
+            // what is left goes with that pass's output.
+            let whole_records = produced.more && !self.closing && !turn.spent();
             let held = match self.flush(io, now, whole_records) {
                 Ok(held) => held,
                 Err(_) => return Next::Close,
@@ -486,7 +487,7 @@ impl Conn {
             // Another pass only where it can bring something: input not yet drained, or DATA
             // that stopped at the output's target and has now been written.
             let more_input = read && !self.drain.is_drained() && !self.read_closed;
-            let more_output = produced && (self.pending_output() == 0 || held);
+            let more_output = produced.any && (self.pending_output() == 0 || held);
             if !(more_input || more_output) {
                 return self.wait(svc, now);
             }
@@ -615,9 +616,11 @@ impl Conn {
         if self.sent == self.out.len() {
             self.out.clear();
             self.sent = 0;
-        } else if self.sent >= send::OUTPUT_TARGET {
+        } else if self.sent >= send::OUTPUT_TARGET || held {
             // A client that reads slowly but never all: what it has read is dropped, or the
-            // buffer would keep every byte it was ever sent while more is added behind.
+            // buffer would keep every byte it was ever sent while more is added behind. A rest
+            // held back moves to the front too, so that the next pass's output stays within the
+            // buffer the worker lent, which then goes back to its spares.
             self.out.drain(..self.sent);
             self.sent = 0;
         }

@@ -33,6 +33,15 @@ pub(super) const OUTPUT_TARGET: usize = 32 * 1024;
 /// small targets sends from a kept buffer).
 pub(super) const OUTPUT_TARGET_BULK: usize = 128 * 1024;
 
+/// What one pass of [`Conn::produce`] did.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Produced {
+    /// It wrote DATA (or ended a stream).
+    pub any: bool,
+    /// It stopped at the output's target with DATA still to send.
+    pub more: bool,
+}
+
 /// Body bytes per DATA frame (and per stream in one pass of the round-robin), at most: one
 /// TLS record's worth.
 const DATA_CHUNK: u32 = 16 * 1024;
@@ -279,8 +288,7 @@ impl Conn {
 
     /// Writes DATA for the streams that have body to send and window to send it, a frame each
     /// in turn, until output reaches its target, the windows close or the turn is spent.
-    /// Whether anything was written.
-    pub(super) fn produce(&mut self, env: &mut Env<'_>) -> bool {
+    pub(super) fn produce(&mut self, env: &mut Env<'_>) -> Produced {
         self.answer_waiting(env);
         let mut any = false;
         let mut target = OUTPUT_TARGET;
@@ -298,7 +306,13 @@ impl Conn {
                 target = OUTPUT_TARGET_BULK;
             }
         }
-        any
+        // Stopped by the output's target alone: another pass will bring more DATA.
+        let more = any
+            && self.pending_output() >= target
+            && self.send_window > 0
+            && !env.turn.spent()
+            && self.streams.iter().any(Stream::can_send);
+        Produced { any, more }
     }
 
     /// One DATA frame for stream `index`, as large as its window, the connection's window, the
