@@ -152,9 +152,7 @@ fn responses_the_cache_did_not_answer_end_a_turn_at_sixteen() {
 
 #[test]
 fn over_tls_a_turn_fills_every_record_but_its_last() {
-    let mut h = Harness::new();
-    let (transport, socket, mut client) = crate::transport::tests::tls_pair();
-    (h.transport, h.socket) = (transport, socket);
+    let (mut h, mut client) = Harness::over_tls();
     fs::write(h.root().join("k.html"), [b'k'; 1024]).unwrap();
     // Old enough for the worker's cache, so that one turn answers every request.
     std::thread::sleep(crate::files::cache::RACY_WINDOW + Duration::from_millis(100));
@@ -174,12 +172,7 @@ fn over_tls_a_turn_fills_every_record_but_its_last() {
             frame::DEFAULT_MAX_FRAME_SIZE,
         );
     }
-    std::io::Write::write_all(&mut client.writer(), &plain).unwrap();
-    let mut sealed = Vec::new();
-    while client.wants_write() {
-        client.write_tls(&mut sealed).unwrap();
-    }
-    h.socket.feed(&sealed);
+    h.feed_sealed(&mut client, &plain);
     assert!(matches!(h.ready(), Next::Wait(_)), "one turn");
     // Ninety responses, about 95 KiB: six full records, then the rest in one short one (three
     // short ones when each 32 KiB of DATA was written as it came).
@@ -204,20 +197,13 @@ fn over_tls_a_turn_fills_every_record_but_its_last() {
 
 #[test]
 fn over_tls_a_response_that_ends_the_turn_goes_in_one_write() {
-    let mut h = Harness::new();
-    let (transport, socket, mut client) = crate::transport::tests::tls_pair();
-    (h.transport, h.socket) = (transport, socket);
+    let (mut h, mut client) = Harness::over_tls();
     fs::write(h.root().join("m.bin"), [b'm'; 20 * 1024]).unwrap();
     let mut plain = frame::PREFACE.to_vec();
     frame::write_settings(&mut plain, &[]);
     let block = h.block("GET", "/m.bin", &[]);
     frame::write_headers(&mut plain, 1, &block, true, frame::DEFAULT_MAX_FRAME_SIZE);
-    std::io::Write::write_all(&mut client.writer(), &plain).unwrap();
-    let mut sealed = Vec::new();
-    while client.wants_write() {
-        client.write_tls(&mut sealed).unwrap();
-    }
-    h.socket.feed(&sealed);
+    h.feed_sealed(&mut client, &plain);
     let sends = h.socket.sends;
     assert!(matches!(h.ready(), Next::Wait(_)));
     // Nothing follows the last DATA frame, so no rest is held back for a pass that brings

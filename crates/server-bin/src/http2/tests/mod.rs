@@ -89,6 +89,25 @@ impl Harness {
         }
     }
 
+    /// A connection over TLS (the handshake done, no frame sent yet), and the client's end of
+    /// it: what the server writes is in `socket.output` as records.
+    fn over_tls() -> (Self, rustls::ClientConnection) {
+        let mut h = Self::new();
+        let (transport, socket, client) = crate::transport::tests::tls_pair();
+        (h.transport, h.socket) = (transport, socket);
+        (h, client)
+    }
+
+    /// `plain` sealed by `client` and fed to the server.
+    fn feed_sealed(&mut self, client: &mut rustls::ClientConnection, plain: &[u8]) {
+        std::io::Write::write_all(&mut client.writer(), plain).unwrap();
+        let mut sealed = Vec::new();
+        while client.wants_write() {
+            client.write_tls(&mut sealed).unwrap();
+        }
+        self.socket.feed(&sealed);
+    }
+
     /// The server's root, to add files to.
     fn root(&self) -> &std::path::Path {
         self._dir.path()
