@@ -39,6 +39,8 @@ pub struct Service {
     clock: Clock,
     log: AccessLog,
     spare: Vec<Vec<u8>>,
+    /// The last [`Service::respond`] was answered from the small-file cache alone.
+    from_memory: bool,
 }
 
 /// Who is at the other end of a connection, for the log and the response fields that depend on
@@ -196,6 +198,7 @@ impl Service {
             clock: Clock::new(),
             log,
             spare: Vec::new(),
+            from_memory: false,
         }
     }
 
@@ -220,12 +223,17 @@ impl Service {
         draining: bool,
         now: Instant,
     ) -> (Response, bool) {
+        let (hits, misses) = self.cache.tally();
         let (ctx, cache) = (&self.ctx, &mut self.cache);
         let root = self.root.current();
         let site = self.site.get();
         let made = panic::catch_unwind(AssertUnwindSafe(|| {
             exchange::respond(ctx, Tree { root, cache, site }, req, date, draining, now)
         }));
+        // A hit and no miss: a fallback page served from memory after the path asked for was
+        // looked for on disk is no answer from memory.
+        let (hits_after, misses_after) = self.cache.tally();
+        self.from_memory = hits_after != hits && misses_after == misses;
         match made {
             Ok(response) => (response, false),
             Err(_) => {
@@ -238,11 +246,10 @@ impl Service {
         }
     }
 
-    /// How many lookups the worker's small-file cache has answered and missed: read before and
-    /// after [`Service::respond`], it tells a response made from memory alone (a hit, no miss)
-    /// from one that touched the file system or made a listing.
-    pub fn cache_tally(&self) -> (u64, u64) {
-        self.cache.tally()
+    /// Whether the last [`Service::respond`] was answered from the worker's small-file cache
+    /// alone (a hit and no miss), not by a look into the file system or a listing.
+    pub fn answered_from_memory(&self) -> bool {
+        self.from_memory
     }
 
     /// Keeps what the access log prints of a request; `None` when the log is off.

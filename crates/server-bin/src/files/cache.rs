@@ -248,9 +248,8 @@ pub struct FileCache {
     checked: bool,
     /// The [`Root::id`] of the tree everything here was found in.
     root: Option<u64>,
-    /// Hits served and lookups missed so far: a caller that reads them before and after a
-    /// request knows whether the request was answered from memory alone (an HTTP/2 turn
-    /// counts those apart).
+    /// Hits served and lookups missed so far: read before and after a request, they tell
+    /// whether it was answered from memory alone (`Service::answered_from_memory`).
     hits: u64,
     misses: u64,
     /// Largest file kept: [`MAX_FILE`], or [`MAX_FILE_SENDFILE`] where every body goes by

@@ -216,12 +216,8 @@ impl Conn {
         };
         let (_, date) = env.svc.now(env.now);
         let draining = self.draining.is_some();
-        let (hits, misses) = env.svc.cache_tally();
         let (response, panicked) = env.svc.respond(&view, &date, draining, env.now);
-        // A miss counts even when a hit follows: a fallback page served from memory after
-        // the path asked for was looked for on disk.
-        let (hits_after, misses_after) = env.svc.cache_tally();
-        if hits_after == hits || misses_after != misses {
+        if !env.svc.answered_from_memory() {
             env.turn.worked += 1;
         }
         self.panicked |= panicked;

@@ -145,7 +145,10 @@ pub struct Stream {
 impl Stream {
     /// Whether its response holds an open file (a body read from its descriptor).
     pub fn holds_file(&self) -> bool {
-        matches!(&self.phase, Phase::Sending(s) if s.body.as_ref().is_some_and(FileBody::holds_file))
+        match &self.phase {
+            Phase::Sending(s) => s.body.as_ref().is_some_and(FileBody::holds_file),
+            Phase::Receiving { .. } => false,
+        }
     }
 
     /// The body bytes its response has still to send.
