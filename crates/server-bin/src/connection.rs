@@ -287,8 +287,10 @@ impl Handler for HttpHandler {
 
     fn tick(&mut self, now: Instant) -> Option<Instant> {
         // The worker polls next: what it reads then may have been sent after a file changed.
-        self.svc.recheck();
-        self.svc.flush_log_if_due(now)
+        // It is woken when a file its cache keeps open ages, even with nothing else to do.
+        let aging = self.svc.recheck();
+        let flush = self.svc.flush_log_if_due(now);
+        flush.into_iter().chain(aging).min()
     }
 }
 

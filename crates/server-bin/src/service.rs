@@ -327,9 +327,11 @@ impl Service {
     }
 
     /// Before the worker polls, or a new connection is read: what arrives next may have been
-    /// sent after a file changed, so the cache must look at its change queue again.
-    pub fn recheck(&mut self) {
+    /// sent after a file changed, so the cache must look at its change queue again. Returns
+    /// when to call it again if nothing else wakes the worker: when a file kept open ages.
+    pub fn recheck(&mut self) -> Option<Instant> {
         self.cache.recheck();
+        self.cache.next_aging()
     }
 
     /// Hands the log's buffer over if due; returns when it next will be.

@@ -55,8 +55,8 @@
 //! lighttpd's and nginx's open-file caches do. Its bytes are read as they are when sent, so
 //! each hit checks the descriptor's identity against the length and validators it will send
 //! (a rewrite in place is a miss at once, whatever the queue says). Files kept open are closed
-//! once aged at the next round ([`FileCache::recheck`]), so a deleted file's space is not held
-//! by an idle worker for longer than that.
+//! once aged ([`FileCache::recheck`]; an idle worker wakes for it at
+//! [`FileCache::next_aging`]), so a deleted file's space is not held for longer than that.
 //!
 //! Only files without precompressed sidecars are cached; whether a large file has sidecars is
 //! probed again at most every [`SIDECAR_RECHECK`]. Each worker owns its cache: no locks. It must
@@ -461,7 +461,8 @@ impl FileCache {
     /// Makes the next hit read the inotify queue: requests that arrive from now on may have
     /// been sent after a change the last reading did not see. With files kept open, the
     /// queue is read now and those past their age are closed, so that an idle worker does not
-    /// keep a deleted file (and its disk space) until its next hit.
+    /// keep a deleted file (and its disk space) until its next hit; [`FileCache::next_aging`]
+    /// tells the worker when to call this again with no request to wake it.
     pub fn recheck(&mut self) {
         self.checked = false;
         if self.open.is_empty() {
@@ -484,6 +485,16 @@ impl FileCache {
         for key in aged {
             self.remove(&key);
         }
+    }
+
+    /// When the first file kept open ages, if any: the worker calls [`FileCache::recheck`]
+    /// then even if no request comes, so that it closes the file.
+    pub fn next_aging(&self) -> Option<Instant> {
+        self.open
+            .iter()
+            .filter_map(|key| self.entries.get(key))
+            .map(|entry| entry.expires)
+            .min()
     }
 
     /// Forgets everything, keeping the inotify instance: after a panic may have left the cache

@@ -383,3 +383,30 @@ fn a_cached_file_changed_through_a_shared_mapping_is_served_new_within_a_second(
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn an_idle_server_closes_a_deleted_large_file_it_kept_open() {
+    // A file too large for memory is kept open by the worker that served it, and a deleted
+    // file's disk space is freed only when its last descriptor closes. A worker that gets no
+    // further request must still close it once it has aged (a second), not at its next round.
+    let site = Site::new();
+    site.write_big("big.bin", 1024 * 1024);
+    let path = site.root().join("big.bin");
+    // A file changed within the last second is never cached (its identity could not tell two
+    // versions apart).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let server = TestServer::start(&site.root(), &["--threads", "1", "--access-log", "off"]);
+    let held = || {
+        std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
+            .unwrap()
+            .filter_map(|fd| std::fs::read_link(fd.unwrap().path()).ok())
+            .any(|target| target.to_string_lossy().contains("big.bin"))
+    };
+    assert_eq!(server.get("/big.bin", "Connection: close\r\n").status, 200);
+    assert!(held(), "the file is not kept open: the test shows nothing");
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        crate::support::wait_until(std::time::Duration::from_secs(5), || !held()),
+        "the deleted file is still open five seconds later"
+    );
+}

@@ -518,3 +518,31 @@ fn a_copy_in_memory_is_not_replaced_by_the_open_file() {
     let hit = cache.get(&root, "/a.txt", now).unwrap();
     assert!(hit.contents.bytes().is_some(), "replaced by the open file");
 }
+
+#[test]
+fn the_next_aging_is_when_the_oldest_open_file_ages() {
+    let (_dir, root) = setup();
+    let mut cache = FileCache::default();
+    assert_eq!(
+        cache.next_aging(),
+        None,
+        "nothing kept open, nothing to wake for"
+    );
+    let now = Instant::now();
+    let long_ago = now.checked_sub(MAX_AGE * 2).unwrap();
+    // Written before either is cached: a change would empty the cache at the next recheck.
+    fs::write(root.path().join("b.txt"), b"kept open").unwrap();
+    for (name, at) in [("a.txt", now), ("b.txt", long_ago)] {
+        let path = root.path().join(name);
+        let file = Arc::new(fs::File::open(&path).unwrap());
+        let meta = fs::metadata(&path).unwrap();
+        cache.insert_open(&root, &format!("/{name}"), name, &meta, file, at, later());
+    }
+    assert_eq!(cache.next_aging(), Some(long_ago + MAX_AGE));
+    cache.recheck();
+    assert_eq!(
+        cache.next_aging(),
+        Some(now + MAX_AGE),
+        "the aged one is closed"
+    );
+}
