@@ -11,7 +11,9 @@
 //! With more than one worker, a `pool-watchdog` thread watches the workers' rounds: no
 //! connection is passed on to a worker stuck in a long call, and when each worker has a socket
 //! of its own (an `SO_REUSEPORT` group, see [`Builder::listeners`]), an idle worker is sent to
-//! the stuck one's queue (see `watchdog.rs`).
+//! the stuck one's queue (see `watchdog.rs`). With as many workers as CPUs allowed, each worker
+//! is pinned to one and its own sockets take the connections that CPU receives
+//! ([`Builder::pin_to_cpus`], `affinity.rs`).
 //!
 //! The pool knows nothing of HTTP. Protocols plug in through [`Handler`]: one handler value per
 //! worker (per-worker state such as counters needs no lock), called with each connection's state
@@ -24,6 +26,7 @@
 //! the workers, which then drain (see [`Handler::drain`]) and exit; the drain is bounded by
 //! [`Builder::drain_timeout`], after which the remaining connections are closed and counted.
 
+mod affinity;
 mod error;
 mod handler;
 mod notify;
@@ -151,6 +154,7 @@ pub struct Builder {
     stuck_after: Duration,
     listeners: Arc<Vec<Vec<std::net::TcpListener>>>,
     refusals: Option<Refusals>,
+    pin_to_cpus: bool,
 }
 
 impl Default for Builder {
@@ -164,6 +168,7 @@ impl Default for Builder {
             stuck_after: watchdog::STUCK_AFTER,
             listeners: Arc::new(Vec::new()),
             refusals: None,
+            pin_to_cpus: false,
         }
     }
 }
@@ -237,6 +242,15 @@ impl Builder {
         self
     }
 
+    /// Whether, when there are exactly as many workers as CPUs the process may run on, worker
+    /// `i` is pinned to the `i`th of them, and its own socket of each group (with a socket per
+    /// worker) takes the connections whose handshake that CPU processed (`SO_INCOMING_CPU`).
+    /// A worker that cannot be pinned runs unpinned and does not steer. Default: off.
+    pub fn pin_to_cpus(&mut self, on: bool) -> &mut Self {
+        self.pin_to_cpus = on;
+        self
+    }
+
     /// Starts the workers, each with a handler made by `make_handler(worker_index)`.
     ///
     /// # Errors
@@ -270,10 +284,14 @@ impl Builder {
             shared: Arc::clone(&shared),
             watchdog: None,
         };
+        let cpus = match self.pin_to_cpus {
+            true => affinity::plan(self.threads, &affinity::allowed_cpus()),
+            false => vec![None; self.threads],
+        };
         // Every worker is made before any starts: each needs the others' hand-off channels.
         let mut made = Vec::with_capacity(self.threads);
         let mut peers = Vec::with_capacity(self.threads);
-        for index in 0..self.threads {
+        for (index, cpu) in cpus.into_iter().enumerate() {
             let (tx, rx) = crossbeam_channel::bounded(self.inbox_capacity);
             let (handoff_tx, handoff_rx) = crossbeam_channel::bounded(self.inbox_capacity);
             let worker = worker::Worker::new(
@@ -287,6 +305,7 @@ impl Builder {
                     max_connections: self.max_connections,
                     listeners: &self.listeners,
                     refusals: self.refusals.clone(),
+                    cpu,
                 },
                 make_handler(index),
             )?;

@@ -31,6 +31,9 @@ pub struct Config {
     pub listen_fd: Option<i32>,
     /// Bind a socket per worker with `SO_REUSEPORT` (else one socket, shared, without it).
     pub reuseport: bool,
+    /// With one worker per CPU allowed, pin worker `i` to the `i`th CPU and steer its own
+    /// socket to it (`pool::Builder::pin_to_cpus`).
+    pub cpu_affinity: bool,
     /// Worker threads.
     pub threads: usize,
     /// Most connections open at once.

@@ -102,6 +102,7 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
         .max_connections(config.max_connections)
         .drain_timeout(config.shutdown_timeout)
         .listeners(worker_listeners)
+        .pin_to_cpus(config.cpu_affinity)
         .refusals(refused_tx, Arc::clone(&waker))
         .spawn(|i| {
             let log = AccessLog::new(log_format, log_sink.clone());

@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, TrySendError};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token, Waker};
+use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::net::SocketFlags;
 
 use crate::watchdog::Shift;
-use crate::{Shared, is_resource_exhaustion};
+use crate::{Shared, affinity, is_resource_exhaustion};
 
 /// Listener `i` has token `LAST_LISTENER - i`: far above any slot's token (slot index in the low
 /// 32 bits, generation above; a generation this high is never reached), and below the waker's.
@@ -94,6 +95,8 @@ pub(super) struct Acceptor {
     /// Refused connections the refusal channel had no room for yet, sent before accepting more
     /// (accepting pauses as soon as one waits, so in practice one; at most [`ACCEPT_BATCH`]).
     unsent: Vec<TcpStream>,
+    /// Its own sockets take the connections its CPU receives ([`Acceptor::steer_to`]).
+    steered: bool,
 }
 
 /// Whether an `accept` error is about the one connection it would have returned, so that the
@@ -170,6 +173,7 @@ impl Acceptor {
             max_connections,
             refusals,
             unsent: Vec::new(),
+            steered: false,
         })
     }
 
@@ -178,6 +182,20 @@ impl Acceptor {
     pub(super) fn meet(&mut self, peers: Vec<Peer>, shift: Option<Shift>) {
         self.peers = peers;
         self.shift = shift;
+    }
+
+    /// Asks the kernel to queue on this worker's own socket of each group with a socket per
+    /// worker the connections whose handshake `cpu` (the worker's, pinned) processed. A socket
+    /// every worker shares is left alone.
+    pub(super) fn steer_to(&mut self, cpu: usize) {
+        let Some(groups) = &self.groups else {
+            return;
+        };
+        for group in groups.iter().filter(|group| group.len() > 1) {
+            if let Some(own) = group.get(own_socket(self.index, group.len())) {
+                self.steered |= affinity::steer(own, cpu).is_ok();
+            }
+        }
     }
 
     /// Marks this worker's round begun; when the watchdog asks, notes the sockets of every
@@ -429,7 +447,10 @@ impl Acceptor {
     }
 
     /// The least loaded other worker that is not stuck in a long round, if this one holds more
-    /// than [`IMBALANCE`] connections beyond it.
+    /// than [`IMBALANCE`] connections beyond it. When sockets are steered to CPUs, a worker
+    /// with connections waiting on its own socket is about to take its CPU's share and is not
+    /// handed more: two client threads that connect at once from two CPUs would otherwise see
+    /// the first burst accepted split between both workers before the second is accepted at all.
     fn less_loaded_peer(&self) -> Option<usize> {
         let mine = self.shared.load(self.index);
         (0..self.peers.len())
@@ -438,7 +459,24 @@ impl Acceptor {
             .map(|i| (self.shared.load(i), i))
             .min()
             .filter(|&(load, _)| mine > load.saturating_add(IMBALANCE))
+            .filter(|&(_, i)| !(self.steered && self.has_waiting(i)))
             .map(|(_, i)| i)
+    }
+
+    /// Whether a connection waits on `worker`'s own socket of some group with a socket per
+    /// worker (a poll that does not wait: one system call per group).
+    fn has_waiting(&self, worker: usize) -> bool {
+        let Some(groups) = &self.groups else {
+            return false;
+        };
+        groups
+            .iter()
+            .filter(|group| group.len() > 1)
+            .filter_map(|group| group.get(own_socket(worker, group.len())))
+            .any(|socket| {
+                let mut fds = [PollFd::new(socket, PollFlags::IN)];
+                rustix::event::poll(&mut fds, Some(&Timespec::default())).is_ok_and(|n| n > 0)
+            })
     }
 
     /// Stops accepting, for the drain. The registrations must go explicitly: the epoll set
@@ -503,5 +541,38 @@ mod tests {
         assert!(!acceptor.listener_event(Token(usize::MAX)), "the waker's");
         assert!(!acceptor.listener_event(Token(7)), "a connection's");
         assert_eq!(acceptor.pending, [false, true]);
+    }
+
+    #[test]
+    fn a_steered_worker_hands_no_connection_to_a_peer_whose_own_socket_has_some_waiting() {
+        let poll = mio::Poll::new().unwrap();
+        let group: Vec<std::net::TcpListener> = (0..2)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let peer_socket = group[1].local_addr().unwrap();
+        let groups = Arc::new(vec![group]);
+        let shared = Arc::new(Shared::new(2));
+        let registry = poll.registry();
+        let mut acceptor =
+            Acceptor::new(0, &groups, registry, Arc::clone(&shared), 100, None).unwrap();
+        let waker = Arc::new(Waker::new(registry, Token(0)).unwrap());
+        let peer = || Peer {
+            handoff: crossbeam_channel::bounded(1).0,
+            waker: Arc::clone(&waker),
+        };
+        acceptor.meet(vec![peer(), peer()], None);
+        shared.add_load(0, IMBALANCE + 1);
+        assert_eq!(acceptor.less_loaded_peer(), Some(1), "the balance alone");
+        acceptor.steer_to(affinity::allowed_cpus()[0]);
+        assert!(acceptor.steered);
+        assert_eq!(acceptor.less_loaded_peer(), Some(1), "nothing waits");
+        // Over loopback the handshake is done when connect returns: the connection waits.
+        let _client = std::net::TcpStream::connect(peer_socket).unwrap();
+        assert!(acceptor.has_waiting(1) && !acceptor.has_waiting(0));
+        assert_eq!(
+            acceptor.less_loaded_peer(),
+            None,
+            "the peer has its own to take"
+        );
     }
 }

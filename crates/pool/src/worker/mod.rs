@@ -30,7 +30,7 @@ use crate::handler::{CloseReason, Handler, Next, Readiness};
 use crate::notify::{Notice, Notices};
 use crate::slab::{Key, Slab};
 use crate::watchdog::Shift;
-use crate::{BuildError, Shared};
+use crate::{BuildError, Shared, affinity};
 
 const WAKER: Token = Token(usize::MAX);
 const EVENTS_PER_POLL: usize = 1024;
@@ -46,6 +46,8 @@ pub(crate) struct Setup<'a> {
     pub(crate) max_connections: usize,
     pub(crate) listeners: &'a Arc<Vec<Vec<std::net::TcpListener>>>,
     pub(crate) refusals: Option<Refusals>,
+    /// The CPU to pin the worker to, if any (`affinity.rs`).
+    pub(crate) cpu: Option<usize>,
 }
 
 struct Entry<C> {
@@ -77,6 +79,8 @@ pub(crate) struct Worker<H: Handler> {
     /// Set once the inbox is disconnected: the instant by which every connection must be gone.
     drain_deadline: Option<Instant>,
     tick_at: Option<Instant>,
+    /// The CPU it pins itself to when it starts to run.
+    cpu: Option<usize>,
 }
 
 /// The connections, the handler that runs them and their schedule: everything a call needs,
@@ -129,6 +133,7 @@ impl<H: Handler> Worker<H> {
             drain_timeout: setup.drain_timeout,
             drain_deadline: None,
             tick_at: None,
+            cpu: setup.cpu,
         })
     }
 
@@ -145,6 +150,13 @@ impl<H: Handler> Worker<H> {
     /// Runs until shutdown; returns how many connections the drain deadline closed.
     pub(crate) fn run(mut self) -> u64 {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
+        // On its own thread: affinity is per thread. Steering a socket to a CPU the worker is
+        // not on would only send it the connections another CPU is better placed to serve.
+        if let Some(cpu) = self.cpu
+            && affinity::pin_current_thread(cpu).is_ok()
+        {
+            self.acceptor.steer_to(cpu);
+        }
         loop {
             self.acceptor.round_ends();
             // A round that had events ends by letting the other threads runnable on this CPU go

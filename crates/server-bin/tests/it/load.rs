@@ -483,3 +483,58 @@ fn a_client_that_reconnects_the_moment_it_reads_eof_at_the_connection_limit_is_n
         "{refused} of {RECONNECTS} reconnections refused"
     );
 }
+
+/// `Cpus_allowed_list` of each worker thread, in worker order, and of the process.
+fn cpus_allowed(server: &TestServer) -> (Vec<String>, String) {
+    let list = |status: &str| {
+        let line = status.lines().find(|l| l.starts_with("Cpus_allowed_list:"));
+        line.unwrap().split_whitespace().nth(1).unwrap().to_owned()
+    };
+    let pid = server.pid();
+    let mut workers: Vec<(usize, String)> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .filter_map(|task| {
+            let name = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            let index = name.trim().strip_prefix("pool-worker-")?.parse().ok()?;
+            let status = std::fs::read_to_string(task.path().join("status")).ok()?;
+            Some((index, list(&status)))
+        })
+        .collect();
+    workers.sort();
+    let process = list(&std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap());
+    (workers.into_iter().map(|(_, cpus)| cpus).collect(), process)
+}
+
+#[test]
+fn with_one_worker_per_cpu_each_worker_runs_on_its_own_cpu_unless_told_not_to() {
+    let set = rustix::thread::sched_getaffinity(None).unwrap();
+    let allowed: Vec<String> = (0..rustix::thread::CpuSet::MAX_CPU)
+        .filter(|&cpu| set.is_set(cpu))
+        .map(|cpu| cpu.to_string())
+        .collect();
+    let n = allowed.len().to_string();
+    let more = (allowed.len() + 1).to_string();
+    let site = Site::new();
+    let pinned = TestServer::start(&site.root(), &["--threads", &n]);
+    // Each worker pins itself as it starts.
+    let settled = wait_until(Duration::from_secs(5), || {
+        cpus_allowed(&pinned).0 == allowed
+    });
+    assert!(settled, "{:?} against {allowed:?}", cpus_allowed(&pinned));
+    // Told not to, or more workers than CPUs: every worker may run on any CPU.
+    let unpinned: [&[&str]; 2] = [
+        &["--threads", &n, "--no-cpu-affinity"],
+        &["--threads", &more],
+    ];
+    for args in unpinned {
+        let server = TestServer::start(&site.root(), args);
+        assert_eq!(server.get("/", "").status, 200);
+        let (workers, process) = cpus_allowed(&server);
+        assert_eq!(workers.len(), args[1].parse::<usize>().unwrap(), "{args:?}");
+        assert!(
+            workers.iter().all(|cpus| *cpus == process),
+            "{args:?}: {workers:?}"
+        );
+    }
+}
