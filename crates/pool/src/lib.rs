@@ -47,6 +47,7 @@ use mio::net::TcpStream;
 use watchdog::Watchdog;
 pub(crate) use worker::Refusals;
 
+pub use affinity::Unpinned;
 pub use error::{BuildError, DispatchError};
 pub use handler::{CloseReason, Handler, Next, Readiness};
 pub use notify::{Context, Notifier};
@@ -242,10 +243,11 @@ impl Builder {
         self
     }
 
-    /// Whether, when there are exactly as many workers as CPUs the process may run on, worker
-    /// `i` is pinned to the `i`th of them, and its own socket of each group (with a socket per
-    /// worker) takes the connections whose handshake that CPU processed (`SO_INCOMING_CPU`).
-    /// A worker that cannot be pinned runs unpinned and does not steer. Default: off.
+    /// Whether worker `i` is pinned to the `i`th CPU the process may run on, and its own socket
+    /// of each group takes the connections whose handshake that CPU processed
+    /// (`SO_INCOMING_CPU`). Done only with exactly as many workers as CPUs, a socket per worker
+    /// in some group and Linux 6.2 or later; else [`Pool::unpinned`] says why. A worker whose
+    /// pinning fails runs unpinned and does not steer. Default: off.
     pub fn pin_to_cpus(&mut self, on: bool) -> &mut Self {
         self.pin_to_cpus = on;
         self
@@ -275,6 +277,20 @@ impl Builder {
             );
             return Err(io::Error::new(io::ErrorKind::InvalidInput, message).into());
         }
+        let socket_per_worker = self.listeners.iter().any(|group| group.len() > 1);
+        let pinning = self.pin_to_cpus.then(|| {
+            let allowed = affinity::allowed_cpus();
+            affinity::plan(
+                self.threads,
+                &allowed,
+                socket_per_worker,
+                &affinity::kernel_release(),
+            )
+        });
+        let cpus: Vec<Option<usize>> = match &pinning {
+            Some(Ok(cpus)) => cpus.iter().copied().map(Some).collect(),
+            _ => vec![None; self.threads],
+        };
         let shared = Arc::new(Shared::new(self.threads));
         let mut pool = Pool {
             workers: Vec::with_capacity(self.threads),
@@ -283,10 +299,7 @@ impl Builder {
             drain_timeout: self.drain_timeout,
             shared: Arc::clone(&shared),
             watchdog: None,
-        };
-        let cpus = match self.pin_to_cpus {
-            true => affinity::plan(self.threads, &affinity::allowed_cpus()),
-            false => vec![None; self.threads],
+            unpinned: pinning.and_then(Result::err),
         };
         // Every worker is made before any starts: each needs the others' hand-off channels.
         let mut made = Vec::with_capacity(self.threads);
@@ -356,6 +369,8 @@ pub struct Pool {
     drain_timeout: Duration,
     shared: Arc<Shared>,
     watchdog: Option<Watchdog>,
+    /// Why [`Builder::pin_to_cpus`] was asked for and not done.
+    unpinned: Option<Unpinned>,
 }
 
 /// How a shutdown went.
@@ -424,6 +439,11 @@ impl Pool {
     /// The number of workers.
     pub fn threads(&self) -> usize {
         self.workers.len()
+    }
+
+    /// Why the workers are not pinned although [`Builder::pin_to_cpus`] asked for it, if so.
+    pub fn unpinned(&self) -> Option<&Unpinned> {
+        self.unpinned.as_ref()
     }
 
     /// Stops taking sockets, lets the workers drain and joins them.

@@ -70,10 +70,11 @@ struct Args {
     #[arg(long)]
     no_reuseport: bool,
 
-    /// Let every worker run on any CPU. By default, with one worker per CPU, worker i runs on
-    /// the i-th CPU only and takes the new connections that CPU receives (SO_INCOMING_CPU)
+    /// With one worker per CPU, run worker i on the i-th CPU only and give it the new
+    /// connections that CPU receives (SO_INCOMING_CPU; Linux 6.2 or later, a socket per worker).
+    /// For network cards with a receive queue per CPU, or local clients with a thread per CPU
     #[arg(long)]
-    no_cpu_affinity: bool,
+    cpu_affinity: bool,
 
     /// Worker threads; 0 means one per CPU [default: one per CPU]
     #[arg(short, long)]
@@ -496,7 +497,7 @@ fn config_from(args: Args, site: Option<Loaded>) -> Result<Config, StartupError>
         addr: SocketAddr::new(args.bind, args.port),
         listen_fd: args.listen_fd,
         reuseport: !args.no_reuseport,
-        cpu_affinity: !args.no_cpu_affinity,
+        cpu_affinity: args.cpu_affinity,
         threads: match args.threads {
             None | Some(0) => num_cpus::get().max(1),
             Some(n) => n,

@@ -32,7 +32,7 @@ pub struct Config {
     /// Bind a socket per worker with `SO_REUSEPORT` (else one socket, shared, without it).
     pub reuseport: bool,
     /// With one worker per CPU allowed, pin worker `i` to the `i`th CPU and steer its own
-    /// socket to it (`pool::Builder::pin_to_cpus`).
+    /// socket to it (`pool::Builder::pin_to_cpus`); off unless asked for.
     pub cpu_affinity: bool,
     /// Worker threads.
     pub threads: usize,

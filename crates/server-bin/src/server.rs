@@ -109,6 +109,9 @@ pub fn run(mut config: Config) -> Result<ExitCode, StartupError> {
             HttpHandler::new(Arc::clone(&ctx), tls.clone(), i, log)
         })
         .map_err(|e| setup("the worker pool", e))?;
+    if let Some(why) = pool.unpinned() {
+        eprintln!("http-server: --cpu-affinity not applied: {why}; the workers run on any CPU");
+    }
     ctx.metrics.observe_connections(pool.active_gauge());
     // The workers hold the only sinks now, so the writer ends once they are gone.
     drop(log_sink);

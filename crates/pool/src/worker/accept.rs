@@ -449,17 +449,24 @@ impl Acceptor {
     /// The least loaded other worker that is not stuck in a long round, if this one holds more
     /// than [`IMBALANCE`] connections beyond it. When sockets are steered to CPUs, a worker
     /// with connections waiting on its own socket is about to take its CPU's share and is not
-    /// handed more: two client threads that connect at once from two CPUs would otherwise see
-    /// the first burst accepted split between both workers before the second is accepted at all.
+    /// handed more, up to [`ACCEPT_BATCH`] beyond it: two client threads that connect at once
+    /// from two CPUs would otherwise see the first burst accepted split between both workers
+    /// before the second is accepted at all.
     fn less_loaded_peer(&self) -> Option<usize> {
         let mine = self.shared.load(self.index);
-        (0..self.peers.len())
+        let mut peers: Vec<(usize, usize)> = (0..self.peers.len())
             .filter(|&i| i != self.index)
             .filter(|&i| !self.shift.as_ref().is_some_and(|s| s.is_stuck(i)))
             .map(|i| (self.shared.load(i), i))
-            .min()
             .filter(|&(load, _)| mine > load.saturating_add(IMBALANCE))
-            .filter(|&(_, i)| !(self.steered && self.has_waiting(i)))
+            .collect();
+        peers.sort_unstable();
+        let about_to_take_its_own = |&(load, i): &(usize, usize)| {
+            self.steered && mine <= load.saturating_add(ACCEPT_BATCH) && self.has_waiting(i)
+        };
+        peers
+            .into_iter()
+            .find(|peer| !about_to_take_its_own(peer))
             .map(|(_, i)| i)
     }
 
@@ -573,6 +580,12 @@ mod tests {
             acceptor.less_loaded_peer(),
             None,
             "the peer has its own to take"
+        );
+        shared.add_load(0, ACCEPT_BATCH);
+        assert_eq!(
+            acceptor.less_loaded_peer(),
+            Some(1),
+            "more than a batch beyond it: handed over all the same"
         );
     }
 }

@@ -152,10 +152,14 @@ impl<H: Handler> Worker<H> {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
         // On its own thread: affinity is per thread. Steering a socket to a CPU the worker is
         // not on would only send it the connections another CPU is better placed to serve.
-        if let Some(cpu) = self.cpu
-            && affinity::pin_current_thread(cpu).is_ok()
-        {
-            self.acceptor.steer_to(cpu);
+        if let Some(cpu) = self.cpu {
+            match affinity::pin_current_thread(cpu) {
+                Ok(()) => self.acceptor.steer_to(cpu),
+                Err(err) => eprintln!(
+                    "pool-worker-{}: not pinned to CPU {cpu} ({err}); it runs on any CPU",
+                    self.conns.index
+                ),
+            }
         }
         loop {
             self.acceptor.round_ends();

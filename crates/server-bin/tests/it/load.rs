@@ -507,34 +507,53 @@ fn cpus_allowed(server: &TestServer) -> (Vec<String>, String) {
 }
 
 #[test]
-fn with_one_worker_per_cpu_each_worker_runs_on_its_own_cpu_unless_told_not_to() {
+fn with_cpu_affinity_and_one_worker_per_cpu_each_worker_runs_on_its_own_cpu() {
     let set = rustix::thread::sched_getaffinity(None).unwrap();
     let allowed: Vec<String> = (0..rustix::thread::CpuSet::MAX_CPU)
         .filter(|&cpu| set.is_set(cpu))
         .map(|cpu| cpu.to_string())
         .collect();
+    if allowed.len() < 2 {
+        eprintln!("skipped: one CPU allowed, where pinned and unpinned look alike");
+        return;
+    }
     let n = allowed.len().to_string();
     let more = (allowed.len() + 1).to_string();
     let site = Site::new();
-    let pinned = TestServer::start(&site.root(), &["--threads", &n]);
-    // Each worker pins itself as it starts.
+    let pinned = TestServer::start(&site.root(), &["--threads", &n, "--cpu-affinity"]);
+    // Each worker names and pins itself as it starts.
     let settled = wait_until(Duration::from_secs(5), || {
         cpus_allowed(&pinned).0 == allowed
     });
     assert!(settled, "{:?} against {allowed:?}", cpus_allowed(&pinned));
-    // Told not to, or more workers than CPUs: every worker may run on any CPU.
-    let unpinned: [&[&str]; 2] = [
-        &["--threads", &n, "--no-cpu-affinity"],
-        &["--threads", &more],
+    assert!(
+        !pinned.stderr().contains("not applied"),
+        "{}",
+        pinned.stderr()
+    );
+    // Not asked for, or not possible: every worker may run on any CPU, and the second says why.
+    let unpinned: [(&[&str], Option<&str>); 3] = [
+        (&["--threads", &n], None),
+        (&["--threads", &more, "--cpu-affinity"], Some("workers for")),
+        (
+            &["--threads", &n, "--cpu-affinity", "--no-reuseport"],
+            Some("share one"),
+        ),
     ];
-    for args in unpinned {
+    for (args, why) in unpinned {
         let server = TestServer::start(&site.root(), args);
-        assert_eq!(server.get("/", "").status, 200);
-        let (workers, process) = cpus_allowed(&server);
-        assert_eq!(workers.len(), args[1].parse::<usize>().unwrap(), "{args:?}");
+        let workers = args[1].parse::<usize>().unwrap();
+        let all_there = wait_until(Duration::from_secs(5), || {
+            cpus_allowed(&server).0.len() == workers
+        });
+        assert!(all_there, "{args:?}: {:?}", cpus_allowed(&server));
+        let (lists, process) = cpus_allowed(&server);
         assert!(
-            workers.iter().all(|cpus| *cpus == process),
-            "{args:?}: {workers:?}"
+            lists.iter().all(|cpus| *cpus == process),
+            "{args:?}: {lists:?}"
         );
+        if let Some(why) = why {
+            assert!(server.wait_for_stderr(why), "{args:?}: {}", server.stderr());
+        }
     }
 }
