@@ -40,6 +40,8 @@ pub(crate) fn allowed_cpus() -> Vec<usize> {
 /// Why workers are not pinned although it was asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unpinned {
+    /// One worker: there is nothing to place.
+    OneWorker,
     /// Pinning needs exactly one worker per CPU allowed (more would share CPUs the scheduler
     /// could have spread them over; fewer would leave CPUs unused).
     WorkersAreNotCpus {
@@ -58,12 +60,12 @@ pub enum Unpinned {
 impl std::fmt::Display for Unpinned {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Unpinned::WorkersAreNotCpus { workers, cpus } => {
-                write!(
-                    f,
-                    "{workers} workers for {cpus} CPUs (it needs one per CPU)"
-                )
-            }
+            Unpinned::OneWorker => f.write_str("one worker, nothing to place"),
+            Unpinned::WorkersAreNotCpus { workers, cpus } => write!(
+                f,
+                "{workers} workers for {cpus} CPUs allowed (it needs one per CPU; \
+                 `--threads` follows a CPU quota too)"
+            ),
             Unpinned::NoSocketPerWorker => f.write_str("the workers share one listening socket"),
             Unpinned::OldKernel(release) => write!(f, "Linux {release} (it needs 6.2 or later)"),
         }
@@ -77,6 +79,9 @@ pub(crate) fn plan(
     socket_per_worker: bool,
     kernel: &str,
 ) -> Result<Vec<usize>, Unpinned> {
+    if workers < 2 {
+        return Err(Unpinned::OneWorker);
+    }
     if allowed.len() != workers {
         return Err(Unpinned::WorkersAreNotCpus {
             workers,
@@ -136,7 +141,7 @@ mod tests {
         let recent = "6.18.44-fc-v1252";
         assert_eq!(plan(2, &[3, 5], true, recent), Ok(vec![3, 5]));
         let per_cpu = |workers| Unpinned::WorkersAreNotCpus { workers, cpus: 2 };
-        assert_eq!(plan(1, &[3, 5], true, recent), Err(per_cpu(1)));
+        assert_eq!(plan(1, &[3], false, recent), Err(Unpinned::OneWorker));
         assert_eq!(plan(3, &[3, 5], true, recent), Err(per_cpu(3)));
         assert_eq!(
             plan(2, &[3, 5], false, recent),

@@ -11,9 +11,9 @@
 //! With more than one worker, a `pool-watchdog` thread watches the workers' rounds: no
 //! connection is passed on to a worker stuck in a long call, and when each worker has a socket
 //! of its own (an `SO_REUSEPORT` group, see [`Builder::listeners`]), an idle worker is sent to
-//! the stuck one's queue (see `watchdog.rs`). With as many workers as CPUs allowed, each worker
-//! is pinned to one and its own sockets take the connections that CPU receives
-//! ([`Builder::pin_to_cpus`], `affinity.rs`).
+//! the stuck one's queue (see `watchdog.rs`). When asked for ([`Builder::pin_to_cpus`]) and
+//! possible, each worker is pinned to a CPU and its own sockets take the connections that CPU
+//! receives (`affinity.rs`).
 //!
 //! The pool knows nothing of HTTP. Protocols plug in through [`Handler`]: one handler value per
 //! worker (per-worker state such as counters needs no lock), called with each connection's state

@@ -454,19 +454,16 @@ impl Acceptor {
     /// before the second is accepted at all.
     fn less_loaded_peer(&self) -> Option<usize> {
         let mine = self.shared.load(self.index);
-        let mut peers: Vec<(usize, usize)> = (0..self.peers.len())
+        let about_to_take_its_own = |load: usize, i: usize| {
+            self.steered && mine <= load.saturating_add(ACCEPT_BATCH) && self.has_waiting(i)
+        };
+        (0..self.peers.len())
             .filter(|&i| i != self.index)
             .filter(|&i| !self.shift.as_ref().is_some_and(|s| s.is_stuck(i)))
             .map(|i| (self.shared.load(i), i))
             .filter(|&(load, _)| mine > load.saturating_add(IMBALANCE))
-            .collect();
-        peers.sort_unstable();
-        let about_to_take_its_own = |&(load, i): &(usize, usize)| {
-            self.steered && mine <= load.saturating_add(ACCEPT_BATCH) && self.has_waiting(i)
-        };
-        peers
-            .into_iter()
-            .find(|peer| !about_to_take_its_own(peer))
+            .filter(|&(load, i)| !about_to_take_its_own(load, i))
+            .min()
             .map(|(_, i)| i)
     }
 
@@ -569,19 +566,27 @@ mod tests {
         };
         acceptor.meet(vec![peer(), peer()], None);
         shared.add_load(0, IMBALANCE + 1);
-        assert_eq!(acceptor.less_loaded_peer(), Some(1), "the balance alone");
+        let _client = std::net::TcpStream::connect(peer_socket).unwrap();
+        let waiting = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            acceptor.has_waiting(1)
+        });
+        assert!(waiting && !acceptor.has_waiting(0), "the connection waits");
+        assert_eq!(
+            acceptor.less_loaded_peer(),
+            Some(1),
+            "unsteered: the balance alone"
+        );
         acceptor.steer_to(affinity::allowed_cpus()[0]);
         assert!(acceptor.steered);
-        assert_eq!(acceptor.less_loaded_peer(), Some(1), "nothing waits");
-        // Over loopback the handshake is done when connect returns: the connection waits.
-        let _client = std::net::TcpStream::connect(peer_socket).unwrap();
-        assert!(acceptor.has_waiting(1) && !acceptor.has_waiting(0));
         assert_eq!(
             acceptor.less_loaded_peer(),
             None,
             "the peer has its own to take"
         );
-        shared.add_load(0, ACCEPT_BATCH);
+        shared.add_load(0, ACCEPT_BATCH - (IMBALANCE + 1));
+        assert_eq!(acceptor.less_loaded_peer(), None, "a batch beyond it");
+        shared.add_load(0, 1);
         assert_eq!(
             acceptor.less_loaded_peer(),
             Some(1),
