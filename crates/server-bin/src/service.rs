@@ -330,8 +330,7 @@ impl Service {
     /// sent after a file changed, so the cache must look at its change queue again. Returns
     /// when to call it again if nothing else wakes the worker: when a file kept open ages.
     pub fn recheck(&mut self) -> Option<Instant> {
-        self.cache.recheck();
-        self.cache.next_aging()
+        self.cache.recheck()
     }
 
     /// Hands the log's buffer over if due; returns when it next will be.

@@ -55,8 +55,8 @@
 //! lighttpd's and nginx's open-file caches do. Its bytes are read as they are when sent, so
 //! each hit checks the descriptor's identity against the length and validators it will send
 //! (a rewrite in place is a miss at once, whatever the queue says). Files kept open are closed
-//! once aged ([`FileCache::recheck`]; an idle worker wakes for it at
-//! [`FileCache::next_aging`]), so a deleted file's space is not held for longer than that.
+//! once aged ([`FileCache::recheck`], which also says when the next one ages, so that an idle
+//! worker wakes for it), so a deleted file's space is not held for longer than that.
 //!
 //! Only files without precompressed sidecars are cached; whether a large file has sidecars is
 //! probed again at most every [`SIDECAR_RECHECK`]. Each worker owns its cache: no locks. It must
@@ -461,40 +461,36 @@ impl FileCache {
     /// Makes the next hit read the inotify queue: requests that arrive from now on may have
     /// been sent after a change the last reading did not see. With files kept open, the
     /// queue is read now and those past their age are closed, so that an idle worker does not
-    /// keep a deleted file (and its disk space) until its next hit; [`FileCache::next_aging`]
-    /// tells the worker when to call this again with no request to wake it.
-    pub fn recheck(&mut self) {
+    /// keep a deleted file (and its disk space) until its next hit. Returns when the first file
+    /// still kept open ages, if any: the worker calls this again then, even with no request
+    /// to wake it.
+    pub fn recheck(&mut self) -> Option<Instant> {
         self.checked = false;
         if self.open.is_empty() {
-            return;
+            return None;
         }
         if let Some(watches) = &self.watches {
             self.checked = true;
             if watches.changed() {
                 self.clear();
-                return;
+                return None;
             }
         }
         let now = Instant::now();
-        let aged: Vec<String> = self
-            .open
-            .iter()
-            .filter(|k| self.entries.get(*k).is_none_or(|e| now >= e.expires))
-            .cloned()
-            .collect();
+        let mut aged = Vec::new();
+        let mut next: Option<Instant> = None;
+        for key in &self.open {
+            match self.entries.get(key) {
+                Some(entry) if now < entry.expires => {
+                    next = Some(next.map_or(entry.expires, |n| n.min(entry.expires)));
+                }
+                _ => aged.push(key.clone()),
+            }
+        }
         for key in aged {
             self.remove(&key);
         }
-    }
-
-    /// When the first file kept open ages, if any: the worker calls [`FileCache::recheck`]
-    /// then even if no request comes, so that it closes the file.
-    pub fn next_aging(&self) -> Option<Instant> {
-        self.open
-            .iter()
-            .filter_map(|key| self.entries.get(key))
-            .map(|entry| entry.expires)
-            .min()
+        next
     }
 
     /// Forgets everything, keeping the inotify instance: after a panic may have left the cache

@@ -520,11 +520,11 @@ fn a_copy_in_memory_is_not_replaced_by_the_open_file() {
 }
 
 #[test]
-fn the_next_aging_is_when_the_oldest_open_file_ages() {
+fn a_recheck_closes_the_aged_open_files_and_tells_when_the_next_ages() {
     let (_dir, root) = setup();
     let mut cache = FileCache::default();
     assert_eq!(
-        cache.next_aging(),
+        cache.recheck(),
         None,
         "nothing kept open, nothing to wake for"
     );
@@ -532,17 +532,32 @@ fn the_next_aging_is_when_the_oldest_open_file_ages() {
     let long_ago = now.checked_sub(MAX_AGE * 2).unwrap();
     // Written before either is cached: a change would empty the cache at the next recheck.
     fs::write(root.path().join("b.txt"), b"kept open").unwrap();
+    let mut files = Vec::new();
     for (name, at) in [("a.txt", now), ("b.txt", long_ago)] {
         let path = root.path().join(name);
         let file = Arc::new(fs::File::open(&path).unwrap());
         let meta = fs::metadata(&path).unwrap();
-        cache.insert_open(&root, &format!("/{name}"), name, &meta, file, at, later());
+        cache.insert_open(
+            &root,
+            &format!("/{name}"),
+            name,
+            &meta,
+            Arc::clone(&file),
+            at,
+            later(),
+        );
+        files.push(file);
     }
-    assert_eq!(cache.next_aging(), Some(long_ago + MAX_AGE));
-    cache.recheck();
     assert_eq!(
-        cache.next_aging(),
-        Some(now + MAX_AGE),
-        "the aged one is closed"
+        Arc::strong_count(&files[1]),
+        2,
+        "the aged one is kept until a recheck"
     );
+    assert_eq!(
+        cache.recheck(),
+        Some(now + MAX_AGE),
+        "the next aging is the one still open"
+    );
+    assert_eq!(Arc::strong_count(&files[1]), 1, "the aged one is closed");
+    assert_eq!(Arc::strong_count(&files[0]), 2, "the other is kept");
 }
