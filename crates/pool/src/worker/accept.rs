@@ -188,14 +188,21 @@ impl Acceptor {
     /// worker the connections whose handshake `cpu` (the worker's, pinned) processed. A socket
     /// every worker shares is left alone.
     pub(super) fn steer_to(&mut self, cpu: usize) {
-        let Some(groups) = &self.groups else {
-            return;
-        };
-        for group in groups.iter().filter(|group| group.len() > 1) {
-            if let Some(own) = group.get(own_socket(self.index, group.len())) {
-                self.steered |= affinity::steer(own, cpu).is_ok();
-            }
-        }
+        // Every socket is steered: no short cut after the first.
+        let steered = self
+            .sockets_of(self.index)
+            .filter(|socket| affinity::steer(socket, cpu).is_ok())
+            .count();
+        self.steered |= steered > 0;
+    }
+
+    /// `worker`'s own socket of each group with a socket per worker.
+    fn sockets_of(&self, worker: usize) -> impl Iterator<Item = &std::net::TcpListener> {
+        self.groups
+            .iter()
+            .flat_map(|groups| groups.iter())
+            .filter(|group| group.len() > 1)
+            .filter_map(move |group| group.get(own_socket(worker, group.len())))
     }
 
     /// Marks this worker's round begun; when the watchdog asks, notes the sockets of every
@@ -470,17 +477,10 @@ impl Acceptor {
     /// Whether a connection waits on `worker`'s own socket of some group with a socket per
     /// worker (a poll that does not wait: one system call per group).
     fn has_waiting(&self, worker: usize) -> bool {
-        let Some(groups) = &self.groups else {
-            return false;
-        };
-        groups
-            .iter()
-            .filter(|group| group.len() > 1)
-            .filter_map(|group| group.get(own_socket(worker, group.len())))
-            .any(|socket| {
-                let mut fds = [PollFd::new(socket, PollFlags::IN)];
-                rustix::event::poll(&mut fds, Some(&Timespec::default())).is_ok_and(|n| n > 0)
-            })
+        self.sockets_of(worker).any(|socket| {
+            let mut fds = [PollFd::new(socket, PollFlags::IN)];
+            rustix::event::poll(&mut fds, Some(&Timespec::default())).is_ok_and(|n| n > 0)
+        })
     }
 
     /// Stops accepting, for the drain. The registrations must go explicitly: the epoll set
